@@ -1,0 +1,255 @@
+/**
+ * Benchmark: `winlayer export` against GNU tar on synthetic trees shaped like Microsoft's base layers.
+ *
+ * - nanoserver-like: about 7,000 files and 300 MB; a third of the `UtilityVM/Files` files are hard links into `Files`.
+ * - servercore-like: about 100,000 files and at least 2 GB, mostly small files and some large ones.
+ *
+ * Rows: uncompressed export (including the sha256 diff_id) beside `tar --format=pax -cf - … | cat >/dev/null` (and
+ * `| sha256sum`, the same work as ours); `--gzip` beside `tar | gzip -6`; `--zstd` beside `tar | zstd -3`. Our export
+ * runs in a child process that reports its own time and peak RSS (`process.resourceUsage().maxRSS`); the wall time
+ * measured by the parent includes Node's start-up.
+ *
+ * Environment: `BENCH_SCALE` (default 1; 0.01 to check that it runs), `BENCH_DIR` (where trees are built and kept
+ * between runs; default `$TMPDIR/winlayer-bench`), `BENCH_ONLY` (`nanoserver` or `servercore`), `BENCH_REPEAT`
+ * (default 1: the best of N runs is kept). Run: `node --import tsx bench/export.ts`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One benchmark tree. */
+export interface TreeShape {
+  readonly name: 'nanoserver' | 'servercore';
+  readonly files: number;
+  readonly bytes: number;
+  /** Share of files under `UtilityVM/Files`. */
+  readonly uvmShare: number;
+  /** Share of the UtilityVM files that are hard links into `Files`. */
+  readonly linkedShare: number;
+}
+
+/** Full-size shapes; `BENCH_SCALE` multiplies files and bytes. */
+export const SHAPES: readonly TreeShape[] = [
+  { name: 'nanoserver', files: 7_000, bytes: 300e6, uvmShare: 0.33, linkedShare: 1 / 3 },
+  { name: 'servercore', files: 100_000, bytes: 2.2e9, uvmShare: 0.2, linkedShare: 1 / 3 },
+];
+
+/** One measured row. */
+export interface BenchRow {
+  readonly tree: string;
+  readonly files: number;
+  readonly mb: number;
+  readonly what: string;
+  /** Wall seconds as seen by the parent (includes process start-up). */
+  readonly wall: number;
+  /** Seconds inside the export call (ours only). */
+  readonly inner?: number;
+  /** Peak RSS in MB (ours only). */
+  readonly rssMb?: number;
+  /** Ratio of our wall time to the tar row it is compared with. */
+  readonly ratio?: number;
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+
+/** A small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Builds (or reuses) a tree: folders ~40 entries wide, file sizes log-normal-ish (most under 64 KiB, a few tens of
+ * MB) scaled to the byte target, contents half random and half repetitive (DLL-like compressibility).
+ */
+export function buildTree(root: string, shape: TreeShape, scale: number): { files: number; bytes: number } {
+  const files = Math.max(60, Math.round(shape.files * scale));
+  const target = Math.max(1e6, shape.bytes * scale);
+  const marker = join(root, '.bench-tree.json');
+  const want = JSON.stringify({ shape, scale, v: 1 });
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === want) {
+    const info = JSON.parse(readFileSync(join(root, '.bench-info.json'), 'utf8')) as { files: number; bytes: number };
+    return info;
+  }
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const rand = rng(shape.files);
+  // Sizes: exp of a normal-ish variable; the heavy tail gives "some large files".
+  const raw: number[] = [];
+  for (let i = 0; i < files; i++) {
+    const g = rand() + rand() + rand() + rand() - 2; // ~N(0, 0.58)
+    raw.push(Math.exp(9 + 3.2 * g));
+  }
+  const sum = raw.reduce((a, b) => a + b, 0);
+  const sizes = raw.map((s) => Math.floor((s * target) / sum));
+  const pool = Buffer.alloc(8 << 20);
+  for (let i = 0; i < pool.length / 2; i++) pool[i] = (rand() * 256) | 0;
+  const text = Buffer.from('This program cannot be run in DOS mode.\0\0\0\0PE\0\0L\u0001\u0006\0');
+  for (let i = pool.length / 2; i < pool.length; i++) pool[i] = text[i % text.length]!;
+
+  const uvmFiles = Math.round(files * shape.uvmShare);
+  const filesTree = files - uvmFiles;
+  const paths: string[] = [];
+  const dirOf = (tree: string, i: number): string => {
+    const a = i % 37;
+    const b = Math.floor(i / 37) % 23;
+    return `${tree}/Windows/${a < 5 ? 'System32' : `Dir${a}`}/${b === 0 ? 'en-US' : `Sub${b}`}`;
+  };
+  let bytes = 0;
+  const write = (path: string, size: number): void => {
+    const host = join(root, path);
+    mkdirSync(dirname(host), { recursive: true });
+    const fd = openSync(host, 'w');
+    let left = size;
+    let off = Math.floor(rand() * (pool.length / 2));
+    while (left > 0) {
+      const n = Math.min(left, pool.length - off);
+      writeFileSyncFd(fd, pool.subarray(off, off + n));
+      left -= n;
+      off = 0;
+    }
+    closeSync(fd);
+    bytes += size;
+  };
+  for (let i = 0; i < filesTree; i++) {
+    const p = `${dirOf('Files', i)}/file${i}.dll`;
+    write(p, sizes[i]!);
+    paths.push(p);
+  }
+  const linked = Math.round(uvmFiles * shape.linkedShare);
+  for (let j = 0; j < uvmFiles; j++) {
+    const p = `${dirOf('UtilityVM/Files', j)}/uvm${j}.dll`;
+    if (j < linked && paths.length > 0) {
+      const src = paths[(j * 7919) % paths.length]!;
+      mkdirSync(dirname(join(root, p)), { recursive: true });
+      linkSync(join(root, src), join(root, p));
+    } else {
+      write(p, sizes[filesTree + j]!);
+    }
+  }
+  mkdirSync(join(root, 'UtilityVM/Files/EFI/Microsoft/Boot'), { recursive: true });
+  writeFileSync(join(root, '.bench-info.json'), JSON.stringify({ files, bytes }));
+  writeFileSync(marker, want);
+  return { files, bytes };
+}
+
+function writeFileSyncFd(fd: number, data: Uint8Array): void {
+  writeFileSync(fd, data);
+}
+
+function seconds(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function sh(script: string, cwd: string): void {
+  execFileSync('sh', ['-c', script], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Runs our export in a child process; returns its wall time, inner time and peak RSS. */
+function ours(dir: string, compression: string): { wall: number; inner: number; rssMb: number } {
+  let out = '';
+  const wall = seconds(() => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, compression],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      },
+    );
+    if (r.status !== 0) throw new Error(`export child failed: ${r.stderr}`);
+    out = r.stdout;
+  });
+  const j = JSON.parse(out) as { inner: number; rss: number };
+  return { wall, inner: j.inner, rssMb: j.rss / 1024 };
+}
+
+function best<T extends { wall: number }>(n: number, fn: () => T): T {
+  let b: T | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = fn();
+    if (b === undefined || r.wall < b.wall) b = r;
+  }
+  return b!;
+}
+
+/** Runs the export benchmark and returns its rows. */
+export function benchExport(env: NodeJS.ProcessEnv = process.env): BenchRow[] {
+  const scale = Number(env.BENCH_SCALE ?? '1');
+  const repeat = Math.max(1, Number(env.BENCH_REPEAT ?? '1'));
+  const base = env.BENCH_DIR ?? join(tmpdir(), 'winlayer-bench');
+  const rows: BenchRow[] = [];
+  for (const shape of SHAPES) {
+    if (env.BENCH_ONLY !== undefined && env.BENCH_ONLY !== shape.name) continue;
+    const dir = join(base, `${shape.name}-${scale}`);
+    const info = buildTree(dir, shape, scale);
+    const common = { tree: shape.name, files: info.files, mb: Math.round(info.bytes / 1e6) };
+    const tar = 'tar --format=pax -cf - Files UtilityVM';
+    sh(`${tar} > /dev/null`, dir); // warm the page cache
+    const plain = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | cat > /dev/null`, dir)) }));
+    const hashed = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | sha256sum > /dev/null`, dir)) }));
+    const u = best(repeat, () => ours(dir, 'none'));
+    rows.push({ ...common, what: 'tar --format=pax | cat', ...plain });
+    rows.push({ ...common, what: 'tar --format=pax | sha256sum', ...hashed });
+    rows.push({ ...common, what: 'winlayer export (with sha256)', ...u, ratio: u.wall / plain.wall });
+    const gz = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | gzip -6 > /dev/null`, dir)) }));
+    const ug = best(repeat, () => ours(dir, 'gzip'));
+    rows.push({ ...common, what: 'tar | gzip -6', ...gz });
+    rows.push({ ...common, what: 'winlayer export --gzip', ...ug, ratio: ug.wall / gz.wall });
+    const zs = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | zstd -3 -q -c > /dev/null`, dir)) }));
+    const uz = best(repeat, () => ours(dir, 'zstd'));
+    rows.push({ ...common, what: 'tar | zstd -3', ...zs });
+    rows.push({ ...common, what: 'winlayer export --zstd', ...uz, ratio: uz.wall / zs.wall });
+  }
+  return rows;
+}
+
+/** The rows as a Markdown table (what `docs/benchmarks.md` records). */
+export function formatRows(rows: readonly BenchRow[]): string {
+  const head =
+    '| tree | files | MB | command | wall s | in-process s | peak RSS MB | vs tar |\n|---|---:|---:|---|---:|---:|---:|---:|';
+  const f = (n: number | undefined, d: number) => (n === undefined ? '' : n.toFixed(d));
+  return [
+    head,
+    ...rows.map(
+      (r) =>
+        `| ${r.tree} | ${r.files} | ${r.mb} | ${r.what} | ${f(r.wall, 2)} | ${f(r.inner, 2)} | ${f(r.rssMb, 0)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} |`,
+    ),
+  ].join('\n');
+}
+
+async function child(dir: string, compression: string): Promise<void> {
+  const { exportLayer } = await import('../src/layer/index.js');
+  const fd = openSync('/dev/null', 'w');
+  const t0 = process.hrtime.bigint();
+  const r = await exportLayer(dir, { output: fd, compression: compression as 'none' | 'gzip' | 'zstd' });
+  const inner = Number(process.hrtime.bigint() - t0) / 1e9;
+  closeSync(fd);
+  process.stdout.write(
+    `${JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, diffId: r.diffId, entries: r.entries })}\n`,
+  );
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv[2] === '--child') {
+    await child(process.argv[3]!, process.argv[4]!);
+  } else {
+    const rows = benchExport();
+    const table = formatRows(rows);
+    process.stdout.write(`${table}\n`);
+    mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench/out/export.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Benchmark: `winlayer import` against GNU tar's extraction of the same tar, on the export benchmark's trees
+ * (`bench/export.ts`: nanoserver-like ~7,000 files / 300 MB with UtilityVM hard links, servercore-like ~100,000 files /
+ * 2.2 GB). Each tree is exported once by winlayer (the canonical layer tar), then, in the same run:
+ *
+ * - `tar -xf layer.tar` into an empty folder, and the same followed by `sync -f` (GNU tar never syncs);
+ * - `winlayer import` (one filesystem sync at the end, as shipped) and with `sync: false` (the same work as `tar -xf`).
+ *
+ * Our import runs in a child process that reports its own time and peak RSS (`process.resourceUsage().maxRSS`); the
+ * wall time measured by the parent includes Node's start-up. Targets: within 1.0× of `tar -xf`, peak RSS < 150 MB.
+ *
+ * Environment: `BENCH_SCALE` (default 1; 0.01 to check that it runs), `BENCH_DIR` (where trees and tars are built;
+ * default `$TMPDIR/winlayer-bench`), `BENCH_ONLY` (`nanoserver` or `servercore`), `BENCH_REPEAT` (best of N).
+ * Run: `node --import tsx bench/import.ts`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BenchRow, buildTree, formatRows, SHAPES } from './export.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+
+function seconds(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function best<T extends { wall: number }>(n: number, fn: () => T): T {
+  let b: T | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = fn();
+    if (b === undefined || r.wall < b.wall) b = r;
+  }
+  return b!;
+}
+
+/** Runs our import in a child process; returns its wall time, inner time and peak RSS. */
+function ours(tar: string, target: string, sync: boolean): { wall: number; inner: number; rssMb: number } {
+  rmSync(target, { recursive: true, force: true });
+  let out = '';
+  const wall = seconds(() => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', tar, target, String(sync)],
+      { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 },
+    );
+    if (r.status !== 0) throw new Error(`import child failed: ${r.stderr}`);
+    out = r.stdout;
+  });
+  rmSync(target, { recursive: true, force: true });
+  const j = JSON.parse(out) as { inner: number; rss: number };
+  return { wall, inner: j.inner, rssMb: j.rss / 1024 };
+}
+
+/** GNU tar extracting into an empty folder (optionally followed by one `sync -f`). */
+function gnu(tar: string, target: string, sync: boolean): { wall: number } {
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target);
+  const wall = seconds(() => {
+    execFileSync('tar', ['--warning=no-unknown-keyword', '-xf', tar, '-C', target], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (sync) execFileSync('sync', ['-f', target]);
+  });
+  rmSync(target, { recursive: true, force: true });
+  return { wall };
+}
+
+/** Runs the import benchmark and returns its rows. */
+export async function benchImport(env: NodeJS.ProcessEnv = process.env): Promise<BenchRow[]> {
+  const { exportLayer } = await import('../src/layer/index.js');
+  const scale = Number(env.BENCH_SCALE ?? '1');
+  const repeat = Math.max(1, Number(env.BENCH_REPEAT ?? '1'));
+  const base = env.BENCH_DIR ?? join(tmpdir(), 'winlayer-bench');
+  const rows: BenchRow[] = [];
+  for (const shape of SHAPES) {
+    if (env.BENCH_ONLY !== undefined && env.BENCH_ONLY !== shape.name) continue;
+    const dir = join(base, `${shape.name}-${scale}`);
+    const info = buildTree(dir, shape, scale);
+    const tar = join(base, `${shape.name}-${scale}.tar`);
+    if (!existsSync(tar)) await exportLayer(dir, { output: tar });
+    const target = join(base, `${shape.name}-${scale}-import`);
+    const common = { tree: shape.name, files: info.files, mb: Math.round(info.bytes / 1e6) };
+    execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]); // warm the page cache
+    const plain = best(repeat, () => gnu(tar, target, false));
+    const synced = best(repeat, () => gnu(tar, target, true));
+    const mine = best(repeat, () => ours(tar, target, true));
+    const mineNoSync = best(repeat, () => ours(tar, target, false));
+    rows.push({ ...common, what: 'tar -xf', ...plain });
+    rows.push({ ...common, what: 'tar -xf; sync -f', ...synced });
+    rows.push({ ...common, what: 'winlayer import (one sync)', ...mine, ratio: mine.wall / synced.wall });
+    rows.push({ ...common, what: 'winlayer import (no sync)', ...mineNoSync, ratio: mineNoSync.wall / plain.wall });
+  }
+  return rows;
+}
+
+async function child(tar: string, target: string, sync: boolean): Promise<void> {
+  const { importLayer } = await import('../src/layer/index.js');
+  const t0 = process.hrtime.bigint();
+  const r = await importLayer(tar, target, { sync });
+  const inner = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(`${JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, entries: r.entries })}\n`);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv[2] === '--child') {
+    await child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'true');
+  } else {
+    const rows = await benchImport();
+    process.stdout.write(`${formatRows(rows)}\n`);
+    mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench/out/import.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  }
+}

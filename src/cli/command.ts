@@ -1,0 +1,62 @@
+/**
+ * The shape of one CLI command. `cli/main.ts` routes to these; a command turns flags into one library call and
+ * renders the result (text, or the same result object as JSON). No layer logic lives here.
+ */
+import type { ParseArgsConfig } from 'node:util';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandIO {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface CommandContext extends CommandIO {
+  readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  readonly positionals: string[];
+}
+
+export interface Command {
+  /** `ls`, or `hive check` for a subcommand. */
+  readonly name: string;
+  /** The text of `winlayer <name> --help`: usage line first, then options. */
+  readonly help: string;
+  readonly options: OptionSpec;
+  /** Returns the exit status: 0 ok, 1 failure or findings, 2 usage. Throws `WinlayerError` for failures. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** A string option's value, or undefined. */
+export function stringOpt(ctx: CommandContext, name: string): string | undefined {
+  const v = ctx.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A repeatable string option's values. */
+export function stringsOpt(ctx: CommandContext, name: string): string[] {
+  const v = ctx.values[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+export function flagOpt(ctx: CommandContext, name: string): boolean {
+  return ctx.values[name] === true;
+}
+
+/** Writes one line of NDJSON (bigints become strings, byte arrays base64). */
+export function writeJsonLine(out: NodeJS.WritableStream, value: unknown): void {
+  out.write(`${JSON.stringify(value, jsonReplacer)}\n`);
+}
+
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return value;
+}
+
+/** Progress goes to a terminal only: not when stderr is piped, and never with --quiet. */
+export function wantsProgress(ctx: CommandContext): boolean {
+  return ctx.stderr.isTTY === true && !flagOpt(ctx, 'quiet');
+}

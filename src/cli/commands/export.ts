@@ -1,0 +1,110 @@
+/** `winlayer export <layer-dir>`: writes a layer folder as a Windows layer tar and prints its digests. */
+import { WinlayerError } from '../../errors.js';
+import { type ExportLayerOptions, type ExportResult, exportLayer, type SdPreset } from '../../layer/index.js';
+import { type Command, type CommandContext, flagOpt, stringOpt, writeJsonLine } from '../command.js';
+
+export const command: Command = {
+  name: 'export',
+  help: [
+    'Usage: winlayer export <layer-dir> [-o FILE|-] [-z|--gzip] [--zstd] [--level N] [--sd PRESET] [--dir-sd SDDL]',
+    '                       [--file-sd SDDL] [--source-date-epoch N] [--symlinks error|skip] [--base|--non-base]',
+    '                       [--json] [--quiet]',
+    '',
+    'Writes the layer folder (Files/, optionally UtilityVM/Files/; Hives/ and whiteouts for non-base layers) as a',
+    'Windows container layer tar, the way hcsshim exports it, and prints its diff_id, digest and size. Metadata comes',
+    'from the .winlayer sidecar where it has a record (see docs/layer-folder.md), else from the default policy.',
+    'The same folder always gives the same bytes.',
+    '',
+    'Options:',
+    '  -o, --output FILE      write here (atomically); "-" = stdout. Without -o the tar goes to stdout, which must',
+    '                         not be a terminal. When the tar goes to stdout the summary goes to stderr.',
+    '  -z, --gzip             gzip the tar (reproducible header: no name, mtime 0, OS 255)',
+    '      --zstd             zstd the tar',
+    '      --level N          compression level (gzip 1-9, default 6; zstd 1-22, default 3)',
+    '      --sd PRESET        security descriptors of entries without sidecar metadata: users (default: O:BUG:BU,',
+    '                         what ko, crane and the .NET SDK write), admins (BuildKit/buildah), none (no rawsd)',
+    '      --dir-sd SDDL      security descriptor of folders (overrides the preset)',
+    '      --file-sd SDDL     security descriptor of files and file symlinks (overrides the preset)',
+    '      --source-date-epoch N  clamp default times to N seconds (default: $SOURCE_DATE_EPOCH)',
+    '      --symlinks MODE    error (default) or skip symlinks that are absolute or leave the layer',
+    '      --base, --non-base override the layer kind of the sidecar (plain folders are base layers)',
+    '      --json             print the result as JSON',
+    '  -q, --quiet            print nothing on success',
+  ].join('\n'),
+  options: {
+    output: { type: 'string', short: 'o' },
+    gzip: { type: 'boolean', short: 'z' },
+    zstd: { type: 'boolean' },
+    level: { type: 'string' },
+    sd: { type: 'string' },
+    'dir-sd': { type: 'string' },
+    'file-sd': { type: 'string' },
+    'source-date-epoch': { type: 'string' },
+    symlinks: { type: 'string' },
+    base: { type: 'boolean' },
+    'non-base': { type: 'boolean' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length !== 1) {
+      throw new WinlayerError('USAGE', `expected one layer folder, got ${ctx.positionals.length} arguments`);
+    }
+    if (flagOpt(ctx, 'gzip') && flagOpt(ctx, 'zstd'))
+      throw new WinlayerError('USAGE', 'choose one of --gzip and --zstd');
+    if (flagOpt(ctx, 'base') && flagOpt(ctx, 'non-base')) {
+      throw new WinlayerError('USAGE', 'choose one of --base and --non-base');
+    }
+    const out = stringOpt(ctx, 'output');
+    const toStdout = out === undefined || out === '-';
+    if (toStdout && ctx.stdout.isTTY === true) {
+      throw new WinlayerError('USAGE', 'refusing to write a tar to a terminal', {
+        hint: 'give -o FILE, or redirect stdout: winlayer export DIR > layer.tar',
+      });
+    }
+    const level = stringOpt(ctx, 'level');
+    if (level !== undefined && !/^\d{1,2}$/.test(level))
+      throw new WinlayerError('USAGE', `--level ${level} is not a number`);
+    const symlinks = stringOpt(ctx, 'symlinks');
+    const epoch = stringOpt(ctx, 'source-date-epoch') ?? nonEmpty(ctx.env.SOURCE_DATE_EPOCH);
+    const opts: ExportLayerOptions = {
+      output: toStdout ? ctx.stdout : out,
+      compression: flagOpt(ctx, 'gzip') ? 'gzip' : flagOpt(ctx, 'zstd') ? 'zstd' : 'none',
+      ...(level === undefined ? {} : { level: Number(level) }),
+      ...(stringOpt(ctx, 'sd') === undefined ? {} : { sd: stringOpt(ctx, 'sd') as SdPreset }),
+      ...(stringOpt(ctx, 'dir-sd') === undefined ? {} : { dirSd: stringOpt(ctx, 'dir-sd') }),
+      ...(stringOpt(ctx, 'file-sd') === undefined ? {} : { fileSd: stringOpt(ctx, 'file-sd') }),
+      ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+      ...(symlinks === undefined ? {} : { symlinks: symlinks as 'error' | 'skip' }),
+      ...(flagOpt(ctx, 'base')
+        ? { kind: 'base' as const }
+        : flagOpt(ctx, 'non-base')
+          ? { kind: 'non-base' as const }
+          : {}),
+    };
+    const result = await exportLayer(ctx.positionals[0]!, opts);
+    render(ctx, result, toStdout ? ctx.stderr : ctx.stdout);
+    return 0;
+  },
+};
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s;
+}
+
+function render(ctx: CommandContext, r: ExportResult, to: NodeJS.WritableStream): void {
+  if (flagOpt(ctx, 'json')) {
+    writeJsonLine(to, r);
+    return;
+  }
+  if (flagOpt(ctx, 'quiet')) return;
+  const lines = [
+    `diff_id  ${r.diffId}`,
+    ...(r.compression === 'none' ? [] : [`digest   ${r.digest} (${r.compression})`]),
+    `size     ${r.size}${r.compression === 'none' ? '' : ` (uncompressed ${r.uncompressedSize})`}`,
+    `entries  ${r.entries} (${r.kind} layer)`,
+    ...(r.output === undefined ? [] : [`wrote    ${r.output}`]),
+    ...r.skipped.map((s) => `skipped  ${s.path}: ${s.reason}`),
+  ];
+  to.write(`${lines.join('\n')}\n`);
+}

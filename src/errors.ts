@@ -1,0 +1,139 @@
+/**
+ * The one error type of winlayer. Every failure a user can act on is a `WinlayerError` with a stable `code`, the file
+ * or entry it concerns, the rule it breaks (the message) and, where possible, a hint that says how to fix it.
+ *
+ * This module sits beneath every folder of the house (even `windows/`): it imports nothing and holds no logic beyond
+ * formatting, so every layer can throw the same type without a dependency pointing upward.
+ */
+
+/** What an error means and how the CLI exits on it. `exit` is 1 (failure) or 2 (usage / unreadable input). */
+interface CodeInfo {
+  readonly summary: string;
+  readonly exit: 1 | 2;
+}
+
+/**
+ * The catalog. Each folder owns a section; add codes to your own section. The `satisfies` keeps every code described.
+ */
+export const ERROR_CODES = {
+  // ── general ──────────────────────────────────────────────────────────────────────────────────────────────────────
+  USAGE: { summary: 'the command line is not valid', exit: 2 },
+  INTERNAL: { summary: 'a bug in winlayer', exit: 1 },
+  IO: { summary: 'a file could not be read or written', exit: 1 },
+  NOT_FOUND: { summary: 'a file or folder does not exist', exit: 2 },
+  INTERRUPTED: { summary: 'the operation was interrupted', exit: 1 },
+  BODY_STALE: { summary: 'an entry body was read after the stream moved on, or twice', exit: 1 },
+  // ── windows codecs ───────────────────────────────────────────────────────────────────────────────────────────────
+  TIME_INVALID: { summary: 'a time value is malformed or out of range', exit: 1 },
+  ATTR_INVALID: { summary: 'a file attribute value is malformed', exit: 1 },
+  SD_INVALID: { summary: 'a security descriptor is malformed', exit: 1 },
+  SDDL_INVALID: { summary: 'an SDDL string is malformed', exit: 1 },
+  SID_INVALID: { summary: 'a security identifier is malformed', exit: 1 },
+  NAME_INVALID: { summary: 'a name that Windows cannot hold', exit: 1 },
+  NAME_COLLISION: { summary: 'two names that are equal on Windows (case-insensitive)', exit: 1 },
+  REPARSE_INVALID: { summary: 'reparse data is malformed', exit: 1 },
+  // ── tar codec ────────────────────────────────────────────────────────────────────────────────────────────────────
+  TAR_CHECKSUM: { summary: 'a tar header checksum does not match', exit: 1 },
+  TAR_TRUNCATED: { summary: 'the archive ends before an entry or its data is complete', exit: 1 },
+  TAR_HEADER: { summary: 'a tar header field is malformed', exit: 1 },
+  TAR_PAX: { summary: 'a PAX extended header record is malformed', exit: 1 },
+  TAR_PAX_VALUE: { summary: 'a PAX record has a value that cannot be decoded', exit: 1 },
+  TAR_TOO_LARGE: { summary: 'an entry or header exceeds a safety limit', exit: 1 },
+  TAR_UNSUPPORTED: { summary: 'a tar feature winlayer does not support', exit: 1 },
+  TAR_ENTRY: { summary: 'an entry cannot be written as given', exit: 1 },
+  COMPRESSION: { summary: 'compressed data is corrupt or of an unknown kind', exit: 1 },
+  // ── hive ─────────────────────────────────────────────────────────────────────────────────────────────────────────
+  HIVE_HEADER: { summary: 'the hive base block is invalid', exit: 1 },
+  HIVE_DIRTY: { summary: 'the hive is dirty and needs transaction logs', exit: 1 },
+  HIVE_BIN: { summary: 'a hive bin is invalid', exit: 1 },
+  HIVE_BAD_CELL: { summary: 'a hive cell is invalid', exit: 1 },
+  HIVE_STRUCTURE: { summary: 'the hive key tree is inconsistent', exit: 1 },
+  HIVE_LIMIT: { summary: 'a hive exceeds a safety limit', exit: 1 },
+  HIVE_BUILD: { summary: 'a hive cannot be built as asked', exit: 1 },
+  HIVE_NOT_FOUND: { summary: 'a key or value does not exist in the hive', exit: 1 },
+  REG_SYNTAX: { summary: 'a .reg file is malformed', exit: 1 },
+  // ── layer ────────────────────────────────────────────────────────────────────────────────────────────────────────
+  LAYER_INVALID: { summary: 'the layer breaks a Windows layer rule', exit: 1 },
+  LAYER_UNSAFE: { summary: 'the archive tries to write outside the layer or through a link', exit: 1 },
+  LAYER_EXISTS: { summary: 'the target exists and is not empty', exit: 1 },
+  LAYER_SPECIAL_FILE: { summary: 'a file kind that a Windows layer cannot hold', exit: 1 },
+  LAYER_SYMLINK: { summary: 'a symbolic link that cannot go into a layer', exit: 1 },
+  LAYER_HIVE: { summary: 'a registry hive of the layer is missing, empty, dirty or corrupt', exit: 1 },
+  LAYER_BCD: { summary: 'the UtilityVM boot configuration (BCD) is missing or invalid', exit: 1 },
+  SIDECAR_INVALID: { summary: 'the .winlayer metadata sidecar is malformed', exit: 1 },
+  LAYER_HARDLINK: { summary: 'a hard link whose target is missing, later, outside the layer or not a file', exit: 1 },
+  // ── oci ──────────────────────────────────────────────────────────────────────────────────────────────────────────
+  OCI_INVALID: { summary: 'an image, manifest or layout is malformed', exit: 1 },
+  OCI_DIGEST: { summary: 'content does not match its digest', exit: 1 },
+  OCI_PLATFORM: { summary: 'no image matches the platform', exit: 1 },
+  OCI_REF: { summary: 'an image reference is malformed', exit: 2 },
+  REGISTRY: { summary: 'the registry refused or failed a request', exit: 1 },
+  REGISTRY_AUTH: { summary: 'the registry refused the credentials', exit: 1 },
+  // ── cli ──────────────────────────────────────────────────────────────────────────────────────────────────────────
+  SOURCE_UNREADABLE: { summary: 'an input cannot be opened or recognised', exit: 2 },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface WinlayerErrorDetails {
+  /** The file on the host this error is about. */
+  readonly path?: string;
+  /** The layer entry (tar name or layer path) this error is about. */
+  readonly entry?: string;
+  /** Byte offset inside the file or archive, where it helps. */
+  readonly offset?: number | bigint;
+  /** How to fix it, in one sentence. */
+  readonly hint?: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * A failure a user can act on. The message is complete on its own: where (file, entry, offset), what rule, and the
+ * code in parentheses, e.g. `Hives/System_Delta: cell at 0x2040 is not a key node (HIVE_BAD_CELL)`.
+ */
+export class WinlayerError extends Error {
+  readonly code: ErrorCode;
+  readonly path: string | undefined;
+  readonly entry: string | undefined;
+  readonly offset: number | bigint | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, rule: string, details: WinlayerErrorDetails = {}) {
+    super(formatMessage(code, rule, details), details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'WinlayerError';
+    this.code = code;
+    this.path = details.path;
+    this.entry = details.entry;
+    this.offset = details.offset;
+    this.hint = details.hint;
+  }
+
+  /** The exit status the CLI uses for this error. */
+  get exitCode(): 1 | 2 {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.path === undefined ? {} : { path: this.path }),
+      ...(this.entry === undefined ? {} : { entry: this.entry }),
+      ...(this.offset === undefined ? {} : { offset: Number(this.offset) }),
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+    };
+  }
+}
+
+function formatMessage(code: ErrorCode, rule: string, d: WinlayerErrorDetails): string {
+  const where = [d.path, d.entry].filter((s) => s !== undefined && s !== '').join(': ');
+  const at = d.offset === undefined ? '' : ` at offset 0x${d.offset.toString(16)}`;
+  const head = where === '' ? rule : `${where}: ${rule}`;
+  const hint = d.hint === undefined ? '' : `\n  hint: ${d.hint}`;
+  return `${head}${at} (${code})${hint}`;
+}
+
+/** True for a `WinlayerError`, optionally of one of the given codes. */
+export function isWinlayerError(e: unknown, ...codes: ErrorCode[]): e is WinlayerError {
+  return e instanceof WinlayerError && (codes.length === 0 || codes.includes(e.code));
+}

@@ -1,0 +1,46 @@
+/**
+ * `src/hive/`: Windows registry hives (regf). A strict reader (`openHive` + accessors), a checker (`checkHive`), an
+ * offreg-faithful writer (`HiveBuilder` + `buildHive`/`writeHive`/`createEmptyHive`) and `.reg` text
+ * (`toRegText`/`parseRegText`/`applyRegChanges`). Hives are small: everything here works on whole buffers.
+ */
+export {
+  type BuilderValue,
+  builderFromHive,
+  buildHive,
+  createEmptyHive,
+  createHiveBuilder,
+  DEFAULT_ROOT_SD,
+  HiveBuilder,
+  type HiveBuilderOptions,
+  HiveKeyBuilder,
+  writeHive,
+} from './build.js';
+export { checkHive } from './check.js';
+export {
+  asDword,
+  asMultiString,
+  asQword,
+  asString,
+  child,
+  children,
+  findKey,
+  type Hive,
+  keyClass,
+  keyName,
+  keyPath,
+  keySddl,
+  keySecurity,
+  keyTimestamp,
+  openHive,
+  parent,
+  root,
+  value,
+  valueData,
+  valueName,
+  values,
+  valueType,
+  walkKeys,
+} from './read.js';
+export { applyRegChanges, mergeReg, parseRegText, type RegTextOptions, toRegFile, toRegText } from './reg.js';
+export { DEFAULT_LIMITS } from './scan.js';
+export * from './types.js';

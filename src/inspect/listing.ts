@@ -1,0 +1,68 @@
+/**
+ * What `ls --long` adds to each entry: the security descriptor as SDDL, the extended attributes, the creation, access
+ * and change times (in text only where they differ from the modification time), the junction flag. Alternate data streams are entries of their own (`file:stream`) and are listed
+ * as such. Pure.
+ */
+import type { LayerEntry } from '../entry.js';
+import { isWinlayerError } from '../errors.js';
+import { bytesToSddl, formatIso7 } from '../windows/index.js';
+
+/** The `--long` facts of an entry, as JSON-ready values (absent facts are left out). */
+export interface LongFacts {
+  /** SDDL of `MSWINDOWS.rawsd`; `(invalid: …)` when it does not decode. */
+  readonly sddl?: string;
+  /** EA name → base64 value, in the order given. */
+  readonly extendedAttributes?: readonly { readonly name: string; readonly value: string }[];
+  readonly creationTime?: string;
+  readonly lastAccessTime?: string;
+  readonly changeTime?: string;
+  readonly mountPoint?: true;
+}
+
+/** Collects the `--long` facts of one entry. Never throws for a malformed descriptor (it is shown as invalid). */
+export function longFacts(e: LayerEntry): LongFacts {
+  const w = e.win;
+  const facts: Record<string, unknown> = {};
+  if (w.securityDescriptor !== undefined) facts.sddl = sddlOf(w.securityDescriptor);
+  if (w.extendedAttributes !== undefined && w.extendedAttributes.length > 0) {
+    facts.extendedAttributes = w.extendedAttributes.map((ea) => ({
+      name: ea.name,
+      value: Buffer.from(ea.value.buffer, ea.value.byteOffset, ea.value.byteLength).toString('base64'),
+    }));
+  }
+  if (w.creationTime !== undefined) facts.creationTime = formatIso7(w.creationTime);
+  if (w.lastAccessTime !== undefined) facts.lastAccessTime = formatIso7(w.lastAccessTime);
+  if (w.changeTime !== undefined) facts.changeTime = formatIso7(w.changeTime);
+  if (w.mountPoint === true) facts.mountPoint = true;
+  return facts as LongFacts;
+}
+
+/** The `--long` lines printed under an entry's `ls` line (indented, no newline). */
+export function longLines(e: LayerEntry, indent = '    '): string[] {
+  const f = longFacts(e);
+  const out: string[] = [];
+  if (f.sddl !== undefined) out.push(`${indent}sd: ${f.sddl}`);
+  else if (e.kind !== 'hardlink' && e.kind !== 'stream' && e.kind !== 'whiteout' && e.kind !== 'opaqueWhiteout') {
+    out.push(`${indent}sd: (none)`);
+  }
+  for (const ea of f.extendedAttributes ?? []) out.push(`${indent}ea: ${ea.name}=${ea.value}`);
+  // Times equal to the modification time (the usual case) are not repeated; --json has them all.
+  const mtime = formatIso7(e.win.lastWriteTime);
+  const times = [
+    ['created', f.creationTime],
+    ['accessed', f.lastAccessTime],
+    ['changed', f.changeTime],
+  ].filter((t): t is [string, string] => t[1] !== undefined && t[1] !== mtime);
+  if (times.length > 0) out.push(`${indent}${times.map(([k, v]) => `${k} ${v}`).join('  ')}`);
+  if (f.mountPoint === true) out.push(`${indent}junction (mount point)`);
+  return out;
+}
+
+function sddlOf(sd: Uint8Array): string {
+  try {
+    return bytesToSddl(sd);
+  } catch (e) {
+    if (!isWinlayerError(e)) throw e;
+    return `(invalid: ${e.message.split('\n')[0]})`;
+  }
+}

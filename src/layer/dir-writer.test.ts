@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/helpers/tools.js';
+import { bufferBody, type LayerEntry } from '../entry.js';
+import { readSidecar } from './sidecar.js';
+import { utimeSeconds, writeLayerDir } from './dir-writer.js';
+
+const T = 1_677_606_423_123_456_789n;
+const dir = (path: string, t = T): LayerEntry => ({ kind: 'directory', path, win: { lastWriteTime: t } });
+const file = (path: string, data: string, t = T): LayerEntry => ({
+  kind: 'file',
+  path,
+  size: Buffer.byteLength(data),
+  body: bufferBody(Buffer.from(data)),
+  win: { lastWriteTime: t, lastAccessTime: t + 5_000_000_000n, attributes: 0x21 },
+});
+async function* from(entries: LayerEntry[]): AsyncIterable<LayerEntry> {
+  yield* entries;
+}
+
+test('utimeSeconds: the disk shows exactly the microsecond asked for (float error never drops one)', (t) => {
+  const root = tempDir(t);
+  const p = join(root, 'f');
+  writeFileSync(p, '');
+  const samples = [0n, 1n, 999n, 1000n, -1n, -1000n, -1_500_000_001n, T, 4_102_444_800_999_999_999n];
+  for (let i = 0; i < 300; i++) samples.push(BigInt(Math.floor(Math.random() * 4e9)) * 1_000_000_000n + BigInt(i * 3_331_333));
+  for (const ns of samples) {
+    utimesSync(p, utimeSeconds(ns), utimeSeconds(ns));
+    const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
+    assert.equal(statSync(p, { bigint: true }).mtimeNs, us * 1000n, `ns ${ns}`);
+  }
+});
+
+test('folder times survive (set last, children first); modes 0644/0755 under any umask', async (t) => {
+  const root = tempDir(t);
+  const target = join(root, 'layer');
+  const old = process.umask(0o077);
+  let r: Awaited<ReturnType<typeof writeLayerDir>>;
+  try {
+    r = await writeLayerDir(
+      from([dir('Files', T), dir('Files/a', T + 1_000_000n), file('Files/a/x', 'hello', T + 2_000_000n), dir('Files/b', 0n)]),
+      target,
+      { sync: false },
+    );
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(r.kind, 'base');
+  assert.equal(r.files, 1);
+  assert.equal(r.directories, 3);
+  const st = (p: string) => lstatSync(join(target, p), { bigint: true });
+  assert.equal(st('Files').mtimeNs, (T / 1000n) * 1000n);
+  assert.equal(st('Files/a').mtimeNs, ((T + 1_000_000n) / 1000n) * 1000n);
+  assert.equal(st('Files/b').mtimeNs, 0n);
+  assert.equal(st('Files/a/x').atimeNs, ((T + 5_002_000_000n) / 1000n) * 1000n);
+  assert.equal(Number(st('Files').mode & 0o777n), 0o755);
+  assert.equal(Number(st('Files/a/x').mode & 0o777n), 0o644);
+  const sidecar = readSidecar(target)!;
+  assert.equal(sidecar.manifest.kind, 'base');
+  const rec = sidecar.get('Files/a/x')!;
+  assert.deepEqual(
+    { attributes: rec.attributes, lastWriteTime: rec.lastWriteTime, diskMtime: rec.diskMtime, size: rec.size },
+    { attributes: 0x21, lastWriteTime: T + 2_000_000n, diskMtime: ((T + 2_000_000n) / 1000n) * 1000n, size: 5 },
+  );
+  assert.equal(sidecar.get('Files/a')!.diskMtime, st('Files/a').mtimeNs);
+});
+
+test('a parent folder holding a symlink is never followed when resolving links into parents', async (t) => {
+  const root = tempDir(t);
+  const parent = join(root, 'parent');
+  mkdirSync(join(parent, 'Files'), { recursive: true });
+  writeFileSync(join(root, 'secret'), 'outside');
+  const { symlinkSync } = await import('node:fs');
+  symlinkSync('../../secret', join(parent, 'Files/evil'));
+  const entries: LayerEntry[] = [
+    dir('Files'),
+    { kind: 'hardlink', path: 'Files/h', linkTarget: 'Files/evil', win: { lastWriteTime: T } },
+  ];
+  await assert.rejects(writeLayerDir(from(entries), join(root, 'layer'), { parents: [parent], sync: false }), {
+    code: 'LAYER_HARDLINK',
+    message: /neither this layer nor a parent/,
+  });
+  assert.deepEqual(readdirSync(root).sort(), ['parent', 'secret']);
+});
+
+test('SIGTERM during an import removes the temporary folder', async (t) => {
+  const root = tempDir(t);
+  const script = `
+    import { writeLayerDir } from ${JSON.stringify(new URL('./dir-writer.ts', import.meta.url).pathname)};
+    async function* entries() {
+      yield { kind: 'directory', path: 'Files', win: { lastWriteTime: 0n } };
+      process.stdout.write('started\\n');
+      await new Promise(() => setInterval(() => {}, 1000));
+    }
+    await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))});
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+    child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
+  });
+  assert.equal(readdirSync(root).length, 1, 'the temporary exists while the import runs');
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  assert.deepEqual(readdirSync(root), []);
+});
+
+test('a file that holds fewer bytes than declared is refused', async (t) => {
+  const root = tempDir(t);
+  const short: LayerEntry = {
+    kind: 'file',
+    path: 'Files/a',
+    size: 10,
+    body: bufferBody(Buffer.from('abc')),
+    win: { lastWriteTime: 0n },
+  };
+  await assert.rejects(writeLayerDir(from([dir('Files'), short]), join(root, 'layer'), { sync: false }), {
+    code: 'LAYER_INVALID',
+    message: /declares 10 bytes but holds 3/,
+  });
+  assert.deepEqual(readdirSync(root), []);
+  const fd = openSync(join(root, 'x'), 'w');
+  closeSync(fd);
+});

@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chownSync,
+  closeSync,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { run, tempDir } from '../../test/helpers/tools.js';
+import type { LayerEntry } from '../entry.js';
+import { isWinlayerError } from '../errors.js';
+import { writeTar } from '../tar/index.js';
+import { exportLayer } from './export.js';
+
+const GiB = 1024 ** 3;
+
+/** The same logical tree, created in the given order with the given umask. */
+function buildTree(root: string, order: 'forward' | 'reverse', umask: number): void {
+  const old = process.umask(umask);
+  try {
+    const files: [string, string][] = [
+      ['Files/Windows/System32/drivers/etc/hosts', '127.0.0.1 localhost\n'],
+      ['Files/Windows/System32/kernel32.dll', 'MZ kernel'],
+      ['Files/Program Files/App/é-ü-名前.txt', 'non-ascii'],
+      ['Files/empty.txt', ''],
+      ['Files/Zeta', 'z'],
+      ['Files/alpha', 'a'],
+    ];
+    const dirs = ['Files/EmptyDir', 'UtilityVM/Files/EFI/Microsoft/Boot'];
+    const list = order === 'forward' ? files : [...files].reverse();
+    const dirList = order === 'forward' ? dirs : [...dirs].reverse();
+    for (const d of dirList) mkdirSync(join(root, d), { recursive: true });
+    for (const [p, c] of list) {
+      mkdirSync(join(root, p, '..'), { recursive: true });
+      writeFileSync(join(root, p), c);
+    }
+    // The hard link pair, created from either end.
+    const a = join(root, 'Files/Windows/System32/kernel32.dll');
+    const b = join(root, 'UtilityVM/Files/kernel32.dll');
+    if (order === 'forward') linkSync(a, b);
+    else {
+      writeFileSync(b, 'MZ kernel');
+      writeFileSync(a, ''); // replaced by the link below
+      execFileSync('ln', ['-f', b, a]);
+    }
+    symlinkSync('../Windows', join(root, 'Files/Program Files/win'));
+  } finally {
+    process.umask(old);
+  }
+}
+
+test('the same tree exports to the same bytes whatever the creation order, umask and owner', async (t) => {
+  const one = tempDir(t);
+  const two = tempDir(t);
+  buildTree(one, 'forward', 0o022);
+  buildTree(two, 'reverse', 0o077);
+  if (process.getuid?.() === 0) {
+    for (const p of ['Files/alpha', 'Files/Windows', 'UtilityVM/Files/kernel32.dll'])
+      chownSync(join(two, p), 1234, 5678);
+  }
+  const epoch = { sourceDateEpoch: 1_700_000_000 }; // creation times differ; SOURCE_DATE_EPOCH makes them equal
+  const out = tempDir(t);
+  for (const compression of ['none', 'gzip', 'zstd'] as const) {
+    const r1 = await exportLayer(one, { ...epoch, compression, output: join(out, `1-${compression}`) });
+    const r2 = await exportLayer(two, { ...epoch, compression, output: join(out, `2-${compression}`) });
+    assert.equal(r1.diffId, r2.diffId, compression);
+    assert.equal(r1.digest, r2.digest, compression);
+    assert.deepEqual(readFileSync(join(out, `1-${compression}`)), readFileSync(join(out, `2-${compression}`)));
+    assert.equal(r1.entries, 21);
+    assert.equal(createHash('sha256').update(readFileSync(r1.output!)).digest('hex'), r1.digest.slice(7));
+  }
+  // Times set explicitly (sub-microsecond digits are lost by utimes, 100 ns truncation is ours): still identical.
+  for (const root of [one, two]) {
+    for (const p of ['Files/alpha', 'Files/Zeta', 'Files', 'UtilityVM'])
+      utimesSync(join(root, p), 1e9 + 0.5, 1e9 + 0.25);
+  }
+  const a = await exportLayer(one, { ...epoch, output: join(out, 'a') });
+  const b = await exportLayer(two, { ...epoch, output: join(out, 'b') });
+  assert.equal(a.diffId, b.diffId);
+});
+
+test('atomic output: nothing at the final path after a failure; stale temporaries of dead runs are removed', async (t) => {
+  const dir = tempDir(t);
+  const out = tempDir(t);
+  mkdirSync(join(dir, 'Files/sub'), { recursive: true });
+  writeFileSync(join(dir, 'Files/a'), 'a');
+  execFileSync('mkfifo', [join(dir, 'Files/sub/pipe')]);
+  const target = join(out, 'layer.tar');
+  writeFileSync(join(out, '.layer.tar.winlayer-tmp-2147483646-deadbeef'), 'left by a SIGKILLed run');
+  await assert.rejects(exportLayer(dir, { output: target }), (e: unknown) => isWinlayerError(e, 'LAYER_SPECIAL_FILE'));
+  assert.deepEqual(readdirSync(out), []);
+  await assert.rejects(
+    exportLayer(dir, { output: join(dir, 'Files/out.tar') }),
+    (e: unknown) => isWinlayerError(e, 'USAGE') && /inside the layer/.test(e.message),
+  );
+});
+
+test('long paths, non-ASCII names, empty files and folders, 10,000 entries in one folder', async (t) => {
+  const dir = tempDir(t);
+  const deep = ['a'.repeat(100), 'ß'.repeat(60), '名'.repeat(50)].join('/');
+  mkdirSync(join(dir, 'Files', deep), { recursive: true });
+  writeFileSync(join(dir, 'Files', deep, 'f'.repeat(120)), 'deep');
+  mkdirSync(join(dir, 'Files/many'));
+  for (let i = 0; i < 10_000; i++) writeFileSync(join(dir, 'Files/many', `n${i}`), '');
+  const out = join(tempDir(t), 'l.tar');
+  const r = await exportLayer(dir, { output: out });
+  assert.equal(r.entries, 1 + 3 + 1 + 1 + 10_000);
+  const names = run('tar', ['--list', '--file', out, '--warning=no-unknown-keyword'])
+    .toString('utf8')
+    .trimEnd()
+    .split('\n');
+  assert.equal(names.length, r.entries);
+  const long = `Files/${deep}/${'f'.repeat(120)}`;
+  assert.ok(Buffer.byteLength(long) > 255);
+  assert.ok(names.includes(long));
+  const many = names.filter((n) => n.startsWith('Files/many/'));
+  assert.equal(many.length, 10_000);
+  const sorted = [...many].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  assert.deepEqual(many, sorted);
+});
+
+test('sizes over 8 GiB: the header carries a PAX size record (synthetic entry into a hashing sink)', async () => {
+  const size = 9 * GiB;
+  const head: Buffer[] = [];
+  let kept = 0;
+  const hash = createHash('sha256');
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      if (kept < 65536) {
+        head.push(chunk.subarray(0, 65536 - kept));
+        kept += Math.min(chunk.length, 65536 - kept);
+      }
+      cb();
+    },
+  });
+  const STOP = new Error('stop after the headers');
+  let served = 0;
+  const body = {
+    [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+      return { next: () => Promise.reject(STOP) };
+    },
+    readSync(buf: Uint8Array): number {
+      if (served >= 4 * 1024 * 1024) throw STOP; // enough for the writer to flush its first buffer
+      buf.fill(0);
+      served += buf.length;
+      return buf.length;
+    },
+  };
+  const win = { lastWriteTime: 1_700_000_000_000_000_000n, attributes: 0x20 };
+  const entries: LayerEntry[] = [
+    { kind: 'directory', path: 'Files', win: { ...win, attributes: 0x10 } },
+    { kind: 'file', path: 'Files/big.vhdx', size, body, win },
+  ];
+  await assert.rejects(writeTar(entries, sink), (e: unknown) => e === STOP);
+  const bytes = Buffer.concat(head);
+  assert.ok(bytes.includes(Buffer.from(`size=${size}\n`)), 'PAX size record');
+  // Python's tarfile reads the headers of the truncated stream and sees the real size.
+  const py = run(
+    'python3',
+    [
+      '-c',
+      'import sys,tarfile,io\nt=tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()),mode="r|")\nfor m in t:\n  print(m.name,m.size,m.type.decode())\n  if m.size>0: break',
+    ],
+    { input: bytes },
+  );
+  assert.equal(py.toString().trim(), `Files 0 5\nFiles/big.vhdx ${size} 0`);
+});
+
+test('slow: a real 9 GiB sparse file exports (SLOW=1)', { skip: !process.env.SLOW }, async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'Files'));
+  const fd = openSync(join(dir, 'Files/sparse.bin'), 'w');
+  ftruncateSync(fd, 9 * GiB);
+  closeSync(fd);
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const r = await exportLayer(dir, { output: sink });
+  // Files (pax + header), sparse.bin (pax + header + data), two zero blocks.
+  assert.equal(r.entries, 2);
+  assert.ok(r.uncompressedSize > 9 * GiB && r.uncompressedSize < 9 * GiB + 16 * 1024);
+});
+
+test('round trip: export → import → export gives the same bytes (base from a folder; non-base from synthetic entries)', async (t) => {
+  const { importLayer } = await import('./import.js');
+  const { bufferBody } = await import('../entry.js');
+  const { sddlToBytes } = await import('../windows/index.js');
+  const out = tempDir(t);
+
+  // Base: a folder → tar A → folder → tar A'.
+  const src = tempDir(t);
+  buildTree(src, 'forward', 0o022);
+  const a = await exportLayer(src, { output: join(out, 'a.tar') });
+  await importLayer(join(out, 'a.tar'), join(out, 'base'));
+  const a2 = await exportLayer(join(out, 'base'), { output: join(out, 'a2.tar'), sd: 'none' });
+  assert.equal(a2.diffId, a.diffId);
+
+  // Non-base: every kind the sidecar keeps (SDs, 100 ns times, EAs, ADS, junction, whiteouts, Hives, unknown PAX).
+  const t1 = 1_677_606_423_123_456_700n;
+  const win = (attributes: number, sddl?: string) => ({
+    attributes,
+    ...(sddl === undefined ? {} : { securityDescriptor: sddlToBytes(sddl) }),
+    creationTime: t1 - 1_000_000_000n,
+    lastWriteTime: t1,
+    lastAccessTime: t1 + 100n,
+    changeTime: t1 + 200n,
+  });
+  const entries: LayerEntry[] = [
+    { kind: 'directory', path: 'Files', win: win(0x10, 'O:BAG:SYD:(A;OICI;FA;;;BA)') },
+    { kind: 'whiteout', path: 'Files/.wh.gone', target: 'Files/gone', win: { lastWriteTime: 0n } },
+    {
+      kind: 'file',
+      path: 'Files/a.exe',
+      size: 2,
+      body: bufferBody(Buffer.from('MZ')),
+      win: { ...win(0x21, 'O:SYG:SY'), extendedAttributes: [{ name: 'X.EA', value: new Uint8Array([1, 2]) }] },
+      extraPax: [{ key: 'MSWINDOWS.future', value: 'kept' }],
+    },
+    {
+      kind: 'stream',
+      path: 'Files/a.exe:Zone.Identifier',
+      filePath: 'Files/a.exe',
+      streamName: 'Zone.Identifier',
+      size: 4,
+      body: bufferBody(Buffer.from('zone')),
+      win: { lastWriteTime: t1, creationTime: t1 - 1_000_000_000n, lastAccessTime: t1 + 100n, changeTime: t1 + 200n },
+    },
+    { kind: 'symlink', path: 'Files/j', linkTarget: 'C:\\Windows', win: { ...win(0x410, 'O:BU'), mountPoint: true } },
+    { kind: 'directory', path: 'Files/sub', win: win(0x10) },
+    { kind: 'file', path: 'Files/sub/b.txt', size: 1, body: bufferBody(Buffer.from('b')), win: win(0x20) },
+    { kind: 'hardlink', path: 'Files/sub/c.txt', linkTarget: 'Files/sub/b.txt', win: win(0x20) },
+    { kind: 'directory', path: 'Hives', win: win(0x10) },
+    { kind: 'file', path: 'Hives/System_Delta', size: 4, body: bufferBody(Buffer.from('regf')), win: win(0x20) },
+  ];
+  const fd = openSync(join(out, 'n.tar'), 'w');
+  const n = await writeTar(entries, fd);
+  closeSync(fd);
+  await importLayer(join(out, 'n.tar'), join(out, 'nonbase'));
+  const n2 = await exportLayer(join(out, 'nonbase'), { output: join(out, 'n2.tar') });
+  assert.equal(n2.kind, 'non-base');
+  assert.deepEqual(readFileSync(join(out, 'n2.tar')), readFileSync(join(out, 'n.tar')));
+  assert.equal(n2.diffId, n.diffId);
+});

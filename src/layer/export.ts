@@ -1,0 +1,96 @@
+/**
+ * export: a layer folder → a Windows layer tar (plain, gzip or zstd), hcsshim's `ExportLayerToTar` on any OS. The
+ * layer-folder walk (`walk.ts`) is the source, the canonical tar writer the sink; digests come back in the result.
+ */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
+import { AtomicTarget } from '../atomic.js';
+import { WinlayerError } from '../errors.js';
+import { type Compression, type TarSummary, writeTar } from '../tar/index.js';
+import { resolvePolicy } from './policy.js';
+import { type LayerKind, readSidecar } from './sidecar.js';
+import { type WalkLayerOptions, walkLayerSync } from './walk.js';
+
+/** Options of {@link exportLayer}: the walk's (metadata policy, symlinks, kind) plus where and how to write. */
+export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
+  /**
+   * Where the tar goes: a file path (written atomically: a temporary sibling `.NAME.winlayer-tmp-*`, fsynced and
+   * renamed; removed on error or SIGINT/SIGTERM), an open file descriptor, or a writable stream (neither closed).
+   */
+  readonly output: string | number | NodeJS.WritableStream;
+  /** Default `none`. */
+  readonly compression?: Compression;
+  /** gzip 1–9 (default 6), zstd 1–22 (default 3). */
+  readonly level?: number;
+}
+
+/** A symlink left out under `symlinks: 'skip'`. */
+export interface SkippedEntry {
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** What {@link exportLayer} wrote: the tar writer's digests and sizes, plus the layer kind and what was skipped. */
+export interface ExportResult extends TarSummary {
+  readonly kind: LayerKind;
+  /** The file written (absent when writing to a descriptor or stream). */
+  readonly output?: string;
+  readonly skipped: SkippedEntry[];
+}
+
+/**
+ * Exports the layer folder `layerDir` (see `docs/layer-folder.md`) as a layer tar. Streams: memory stays flat; the
+ * `diffId` (sha256 of the uncompressed tar), the digest and size of the bytes written are computed on the way.
+ * The same folder gives the same bytes whatever the creation order, umask, owner or filesystem.
+ *
+ * Throws `USAGE` for bad options or an output inside the layer's exported trees; the walk's errors (`LAYER_INVALID`,
+ * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `SIDECAR_INVALID`, `IO`) and the tar
+ * writer's (`TAR_ENTRY`, `TAR_TOO_LARGE`, `IO`). A file output is never left partial.
+ */
+export async function exportLayer(layerDir: string, opts: ExportLayerOptions): Promise<ExportResult> {
+  const policy = resolvePolicy(opts);
+  if (opts.symlinks !== undefined && opts.symlinks !== 'error' && opts.symlinks !== 'skip') {
+    throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
+  }
+  const sidecar = opts.sidecar === undefined ? readSidecar(layerDir) : opts.sidecar;
+  const kind: LayerKind = opts.kind ?? sidecar?.manifest.kind ?? 'base';
+  const skipped: SkippedEntry[] = [];
+  const walkOpts: WalkLayerOptions = {
+    ...opts,
+    kind,
+    sidecar: sidecar ?? null,
+    onSkip: (path, reason) => skipped.push({ path, reason }),
+  };
+  const tarOpts = {
+    ...(opts.compression === undefined ? {} : { compression: opts.compression }),
+    ...(opts.level === undefined ? {} : { level: opts.level }),
+  };
+  if (typeof opts.output !== 'string') {
+    const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), opts.output, tarOpts);
+    return { ...summary, kind, skipped };
+  }
+
+  const output = resolve(opts.output);
+  const inside = relative(resolve(layerDir), output).split(sep);
+  if (inside[0] !== '..' && inside[0] !== '' && ['Files', 'UtilityVM', 'Hives'].includes(inside[0]!)) {
+    throw new WinlayerError('USAGE', 'the output file would be inside the layer it exports', {
+      path: output,
+      hint: 'write the tar outside Files/, UtilityVM/ and Hives/',
+    });
+  }
+  const target = new AtomicTarget(output);
+  let fd: number | undefined;
+  try {
+    fd = openSync(target.tempPath, 'w', 0o644);
+    const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), fd, tarOpts);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    target.commit({ synced: true });
+    return { ...summary, kind, output, skipped };
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    target.abort();
+    throw e;
+  }
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bufferBody, type LayerEntry } from '../entry.js';
+import { checkNameSyntax, ImportGuard, trimName } from './safety.js';
+
+const win = { lastWriteTime: 0n };
+const dir = (path: string): LayerEntry => ({ kind: 'directory', path, win });
+const file = (path: string): LayerEntry => ({ kind: 'file', path, size: 0, body: bufferBody(new Uint8Array()), win });
+const link = (path: string, linkTarget: string): LayerEntry => ({ kind: 'hardlink', path, linkTarget, win });
+const whiteout = (path: string, target: string): LayerEntry => ({ kind: 'whiteout', path, target, win });
+
+test('checkNameSyntax: the syntax rules, each with its code', () => {
+  for (const [name, code] of [
+    ['/a', 'LAYER_UNSAFE'],
+    ['C:a', 'LAYER_UNSAFE'],
+    ['a\\b', 'LAYER_UNSAFE'],
+    ['a\0b', 'LAYER_UNSAFE'],
+    ['a/../b', 'LAYER_UNSAFE'],
+    ['a//b', 'NAME_INVALID'],
+    ['a/./b', 'NAME_INVALID'],
+  ] as const) {
+    assert.throws(() => checkNameSyntax(name, name), { code }, name);
+  }
+  checkNameSyntax('./Files/a/', 'ok');
+  assert.equal(trimName('./././Files/a//'), 'Files/a');
+});
+
+test('hard-link chains resolve to the file that holds the data; UtilityVM may link into Files', () => {
+  const g = new ImportGuard();
+  g.check(dir('Files'));
+  g.check(file('Files/a'));
+  assert.deepEqual(g.check(link('Files/b', 'Files/a')).link, { in: 'layer', dataPath: 'Files/a' });
+  assert.deepEqual(g.check(link('Files/c', 'Files/b')).link, { in: 'layer', dataPath: 'Files/a' });
+  g.check(dir('UtilityVM'));
+  g.check(dir('UtilityVM/Files'));
+  assert.deepEqual(g.check(link('UtilityVM/Files/a', 'Files/c')).link, { in: 'layer', dataPath: 'Files/a' });
+  assert.equal(g.accepted, 7);
+});
+
+test('links into parent layers: only with parents, only under Files/', () => {
+  const g = new ImportGuard({ kind: 'non-base', parentLinks: true });
+  g.check(dir('Files'));
+  assert.deepEqual(g.check(link('Files/x', 'Files/in-parent.dll')).link, { in: 'parent', path: 'Files/in-parent.dll' });
+  assert.deepEqual(g.check(link('Files/y', 'Files/x')).link, { in: 'parent', path: 'Files/x' });
+  g.check(dir('UtilityVM'));
+  g.check(dir('UtilityVM/Files'));
+  assert.throws(() => g.check(link('UtilityVM/Files/z', 'UtilityVM/Files/none')), { code: 'LAYER_HARDLINK' });
+  const base = new ImportGuard();
+  base.check(dir('Files'));
+  assert.throws(() => base.check(link('Files/x', 'Files/in-parent.dll')), { code: 'LAYER_HARDLINK', message: /--parent/ });
+});
+
+test('whiteouts: non-base marker kinds, folders of a parent layer, collisions with their target', () => {
+  const g = new ImportGuard();
+  g.check(dir('Files'));
+  assert.equal(g.check(whiteout('Files/.wh.a', 'Files/a')).nonBase, true);
+  // The folder exists only in a parent layer: accepted (nothing is written for a whiteout).
+  g.check(whiteout('Files/deep/er/.wh.x', 'Files/deep/er/x'));
+  assert.throws(() => g.check(file('Files/A')), { code: 'NAME_COLLISION' });
+  assert.throws(() => g.check(whiteout('Files/.wh.b', 'Files/c')), { code: 'LAYER_INVALID' });
+  assert.equal(new ImportGuard().check(dir('Hives')).nonBase, true);
+});
+
+test('entries without raw info are checked on their path alone', () => {
+  const g = new ImportGuard();
+  assert.throws(() => g.check(dir('../Files')), { code: 'LAYER_UNSAFE' });
+  assert.throws(() => g.check(dir('Files/')), { code: 'NAME_INVALID' });
+  g.check(dir('Files'));
+  const special: LayerEntry = { kind: 'special', path: 'Files/p', typeflag: '6', description: 'FIFO', win };
+  assert.throws(() => g.check(special), { code: 'LAYER_SPECIAL_FILE' });
+});

@@ -1,0 +1,397 @@
+/**
+ * Path safety for archives we did not write: the rules that stand between a hostile layer tar and the host filesystem.
+ * `ImportGuard` sees every entry in archive order and either accepts it (returning where it goes) or throws a
+ * `WinlayerError` that names the entry and the rule. It keeps an index of names (upper-cased keys, never bytes), so
+ * memory grows with the number of entries, not with their size.
+ *
+ * The guarantees, whatever the entry order:
+ * - every accepted name is relative, `/`-separated, free of `..`, `.`, empty components, NUL and backslashes, and
+ *   lies under `Files/`, `UtilityVM/Files/` or `Hives/` (or is one of those folders, or `UtilityVM`);
+ * - its parent was accepted earlier as a directory entry, spelled exactly the same, so nothing is ever written through
+ *   a symbolic link, a file or a folder the archive did not declare;
+ * - no two names are equal by Windows' case rule (`upcase`), whiteout targets and stream names included;
+ * - a hard link points at an earlier regular file of this layer (a link to a link resolves to the file holding the
+ *   data), or, for non-base layers, at a path under `Files/` that the caller resolves in a parent layer;
+ * - devices, FIFOs, unknown types and opaque whiteouts are refused; base layers refuse whiteouts and `Hives/`.
+ */
+import type { LayerEntry } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { upcase, windowsNameProblem } from '../windows/index.js';
+
+/** What the guard knows about the layer kind: `auto` decides at the end (a `Hives/` entry or a whiteout ⇒ non-base). */
+export type GuardLayerKind = 'base' | 'non-base' | 'auto';
+
+export interface ImportGuardOptions {
+  /** `base` refuses whiteouts and `Hives/`; `non-base` and `auto` record them. Default `auto`. */
+  readonly kind?: GuardLayerKind;
+  /** True when hard links may point into parent layers (non-base import with `--parent` folders). */
+  readonly parentLinks?: boolean;
+}
+
+/** Where a hard link's data lives, as the guard resolved it. */
+export type LinkResolution =
+  /** An earlier regular file of this layer (the path that holds the data, never itself a link). */
+  | { readonly in: 'layer'; readonly dataPath: string }
+  /** Not in this layer: a path under `Files/` for the caller to find in the parent layers. */
+  | { readonly in: 'parent'; readonly path: string };
+
+/** The verdict on one accepted entry. */
+export interface GuardVerdict {
+  /** Set for hard links only. */
+  readonly link?: LinkResolution;
+  /** True for entries that make the layer non-base (a `Hives/` entry or a whiteout). */
+  readonly nonBase: boolean;
+}
+
+type Known = 'directory' | 'file' | 'hardlink' | 'symlink' | 'whiteout' | 'stream' | 'parentLink';
+
+interface KnownName {
+  readonly path: string;
+  readonly kind: Known;
+  /** For files and hard links: the path that holds the data. */
+  readonly dataPath?: string;
+}
+
+const ROOTS = new Set(['Files', 'UtilityVM', 'Hives']);
+
+/**
+ * The syntax rules every stored name must pass before anything else: no NUL, no backslash, not absolute, no drive
+ * letter, no `..`, `.` or empty component. Throws `LAYER_UNSAFE` (or `NAME_INVALID` for the merely malformed).
+ * `what` says which name of the entry is checked (`name`, `hard-link target`).
+ */
+export function checkNameSyntax(name: string, entry: string, what = 'name'): void {
+  if (name.includes('\0')) {
+    throw unsafe(entry, `the ${what} holds a NUL character`);
+  }
+  if (name.includes('\\')) {
+    throw unsafe(entry, `the ${what} holds a backslash, which Windows reads as a path separator`, {
+      hint: 'layer tars use forward slashes only; a backslash can hide a ..\\ escape',
+    });
+  }
+  if (name.startsWith('/')) throw unsafe(entry, `the ${what} is absolute`);
+  if (/^[A-Za-z]:/.test(name)) throw unsafe(entry, `the ${what} starts with a drive letter`);
+  const parts = trimName(name).split('/');
+  for (const part of parts) {
+    if (part === '..') throw unsafe(entry, `the ${what} holds a ".." component`);
+  }
+  for (const part of parts) {
+    if (part === '' || part === '.') {
+      throw new WinlayerError('NAME_INVALID', `the ${what} has an empty or "." component`, { entry });
+    }
+  }
+}
+
+/** A stored name without a leading `./` and a trailing `/` (the normalisation every reader applies). */
+export function trimName(name: string): string {
+  let n = name;
+  while (n.startsWith('./')) n = n.slice(2);
+  while (n.length > 1 && n.endsWith('/')) n = n.slice(0, -1);
+  return n;
+}
+
+function unsafe(entry: string, rule: string, extra: { hint?: string } = {}): WinlayerError {
+  return new WinlayerError('LAYER_UNSAFE', rule, { entry, ...extra });
+}
+
+function parentOf(path: string): string | undefined {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? undefined : path.slice(0, i);
+}
+
+/** True for `Files/...` and `UtilityVM/Files/...` (the trees hcsshim links and tombstones in). */
+export function inFileTree(path: string): boolean {
+  return path.startsWith('Files/') || path.startsWith('UtilityVM/Files/');
+}
+
+/**
+ * The stateful checker of one archive. Call `check` for every entry in archive order; it returns the verdict or throws.
+ * It never touches the filesystem.
+ */
+export class ImportGuard {
+  readonly #kind: GuardLayerKind;
+  readonly #parentLinks: boolean;
+  readonly #names = new Map<string, KnownName>();
+  /** The last entry that can own streams (a file or a directory), cleared by any other entry. */
+  #streamOwner: string | undefined;
+  #count = 0;
+
+  constructor(opts: ImportGuardOptions = {}) {
+    this.#kind = opts.kind ?? 'auto';
+    this.#parentLinks = opts.parentLinks === true;
+  }
+
+  /** Number of entries accepted so far. */
+  get accepted(): number {
+    return this.#count;
+  }
+
+  /** Checks one entry; returns its verdict or throws a `WinlayerError` naming the entry and the rule. */
+  check(entry: LayerEntry): GuardVerdict {
+    const label = entry.raw?.name ?? entry.path;
+    if (entry.raw !== undefined) checkNameSyntax(entry.raw.name, label);
+    const path = entry.path;
+    if (entry.kind === 'stream') return this.#checkStream(entry, label);
+    checkNameSyntax(path, label);
+    if (path !== trimName(path)) {
+      throw new WinlayerError('NAME_INVALID', 'the name is not normalised (leading "./" or trailing "/")', {
+        entry: label,
+      });
+    }
+    if (entry.kind === 'special') {
+      throw new WinlayerError('LAYER_SPECIAL_FILE', `a ${entry.description} cannot go into a Windows layer`, {
+        entry: label,
+        hint: 'Windows layers hold folders, files, hard links, symbolic links and whiteouts only',
+      });
+    }
+    if (entry.kind === 'opaqueWhiteout') {
+      throw new WinlayerError('LAYER_INVALID', 'an opaque whiteout (.wh..wh..opq) has no meaning in a Windows layer', {
+        entry: label,
+        hint: 'hcsshim knows only per-name tombstones: list each deleted name as .wh.<name>',
+      });
+    }
+    this.#checkPlace(path, entry.kind, label);
+    if (entry.kind === 'file' && path.slice(path.lastIndexOf('/') + 1).includes(':')) {
+      // The reader attaches `file:stream` entries to the file right before them; one it could not attach is here.
+      throw new WinlayerError('LAYER_INVALID', 'an alternate data stream whose file does not directly precede it', {
+        entry: label,
+        hint: 'ADS entries (file:stream) must follow their file immediately; a ":" is not valid in a Windows name',
+      });
+    }
+    for (const component of path.split('/')) {
+      const problem = windowsNameProblem(component);
+      if (problem !== undefined) {
+        throw new WinlayerError('NAME_INVALID', `"${component}" cannot be a Windows name: ${problem}`, { entry: label });
+      }
+    }
+    this.#checkParent(path, label, entry.kind === 'whiteout');
+    let verdict: GuardVerdict = { nonBase: path === 'Hives' || path.startsWith('Hives/') };
+    let known: KnownName;
+    switch (entry.kind) {
+      case 'directory':
+        known = { path, kind: 'directory' };
+        break;
+      case 'file':
+        known = { path, kind: 'file', dataPath: path };
+        break;
+      case 'symlink':
+        if (entry.linkTarget.includes('\0')) {
+          throw new WinlayerError('LAYER_SYMLINK', 'the symbolic link target holds a NUL character', { entry: label });
+        }
+        if (entry.linkTarget === '') {
+          throw new WinlayerError('LAYER_SYMLINK', 'the symbolic link has an empty target', { entry: label });
+        }
+        known = { path, kind: 'symlink' };
+        break;
+      case 'hardlink': {
+        const link = this.#resolveLink(entry.linkTarget, path, label);
+        verdict = { ...verdict, link };
+        known =
+          link.in === 'layer'
+            ? { path, kind: 'hardlink', dataPath: link.dataPath }
+            : { path, kind: 'parentLink', dataPath: path };
+        break;
+      }
+      case 'whiteout': {
+        if (this.#kind === 'base') {
+          throw new WinlayerError('LAYER_INVALID', 'a base layer cannot have tombstones', {
+            entry: label,
+            hint: 'import it as a non-base layer (--non-base), or drop the whiteout',
+          });
+        }
+        const target = entry.target;
+        checkNameSyntax(target, label, 'whiteout target');
+        const marker = path.slice(path.lastIndexOf('/') + 1);
+        if (!inFileTree(target) || target !== `${parentOf(path)}/${marker.slice('.wh.'.length)}`) {
+          throw new WinlayerError('LAYER_INVALID', 'invalid tombstone: it must delete a name under Files/ or UtilityVM/Files/', {
+            entry: label,
+          });
+        }
+        const base = target.slice(target.lastIndexOf('/') + 1);
+        const problem = windowsNameProblem(base);
+        if (problem !== undefined) {
+          throw new WinlayerError('NAME_INVALID', `"${base}" cannot be a Windows name: ${problem}`, { entry: label });
+        }
+        this.#claim(target, { path: target, kind: 'whiteout' }, label);
+        verdict = { nonBase: true };
+        known = { path, kind: 'whiteout' };
+        break;
+      }
+    }
+    this.#claim(path, known, label);
+    this.#streamOwner = entry.kind === 'file' || entry.kind === 'directory' ? path : undefined;
+    this.#count++;
+    return verdict;
+  }
+
+  /** Where a name may go: under one of the three roots, `UtilityVM` holding `Files` only; kinds by tree. */
+  #checkPlace(path: string, kind: LayerEntry['kind'], label: string): void {
+    const parts = path.split('/');
+    const root = parts[0]!;
+    if (!ROOTS.has(root)) {
+      const near = [...ROOTS].find((r) => r.toLowerCase() === root.toLowerCase());
+      throw unsafe(label, 'the entry is outside Files/, UtilityVM/ and Hives/', {
+        hint:
+          near !== undefined
+            ? `hcsshim matches "${near}" case-sensitively; "${root}" would lose its meaning on Windows`
+            : 'a Linux-style tar needs the Files/ prefix (winlayer image append adds it)',
+      });
+    }
+    if (parts.length === 1 && kind !== 'directory') {
+      throw new WinlayerError('LAYER_INVALID', `the top-level "${root}" must be a folder`, { entry: label });
+    }
+    if (root === 'UtilityVM' && parts.length >= 2) {
+      if (parts[1] !== 'Files') {
+        throw new WinlayerError('LAYER_INVALID', 'invalid UtilityVM layer: only UtilityVM/Files may be under UtilityVM', {
+          entry: label,
+        });
+      }
+      if (parts.length === 2 && kind !== 'directory') {
+        throw new WinlayerError('LAYER_INVALID', 'UtilityVM/Files must be a folder', { entry: label });
+      }
+    }
+    if (root === 'Hives' && parts.length > 1) {
+      if (this.#kind === 'base') {
+        throw new WinlayerError('LAYER_INVALID', 'a base layer cannot have Hives/ (registry deltas belong to non-base layers)', {
+          entry: label,
+          hint: 'import it as a non-base layer (--non-base)',
+        });
+      }
+      if (kind !== 'file' && kind !== 'directory') {
+        throw new WinlayerError('LAYER_INVALID', 'Hives/ holds registry hive files only', { entry: label });
+      }
+    }
+    if (root === 'Hives' && parts.length === 1 && this.#kind === 'base') {
+      throw new WinlayerError('LAYER_INVALID', 'a base layer cannot have Hives/ (registry deltas belong to non-base layers)', {
+        entry: label,
+        hint: 'import it as a non-base layer (--non-base)',
+      });
+    }
+  }
+
+  /**
+   * The parent must be an earlier directory entry spelled exactly the same. A whiteout may also sit in a folder this
+   * layer does not declare (the folder comes from a parent layer; nothing is written on disk for a whiteout).
+   */
+  #checkParent(path: string, label: string, undeclaredOk: boolean): void {
+    const parent = parentOf(path);
+    if (parent === undefined) return;
+    const known = this.#names.get(upcase(parent));
+    if (known === undefined && undeclaredOk) {
+      // The nearest declared ancestor must still be a folder: no whiteout below a link or a file.
+      for (let up = parentOf(parent); up !== undefined; up = parentOf(up)) {
+        const k = this.#names.get(upcase(up));
+        if (k === undefined) continue;
+        if (k.kind !== 'directory') {
+          throw unsafe(label, `lies below "${k.path}", which is a ${describe(k.kind)}, not a folder`);
+        }
+        break;
+      }
+      return;
+    }
+    if (known === undefined || known.kind === 'whiteout') {
+      throw new WinlayerError('LAYER_INVALID', `a child before its parent: "${parent}" has not been declared as a folder`, {
+        entry: label,
+        hint: 'every folder needs its own entry before the entries inside it (hcsshim never creates parents)',
+      });
+    }
+    if (known.kind !== 'directory') {
+      throw unsafe(label, `writes inside "${known.path}", which is a ${describe(known.kind)}, not a folder`, {
+        hint: 'nothing may be written through a link or into a file',
+      });
+    }
+    if (known.path !== parent) {
+      throw new WinlayerError('NAME_COLLISION', `the parent is spelled "${parent}" but the folder was declared as "${known.path}"`, {
+        entry: label,
+        hint: 'Windows would merge the two spellings; a layer folder on a case-sensitive filesystem cannot',
+      });
+    }
+  }
+
+  #claim(path: string, known: KnownName, label: string): void {
+    const key = upcase(path);
+    const before = this.#names.get(key);
+    if (before !== undefined) {
+      if (before.path === path) {
+        throw new WinlayerError('LAYER_INVALID', `duplicate entry: "${path}" appears twice`, { entry: label });
+      }
+      throw new WinlayerError('NAME_COLLISION', `"${path}" and "${before.path}" are the same name on Windows`, {
+        entry: label,
+        hint: 'Windows compares names without case; rename one of them',
+      });
+    }
+    this.#names.set(key, known);
+  }
+
+  #resolveLink(target: string, path: string, label: string): LinkResolution {
+    checkNameSyntax(target, label, 'hard-link target');
+    const t = trimName(target);
+    if (!inFileTree(path)) {
+      throw new WinlayerError('LAYER_HARDLINK', 'a hard link must be under Files/ or UtilityVM/Files/', { entry: label });
+    }
+    if (!inFileTree(t)) {
+      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target "${target}" is outside Files/ and UtilityVM/Files/`, {
+        entry: label,
+        hint: 'hard-link targets are layer paths with their Files/ prefix (crane writes them without it)',
+      });
+    }
+    const known = this.#names.get(upcase(t));
+    if (known === undefined || known.kind === 'whiteout') {
+      if (this.#parentLinks && t.startsWith('Files/')) return { in: 'parent', path: t };
+      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target "${target}" is missing or comes later in the archive`, {
+        entry: label,
+        hint: this.#parentLinks
+          ? 'the target is in neither this layer nor under Files/ of a parent'
+          : 'a link into a parent layer needs the parent folders (--parent DIR)',
+      });
+    }
+    if (known.kind === 'directory' || known.kind === 'symlink' || known.kind === 'stream') {
+      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target "${known.path}" is a ${describe(known.kind)}`, {
+        entry: label,
+        hint: 'hard links may only point at regular files',
+      });
+    }
+    if (known.path !== t) {
+      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target is spelled "${t}" but the file is "${known.path}"`, {
+        entry: label,
+      });
+    }
+    if (known.kind === 'parentLink') return { in: 'parent', path: known.path };
+    return { in: 'layer', dataPath: known.dataPath ?? known.path };
+  }
+
+  #checkStream(entry: Extract<LayerEntry, { kind: 'stream' }>, label: string): GuardVerdict {
+    checkNameSyntax(entry.filePath, label);
+    const name = entry.streamName;
+    if (name === '' || /[\0/\\:]/.test(name)) {
+      throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid alternate data stream name`, { entry: label });
+    }
+    if (this.#streamOwner === undefined || this.#streamOwner !== entry.filePath) {
+      throw new WinlayerError('LAYER_INVALID', `an alternate data stream whose file "${entry.filePath}" does not directly precede it`, {
+        entry: label,
+        hint: 'ADS entries (file:stream) must follow their file immediately',
+      });
+    }
+    const key = `${entry.filePath}:${name}`;
+    this.#claim(key, { path: key, kind: 'stream' }, label);
+    this.#count++;
+    return { nonBase: false };
+  }
+}
+
+function describe(kind: Known): string {
+  switch (kind) {
+    case 'directory':
+      return 'folder';
+    case 'file':
+      return 'file';
+    case 'hardlink':
+    case 'parentLink':
+      return 'hard link';
+    case 'symlink':
+      return 'symbolic link';
+    case 'whiteout':
+      return 'whiteout';
+    case 'stream':
+      return 'alternate data stream';
+  }
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/helpers/tools.js';
+import { isWinlayerError } from '../errors.js';
+import { decodeRecord, encodeRecord, readSidecar, type SidecarRecord, SidecarWriter } from './sidecar.js';
+
+const FULL: SidecarRecord = {
+  path: 'Files/a.exe',
+  kind: 'file',
+  attributes: 0x20,
+  sd: 0,
+  creationTime: 1677606423123456700n,
+  lastWriteTime: 1677606423000000000n,
+  lastAccessTime: -5n,
+  changeTime: 1n,
+  size: 4096,
+  diskMtime: 1677606423000000000n,
+  extendedAttributes: [{ name: '$KERNEL.PURGE', value: new Uint8Array([1, 2, 3]) }],
+  streams: [{ name: 'Zone.Identifier', size: 26, data: 'streams/0' }],
+  extraPax: [{ key: 'MSWINDOWS.future', value: 'x' }],
+};
+
+test('a record round-trips through its JSON line, fields in the documented order', () => {
+  const line = encodeRecord(FULL);
+  assert.ok(
+    line.startsWith('{"path":"Files/a.exe","kind":"file","attributes":32,"sd":0,"creationTime":"1677606423.1234567"'),
+  );
+  assert.deepEqual(decodeRecord(line), FULL);
+  const link: SidecarRecord = { path: 'Files/l', kind: 'symlink', linkTarget: 'C:\\x', mountPoint: true };
+  assert.deepEqual(decodeRecord(encodeRecord(link)), link);
+});
+
+test('malformed records are SIDECAR_INVALID with the line number', () => {
+  const cases = [
+    'nope',
+    '[]',
+    '{"path":"Files/a","kind":"fifo"}',
+    '{"path":"/abs","kind":"file"}',
+    '{"path":"Files/../x","kind":"file"}',
+    '{"path":"Files/a","kind":"file","attributes":-1}',
+    '{"path":"Files/a","kind":"file","lastWriteTime":"yesterday"}',
+    '{"path":"Files/a","kind":"file","streams":[{"name":"s","size":1,"data":"../../etc/passwd"}]}',
+    '{"path":"Files/a","kind":"symlink"}',
+    '{"path":"Files/a/.wh.b","kind":"whiteout"}',
+  ];
+  for (const c of cases) {
+    assert.throws(
+      () => decodeRecord(c, 'entries.ndjson', 7),
+      (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID') && e.message.includes('line 7'),
+      c,
+    );
+  }
+});
+
+test('SidecarWriter writes a sidecar readSidecar reads back; SDs are stored once', (t) => {
+  const dir = tempDir(t);
+  const w = new SidecarWriter(dir, { kind: 'non-base', parents: [{ path: '../base' }] });
+  const sdA = w.addSecurityDescriptor(new Uint8Array([1, 0, 4, 0x80]));
+  const sdB = w.addSecurityDescriptor(new Uint8Array([1, 0, 4, 0x81]));
+  assert.equal(w.addSecurityDescriptor(new Uint8Array([1, 0, 4, 0x80])), sdA);
+  assert.notEqual(sdA, sdB);
+  const s = w.allocateStream();
+  writeFileSync(s.hostPath, 'zone');
+  const records: SidecarRecord[] = [
+    { path: 'Files', kind: 'directory', attributes: 16, sd: sdA, lastWriteTime: 0n },
+    { ...FULL, sd: sdB, streams: [{ name: 'Zone.Identifier', size: 4, data: s.data }] },
+    { path: 'Files/d/.wh.x', kind: 'whiteout', target: 'Files/d/x' },
+    { path: 'Files/d/y', kind: 'hardlink', linkTarget: 'Files/z', inParent: true },
+  ];
+  for (const r of records) w.add(r);
+  assert.throws(
+    () => w.add(records[0]!),
+    (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID'),
+  );
+  assert.throws(
+    () => w.add({ path: 'Files/q', kind: 'file', sd: 9 }),
+    (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID'),
+  );
+  assert.equal(existsSync(join(dir, '.winlayer')), false, 'nothing at the final path before finish()');
+  w.finish();
+  assert.deepEqual(readdirSync(dir), ['.winlayer']);
+
+  const sc = readSidecar(dir)!;
+  assert.deepEqual(sc.manifest, { version: 1, kind: 'non-base', parents: [{ path: '../base' }] });
+  assert.equal(sc.size, 4);
+  assert.deepEqual(
+    [...sc.paths()],
+    records.map((r) => r.path),
+  );
+  for (const r of records) assert.deepEqual(sc.get(r.path), r);
+  assert.equal(sc.get('Files/none'), undefined);
+  assert.deepEqual(sc.securityDescriptor(sdB), new Uint8Array([1, 0, 4, 0x81]));
+  assert.deepEqual([...sc.detached.keys()], ['Files/d']);
+  assert.deepEqual(sc.detached.get('Files/d'), [records[2], records[3]]);
+  assert.equal(readFileSync(sc.streamPath(sc.get('Files/a.exe')!.streams![0]!), 'utf8'), 'zone');
+  assert.equal(readFileSync(join(dir, '.winlayer', 'sds.ndjson'), 'utf8').split('\n').length, 3);
+});
+
+test('a plain folder has no sidecar; an incomplete or unknown-version one is refused', (t) => {
+  const dir = tempDir(t);
+  assert.equal(readSidecar(dir), undefined);
+  mkdirSync(join(dir, '.winlayer'));
+  assert.throws(
+    () => readSidecar(dir),
+    (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID') && /missing/.test(e.message),
+  );
+  writeFileSync(
+    join(dir, '.winlayer', 'manifest.json'),
+    '{"format":"winlayer-layer-folder","version":2,"kind":"base"}',
+  );
+  assert.throws(
+    () => readSidecar(dir),
+    (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID') && /version 2/.test(e.message),
+  );
+  writeFileSync(
+    join(dir, '.winlayer', 'manifest.json'),
+    '{"format":"winlayer-layer-folder","version":1,"kind":"base"}',
+  );
+  writeFileSync(join(dir, '.winlayer', 'entries.ndjson'), '{"path":"Files","kind":"directory","sd":0}\n');
+  assert.throws(
+    () => readSidecar(dir),
+    (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID') && /sd id 0/.test(e.message),
+  );
+});
+
+test('abort() leaves nothing behind', (t) => {
+  const dir = tempDir(t);
+  const w = new SidecarWriter(dir, { kind: 'base' });
+  w.add({ path: 'Files', kind: 'directory' });
+  w.abort();
+  w.abort();
+  assert.deepEqual(readdirSync(dir), []);
+});

@@ -1,0 +1,532 @@
+/**
+ * The `.winlayer/` metadata sidecar of a layer folder (format: `docs/layer-folder.md`). It keeps what a non-Windows
+ * filesystem cannot: attributes, security descriptors, the four Windows times, EAs, ADS, symlink text, junctions,
+ * whiteouts, hard links into parents and unknown PAX records.
+ *
+ * `SidecarWriter` writes it in one streaming pass (import); `readSidecar` loads an index of path → record whose memory
+ * grows with the number of entries, never with data (records are kept as their JSON text and parsed on lookup).
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { AtomicTarget } from '../atomic.js';
+import type { ExtendedAttribute, PaxRecord } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { formatPaxTime, parsePaxTime, type UnixNanos } from '../windows/filetime.js';
+
+/** The sidecar folder name at the layer root. */
+export const SIDECAR_DIR = '.winlayer';
+/** The format version this code reads and writes. */
+export const SIDECAR_VERSION = 1;
+const FORMAT = 'winlayer-layer-folder';
+const MANIFEST = 'manifest.json';
+const ENTRIES = 'entries.ndjson';
+const SDS = 'sds.ndjson';
+const STREAMS = 'streams';
+
+/** Base (no parents, no whiteouts, no `Hives/`) or non-base. */
+export type LayerKind = 'base' | 'non-base';
+
+/** A parent layer as given at import: a folder path and/or its diff_id. */
+export interface ParentRef {
+  readonly path?: string;
+  readonly diffId?: string;
+}
+
+/** `.winlayer/manifest.json`. */
+export interface SidecarManifest {
+  readonly version: number;
+  readonly kind: LayerKind;
+  readonly parents: readonly ParentRef[];
+}
+
+/** The entry kinds a record can describe (streams live inside their file's record). */
+export type SidecarRecordKind = 'directory' | 'file' | 'symlink' | 'hardlink' | 'whiteout';
+
+/** One alternate data stream of a file: its name (no `:$DATA`), size and data location relative to `.winlayer/`. */
+export interface SidecarStream {
+  readonly name: string;
+  readonly size: number;
+  /** `streams/<n>`. */
+  readonly data: string;
+}
+
+/** One line of `entries.ndjson`, decoded. Field meanings: `docs/layer-folder.md`. */
+export interface SidecarRecord {
+  readonly path: string;
+  readonly kind: SidecarRecordKind;
+  readonly attributes?: number;
+  /** Id into the security-descriptor table. */
+  readonly sd?: number;
+  readonly creationTime?: UnixNanos;
+  readonly lastWriteTime?: UnixNanos;
+  readonly lastAccessTime?: UnixNanos;
+  readonly changeTime?: UnixNanos;
+  /** Files: data size when recorded. */
+  readonly size?: number;
+  /** The mtime `lstat` showed after the writer set the object's times. */
+  readonly diskMtime?: UnixNanos;
+  /** Symlink: Windows target text; hardlink: layer path of the first name. */
+  readonly linkTarget?: string;
+  readonly mountPoint?: boolean;
+  /** Hardlink whose target is in a parent layer. */
+  readonly inParent?: boolean;
+  /** Whiteout: the layer path it deletes. */
+  readonly target?: string;
+  readonly extendedAttributes?: readonly ExtendedAttribute[];
+  readonly streams?: readonly SidecarStream[];
+  readonly extraPax?: readonly PaxRecord[];
+}
+
+/** A loaded sidecar: the manifest, the SD table and a path → record index. */
+export interface Sidecar {
+  /** Absolute (or as given) path of the `.winlayer` folder. */
+  readonly dir: string;
+  readonly manifest: SidecarManifest;
+  /** The record of a layer path, parsed on each call; undefined when there is none. */
+  get(path: string): SidecarRecord | undefined;
+  has(path: string): boolean;
+  /** The number of records. */
+  readonly size: number;
+  /** Every path with a record, in file order. */
+  paths(): IterableIterator<string>;
+  /** The security descriptor bytes of a table id (throws `SIDECAR_INVALID` for an unknown id). */
+  securityDescriptor(id: number): Uint8Array;
+  /**
+   * Records that stand without a disk object (whiteouts, hard links into parents and symlinks: import never creates a
+   * host symlink), grouped by the layer path of the folder that contains them.
+   */
+  readonly detached: ReadonlyMap<string, readonly SidecarRecord[]>;
+  /** Host path of a stream's data file (`streams/<n>` resolved inside `.winlayer/`). */
+  streamPath(stream: SidecarStream): string;
+}
+
+/** Options of `SidecarWriter`. */
+export interface SidecarWriterOptions {
+  readonly kind: LayerKind;
+  readonly parents?: readonly ParentRef[];
+}
+
+function invalid(file: string, rule: string, line?: number): WinlayerError {
+  return new WinlayerError('SIDECAR_INVALID', line === undefined ? rule : `line ${line}: ${rule}`, {
+    path: file,
+    hint: 're-import the layer, or remove the .winlayer folder to export the folder with default metadata',
+  });
+}
+
+// ── encoding ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A record as one JSON line (no newline), fields in the documented order. Exported for tests and tools. */
+export function encodeRecord(r: SidecarRecord): string {
+  const o: Record<string, unknown> = { path: r.path, kind: r.kind };
+  if (r.attributes !== undefined) o.attributes = r.attributes;
+  if (r.sd !== undefined) o.sd = r.sd;
+  if (r.creationTime !== undefined) o.creationTime = formatPaxTime(r.creationTime);
+  if (r.lastWriteTime !== undefined) o.lastWriteTime = formatPaxTime(r.lastWriteTime);
+  if (r.lastAccessTime !== undefined) o.lastAccessTime = formatPaxTime(r.lastAccessTime);
+  if (r.changeTime !== undefined) o.changeTime = formatPaxTime(r.changeTime);
+  if (r.size !== undefined) o.size = r.size;
+  if (r.diskMtime !== undefined) o.diskMtime = formatPaxTime(r.diskMtime);
+  if (r.linkTarget !== undefined) o.linkTarget = r.linkTarget;
+  if (r.mountPoint === true) o.mountPoint = true;
+  if (r.inParent === true) o.inParent = true;
+  if (r.target !== undefined) o.target = r.target;
+  if (r.extendedAttributes !== undefined && r.extendedAttributes.length > 0) {
+    o.extendedAttributes = r.extendedAttributes.map((ea) => ({
+      name: ea.name,
+      value: Buffer.from(ea.value).toString('base64'),
+    }));
+  }
+  if (r.streams !== undefined && r.streams.length > 0) {
+    o.streams = r.streams.map((s) => ({ name: s.name, size: s.size, data: s.data }));
+  }
+  if (r.extraPax !== undefined && r.extraPax.length > 0) {
+    o.extraPax = r.extraPax.map((p) => ({ key: p.key, value: p.value }));
+  }
+  return JSON.stringify(o);
+}
+
+const KINDS: ReadonlySet<string> = new Set(['directory', 'file', 'symlink', 'hardlink', 'whiteout']);
+const STREAM_DATA = /^streams\/\d{1,12}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Parses one `entries.ndjson` line strictly. `file` and `line` only shape the error message. */
+export function decodeRecord(text: string, file = ENTRIES, line?: number): SidecarRecord {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw invalid(file, `not JSON: ${(e as Error).message}`, line);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw invalid(file, 'a record is not an object', line);
+  const v = o as Record<string, unknown>;
+  const bad = (field: string, want: string) => invalid(file, `field "${field}" must be ${want}`, line);
+  const str = (k: string): string | undefined => {
+    const x = v[k];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'string') throw bad(k, 'a string');
+    return x;
+  };
+  const uint = (k: string, max: number): number | undefined => {
+    const x = v[k];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw bad(k, `an integer 0..${max}`);
+    return x;
+  };
+  const time = (k: string): UnixNanos | undefined => {
+    const x = str(k);
+    if (x === undefined) return undefined;
+    try {
+      return parsePaxTime(x);
+    } catch {
+      throw bad(k, 'a PAX time string such as "1677606423.1234567"');
+    }
+  };
+  const flag = (k: string): boolean | undefined => {
+    const x = v[k];
+    if (x === undefined || x === false) return undefined;
+    if (x !== true) throw bad(k, 'true');
+    return true;
+  };
+  const list = (k: string): Record<string, unknown>[] | undefined => {
+    const x = v[k];
+    if (x === undefined) return undefined;
+    if (!Array.isArray(x) || !x.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i))) {
+      throw bad(k, 'an array of objects');
+    }
+    return x as Record<string, unknown>[];
+  };
+  const path = str('path');
+  if (path === undefined || path === '' || path.startsWith('/') || path.endsWith('/') || path.startsWith('./')) {
+    throw bad('path', 'a layer path (relative, "/"-separated, no trailing "/")');
+  }
+  if (path.split('/').some((c) => c === '' || c === '.' || c === '..')) throw bad('path', 'free of "", "." and ".."');
+  const kind = str('kind');
+  if (kind === undefined || !KINDS.has(kind)) throw bad('kind', `one of ${[...KINDS].join(', ')}`);
+  const eas = list('extendedAttributes')?.map((ea) => {
+    if (typeof ea.name !== 'string' || typeof ea.value !== 'string' || !BASE64.test(ea.value)) {
+      throw bad('extendedAttributes', '[{name: string, value: base64}]');
+    }
+    return { name: ea.name, value: new Uint8Array(Buffer.from(ea.value, 'base64')) };
+  });
+  const streams = list('streams')?.map((s) => {
+    if (
+      typeof s.name !== 'string' ||
+      s.name === '' ||
+      typeof s.size !== 'number' ||
+      !Number.isSafeInteger(s.size) ||
+      s.size < 0 ||
+      typeof s.data !== 'string' ||
+      !STREAM_DATA.test(s.data)
+    ) {
+      throw bad('streams', '[{name: string, size: integer, data: "streams/<n>"}]');
+    }
+    return { name: s.name, size: s.size, data: s.data };
+  });
+  const extraPax = list('extraPax')?.map((p) => {
+    if (typeof p.key !== 'string' || typeof p.value !== 'string') throw bad('extraPax', '[{key, value}] strings');
+    return { key: p.key, value: p.value };
+  });
+  const r: SidecarRecord = {
+    path,
+    kind: kind as SidecarRecordKind,
+    attributes: uint('attributes', 0xffff_ffff),
+    sd: uint('sd', Number.MAX_SAFE_INTEGER),
+    creationTime: time('creationTime'),
+    lastWriteTime: time('lastWriteTime'),
+    lastAccessTime: time('lastAccessTime'),
+    changeTime: time('changeTime'),
+    size: uint('size', Number.MAX_SAFE_INTEGER),
+    diskMtime: time('diskMtime'),
+    linkTarget: str('linkTarget'),
+    mountPoint: flag('mountPoint'),
+    inParent: flag('inParent'),
+    target: str('target'),
+    extendedAttributes: eas,
+    streams,
+    extraPax,
+  };
+  if ((r.kind === 'symlink' || r.kind === 'hardlink') && r.linkTarget === undefined) {
+    throw bad('linkTarget', `present on a ${r.kind} record`);
+  }
+  if (r.kind === 'whiteout' && r.target === undefined) throw bad('target', 'present on a whiteout record');
+  // Drop the undefined keys so records compare equal to what was written.
+  for (const k of Object.keys(r) as (keyof SidecarRecord)[]) if (r[k] === undefined) delete (r as Partial<typeof r>)[k];
+  return r;
+}
+
+// ── reading ────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The layer path of the folder that holds `path` (`''` for a top-level name). */
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+/**
+ * Loads the sidecar of `layerDir`, or returns `undefined` when the folder has no `.winlayer/` (a plain folder).
+ * Reads the whole `entries.ndjson` once (synchronously) and keeps each record as its JSON line, so memory is
+ * proportional to the number of entries, never to data. Throws `SIDECAR_INVALID` for a malformed or incomplete sidecar
+ * (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id).
+ */
+export function readSidecar(layerDir: string): Sidecar | undefined {
+  const dir = join(layerDir, SIDECAR_DIR);
+  if (!existsSync(dir)) return undefined;
+  const manifestPath = join(dir, MANIFEST);
+  if (!existsSync(manifestPath)) {
+    throw invalid(manifestPath, 'missing: the sidecar is incomplete (an import was interrupted?)');
+  }
+  const manifest = parseManifest(manifestPath, readText(manifestPath));
+
+  const sdsPath = join(dir, SDS);
+  const sds: Uint8Array[] = [];
+  if (existsSync(sdsPath)) {
+    let n = 0;
+    for (const line of lines(readText(sdsPath))) {
+      n++;
+      let o: unknown;
+      try {
+        o = JSON.parse(line);
+      } catch {
+        throw invalid(sdsPath, 'not JSON', n);
+      }
+      const rec = o as { id?: unknown; sd?: unknown };
+      if (rec === null || typeof rec !== 'object' || rec.id !== sds.length) {
+        throw invalid(sdsPath, `expected id ${sds.length}`, n);
+      }
+      if (typeof rec.sd !== 'string' || !BASE64.test(rec.sd)) throw invalid(sdsPath, 'field "sd" must be base64', n);
+      sds.push(new Uint8Array(Buffer.from(rec.sd, 'base64')));
+    }
+  }
+
+  const entriesPath = join(dir, ENTRIES);
+  const index = new Map<string, string>();
+  const detached = new Map<string, SidecarRecord[]>();
+  if (existsSync(entriesPath)) {
+    let n = 0;
+    for (const line of lines(readText(entriesPath))) {
+      n++;
+      const r = decodeRecord(line, entriesPath, n);
+      if (index.has(r.path)) throw invalid(entriesPath, `duplicate record for ${r.path}`, n);
+      if (r.sd !== undefined && r.sd >= sds.length) throw invalid(entriesPath, `sd id ${r.sd} is not in ${SDS}`, n);
+      index.set(r.path, line);
+      if (r.kind === 'whiteout' || r.kind === 'symlink' || (r.kind === 'hardlink' && r.inParent === true)) {
+        const p = parentOf(r.path);
+        const group = detached.get(p);
+        if (group === undefined) detached.set(p, [r]);
+        else group.push(r);
+      }
+    }
+  }
+
+  return {
+    dir,
+    manifest,
+    size: index.size,
+    detached,
+    get(path: string): SidecarRecord | undefined {
+      const line = index.get(path);
+      return line === undefined ? undefined : decodeRecord(line, entriesPath);
+    },
+    has: (path: string) => index.has(path),
+    paths: () => index.keys(),
+    securityDescriptor(id: number): Uint8Array {
+      const sd = sds[id];
+      if (sd === undefined) throw invalid(sdsPath, `no security descriptor with id ${id}`);
+      return sd;
+    },
+    streamPath: (s: SidecarStream) => join(dir, ...s.data.split('/')),
+  };
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path, cause: e });
+  }
+}
+
+function* lines(text: string): Generator<string> {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (line.trim() !== '') yield line;
+  }
+}
+
+function parseManifest(path: string, text: string): SidecarManifest {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw invalid(path, `not JSON: ${(e as Error).message}`);
+  }
+  const m = o as Record<string, unknown>;
+  if (m === null || typeof m !== 'object' || m.format !== FORMAT) throw invalid(path, `"format" must be "${FORMAT}"`);
+  if (m.version !== SIDECAR_VERSION) {
+    throw invalid(
+      path,
+      `version ${String(m.version)} is not supported (this winlayer reads version ${SIDECAR_VERSION})`,
+    );
+  }
+  if (m.kind !== 'base' && m.kind !== 'non-base') throw invalid(path, '"kind" must be "base" or "non-base"');
+  const parents = m.parents ?? [];
+  if (!Array.isArray(parents)) throw invalid(path, '"parents" must be an array');
+  const refs = parents.map((p): ParentRef => {
+    const r = p as Record<string, unknown>;
+    if (
+      r === null ||
+      typeof r !== 'object' ||
+      (r.path !== undefined && typeof r.path !== 'string') ||
+      (r.diffId !== undefined && typeof r.diffId !== 'string')
+    ) {
+      throw invalid(path, '"parents" must hold {path?, diffId?} objects');
+    }
+    return {
+      ...(r.path === undefined ? {} : { path: r.path as string }),
+      ...(r.diffId === undefined ? {} : { diffId: r.diffId as string }),
+    };
+  });
+  return { version: SIDECAR_VERSION, kind: m.kind, parents: refs };
+}
+
+// ── writing ────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+const FLUSH_AT = 64 * 1024;
+
+/**
+ * Writes a `.winlayer/` sidecar in one streaming pass, into a temporary sibling that `finish()` renames into place
+ * (replacing an existing sidecar); `abort()` (or any error, or a signal) removes it. Records go to disk in the order
+ * they are added; memory holds only the SD table and the set of paths (to refuse duplicates).
+ */
+export class SidecarWriter {
+  readonly #target: AtomicTarget;
+  readonly #options: SidecarWriterOptions;
+  readonly #fd: number;
+  readonly #sdIds = new Map<string, number>();
+  readonly #sds: string[] = [];
+  readonly #paths = new Set<string>();
+  #buffer: string[] = [];
+  #buffered = 0;
+  #nextStream = 0;
+  #closed = false;
+
+  /** Starts a sidecar for `layerDir` (which must exist). Throws `IO` when the temporary cannot be created. */
+  constructor(layerDir: string, options: SidecarWriterOptions) {
+    this.#options = options;
+    this.#target = new AtomicTarget(join(layerDir, SIDECAR_DIR));
+    try {
+      mkdirSync(join(this.#target.tempPath, STREAMS), { recursive: true });
+      this.#fd = openSync(join(this.#target.tempPath, ENTRIES), 'w');
+    } catch (e) {
+      this.#target.abort();
+      throw new WinlayerError('IO', `cannot create the sidecar: ${(e as Error).message}`, { path: layerDir, cause: e });
+    }
+  }
+
+  /** Adds a security descriptor to the table (once per distinct byte string) and returns its id. */
+  addSecurityDescriptor(sd: Uint8Array): number {
+    const key = Buffer.from(sd).toString('base64');
+    let id = this.#sdIds.get(key);
+    if (id === undefined) {
+      id = this.#sds.length;
+      this.#sds.push(key);
+      this.#sdIds.set(key, id);
+    }
+    return id;
+  }
+
+  /**
+   * Reserves the data file of one alternate data stream: write the stream's bytes to `hostPath`, and put `data` into
+   * the file record's `streams`.
+   */
+  allocateStream(): { readonly data: string; readonly hostPath: string } {
+    const data = `${STREAMS}/${this.#nextStream++}`;
+    return { data, hostPath: join(this.#target.tempPath, STREAMS, String(this.#nextStream - 1)) };
+  }
+
+  /** Appends one record. Throws `SIDECAR_INVALID` for a duplicate path or an SD id that was not added. */
+  add(record: SidecarRecord): void {
+    this.#open();
+    if (this.#paths.has(record.path)) throw invalid(record.path, 'a second record for the same path');
+    if (record.sd !== undefined && (record.sd < 0 || record.sd >= this.#sds.length)) {
+      throw invalid(record.path, `sd id ${record.sd} was not returned by addSecurityDescriptor`);
+    }
+    this.#paths.add(record.path);
+    const line = `${encodeRecord(record)}\n`;
+    this.#buffer.push(line);
+    this.#buffered += line.length;
+    if (this.#buffered >= FLUSH_AT) this.#flush();
+  }
+
+  /**
+   * Writes the SD table and the manifest, then renames the sidecar into place. `kind` overrides the constructor's
+   * (an importer learns whether a layer is base only at the end of the tar).
+   */
+  finish(opts: { readonly kind?: LayerKind } = {}): void {
+    this.#open();
+    try {
+      this.#flush();
+      closeSync(this.#fd);
+      const tmp = this.#target.tempPath;
+      writeWhole(join(tmp, SDS), this.#sds.map((sd, id) => `${JSON.stringify({ id, sd })}\n`).join(''));
+      const manifest = {
+        format: FORMAT,
+        version: SIDECAR_VERSION,
+        kind: opts.kind ?? this.#options.kind,
+        parents: (this.#options.parents ?? []).map((p) => ({
+          ...(p.path === undefined ? {} : { path: p.path }),
+          ...(p.diffId === undefined ? {} : { diffId: p.diffId }),
+        })),
+      };
+      writeWhole(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    } catch (e) {
+      this.abort();
+      throw e instanceof WinlayerError
+        ? e
+        : new WinlayerError('IO', `cannot write the sidecar: ${(e as Error).message}`, { cause: e });
+    }
+    this.#closed = true;
+    this.#target.commit({ replaceDirectory: true });
+  }
+
+  /** Removes the temporary sidecar. Safe after `finish()` and more than once. */
+  abort(): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        closeSync(this.#fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.#target.abort();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new WinlayerError('INTERNAL', 'the sidecar writer is already finished');
+  }
+
+  #flush(): void {
+    if (this.#buffer.length === 0) return;
+    const data = Buffer.from(this.#buffer.join(''), 'utf8');
+    let off = 0;
+    while (off < data.length) off += writeSync(this.#fd, data, off);
+    this.#buffer = [];
+    this.#buffered = 0;
+  }
+}
+
+function writeWhole(path: string, text: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    const data = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,399 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/helpers/tools.js';
+import type { LayerEntry } from '../entry.js';
+import { isWinlayerError } from '../errors.js';
+import { SD_PRESETS, sddlToBytes } from '../windows/index.js';
+import { type SidecarRecord, SidecarWriter } from './sidecar.js';
+import { type WalkLayerOptions, walkLayer } from './walk.js';
+
+/** Creates files (content string), folders (trailing `/`) under `root`. */
+function tree(root: string, spec: Record<string, string>): void {
+  for (const [p, content] of Object.entries(spec)) {
+    const host = join(root, ...p.split('/'));
+    if (p.endsWith('/')) mkdirSync(host, { recursive: true });
+    else {
+      mkdirSync(join(host, '..'), { recursive: true });
+      writeFileSync(host, content);
+    }
+  }
+}
+
+async function collect(dir: string, opts?: WalkLayerOptions): Promise<LayerEntry[]> {
+  const out: LayerEntry[] = [];
+  for await (const e of walkLayer(dir, opts)) out.push(e);
+  return out;
+}
+
+function shape(e: LayerEntry): string {
+  const target = e.kind === 'hardlink' || e.kind === 'symlink' ? ` -> ${e.linkTarget}` : '';
+  return `${e.kind} ${e.path}${target}`;
+}
+
+test('base layer order: Files tree, then UtilityVM only with UtilityVM/Files; UTF-8 sibling order; nothing else', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, {
+    'Files/b': '',
+    'Files/B2': '',
+    'Files/a/': '',
+    'Files/a/x': '1',
+    'Files/\u{1F600}': '',
+    'Files/\uFF21': '',
+    'Files/é': '',
+    'Files/$RECYCLE.BIN/junk': '',
+    'Files/Windows/$Recycle.Bin/kept': '',
+    'UtilityVM/Files/EFI/': '',
+    'UtilityVM/SystemTemplate.vhdx': '',
+    'UtilityVM/other/': '',
+    'bcd.bak': '',
+    'bcd.log.bak': '',
+    layout: 'vhd-with-hives\n',
+    'blank.vhdx': '',
+    '.winlayer-not/': '',
+    'Hives/System_Delta': '',
+  });
+  const got = (await collect(dir)).map(shape);
+  assert.deepEqual(got, [
+    'directory Files',
+    'file Files/B2',
+    'directory Files/Windows',
+    'directory Files/Windows/$Recycle.Bin',
+    'file Files/Windows/$Recycle.Bin/kept',
+    'directory Files/a',
+    'file Files/a/x',
+    'file Files/b',
+    'file Files/é',
+    'file Files/\uFF21',
+    'file Files/\u{1F600}',
+    'directory UtilityVM',
+    'directory UtilityVM/Files',
+    'directory UtilityVM/Files/EFI',
+  ]);
+});
+
+test('no UtilityVM entries without UtilityVM/Files; no Files folder is an error', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/': '', 'UtilityVM/x': '' });
+  assert.deepEqual((await collect(dir)).map(shape), ['directory Files']);
+  const empty = tempDir(t);
+  await assert.rejects(
+    collect(empty),
+    (e: unknown) => isWinlayerError(e, 'LAYER_INVALID') && /Files folder/.test(e.message),
+  );
+});
+
+test('hard links: first path carries data, later ones link to it (never chained), across Files and UtilityVM/Files', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/w/a.dll': 'dll', 'UtilityVM/Files/': '', 'Files/solo': 's' });
+  linkSync(join(dir, 'Files/w/a.dll'), join(dir, 'UtilityVM/Files/a.dll'));
+  linkSync(join(dir, 'UtilityVM/Files/a.dll'), join(dir, 'Files/w/b.dll'));
+  const got = (await collect(dir)).map(shape);
+  assert.deepEqual(got, [
+    'directory Files',
+    'file Files/solo',
+    'directory Files/w',
+    'file Files/w/a.dll',
+    'hardlink Files/w/b.dll -> Files/w/a.dll',
+    'directory UtilityVM',
+    'directory UtilityVM/Files',
+    'hardlink UtilityVM/Files/a.dll -> Files/w/a.dll',
+  ]);
+});
+
+test('symlinks: REPARSE_POINT, DIRECTORY for folder targets, backslashes; absolute or escaping targets fail or are skipped', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/d/f.txt': 'x' });
+  symlinkSync('d', join(dir, 'Files/todir'));
+  symlinkSync('d/f.txt', join(dir, 'Files/tofile'));
+  symlinkSync('d/missing', join(dir, 'Files/dangling'));
+  const got = await collect(dir);
+  const links = got
+    .filter((e) => e.kind === 'symlink')
+    .map((e) => [e.path, e.kind === 'symlink' && e.linkTarget, e.win.attributes]);
+  assert.deepEqual(links, [
+    ['Files/dangling', 'd\\missing', 0x400],
+    ['Files/todir', 'd', 0x410],
+    ['Files/tofile', 'd\\f.txt', 0x400],
+  ]);
+
+  const abs = tempDir(t);
+  tree(abs, { 'Files/': '' });
+  symlinkSync('/etc/passwd', join(abs, 'Files/abs'));
+  symlinkSync('../../outside', join(abs, 'Files/esc'));
+  await assert.rejects(
+    collect(abs),
+    (e: unknown) =>
+      isWinlayerError(e, 'LAYER_SYMLINK') &&
+      e.entry === 'Files/abs' &&
+      /absolute/.test(e.message) &&
+      /--symlinks skip/.test(e.hint!),
+  );
+  const skipped: string[] = [];
+  const kept = await collect(abs, { symlinks: 'skip', onSkip: (p, why) => skipped.push(`${p}: ${why}`) });
+  assert.deepEqual(kept.map(shape), ['directory Files']);
+  assert.deepEqual(skipped, ['Files/abs: is absolute on this host', 'Files/esc: leaves Files/']);
+});
+
+test('special files, invalid Windows names and case collisions are errors naming the paths', async (t) => {
+  const fifo = tempDir(t);
+  tree(fifo, { 'Files/': '' });
+  execFileSync('mkfifo', [join(fifo, 'Files/pipe')]);
+  await assert.rejects(
+    collect(fifo),
+    (e: unknown) => isWinlayerError(e, 'LAYER_SPECIAL_FILE') && e.entry === 'Files/pipe',
+  );
+
+  for (const bad of ['CON', 'nul.txt', 'trailing.', 'a:b', 'q?', 'tab\there']) {
+    const dir = tempDir(t);
+    tree(dir, { [`Files/d/${bad}`]: '' });
+    await assert.rejects(
+      collect(dir),
+      (e: unknown) => isWinlayerError(e, 'NAME_INVALID') && e.entry === `Files/d/${bad}`,
+      bad,
+    );
+  }
+  const dir = tempDir(t);
+  tree(dir, { 'Files/Dir/A.txt': '', 'Files/Dir/a.TXT': '' });
+  await assert.rejects(
+    collect(dir),
+    (e: unknown) =>
+      isWinlayerError(e, 'NAME_COLLISION') &&
+      e.message.includes('Files/Dir/A.txt') &&
+      e.message.includes('Files/Dir/a.TXT'),
+  );
+});
+
+test('default policy: attributes by kind, SD presets and SDDL, times truncated to 100 ns and clamped', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/f': 'x', 'Files/d/': '' });
+  utimesSync(join(dir, 'Files/f'), 1_700_000_000.1234567, 1_700_000_000.1234567);
+  const byPath = async (opts?: WalkLayerOptions) => new Map((await collect(dir, opts)).map((e) => [e.path, e]));
+
+  const users = await byPath();
+  const f = users.get('Files/f')!;
+  assert.equal(f.win.attributes, 0x20);
+  assert.equal(users.get('Files/d')!.win.attributes, 0x10);
+  assert.deepEqual(f.win.securityDescriptor, sddlToBytes(SD_PRESETS.users.file));
+  // utimes keeps microseconds: 1700000000.123456(7) → .1234560 after truncation to 100 ns; all four times equal.
+  const t0 = f.win.lastWriteTime;
+  assert.equal(t0 % 100n, 0n);
+  assert.ok(t0 >= 1_700_000_000_123_400_000n && t0 <= 1_700_000_000_123_500_000n, String(t0));
+  assert.deepEqual([f.win.creationTime, f.win.lastAccessTime, f.win.changeTime], [t0, t0, t0]);
+
+  const admins = await byPath({ sd: 'admins' });
+  assert.deepEqual(admins.get('Files/d')!.win.securityDescriptor, sddlToBytes(SD_PRESETS.admins.dir));
+  assert.deepEqual(admins.get('Files/f')!.win.securityDescriptor, sddlToBytes(SD_PRESETS.admins.file));
+  const none = await byPath({ sd: 'none', dirSd: 'O:SYG:SY' });
+  assert.equal(none.get('Files/f')!.win.securityDescriptor, undefined);
+  assert.deepEqual(none.get('Files/d')!.win.securityDescriptor, sddlToBytes('O:SYG:SY'));
+
+  const clamped = (await byPath({ sourceDateEpoch: 1_000_000 })).get('Files/f')!;
+  assert.equal(clamped.win.lastWriteTime, 1_000_000_000_000_000n);
+  assert.equal(clamped.win.creationTime, 1_000_000_000_000_000n);
+
+  assert.throws(
+    () => walkLayer(dir, { sd: 'everyone' as never }),
+    (e: unknown) => isWinlayerError(e, 'USAGE'),
+  );
+  assert.throws(
+    () => walkLayer(dir, { sourceDateEpoch: 'soon' }),
+    (e: unknown) => isWinlayerError(e, 'USAGE'),
+  );
+  assert.throws(
+    () => walkLayer(dir, { fileSd: 'O:nonsense' }),
+    (e: unknown) => isWinlayerError(e, 'SDDL_INVALID'),
+  );
+});
+
+test('bodies: exact bytes by readSync or iteration; stale after the walk moves on', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/a': 'hello', 'Files/b': 'world!', 'Files/c': '' });
+  const it = walkLayer(dir)[Symbol.asyncIterator]();
+  await it.next(); // Files
+  const a = (await it.next()).value as LayerEntry;
+  assert.equal(a.kind, 'file');
+  if (a.kind !== 'file') return;
+  const buf = new Uint8Array(3);
+  assert.equal(a.body.readSync!(buf), 3);
+  assert.equal(Buffer.from(buf).toString(), 'hel');
+  const b = (await it.next()).value as LayerEntry;
+  assert.throws(
+    () => a.body.readSync!(buf),
+    (e: unknown) => isWinlayerError(e, 'BODY_STALE'),
+  );
+  if (b.kind !== 'file') return assert.fail('expected a file');
+  const chunks: Uint8Array[] = [];
+  for await (const c of b.body) chunks.push(c);
+  assert.equal(Buffer.concat(chunks).toString(), 'world!');
+  await assert.rejects(
+    async () => {
+      for await (const _ of b.body) break;
+    },
+    (e: unknown) => isWinlayerError(e, 'BODY_STALE'),
+  );
+  const c = (await it.next()).value as LayerEntry;
+  assert.equal(c.kind === 'file' && c.size, 0);
+  assert.equal((await it.next()).done, true);
+});
+
+const SD1 = sddlToBytes('O:BAG:SYD:(A;;FA;;;SY)');
+
+function withSidecar(
+  dir: string,
+  kind: 'base' | 'non-base',
+  records: (sd: number) => SidecarRecord[],
+  streams?: string[],
+): void {
+  const w = new SidecarWriter(dir, { kind });
+  const sd = w.addSecurityDescriptor(SD1);
+  const datas = (streams ?? []).map((content) => {
+    const s = w.allocateStream();
+    writeFileSync(s.hostPath, content);
+    return s.data;
+  });
+  for (const r of records(sd)) {
+    w.add(r.streams ? { ...r, streams: r.streams.map((s, i) => ({ ...s, data: datas[i]! })) } : r);
+  }
+  w.finish();
+}
+
+test('sidecar merge: unchanged objects take the record, edited ones disk times, other kinds the default', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/same.exe': 'exe', 'Files/edited.dll': 'dll', 'Files/was-dir': 'now a file', 'Files/new': '' });
+  const mtime = 1_600_000_000; // whole seconds survive every filesystem
+  for (const f of ['same.exe', 'edited.dll', 'was-dir']) utimesSync(join(dir, 'Files', f), mtime, mtime);
+  const rec = (path: string, sd: number, extra: Partial<SidecarRecord> = {}): SidecarRecord => ({
+    path,
+    kind: 'file',
+    attributes: 0x21,
+    sd,
+    creationTime: 1n,
+    lastWriteTime: 2n,
+    lastAccessTime: 3n,
+    changeTime: 4n,
+    size: 3,
+    diskMtime: BigInt(mtime) * 1_000_000_000n,
+    ...extra,
+  });
+  withSidecar(
+    dir,
+    'base',
+    (sd) => [
+      rec('Files/same.exe', sd, {
+        streams: [{ name: 'Zone.Identifier', size: 4, data: '' }],
+        extendedAttributes: [{ name: 'E', value: new Uint8Array([7]) }],
+        extraPax: [{ key: 'MSWINDOWS.future', value: 'v' }],
+      }),
+      rec('Files/edited.dll', sd, { size: 2 }),
+      rec('Files/was-dir', sd, { kind: 'directory' }),
+      rec('Files/gone', sd),
+    ],
+    ['zone'],
+  );
+  const entries = await collect(dir, { sourceDateEpoch: 1_650_000_000 });
+  assert.deepEqual(entries.map(shape), [
+    'directory Files',
+    'file Files/edited.dll',
+    'file Files/new',
+    'file Files/same.exe',
+    'stream Files/same.exe:Zone.Identifier',
+    'file Files/was-dir',
+  ]);
+  const by = new Map(entries.map((e) => [e.path, e]));
+  assert.deepEqual(by.get('Files/same.exe')!.win, {
+    attributes: 0x21,
+    securityDescriptor: SD1,
+    lastWriteTime: 2n,
+    creationTime: 1n,
+    lastAccessTime: 3n,
+    changeTime: 4n,
+    extendedAttributes: [{ name: 'E', value: new Uint8Array([7]) }],
+  });
+  assert.deepEqual(by.get('Files/same.exe')!.extraPax, [{ key: 'MSWINDOWS.future', value: 'v' }]);
+  const s = by.get('Files/same.exe:Zone.Identifier')!;
+  assert.ok(
+    s.kind === 'stream' && s.size === 4 && s.streamName === 'Zone.Identifier' && s.filePath === 'Files/same.exe',
+  );
+  const t0 = BigInt(mtime) * 1_000_000_000n;
+  assert.deepEqual(by.get('Files/edited.dll')!.win, {
+    attributes: 0x21,
+    securityDescriptor: SD1,
+    creationTime: t0,
+    lastWriteTime: t0,
+    lastAccessTime: t0,
+    changeTime: t0,
+  });
+  assert.equal(by.get('Files/was-dir')!.win.attributes, 0x20);
+  assert.deepEqual(by.get('Files/was-dir')!.win.securityDescriptor, sddlToBytes(SD_PRESETS.users.file));
+});
+
+test('non-base: Hives after Files, whiteouts after their folder (also folders only in a parent), links into parents', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/a/keep': '', 'Hives/System_Delta': 'regf', 'Files/z': '' });
+  withSidecar(dir, 'non-base', () => [
+    { path: 'Files/a/.wh.old', kind: 'whiteout', target: 'Files/a/old' },
+    { path: 'Files/.wh.b', kind: 'whiteout', target: 'Files/b' },
+    { path: 'Files/p/q/.wh.r', kind: 'whiteout', target: 'Files/p/q/r' },
+    { path: 'Files/a/link.dll', kind: 'hardlink', linkTarget: 'Files/Windows/x.dll', inParent: true },
+  ]);
+  assert.deepEqual((await collect(dir)).map(shape), [
+    'directory Files',
+    'whiteout Files/.wh.b',
+    'directory Files/a',
+    'whiteout Files/a/.wh.old',
+    'file Files/a/keep',
+    'hardlink Files/a/link.dll -> Files/Windows/x.dll',
+    'whiteout Files/p/q/.wh.r',
+    'file Files/z',
+    'directory Hives',
+    'file Hives/System_Delta',
+  ]);
+  await assert.rejects(
+    collect(dir, { kind: 'base' }),
+    (e: unknown) => isWinlayerError(e, 'LAYER_INVALID') && /base layer cannot hold/.test(e.message),
+  );
+});
+
+test('imported symlinks come from their records (no host symlink); folders carry their ADS', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/a/': '', 'Files/c': '' });
+  utimesSync(join(dir, 'Files/a'), 1_600_000_000, 1_600_000_000);
+  withSidecar(
+    dir,
+    'base',
+    (sd) => [
+      {
+        path: 'Files/a',
+        kind: 'directory',
+        attributes: 0x10,
+        lastWriteTime: 5n,
+        diskMtime: 1_600_000_000_000_000_000n,
+        streams: [{ name: 'meta', size: 2, data: '' }],
+      },
+      {
+        path: 'Files/b',
+        kind: 'symlink',
+        linkTarget: 'C:\\Windows',
+        mountPoint: true,
+        attributes: 0x410,
+        sd,
+        lastWriteTime: 7n,
+      },
+    ],
+    ['hi'],
+  );
+  const entries = await collect(dir);
+  assert.deepEqual(entries.map(shape), [
+    'directory Files',
+    'directory Files/a',
+    'stream Files/a:meta',
+    'symlink Files/b -> C:\\Windows',
+    'file Files/c',
+  ]);
+  const b = entries[3]!;
+  assert.deepEqual(b.win, { attributes: 0x410, securityDescriptor: SD1, lastWriteTime: 7n, mountPoint: true });
+  assert.equal(entries[1]!.win.lastWriteTime, 5n);
+});

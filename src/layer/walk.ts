@@ -1,0 +1,588 @@
+/**
+ * The layer-folder source: walks `Files/` (and `UtilityVM/Files/`, `Hives/`) of a layer folder and yields the canonical
+ * `LayerEntry` stream an exporter writes, merging the `.winlayer/` sidecar with what is on disk
+ * (`docs/layer-folder.md`).
+ *
+ * Synchronous fs calls throughout: a sync walk + read is several times faster than `fs/promises` for trees of small
+ * files, and the consumer (the tar writer) pulls bodies with `readSync` too. Memory is flat: the walk holds the sorted
+ * names of the folders on the current path, the (device, inode) → first path map of multiply-linked files, and the
+ * sidecar index; never file data beyond one read buffer.
+ */
+import {
+  type BigIntStats,
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
+import { join, posix } from 'node:path';
+import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { compareUtf8, equalUpcase, upcase, windowsNameProblem } from '../windows/index.js';
+import { defaultMetadata, type MetadataPolicy, type PolicyOptions, policyTimes, resolvePolicy } from './policy.js';
+import { type LayerKind, readSidecar, SIDECAR_DIR, type Sidecar, type SidecarRecord } from './sidecar.js';
+
+/** Options of {@link walkLayer}. */
+export interface WalkLayerOptions extends PolicyOptions {
+  /** A symlink that cannot go into a layer (absolute, or leaving its tree): `error` (default) or `skip` it. */
+  readonly symlinks?: 'error' | 'skip';
+  /** Base or non-base; default: the sidecar's kind, or `base` for a plain folder. */
+  readonly kind?: LayerKind;
+  /** Use this sidecar instead of reading `<layerDir>/.winlayer`; `null` ignores the sidecar. */
+  readonly sidecar?: Sidecar | null;
+  /** Called for each symlink skipped under `symlinks: 'skip'` (layer path and why). */
+  readonly onSkip?: (path: string, reason: string) => void;
+}
+
+/** Largest read per `readSync` call of a body's async iterator. */
+const CHUNK = 1 << 20;
+const MAX_PATH_UNITS = 32767;
+
+/**
+ * Walks a layer folder and yields its entries in canonical order: base layers `Files`, `Files/**`, then (only when
+ * `UtilityVM/Files` exists) `UtilityVM`, `UtilityVM/Files`, `UtilityVM/Files/**`; non-base layers also `Hives`,
+ * `Hives/*` and the sidecar's whiteouts (right after their folder's entry). Parents before children, siblings in UTF-8
+ * byte order. Streams: nothing is read until iteration starts, bodies are read on demand (`readSync` or async
+ * iteration) and become stale when the consumer moves on.
+ *
+ * Options are checked when called (`USAGE`, `SDDL_INVALID`). While iterating it throws `LAYER_INVALID` (no `Files/`,
+ * whiteouts in a base layer), `NAME_INVALID` / `NAME_COLLISION` (names Windows cannot hold, naming both paths),
+ * `LAYER_SYMLINK` (absolute or escaping symlink targets), `LAYER_SPECIAL_FILE` (FIFOs, sockets, devices),
+ * `SIDECAR_INVALID` and `IO`.
+ */
+export function walkLayer(layerDir: string, opts: WalkLayerOptions = {}): AsyncIterable<LayerEntry> {
+  const policy = resolvePolicy(opts);
+  if (opts.symlinks !== undefined && opts.symlinks !== 'error' && opts.symlinks !== 'skip') {
+    throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
+  }
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield* walkLayerSync(layerDir, policy, opts);
+    },
+  };
+}
+
+/** The synchronous walk behind {@link walkLayer}, for sinks that run synchronously. Same order and errors. */
+export function* walkLayerSync(
+  layerDir: string,
+  policy: MetadataPolicy,
+  opts: WalkLayerOptions = {},
+): Generator<LayerEntry, void, undefined> {
+  const walker = new Walker(layerDir, policy, opts);
+  try {
+    yield* walker.run();
+  } finally {
+    walker.closeBody();
+  }
+}
+
+/** One folder being listed: its layer path, host path and sorted children. */
+interface Frame {
+  readonly path: string;
+  readonly host: string;
+  readonly names: string[];
+  i: number;
+  /** A folder that exists only in a parent layer (it holds whiteouts of this layer): no entry of its own. */
+  readonly virtual: boolean;
+}
+
+/** A file body over a host file: opened on first read, exact `size` bytes, stale once the walk moves on. */
+class FileBody implements EntryBody {
+  readonly #host: string;
+  readonly #entry: string;
+  readonly #size: number;
+  #fd = -1;
+  #pos = 0;
+  #state: 'fresh' | 'sync' | 'async' | 'done' | 'stale' = 'fresh';
+
+  constructor(host: string, entry: string, size: number) {
+    this.#host = host;
+    this.#entry = entry;
+    this.#size = size;
+  }
+
+  readonly readSync = (buffer: Uint8Array): number => {
+    if (this.#state === 'fresh') this.#state = 'sync';
+    else if (this.#state !== 'sync') return this.#stale();
+    return this.#read(buffer);
+  };
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    if (this.#state !== 'fresh') this.#stale();
+    this.#state = 'async';
+    const chunk = Math.max(1, Math.min(CHUNK, this.#size));
+    for (;;) {
+      const buf = Buffer.allocUnsafe(chunk);
+      const n = this.#read(buf);
+      if (n === 0) return;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  }
+
+  #read(buffer: Uint8Array): number {
+    const want = Math.min(buffer.length, this.#size - this.#pos);
+    if (want <= 0) {
+      this.close('done');
+      return 0;
+    }
+    try {
+      if (this.#fd < 0) this.#fd = openSync(this.#host, 'r');
+      const n = readSync(this.#fd, buffer, 0, want, this.#pos);
+      if (n === 0) {
+        throw new WinlayerError('IO', `the file shrank while it was read (${this.#pos} of ${this.#size} bytes)`, {
+          path: this.#host,
+          entry: this.#entry,
+        });
+      }
+      this.#pos += n;
+      return n;
+    } catch (e) {
+      this.close('done');
+      if (e instanceof WinlayerError) throw e;
+      throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, {
+        path: this.#host,
+        entry: this.#entry,
+        cause: e,
+      });
+    }
+  }
+
+  #stale(): never {
+    throw new WinlayerError('BODY_STALE', 'the body was read after the walk moved on, or read twice', {
+      entry: this.#entry,
+    });
+  }
+
+  close(state: 'done' | 'stale' = 'stale'): void {
+    if (this.#fd >= 0) {
+      closeSync(this.#fd);
+      this.#fd = -1;
+    }
+    if (state === 'stale' || this.#state === 'fresh') this.#state = 'stale';
+    else this.#state = state;
+  }
+}
+
+const micros = (ns: bigint): bigint => (ns < 0n ? (ns - 999n) / 1000n : ns / 1000n);
+
+class Walker {
+  readonly #root: string;
+  readonly #policy: MetadataPolicy;
+  readonly #opts: WalkLayerOptions;
+  #sidecar: Sidecar | undefined;
+  #kind: LayerKind = 'base';
+  /** `dev:ino` → layer path of the first name, for files with more than one link. */
+  readonly #links = new Map<string, string>();
+  /** Layer path of a folder → names of child folders that exist only to hold whiteouts (non-base). */
+  readonly #virtual = new Map<string, Set<string>>();
+  #body: FileBody | undefined;
+
+  constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions) {
+    this.#root = root;
+    this.#policy = policy;
+    this.#opts = opts;
+  }
+
+  closeBody(): void {
+    this.#body?.close();
+    this.#body = undefined;
+  }
+
+  *run(): Generator<LayerEntry, void, undefined> {
+    this.#sidecar = this.#opts.sidecar === undefined ? readSidecar(this.#root) : (this.#opts.sidecar ?? undefined);
+    this.#kind = this.#opts.kind ?? this.#sidecar?.manifest.kind ?? 'base';
+    const detached = this.#sidecar?.detached ?? new Map<string, readonly SidecarRecord[]>();
+    // Symlink records stand alone too (import never creates host symlinks) and are fine in base layers.
+    const notBase = [...detached.values()].flat().filter((r) => r.kind !== 'symlink');
+    if (this.#kind === 'base' && notBase.length > 0) {
+      const first = notBase[0]!;
+      throw new WinlayerError('LAYER_INVALID', `a base layer cannot hold ${describeDetached(first)}`, {
+        path: join(this.#root, SIDECAR_DIR),
+        entry: first.path,
+        hint: 'export it as a non-base layer (--non-base), or remove the record from .winlayer/entries.ndjson',
+      });
+    }
+    for (const dir of detached.keys()) this.#addVirtual(dir);
+
+    const files = this.#statTop('Files');
+    if (files === undefined || !files.isDirectory()) {
+      throw new WinlayerError('LAYER_INVALID', 'a layer folder must hold a Files folder', {
+        path: this.#root,
+        hint: 'put the container files under Files/ (the container sees it as C:\\)',
+      });
+    }
+    yield* this.#tree('Files', files);
+    if (this.#kind === 'non-base') {
+      const hives = this.#statTop('Hives');
+      if (hives?.isDirectory() === true) yield* this.#tree('Hives', hives);
+    }
+    const uvmFiles = this.#statTop('UtilityVM/Files');
+    if (uvmFiles?.isDirectory() === true) {
+      const uvm = this.#statTop('UtilityVM')!;
+      this.closeBody();
+      yield* this.#dir('UtilityVM', uvm);
+      yield* this.#tree('UtilityVM/Files', uvmFiles);
+    }
+  }
+
+  #statTop(path: string): BigIntStats | undefined {
+    try {
+      return lstatSync(join(this.#root, ...path.split('/')), { bigint: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError(e, join(this.#root, path));
+    }
+  }
+
+  #addVirtual(dir: string): void {
+    let child = dir;
+    for (let i = dir.lastIndexOf('/'); i > 0; i = child.lastIndexOf('/')) {
+      const parent = child.slice(0, i);
+      const set = this.#virtual.get(parent) ?? new Set<string>();
+      set.add(child.slice(i + 1));
+      this.#virtual.set(parent, set);
+      child = parent;
+    }
+  }
+
+  /** A whole tree: its root folder's entry, then everything below it, depth first. */
+  *#tree(path: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
+    const host = join(this.#root, ...path.split('/'));
+    this.closeBody();
+    yield* this.#dir(path, st);
+    yield* this.#whiteouts(path);
+    const stack: Frame[] = [{ path, host, names: this.#list(path, host, false), i: 0, virtual: false }];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.i >= frame.names.length) {
+        stack.pop();
+        continue;
+      }
+      const name = frame.names[frame.i++]!;
+      const childPath = `${frame.path}/${name}`;
+      const childHost = join(frame.host, name);
+      const detached = this.#sidecar?.get(childPath);
+      if ((detached?.kind === 'hardlink' && detached.inParent === true) || detached?.kind === 'symlink') {
+        this.closeBody();
+        yield this.#detachedEntry(detached);
+        continue;
+      }
+      let cst: BigIntStats | undefined;
+      if (!frame.virtual) {
+        try {
+          cst = lstatSync(childHost, { bigint: true });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, childHost, childPath);
+        }
+      }
+      if (cst === undefined) {
+        if (this.#virtual.get(frame.path)?.has(name) === true) {
+          yield* this.#whiteouts(childPath);
+          stack.push({
+            path: childPath,
+            host: childHost,
+            names: this.#list(childPath, childHost, true),
+            i: 0,
+            virtual: true,
+          });
+          continue;
+        }
+        throw new WinlayerError('IO', 'the file disappeared during the walk, or its name is not valid UTF-8', {
+          path: childHost,
+          entry: childPath,
+        });
+      }
+      if (cst.isDirectory()) {
+        this.closeBody();
+        yield* this.#dir(childPath, cst);
+        yield* this.#whiteouts(childPath);
+        stack.push({
+          path: childPath,
+          host: childHost,
+          names: this.#list(childPath, childHost, false),
+          i: 0,
+          virtual: false,
+        });
+      } else if (cst.isFile()) {
+        yield* this.#file(childPath, childHost, cst);
+      } else if (cst.isSymbolicLink()) {
+        const e = this.#symlink(childPath, childHost, cst);
+        if (e !== undefined) {
+          this.closeBody();
+          yield e;
+        }
+      } else {
+        throw new WinlayerError('LAYER_SPECIAL_FILE', `a ${specialKind(cst)} cannot go into a Windows layer`, {
+          path: childHost,
+          entry: childPath,
+          hint: 'remove it from the layer folder',
+        });
+      }
+    }
+  }
+
+  /** Children of a folder, checked (Windows names, case collisions) and sorted in UTF-8 byte order. */
+  #list(path: string, host: string, virtual: boolean): string[] {
+    let names: string[] = [];
+    if (!virtual) {
+      try {
+        names = readdirSync(host);
+      } catch (e) {
+        throw ioError(e, host, path);
+      }
+    }
+    if (path === 'Files') names = names.filter((n) => !equalUpcase(n, '$Recycle.Bin'));
+    const extra = this.#virtual.get(path);
+    const detached = this.#sidecar?.detached.get(path);
+    if (extra !== undefined || detached !== undefined) {
+      const more = new Set<string>(extra);
+      for (const r of detached ?? []) {
+        if (r.kind === 'hardlink' || r.kind === 'symlink') more.add(r.path.slice(path.length + 1));
+      }
+      const have = new Set(names);
+      for (const n of more) if (!have.has(n)) names.push(n);
+    }
+    const seen = new Map<string, string>();
+    for (const name of names) {
+      const problem = windowsNameProblem(name);
+      if (problem !== undefined) {
+        throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid Windows name: ${problem}`, {
+          path: join(host, name),
+          entry: `${path}/${name}`,
+          hint: 'rename it; Windows could not import this layer',
+        });
+      }
+      const key = upcase(name);
+      const other = seen.get(key);
+      if (other !== undefined) {
+        const [a, b] = [other, name].sort(compareUtf8);
+        throw new WinlayerError('NAME_COLLISION', `${path}/${a} and ${path}/${b} are the same name on Windows`, {
+          path: host,
+          entry: `${path}/${b}`,
+          hint: 'rename or remove one of them; Windows names ignore case',
+        });
+      }
+      seen.set(key, name);
+      if (path.length + 1 + name.length > MAX_PATH_UNITS) {
+        throw new WinlayerError('NAME_INVALID', `the path is longer than ${MAX_PATH_UNITS} UTF-16 units`, {
+          entry: `${path}/${name}`,
+        });
+      }
+    }
+    return names.sort(compareUtf8);
+  }
+
+  /** The whiteouts recorded for a folder, right after the folder's own entry, in UTF-8 order of their names. */
+  *#whiteouts(path: string): Generator<LayerEntry, void, undefined> {
+    const group = this.#sidecar?.detached.get(path);
+    if (group === undefined) return;
+    const outs = group.filter((r) => r.kind === 'whiteout').sort((a, b) => compareUtf8(a.path, b.path));
+    for (const r of outs) {
+      this.closeBody();
+      yield this.#detachedEntry(r);
+    }
+  }
+
+  #detachedEntry(r: SidecarRecord): LayerEntry {
+    const win = this.#recordMeta(r, undefined);
+    const extra = r.extraPax === undefined ? {} : { extraPax: r.extraPax };
+    if (r.kind === 'whiteout') return { kind: 'whiteout', path: r.path, target: r.target!, win, ...extra };
+    if (r.kind === 'symlink') return { kind: 'symlink', path: r.path, linkTarget: r.linkTarget!, win, ...extra };
+    return { kind: 'hardlink', path: r.path, linkTarget: r.linkTarget!, win, ...extra };
+  }
+
+  *#file(path: string, host: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
+    const meta = this.#meta(path, 'file', st);
+    if (st.nlink > 1n) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = this.#links.get(key);
+      if (first !== undefined) {
+        this.closeBody();
+        yield {
+          kind: 'hardlink',
+          path,
+          linkTarget: first,
+          win: meta.win,
+          ...(meta.extraPax ? { extraPax: meta.extraPax } : {}),
+        };
+        return;
+      }
+      this.#links.set(key, path);
+    }
+    if (st.size > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new WinlayerError('TAR_TOO_LARGE', 'the file is larger than 2^53 bytes', { path: host, entry: path });
+    }
+    const size = Number(st.size);
+    this.closeBody();
+    const body = new FileBody(host, path, size);
+    this.#body = body;
+    yield { kind: 'file', path, size, body, win: meta.win, ...(meta.extraPax ? { extraPax: meta.extraPax } : {}) };
+    yield* this.#streams(path, meta.record, meta.win);
+  }
+
+  /** The alternate data streams of a file or folder, from the sidecar, right after their owner. */
+  *#streams(
+    path: string,
+    record: SidecarRecord | undefined,
+    win: WindowsMetadata,
+  ): Generator<LayerEntry, void, undefined> {
+    for (const s of record?.streams ?? []) {
+      const dataHost = this.#sidecar!.streamPath(s);
+      let dsize: number;
+      try {
+        dsize = statSync(dataHost).size;
+      } catch (e) {
+        throw new WinlayerError(
+          'SIDECAR_INVALID',
+          `the data of stream "${s.name}" is missing: ${(e as Error).message}`,
+          {
+            path: dataHost,
+            entry: path,
+          },
+        );
+      }
+      this.closeBody();
+      const sbody = new FileBody(dataHost, `${path}:${s.name}`, dsize);
+      this.#body = sbody;
+      yield {
+        kind: 'stream',
+        path: `${path}:${s.name}`,
+        filePath: path,
+        streamName: s.name,
+        size: dsize,
+        body: sbody,
+        win: streamMeta(win),
+      };
+    }
+  }
+
+  #symlink(path: string, host: string, st: BigIntStats): LayerEntry | undefined {
+    let target: string;
+    try {
+      target = readlinkSync(host);
+    } catch (e) {
+      throw ioError(e, host, path);
+    }
+    const rec = this.#sidecar?.get(path);
+    if (rec?.kind === 'symlink' && rec.linkTarget!.replaceAll('\\', '/') === target) {
+      const meta = this.#merge(rec, 'symlink', st);
+      return {
+        kind: 'symlink',
+        path,
+        linkTarget: rec.linkTarget!,
+        win: meta.win,
+        ...(rec.extraPax ? { extraPax: rec.extraPax } : {}),
+      };
+    }
+    const tree = path.startsWith('UtilityVM/Files/') ? 'UtilityVM/Files' : path.slice(0, path.indexOf('/'));
+    const skip = (reason: string): undefined => {
+      if (this.#opts.symlinks === 'skip') {
+        this.#opts.onSkip?.(path, reason);
+        return undefined;
+      }
+      throw new WinlayerError('LAYER_SYMLINK', `symlink target "${target}" ${reason}`, {
+        path: host,
+        entry: path,
+        hint: 'make the target relative and inside the layer, or pass --symlinks skip to leave such links out',
+      });
+    };
+    if (target.startsWith('/') || target === '') return skip('is absolute on this host');
+    const resolved = posix.normalize(posix.join(posix.dirname(path), target));
+    if (resolved !== tree && !resolved.startsWith(`${tree}/`)) return skip(`leaves ${tree}/`);
+    let toDir = false;
+    try {
+      toDir = statSync(join(this.#root, ...resolved.split('/'))).isDirectory();
+    } catch {
+      toDir = false; // dangling: a file symlink
+    }
+    const win = defaultMetadata(this.#policy, { symlinkToDirectory: toDir }, st.mtimeNs);
+    return { kind: 'symlink', path, linkTarget: target.replaceAll('/', '\\'), win };
+  }
+
+  /** A folder's entry, then its alternate data streams. */
+  *#dir(path: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
+    const m = this.#meta(path, 'directory', st);
+    yield { kind: 'directory', path, win: m.win, ...(m.extraPax ? { extraPax: m.extraPax } : {}) };
+    yield* this.#streams(path, m.record, m.win);
+  }
+
+  /** Metadata of a disk object: the sidecar record where it matches, else the default policy. */
+  #meta(
+    path: string,
+    kind: 'directory' | 'file',
+    st: BigIntStats,
+  ): { win: WindowsMetadata; extraPax?: SidecarRecord['extraPax']; record?: SidecarRecord } {
+    const rec = this.#sidecar?.get(path);
+    return this.#merge(rec, kind, st);
+  }
+
+  #merge(
+    rec: SidecarRecord | undefined,
+    kind: 'directory' | 'file' | 'symlink',
+    st: BigIntStats,
+  ): { win: WindowsMetadata; extraPax?: SidecarRecord['extraPax']; record?: SidecarRecord } {
+    const matches =
+      rec !== undefined && (rec.kind === kind || (kind === 'file' && rec.kind === 'hardlink' && rec.inParent !== true));
+    if (!matches) {
+      return {
+        win: defaultMetadata(this.#policy, kind === 'symlink' ? { symlinkToDirectory: false } : kind, st.mtimeNs),
+      };
+    }
+    const unchanged =
+      rec.diskMtime !== undefined &&
+      micros(rec.diskMtime) === micros(st.mtimeNs) &&
+      (kind !== 'file' || rec.size === undefined || BigInt(rec.size) === st.size);
+    const win = this.#recordMeta(rec, unchanged ? undefined : st.mtimeNs);
+    return { win, ...(rec.extraPax ? { extraPax: rec.extraPax } : {}), record: rec };
+  }
+
+  /** A record's metadata; with `diskMtime` the times come from the disk (an edited object) instead. */
+  #recordMeta(rec: SidecarRecord, diskMtime: bigint | undefined): WindowsMetadata {
+    const times =
+      diskMtime !== undefined
+        ? policyTimes(this.#policy, diskMtime)
+        : {
+            lastWriteTime: rec.lastWriteTime ?? 0n,
+            ...(rec.creationTime === undefined ? {} : { creationTime: rec.creationTime }),
+            ...(rec.lastAccessTime === undefined ? {} : { lastAccessTime: rec.lastAccessTime }),
+            ...(rec.changeTime === undefined ? {} : { changeTime: rec.changeTime }),
+          };
+    return {
+      ...(rec.attributes === undefined ? {} : { attributes: rec.attributes }),
+      ...(rec.sd === undefined ? {} : { securityDescriptor: this.#sidecar!.securityDescriptor(rec.sd) }),
+      ...times,
+      ...(rec.mountPoint === true ? { mountPoint: true } : {}),
+      ...(rec.extendedAttributes === undefined ? {} : { extendedAttributes: rec.extendedAttributes }),
+    };
+  }
+}
+
+/** An alternate data stream carries its file's times and nothing else (go-winio writes no MSWINDOWS.* on it). */
+function streamMeta(win: WindowsMetadata): WindowsMetadata {
+  return {
+    lastWriteTime: win.lastWriteTime,
+    ...(win.creationTime === undefined ? {} : { creationTime: win.creationTime }),
+    ...(win.lastAccessTime === undefined ? {} : { lastAccessTime: win.lastAccessTime }),
+    ...(win.changeTime === undefined ? {} : { changeTime: win.changeTime }),
+  };
+}
+
+function describeDetached(r: SidecarRecord): string {
+  return r.kind === 'whiteout' ? `a whiteout (${r.path})` : `a hard link into a parent layer (${r.path})`;
+}
+
+function specialKind(st: BigIntStats): string {
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'special file';
+}
+
+function ioError(e: unknown, host: string, entry?: string): WinlayerError {
+  if (e instanceof WinlayerError) return e;
+  return new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path: host, entry, cause: e });
+}

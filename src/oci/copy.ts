@@ -1,0 +1,137 @@
+/**
+ * Writing an opened image somewhere: an OCI layout, a docker archive or a registry. `writeImage` is the one sink
+ * every image command ends in; `pullImage` is `openRegistryImage` + `writeImage` into a layout.
+ */
+import { WinlayerError } from '../errors.js';
+import type { Digest } from './digest.js';
+import { writeDockerArchive } from './docker-archive.js';
+import { type ImageHandle, isIndex, reachableBlobs, type ResolvedImage, resolveImage } from './image.js';
+import { LayoutWriter, REF_NAME } from './layout.js';
+import { formatPlatform } from './platform.js';
+import type { Reference } from './reference.js';
+import { openRegistryImage, type PushResult, pushImage, type Registries } from './registry/remote.js';
+import { type Destination, formatDestination, parseDestination } from './source.js';
+import { configPlatform, type Descriptor, descriptorOf, type Platform } from './spec.js';
+
+export interface WriteImageOptions {
+  /** Write only this platform's image of an index. */
+  readonly platform?: Platform | string;
+  /** Keep a whole index (default for OCI layouts and registries when no platform is asked). */
+  readonly allPlatforms?: boolean;
+  /** Tag to record (layout `ref.name`, archive `RepoTags`); the destination's own tag wins. */
+  readonly tag?: string;
+  /** Needed for registry destinations. */
+  readonly registries?: Registries;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface WriteImageResult {
+  readonly destination: string;
+  /** The descriptor of the manifest or index written at the top. */
+  readonly descriptor: Descriptor;
+  readonly push?: PushResult;
+  /** Things worth telling the user (e.g. a Windows image without os.version). */
+  readonly warnings: readonly string[];
+}
+
+/** A handle whose root is one resolved image's manifest (drops the index around it). */
+export function imageOnly(img: ResolvedImage): ImageHandle {
+  return {
+    ...img.handle,
+    root: { descriptor: descriptorOf({ ...img.manifestDescriptor, platform: configPlatform(img.config) }), bytes: img.manifestBytes },
+  };
+}
+
+/** Warnings about an image's config that matter to Windows runtimes. */
+export function configWarnings(img: ResolvedImage): string[] {
+  const w: string[] = [];
+  if (img.config.os === 'windows' && img.config['os.version'] === undefined) {
+    w.push(
+      `${img.handle.name}: the config has no os.version; containerd matches Windows images by it (set it with: winlayer image platform --platform windows/${img.config.architecture}:10.0.BUILD.REV)`,
+    );
+  }
+  return w;
+}
+
+function epoch(env: NodeJS.ProcessEnv): number {
+  const s = env.SOURCE_DATE_EPOCH;
+  return s !== undefined && /^\d{1,12}$/.test(s) ? Number(s) : 0;
+}
+
+/**
+ * Writes `h` to `dest`. A docker archive holds one image (an index is resolved to `platform`, default windows/amd64);
+ * layouts and registries keep an index unless `platform` is given. Every blob is verified on the way. Atomic for
+ * files and folders; for a registry the root manifest is put last, so the tag moves only when everything is there.
+ */
+export async function writeImage(h: ImageHandle, dest: Destination | string, opts: WriteImageOptions = {}): Promise<WriteImageResult> {
+  const d = typeof dest === 'string' ? parseDestination(dest) : dest;
+  const env = opts.env ?? process.env;
+  const single = opts.platform !== undefined || d.kind === 'docker-archive' || (isIndex(h) && opts.allPlatforms === false);
+  let src = h;
+  const warnings: string[] = [];
+  let resolved: ResolvedImage | undefined;
+  if (single || !isIndex(h)) {
+    resolved = await resolveImage(h, opts.platform);
+    warnings.push(...configWarnings(resolved));
+    if (single) src = imageOnly(resolved);
+  }
+  if (d.kind === 'docker-archive') {
+    const tag = d.tag ?? opts.tag ?? (h.remote !== undefined ? h.name.replace(/^docker:\/\//, '').replace(/@.*$/, '') : h.tag);
+    await writeDockerArchive(resolved!, d.path, { ...(tag === undefined ? {} : { tag }), mtime: epoch(env) });
+    return { destination: formatDestination(d), descriptor: src.root.descriptor, warnings };
+  }
+  if (d.kind === 'registry') {
+    if (opts.registries === undefined) throw new WinlayerError('INTERNAL', 'writeImage to a registry needs registries');
+    const push = await pushImage(src, d.reference, opts.registries);
+    return { destination: formatDestination(d), descriptor: src.root.descriptor, push, warnings };
+  }
+  const tag = d.tag ?? opts.tag ?? h.tag;
+  const root = await writeLayout(src, d.path, tag, resolved);
+  return { destination: formatDestination(d), descriptor: root, warnings };
+}
+
+async function writeLayout(h: ImageHandle, dir: string, tag: string | undefined, img: ResolvedImage | undefined): Promise<Descriptor> {
+  const w = new LayoutWriter(dir);
+  try {
+    for (const b of await reachableBlobs(h)) {
+      if (b.bytes !== undefined) w.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor);
+      else await w.putBlob(b.descriptor, () => h.blobs.open(b.descriptor));
+    }
+    const platform = h.root.descriptor.platform ?? (img !== undefined && img.manifestDescriptor.digest === h.root.descriptor.digest ? configPlatform(img.config) : undefined);
+    const root = descriptorOf({
+      ...h.root.descriptor,
+      ...(platform === undefined ? {} : { platform }),
+      ...(tag === undefined ? {} : { annotations: { ...(h.root.descriptor.annotations ?? {}), [REF_NAME]: tag } }),
+    });
+    w.commit([root]);
+    return root;
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+}
+
+export interface PullOptions {
+  readonly platform?: Platform | string;
+  /** Keep the whole index instead of one platform. */
+  readonly allPlatforms?: boolean;
+  readonly registries: Registries;
+}
+
+/**
+ * Pulls `ref` into the OCI layout `dir`. From an index, one platform (`platform`, default windows/amd64; `os.version`
+ * matched by prefix, the newest match wins) unless `allPlatforms`. Every blob is verified before the layout is moved
+ * into place. Returns the written root descriptor.
+ */
+export async function pullImage(ref: Reference | string, dir: string, opts: PullOptions): Promise<WriteImageResult & { platform?: string }> {
+  const h = await openRegistryImage(ref, opts.registries);
+  const r = await writeImage(h, { kind: 'oci-layout', path: dir }, {
+    registries: opts.registries,
+    allPlatforms: opts.allPlatforms ?? false,
+    ...(opts.platform === undefined ? {} : { platform: opts.platform }),
+  });
+  const p = r.descriptor.platform;
+  return { ...r, ...(p === undefined ? {} : { platform: formatPlatform(p) }) };
+}
+
+export type { Digest };

@@ -1,0 +1,52 @@
+/** The media types winlayer reads and writes (OCI image-spec v1.1 and the Docker schema 2 equivalents it reads). */
+
+export const MEDIA = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociLayerNondistGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+} as const;
+
+/** Media types of a single-image manifest. */
+export const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
+/** Media types of an index / manifest list. */
+export const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerManifestList];
+
+export function isIndexType(mediaType: string | undefined): boolean {
+  return mediaType !== undefined && INDEX_TYPES.includes(mediaType);
+}
+
+export function isManifestType(mediaType: string | undefined): boolean {
+  return mediaType !== undefined && MANIFEST_TYPES.includes(mediaType);
+}
+
+/** Layer compression. */
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+/** The compression a layer media type implies (`undefined` for a media type that is not a layer we know). */
+export function layerCompression(mediaType: string): Compression | undefined {
+  if (mediaType.endsWith('.tar') || mediaType === 'application/vnd.docker.image.rootfs.diff.tar') return 'none';
+  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip')) return 'gzip';
+  if (mediaType.endsWith('+zstd') || mediaType.endsWith('.tar.zstd')) return 'zstd';
+  return undefined;
+}
+
+/** The OCI layer media type for a compression. */
+export function ociLayerType(c: Compression): string {
+  return c === 'gzip' ? MEDIA.ociLayerGzip : c === 'zstd' ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
+}
+
+/** The compression the first bytes of a blob show: gzip `1f 8b`, zstd `28 b5 2f fd`, else none. */
+export function sniffCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}

@@ -1,0 +1,34 @@
+/** `winlayer login`: check credentials against the registry, then store them where Docker keeps them. */
+import { RegistryClient } from './client.js';
+import { saveCredentials } from './credentials.js';
+
+export interface LoginOptions {
+  readonly insecure?: boolean;
+  readonly caFiles?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Verifies `username`/`password` with `registry` (Basic, or a token from its Bearer realm) and stores them in the
+ * Docker config (or its credential helper). Stores nothing when the registry refuses (`REGISTRY_AUTH`).
+ */
+export async function loginRegistry(
+  registry: string,
+  creds: { readonly username: string; readonly password: string },
+  opts: LoginOptions = {},
+): Promise<{ registry: string; store: string }> {
+  const client = new RegistryClient({
+    registry,
+    insecure: opts.insecure === true,
+    caFiles: opts.caFiles ?? [],
+    credentials: async () => creds,
+    maxAttempts: 3,
+  });
+  try {
+    await client.checkLogin();
+  } finally {
+    client.close();
+  }
+  const { store } = await saveCredentials(registry, creds, opts.env ?? process.env);
+  return { registry, store };
+}

@@ -1,0 +1,166 @@
+/**
+ * Images in registries: open one as an `ImageHandle` (blobs fetched lazily and verified), and push a handle to a
+ * registry (HEAD each blob first, mount from another repository of the same registry, else upload; manifests last,
+ * children of an index before the index).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { WinlayerError } from '../../errors.js';
+import type { Digest } from '../digest.js';
+import { streamToFile } from '../files.js';
+import { type ImageHandle, reachableBlobs } from '../image.js';
+import { isIndexType, isManifestType } from '../media-types.js';
+import { parseReference, type Reference, referenceTarget } from '../reference.js';
+import type { Descriptor } from '../spec.js';
+import { type BlobLocation, openLocation, openRange } from '../store.js';
+import { type BlobSource, RegistryClient, type RegistryClientOptions } from './client.js';
+import { type CredentialSource, dockerCredentials } from './credentials.js';
+
+/** How to reach registries: shared by every client one command creates. */
+export interface RegistryAccess {
+  /** The registry (host[:port]) that may use plain HTTP; no other. */
+  readonly insecureRegistry?: string;
+  readonly caFiles?: readonly string[];
+  /** Default: the Docker config of `process.env`. */
+  readonly credentials?: CredentialSource;
+  readonly onProgress?: RegistryClientOptions['onProgress'];
+  /** Extra client tuning (tests, benchmarks). */
+  readonly tuning?: Pick<RegistryClientOptions, 'maxAttempts' | 'backoffMs' | 'monolithicMax' | 'chunkSize' | 'timeoutMs'>;
+}
+
+/** One client per registry for the life of a command (connections and tokens are reused). Call `close()` at the end. */
+export class Registries {
+  readonly access: RegistryAccess;
+  readonly #clients = new Map<string, RegistryClient>();
+  constructor(access: RegistryAccess = {}) {
+    this.access = access;
+  }
+
+  client(registry: string): RegistryClient {
+    let c = this.#clients.get(registry);
+    if (c === undefined) {
+      c = new RegistryClient({
+        registry,
+        insecure: this.access.insecureRegistry === registry,
+        caFiles: this.access.caFiles ?? [],
+        credentials: this.access.credentials ?? dockerCredentials(),
+        ...(this.access.onProgress === undefined ? {} : { onProgress: this.access.onProgress }),
+        ...(this.access.tuning ?? {}),
+      });
+      this.#clients.set(registry, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}
+
+/** Opens `ref` in its registry: fetches and verifies the manifest or index; blobs are fetched when read. */
+export async function openRegistryImage(ref: Reference | string, registries: Registries): Promise<ImageHandle> {
+  const r = typeof ref === 'string' ? parseReference(ref) : ref;
+  const client = registries.client(r.registry);
+  const { bytes, descriptor } = await client.getManifest(r.repository, referenceTarget(r));
+  return {
+    name: `docker://${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}${r.digest === undefined ? '' : `@${r.digest}`}`,
+    root: { descriptor, bytes },
+    blobs: { open: (d) => client.openBlob(r.repository, d) },
+    remote: { client, repository: r.repository },
+    ...(r.tag === undefined ? {} : { tag: r.tag }),
+  };
+}
+
+export interface PushResult {
+  /** The digest of what `ref` now points at. */
+  readonly digest: Digest;
+  readonly reference: string;
+  readonly blobs: { readonly uploaded: number; readonly existed: number; readonly mounted: number; readonly skippedForeign: number };
+}
+
+/** Runs `fn` over items with at most `n` at a time; fails on the first error. */
+async function mapLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+/**
+ * Pushes an image or index to `ref`. Blobs the registry has are skipped, blobs of the same registry (another
+ * repository) are mounted, the rest uploaded from local files (any byte range re-readable for retries) or, for a
+ * source in another registry, through a verified temporary file. Manifests are put by digest, the root by tag.
+ * Throws `REGISTRY` / `REGISTRY_AUTH` / `OCI_DIGEST`.
+ */
+export async function pushImage(
+  h: ImageHandle,
+  ref: Reference | string,
+  registries: Registries,
+  opts: { readonly concurrency?: number } = {},
+): Promise<PushResult> {
+  const r = typeof ref === 'string' ? parseReference(ref) : ref;
+  const client = registries.client(r.registry);
+  const all = await reachableBlobs(h);
+  const manifests = all.filter((b) => isManifestType(b.descriptor.mediaType) || isIndexType(b.descriptor.mediaType));
+  const blobs = all.filter((b) => !manifests.includes(b));
+  const counts = { uploaded: 0, existed: 0, mounted: 0, skippedForeign: 0 };
+  await mapLimit(blobs, opts.concurrency ?? 3, async ({ descriptor: d }) => {
+    if (d.urls !== undefined && d.urls.length > 0 && h.blobs.has?.(d.digest) !== true && h.remote === undefined) {
+      counts.skippedForeign++;
+      return;
+    }
+    const have = await client.blobSize(r.repository, d.digest);
+    if (have !== undefined) {
+      counts.existed++;
+      registries.access.onProgress?.({ digest: d.digest, phase: 'exists', done: d.size, total: d.size });
+      return;
+    }
+    const remote = h.remote;
+    if (remote !== undefined && remote.client.registry === client.registry && remote.repository !== r.repository) {
+      if (await client.mountBlob(r.repository, d.digest, remote.repository)) {
+        counts.mounted++;
+        return;
+      }
+    }
+    await uploadFrom(h, d, async (source) => client.uploadBlob(r.repository, d, source));
+    counts.uploaded++;
+  });
+  // children before their index, the root last
+  const rootDigest = h.root.descriptor.digest;
+  for (const m of manifests.slice().reverse()) {
+    if (m.descriptor.digest === rootDigest) continue;
+    const bytes = m.bytes ?? Buffer.alloc(0);
+    await client.putManifest(r.repository, m.descriptor.digest, bytes, m.descriptor.mediaType);
+  }
+  const target = r.digest ?? r.tag ?? rootDigest;
+  if (r.digest !== undefined && r.digest !== rootDigest) {
+    throw new WinlayerError('OCI_REF', `the reference pins ${r.digest}, but the image is ${rootDigest}`);
+  }
+  const digest = await client.putManifest(r.repository, target, h.root.bytes, h.root.descriptor.mediaType);
+  return { digest, reference: `${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}@${digest}`, blobs: counts };
+}
+
+async function uploadFrom(h: ImageHandle, d: Descriptor, up: (s: BlobSource) => Promise<void>): Promise<void> {
+  const loc = h.blobs.locate?.(d);
+  if (loc !== undefined) return up(fileSource(loc, d));
+  // a blob we can only stream (another registry): land it in a verified temporary file first, so retries can re-read
+  const dir = mkdtempSync(join(tmpdir(), 'winlayer-push-'));
+  try {
+    const path = join(dir, 'blob');
+    await streamToFile(await h.blobs.open(d), path);
+    await up(fileSource({ path, offset: 0, length: d.size }, d));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fileSource(loc: BlobLocation, d: Pick<Descriptor, 'digest' | 'size'>): BlobSource {
+  return {
+    size: d.size,
+    open: (start: number, end: number): Readable => (start === 0 && end === d.size ? openLocation(loc, d) : openRange(loc, start, end)),
+  };
+}

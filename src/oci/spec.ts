@@ -1,0 +1,243 @@
+/**
+ * OCI image-spec objects (descriptor, platform, manifest, index, config), strict parsers for what we read and
+ * builders for what we write. Builders fix the key order, so the same inputs always give the same bytes and digest.
+ */
+import { WinlayerError } from '../errors.js';
+import { checkDigest, type Digest, sha256Digest } from './digest.js';
+import { isIndexType, isManifestType, MEDIA } from './media-types.js';
+
+/** Where an image runs. `os.version` is what containerd matches Windows images by (`10.0.20348.2113`). */
+export interface Platform {
+  readonly architecture: string;
+  readonly os: string;
+  readonly 'os.version'?: string;
+  readonly 'os.features'?: readonly string[];
+  readonly variant?: string;
+}
+
+/** A content descriptor. */
+export interface Descriptor {
+  readonly mediaType: string;
+  readonly digest: Digest;
+  readonly size: number;
+  readonly urls?: readonly string[];
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly platform?: Platform;
+  readonly artifactType?: string;
+}
+
+export interface ImageManifest {
+  readonly schemaVersion: 2;
+  readonly mediaType?: string;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface ImageIndex {
+  readonly schemaVersion: 2;
+  readonly mediaType?: string;
+  readonly manifests: readonly Descriptor[];
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** The runtime part of an image config. */
+export interface ContainerConfig {
+  readonly User?: string;
+  readonly Env?: readonly string[];
+  readonly Entrypoint?: readonly string[];
+  readonly Cmd?: readonly string[];
+  readonly WorkingDir?: string;
+  readonly Labels?: Readonly<Record<string, string>>;
+  readonly [key: string]: unknown;
+}
+
+export interface HistoryEntry {
+  readonly created?: string;
+  readonly created_by?: string;
+  readonly comment?: string;
+  readonly empty_layer?: boolean;
+}
+
+/** An image config (`application/vnd.oci.image.config.v1+json`). Unknown fields are kept when we rewrite one. */
+export interface ImageConfig {
+  readonly architecture: string;
+  readonly os: string;
+  readonly 'os.version'?: string;
+  readonly 'os.features'?: readonly string[];
+  readonly variant?: string;
+  readonly created?: string;
+  readonly config?: ContainerConfig;
+  readonly rootfs: { readonly type: 'layers'; readonly diff_ids: readonly Digest[] };
+  readonly history?: readonly HistoryEntry[];
+  readonly [key: string]: unknown;
+}
+
+/** A JSON blob with its bytes and descriptor: what goes into a layout or a registry as is. */
+export interface JsonBlob<T> {
+  readonly value: T;
+  readonly bytes: Uint8Array;
+  readonly descriptor: Descriptor;
+}
+
+/** Serialises `value` (compact JSON, key order as built) and describes it. */
+export function jsonBlob<T>(value: T, mediaType: string, extra: Partial<Descriptor> = {}): JsonBlob<T> {
+  const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+  return { value, bytes, descriptor: { mediaType, digest: sha256Digest(bytes), size: bytes.length, ...extra } };
+}
+
+function fail(what: string, rule: string): never {
+  throw new WinlayerError('OCI_INVALID', `${what}: ${rule}`);
+}
+
+function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (e) {
+    fail(what, `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(what, 'not a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** Checks one descriptor read from JSON. Throws `OCI_INVALID` / `OCI_DIGEST`. */
+export function parseDescriptor(v: unknown, what: string): Descriptor {
+  if (typeof v !== 'object' || v === null) fail(what, 'descriptor is not an object');
+  const d = v as Record<string, unknown>;
+  if (typeof d.mediaType !== 'string') fail(what, 'descriptor has no mediaType');
+  checkDigest(d.digest, `${what} digest`);
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) fail(what, 'descriptor size is invalid');
+  if (d.platform !== undefined) parsePlatformObject(d.platform, what);
+  return d as unknown as Descriptor;
+}
+
+function parsePlatformObject(v: unknown, what: string): Platform {
+  if (typeof v !== 'object' || v === null) fail(what, 'platform is not an object');
+  const p = v as Record<string, unknown>;
+  if (typeof p.os !== 'string' || typeof p.architecture !== 'string') fail(what, 'platform needs os and architecture');
+  return p as unknown as Platform;
+}
+
+/** What kind of JSON document a manifest-ish blob is. */
+export type RootKind = 'manifest' | 'index';
+
+/** Tells a manifest from an index by media type (or by shape when the media type field is absent). */
+export function rootKind(mediaType: string | undefined, bytes: Uint8Array, what: string): RootKind {
+  if (isIndexType(mediaType)) return 'index';
+  if (isManifestType(mediaType)) return 'manifest';
+  const o = parseJson(bytes, what);
+  if (isIndexType(o.mediaType as string) || Array.isArray(o.manifests)) return 'index';
+  if (isManifestType(o.mediaType as string) || typeof o.config === 'object') return 'manifest';
+  fail(what, `neither an image manifest nor an index (media type ${mediaType ?? 'none'})`);
+}
+
+/** Parses an image manifest (OCI or Docker schema 2). */
+export function parseManifest(bytes: Uint8Array, what = 'manifest'): ImageManifest {
+  const o = parseJson(bytes, what);
+  if (o.schemaVersion !== 2) fail(what, `schemaVersion ${String(o.schemaVersion)} is not 2`);
+  if (o.mediaType !== undefined && !isManifestType(o.mediaType as string)) fail(what, `media type ${o.mediaType}`);
+  parseDescriptor(o.config, `${what} config`);
+  if (!Array.isArray(o.layers)) fail(what, 'layers is not an array');
+  o.layers.forEach((l, i) => parseDescriptor(l, `${what} layer ${i}`));
+  return o as unknown as ImageManifest;
+}
+
+/** Parses an image index (OCI or Docker manifest list). */
+export function parseIndex(bytes: Uint8Array, what = 'index'): ImageIndex {
+  const o = parseJson(bytes, what);
+  if (o.schemaVersion !== 2) fail(what, `schemaVersion ${String(o.schemaVersion)} is not 2`);
+  if (!Array.isArray(o.manifests)) fail(what, 'manifests is not an array');
+  o.manifests.forEach((m, i) => parseDescriptor(m, `${what} manifest ${i}`));
+  return o as unknown as ImageIndex;
+}
+
+/** Parses an image config and checks the fields winlayer relies on. */
+export function parseConfig(bytes: Uint8Array, what = 'config'): ImageConfig {
+  const o = parseJson(bytes, what);
+  if (typeof o.os !== 'string' || typeof o.architecture !== 'string') fail(what, 'needs os and architecture');
+  const rootfs = o.rootfs as Record<string, unknown> | undefined;
+  if (rootfs === undefined || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) {
+    fail(what, 'rootfs.diff_ids is missing');
+  }
+  rootfs.diff_ids.forEach((d, i) => checkDigest(d, `${what} diff_id ${i}`));
+  return o as unknown as ImageConfig;
+}
+
+/** Builds an OCI manifest with a fixed key order. */
+export function buildManifest(
+  config: Descriptor,
+  layers: readonly Descriptor[],
+  annotations?: Record<string, string>,
+): JsonBlob<ImageManifest> {
+  const m: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config: descriptorOf(config),
+    layers: layers.map(descriptorOf),
+    ...(annotations !== undefined && Object.keys(annotations).length > 0 ? { annotations: sortKeys(annotations) } : {}),
+  };
+  return jsonBlob(m, MEDIA.ociManifest);
+}
+
+/** Builds an OCI index with a fixed key order. */
+export function buildIndex(manifests: readonly Descriptor[], annotations?: Record<string, string>): JsonBlob<ImageIndex> {
+  const idx: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociIndex,
+    manifests: manifests.map(descriptorOf),
+    ...(annotations !== undefined && Object.keys(annotations).length > 0 ? { annotations: sortKeys(annotations) } : {}),
+  };
+  return jsonBlob(idx, MEDIA.ociIndex);
+}
+
+/** A descriptor with keys in spec order, without undefined fields. */
+export function descriptorOf(d: Descriptor): Descriptor {
+  return {
+    mediaType: d.mediaType,
+    ...(d.artifactType === undefined ? {} : { artifactType: d.artifactType }),
+    digest: d.digest,
+    size: d.size,
+    ...(d.urls === undefined ? {} : { urls: d.urls }),
+    ...(d.annotations === undefined ? {} : { annotations: sortKeys(d.annotations) }),
+    ...(d.platform === undefined ? {} : { platform: platformOf(d.platform) }),
+  };
+}
+
+/** A platform object with keys in spec order. */
+export function platformOf(p: Platform): Platform {
+  return {
+    architecture: p.architecture,
+    os: p.os,
+    ...(p['os.version'] === undefined ? {} : { 'os.version': p['os.version'] }),
+    ...(p['os.features'] === undefined ? {} : { 'os.features': p['os.features'] }),
+    ...(p.variant === undefined ? {} : { variant: p.variant }),
+  };
+}
+
+/** The platform an image config declares. */
+export function configPlatform(c: ImageConfig): Platform {
+  return platformOf({
+    architecture: c.architecture,
+    os: c.os,
+    ...(c['os.version'] === undefined ? {} : { 'os.version': c['os.version'] }),
+    ...(c['os.features'] === undefined ? {} : { 'os.features': c['os.features'] }),
+    ...(c.variant === undefined ? {} : { variant: c.variant }),
+  });
+}
+
+export function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k] as T;
+  return out;
+}
+
+/** The `created` time: SOURCE_DATE_EPOCH when set (reproducible builds), else the Unix epoch. Never "now". */
+export function createdTime(env: NodeJS.ProcessEnv = process.env): string {
+  const s = env.SOURCE_DATE_EPOCH;
+  if (s !== undefined && s !== '') {
+    if (!/^\d{1,12}$/.test(s)) throw new WinlayerError('USAGE', `SOURCE_DATE_EPOCH is not a number of seconds: ${s}`);
+    return new Date(Number(s) * 1000).toISOString().replace('.000Z', 'Z');
+  }
+  return '1970-01-01T00:00:00Z';
+}

@@ -1,0 +1,46 @@
+/**
+ * Opening a layer tar named on a command line: `-` (stdin), `layer:FILE` or a bare file path. The file is opened at
+ * once (so a missing file fails before any output); the entries stream when iterated. Later sources (`oci:`,
+ * `docker-archive:`, `dir:`) belong to the folders above this one and wrap this function.
+ */
+import { createReadStream, fstatSync, openSync } from 'node:fs';
+import type { LayerEntry } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { readTar } from './read.js';
+import type { ReadTarOptions } from './types.js';
+
+/** An opened source: a display name and its entries (iterable once). */
+export interface TarSource {
+  readonly name: string;
+  readonly entries: AsyncIterable<LayerEntry>;
+}
+
+/**
+ * Opens `spec` (`-`, `layer:FILE` or `FILE`) as a layer tar, plain, gzip or zstd. Throws `SOURCE_UNREADABLE` (exit 2)
+ * when the file cannot be opened or is a folder; reading errors come later, from the iteration (see `readTar`).
+ */
+export function openTarSource(
+  spec: string,
+  opts: { readonly stdin?: NodeJS.ReadableStream; readonly read?: ReadTarOptions } = {},
+): TarSource {
+  if (spec === '-') {
+    if (opts.stdin === undefined) throw new WinlayerError('SOURCE_UNREADABLE', 'no standard input to read', {});
+    return { name: '<stdin>', entries: readTar(opts.stdin, opts.read) };
+  }
+  const path = spec.startsWith('layer:') ? spec.slice('layer:'.length) : spec;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new WinlayerError('SOURCE_UNREADABLE', `cannot open: ${(e as Error).message}`, { path, cause: e });
+  }
+  if (fstatSync(fd).isDirectory()) {
+    createReadStream('', { fd }).destroy();
+    throw new WinlayerError('SOURCE_UNREADABLE', 'is a folder, not a layer tar', {
+      path,
+      hint: 'layer folders are not supported by this command yet; pass a .tar, .tar.gz or .tar.zst file',
+    });
+  }
+  const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });
+  return { name: path, entries: readTar(stream, opts.read) };
+}

@@ -1,0 +1,315 @@
+/**
+ * The one place PAX strings ↔ typed Windows metadata: `MSWINDOWS.*`, `LIBARCHIVE.creationtime`, the POSIX time
+ * records and the name/size overrides. Pure.
+ *
+ * Writer key order (documented, fixed): Go's `sort.Strings` byte order over every record of the entry, which is what
+ * hcsshim/go-winio writes — `LIBARCHIVE.creationtime`, `MSWINDOWS.fileattr`, `MSWINDOWS.mountpoint`,
+ * `MSWINDOWS.rawsd`, `MSWINDOWS.xattr.*`, `atime`, `ctime`, `linkpath`, `mtime`, `path`, `size` — with the entry's
+ * `extraPax` records merged into that same sorted order.
+ */
+import type { EntryKind, ExtendedAttribute, PaxRecord, WindowsMetadata } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { FILE_ATTRIBUTE, formatPaxTime, parsePaxTime, sddlToBytes, type UnixNanos } from '../windows/index.js';
+import { compareKeys } from './pax.js';
+
+/** PAX keys of the Windows layer format. */
+export const PAX_KEYS = {
+  fileattr: 'MSWINDOWS.fileattr',
+  rawsd: 'MSWINDOWS.rawsd',
+  sd: 'MSWINDOWS.sd',
+  mountpoint: 'MSWINDOWS.mountpoint',
+  xattrPrefix: 'MSWINDOWS.xattr.',
+  creationtime: 'LIBARCHIVE.creationtime',
+} as const;
+
+/**
+ * Keys the reader decodes and the writer produces itself: an `extraPax` record may not use them. `GNU.sparse.*` and
+ * `hdrcharset` change how the entry's bytes are read, so they are never carried over either.
+ */
+const MANAGED = new Set<string>([
+  'path',
+  'linkpath',
+  'size',
+  'mtime',
+  'atime',
+  'ctime',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'hdrcharset',
+  PAX_KEYS.fileattr,
+  PAX_KEYS.rawsd,
+  PAX_KEYS.sd,
+  PAX_KEYS.mountpoint,
+  PAX_KEYS.creationtime,
+]);
+
+/** True when `key` is decoded by the reader / written by the writer (so not an `extraPax` record). */
+export function isManagedPaxKey(key: string): boolean {
+  return MANAGED.has(key) || key.startsWith(PAX_KEYS.xattrPrefix) || key.startsWith('GNU.sparse.');
+}
+
+/** What the PAX records of one entry say, after POSIX precedence (later record wins; an empty value deletes). */
+export interface DecodedPax {
+  readonly win: Partial<WindowsMetadata>;
+  readonly path?: string;
+  readonly linkpath?: string;
+  readonly size?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly uname?: string;
+  readonly gname?: string;
+  /** A `GNU.sparse.*` record was present: the data is a sparse map, not the file's bytes. */
+  readonly sparse: boolean;
+  /** Well-formed records this codec does not know, in stored order (the last of each key). */
+  readonly extra: PaxRecord[];
+}
+
+/** Where the records come from, for error messages. */
+export interface WindowsPaxContext {
+  readonly entry?: string;
+  readonly offset?: number;
+  readonly lenient?: boolean;
+}
+
+const DECIMAL = /^[0-9]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Strict padded standard base64 (RFC 4648 §4): the alphabet, `=` padding to a multiple of 4, and (unless `lenient`)
+ * zero bits after the last character, so that the text is the one canonical encoding of its bytes. Returns
+ * undefined when the text breaks a rule.
+ */
+export function decodeBase64Strict(text: string, lenient = false): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
+  const bytes = new Uint8Array(Buffer.from(text, 'base64'));
+  if (!lenient && Buffer.from(bytes).toString('base64') !== text) return undefined;
+  return bytes;
+}
+
+/** Padded standard base64 of `bytes`. */
+export function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** A strict decimal unsigned integer up to `max`, or undefined. */
+function parseDecimal(text: string, max: number): number | undefined {
+  if (!DECIMAL.test(text) || text.length > 20) return undefined;
+  const v = Number(text);
+  return Number.isSafeInteger(v) && v <= max ? v : undefined;
+}
+
+/**
+ * Decodes the records that apply to one entry (global records first, then the entry's own) into typed values.
+ * Throws `TAR_PAX_VALUE` (naming the entry, key and offset) for a value that cannot be decoded: a `fileattr` that
+ * is not a decimal uint32, `rawsd`/`xattr` values that are not padded standard base64, a bad time, a bad size or id,
+ * a legacy `MSWINDOWS.sd` SDDL that does not parse.
+ */
+export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxContext = {}): DecodedPax {
+  // POSIX: a later record for the same key overrides; an empty value removes the key.
+  const last = new Map<string, string>();
+  for (const r of records) {
+    last.delete(r.key); // keep stored order of the winning record
+    last.set(r.key, r.value);
+  }
+  const fail = (key: string, value: string, rule: string): WinlayerError =>
+    new WinlayerError('TAR_PAX_VALUE', `PAX ${key}=${JSON.stringify(clip(value))}: ${rule}`, {
+      entry: ctx.entry,
+      offset: ctx.offset,
+    });
+  const time = (key: string, value: string): UnixNanos => {
+    try {
+      return parsePaxTime(value);
+    } catch {
+      throw fail(key, value, 'not a PAX time (seconds[.fraction])');
+    }
+  };
+  const win: {
+    -readonly [K in keyof WindowsMetadata]?: WindowsMetadata[K];
+  } = {};
+  const xattrs: ExtendedAttribute[] = [];
+  const extra: PaxRecord[] = [];
+  let sd: string | undefined;
+  let path: string | undefined;
+  let linkpath: string | undefined;
+  let size: number | undefined;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let uname: string | undefined;
+  let gname: string | undefined;
+  let sparse = false;
+  for (const [key, value] of last) {
+    if (key.startsWith('GNU.sparse.')) {
+      sparse = true;
+      continue;
+    }
+    if (value === '') continue; // deleted
+    switch (key) {
+      case PAX_KEYS.fileattr: {
+        const v = parseDecimal(value, 0xffffffff);
+        if (v === undefined) throw fail(key, value, 'not a decimal uint32');
+        win.attributes = v;
+        break;
+      }
+      case PAX_KEYS.rawsd: {
+        const v = decodeBase64Strict(value, ctx.lenient);
+        if (v === undefined || v.length === 0) throw fail(key, value, 'not padded standard base64');
+        win.securityDescriptor = v;
+        break;
+      }
+      case PAX_KEYS.sd:
+        sd = value;
+        break;
+      case PAX_KEYS.mountpoint:
+        win.mountPoint = true;
+        break;
+      case PAX_KEYS.creationtime:
+        win.creationTime = time(key, value);
+        break;
+      case 'mtime':
+        win.lastWriteTime = time(key, value);
+        break;
+      case 'atime':
+        win.lastAccessTime = time(key, value);
+        break;
+      case 'ctime':
+        win.changeTime = time(key, value);
+        break;
+      case 'path':
+        path = value;
+        break;
+      case 'linkpath':
+        linkpath = value;
+        break;
+      case 'size': {
+        const v = parseDecimal(value, Number.MAX_SAFE_INTEGER);
+        if (v === undefined) throw fail(key, value, 'not a decimal size');
+        size = v;
+        break;
+      }
+      case 'uid':
+      case 'gid': {
+        const v = parseDecimal(value, 0xffffffff);
+        if (v === undefined) throw fail(key, value, 'not a decimal id');
+        if (key === 'uid') uid = v;
+        else gid = v;
+        break;
+      }
+      case 'uname':
+        uname = value;
+        break;
+      case 'gname':
+        gname = value;
+        break;
+      case 'hdrcharset':
+        break;
+      default:
+        if (key.startsWith(PAX_KEYS.xattrPrefix)) {
+          const v = decodeBase64Strict(value, ctx.lenient);
+          if (v === undefined) throw fail(key, value, 'not padded standard base64');
+          xattrs.push({ name: key.slice(PAX_KEYS.xattrPrefix.length), value: v });
+        } else {
+          extra.push({ key, value });
+        }
+    }
+  }
+  if (sd !== undefined && win.securityDescriptor === undefined) {
+    try {
+      win.securityDescriptor = sddlToBytes(sd);
+    } catch (e) {
+      throw fail(PAX_KEYS.sd, sd, `not a valid SDDL security descriptor (${(e as Error).message})`);
+    }
+  }
+  if (xattrs.length > 0) win.extendedAttributes = xattrs;
+  return { win, path, linkpath, size, uid, gid, uname, gname, sparse, extra };
+}
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** The attributes written when an entry has none: DIRECTORY for folders, ARCHIVE for files and links. */
+export function defaultAttributes(kind: EntryKind, mountPoint = false): number {
+  switch (kind) {
+    case 'directory':
+      return FILE_ATTRIBUTE.DIRECTORY;
+    case 'symlink':
+      return FILE_ATTRIBUTE.REPARSE_POINT | (mountPoint ? FILE_ATTRIBUTE.DIRECTORY : FILE_ATTRIBUTE.ARCHIVE);
+    default:
+      return FILE_ATTRIBUTE.ARCHIVE;
+  }
+}
+
+/** What {@link encodeWindowsPax} needs of an entry. */
+export interface PaxSource {
+  readonly kind: EntryKind;
+  readonly path: string;
+  readonly win: WindowsMetadata;
+  readonly extraPax?: readonly PaxRecord[];
+  /** Set when the name cannot go in the ustar field (long or non-ASCII). */
+  readonly longPath?: string;
+  /** Set when the link target cannot go in the ustar field. */
+  readonly longLinkpath?: string;
+  /** Set when the size exceeds the octal field. */
+  readonly bigSize?: number;
+}
+
+/**
+ * The PAX records of one entry, in the writer's fixed order (sorted by key bytes). Every time is written (creation,
+ * access and change default to the last write time); `fileattr` always (default by kind; a directory always includes
+ * DIRECTORY); `rawsd` when present; `mountpoint` for junctions; one `xattr` record per EA. Stream entries (`file:ads`)
+ * carry only times, as go-winio writes them. Throws `TAR_ENTRY` when an `extraPax` key is one the writer manages or
+ * appears twice, or two EAs share a name.
+ */
+export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
+  const w = e.win;
+  const out: PaxRecord[] = [];
+  const mtime = w.lastWriteTime;
+  out.push({ key: PAX_KEYS.creationtime, value: formatPaxTime(w.creationTime ?? mtime) });
+  if (e.kind !== 'stream') {
+    let attrs = w.attributes ?? defaultAttributes(e.kind, w.mountPoint === true);
+    if (e.kind === 'directory') attrs |= FILE_ATTRIBUTE.DIRECTORY;
+    out.push({ key: PAX_KEYS.fileattr, value: String(attrs >>> 0) });
+    if (w.mountPoint === true) out.push({ key: PAX_KEYS.mountpoint, value: '1' });
+    if (w.securityDescriptor !== undefined) {
+      out.push({ key: PAX_KEYS.rawsd, value: encodeBase64(w.securityDescriptor) });
+    }
+    if (w.extendedAttributes !== undefined) {
+      const seen = new Set<string>();
+      for (const ea of w.extendedAttributes) {
+        if (seen.has(ea.name)) {
+          throw new WinlayerError('TAR_ENTRY', `extended attribute ${JSON.stringify(ea.name)} appears twice`, {
+            entry: e.path,
+          });
+        }
+        seen.add(ea.name);
+        out.push({ key: PAX_KEYS.xattrPrefix + ea.name, value: encodeBase64(ea.value) });
+      }
+    }
+  }
+  out.push({ key: 'atime', value: formatPaxTime(w.lastAccessTime ?? mtime) });
+  out.push({ key: 'ctime', value: formatPaxTime(w.changeTime ?? mtime) });
+  if (e.longLinkpath !== undefined) out.push({ key: 'linkpath', value: e.longLinkpath });
+  out.push({ key: 'mtime', value: formatPaxTime(mtime) });
+  if (e.longPath !== undefined) out.push({ key: 'path', value: e.longPath });
+  if (e.bigSize !== undefined) out.push({ key: 'size', value: String(e.bigSize) });
+  if (e.extraPax !== undefined && e.extraPax.length > 0) {
+    const seen = new Set<string>();
+    for (const r of e.extraPax) {
+      if (isManagedPaxKey(r.key) || seen.has(r.key)) {
+        throw new WinlayerError(
+          'TAR_ENTRY',
+          `extra PAX record ${JSON.stringify(r.key)} ${seen.has(r.key) ? 'appears twice' : 'is one the writer manages'}`,
+          { entry: e.path, hint: 'set the typed field (win, path, size) instead of a raw record' },
+        );
+      }
+      seen.add(r.key);
+      out.push(r);
+    }
+    out.sort((a, b) => compareKeys(a.key, b.key));
+  } else if (w.extendedAttributes !== undefined && w.extendedAttributes.length > 1) {
+    out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+  return out;
+}

@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'zstd-napi';
+import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { BLOCK_SIZE, decodeHeader, USTAR } from './header.js';
+import { decodePax } from './pax.js';
+import { readTar } from './read.js';
+import { chunks, collect } from './testing.js';
+import type { WriteTarOptions } from './types.js';
+import { paxHeaderName, writeTar, writeTarFile } from './write.js';
+
+const T = 1677606423123456700n;
+const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
+
+async function toBytes(entries: LayerEntry[], opts?: WriteTarOptions) {
+  const parts: Buffer[] = [];
+  const out = new PassThrough();
+  out.on('data', (c: Buffer) => parts.push(c));
+  const summary = await writeTar(entries, out, opts);
+  return { bytes: Buffer.concat(parts), summary };
+}
+
+function entries(): LayerEntry[] {
+  return [
+    { kind: 'directory', path: 'Files', win: { lastWriteTime: T } },
+    { kind: 'directory', path: 'Files/dir', win: { lastWriteTime: T, attributes: 0x2 } },
+    { kind: 'file', path: 'Files/dir/a.txt', size: 3, body: bufferBody(enc('abc')), win: { lastWriteTime: T } },
+    { kind: 'hardlink', path: 'Files/dir/b.txt', linkTarget: 'Files/dir/a.txt', win: { lastWriteTime: T } },
+    { kind: 'whiteout', path: 'Files/dir/.wh.c.txt', target: 'Files/dir/c.txt', win: { lastWriteTime: T } },
+  ];
+}
+
+/** Splits a plain tar into its headers (name, typeflag, mode, size, PAX records). */
+function headers(bytes: Uint8Array) {
+  const out: { name: string; typeflag: string; mode: number; size: bigint; mtime: bigint; pax?: string[] }[] = [];
+  let at = 0;
+  for (;;) {
+    const block = bytes.subarray(at, at + BLOCK_SIZE);
+    if (block.every((b) => b === 0)) break;
+    const h = decodeHeader(block, at);
+    const size = Number(h.size);
+    const entry: (typeof out)[number] = {
+      name: h.name,
+      typeflag: h.typeflag,
+      mode: h.mode,
+      size: h.size,
+      mtime: h.mtime,
+    };
+    if (h.typeflag === 'x') {
+      entry.pax = decodePax(bytes.subarray(at + 512, at + 512 + size)).map((r) => `${r.key}=${r.value}`);
+    }
+    out.push(entry);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return { list: out, end: at };
+}
+
+describe('writeTar', () => {
+  it('writes every entry as PAX (Go header names, sorted keys, all times, fileattr) and whiteouts bare', async () => {
+    const { bytes, summary } = await toBytes(entries());
+    const { list, end } = headers(bytes);
+    const times = ['atime=1677606423.1234567', 'ctime=1677606423.1234567', 'mtime=1677606423.1234567'];
+    const ct = 'LIBARCHIVE.creationtime=1677606423.1234567';
+    assert.deepEqual(list, [
+      { name: 'PaxHeaders.0/Files', typeflag: 'x', mode: 0, size: 155n, mtime: 0n, pax: [ct, 'MSWINDOWS.fileattr=16', ...times] },
+      { name: 'Files', typeflag: '5', mode: 0o755, size: 0n, mtime: 1677606423n },
+      {
+        name: 'Files/PaxHeaders.0/dir',
+        typeflag: 'x',
+        mode: 0,
+        size: 155n,
+        mtime: 0n,
+        pax: [ct, 'MSWINDOWS.fileattr=18', ...times],
+      },
+      { name: 'Files/dir', typeflag: '5', mode: 0o755, size: 0n, mtime: 1677606423n },
+      {
+        name: 'Files/dir/PaxHeaders.0/a.txt',
+        typeflag: 'x',
+        mode: 0,
+        size: 155n,
+        mtime: 0n,
+        pax: [ct, 'MSWINDOWS.fileattr=32', ...times],
+      },
+      { name: 'Files/dir/a.txt', typeflag: '0', mode: 0o644, size: 3n, mtime: 1677606423n },
+      {
+        name: 'Files/dir/PaxHeaders.0/b.txt',
+        typeflag: 'x',
+        mode: 0,
+        size: 155n,
+        mtime: 0n,
+        pax: [ct, 'MSWINDOWS.fileattr=32', ...times],
+      },
+      { name: 'Files/dir/b.txt', typeflag: '1', mode: 0o644, size: 0n, mtime: 1677606423n },
+      { name: 'Files/dir/.wh.c.txt', typeflag: '0', mode: 0, size: 0n, mtime: 0n },
+    ]);
+    // two zero blocks, nothing after (like Go)
+    assert.equal(bytes.length, end + 1024);
+    const sha = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    assert.deepEqual(summary, {
+      diffId: sha,
+      digest: sha,
+      size: bytes.length,
+      uncompressedSize: bytes.length,
+      entries: 5,
+      compression: 'none',
+    });
+    // uid/gid 0, empty user and group names, linkname of the hard link
+    let linkAt = 0;
+    while (bytes[linkAt + USTAR.typeflag.at] !== 0x31) linkAt += 512;
+    const link = bytes.subarray(linkAt, linkAt + 512);
+    assert.equal(Buffer.from(link.subarray(USTAR.uid.at, USTAR.uid.at + 8)).toString('latin1'), '0000000\0');
+    assert.equal(link[USTAR.uname.at], 0);
+    assert.equal(decodeHeader(link, 0).linkname, 'Files/dir/a.txt');
+  });
+
+  it('is deterministic and identical for fd and stream outputs', async () => {
+    const a = await toBytes(entries());
+    const b = await toBytes(entries());
+    assert.deepEqual(a.bytes, b.bytes);
+    const dir = mkdtempSync(join(tmpdir(), 'winlayer-tar-'));
+    try {
+      const fd = openSync(join(dir, 'x.tar'), 'w');
+      const s = await writeTar(entries(), fd);
+      closeSync(fd);
+      assert.deepEqual(readFileSync(join(dir, 'x.tar')), a.bytes);
+      assert.deepEqual(s, a.summary);
+      const s2 = await writeTarFile(entries(), join(dir, 'y.tar'), { compression: 'gzip' });
+      assert.deepEqual(gunzipSync(readFileSync(join(dir, 'y.tar'))), a.bytes);
+      assert.equal(s2.diffId, a.summary.diffId);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('puts long or non-ASCII names and link targets in PAX path/linkpath, huge sizes in PAX size', async () => {
+    const long = `Files/${'x'.repeat(120)}`;
+    const { bytes } = await toBytes([
+      { kind: 'file', path: 'Files/é.txt', size: 0, body: bufferBody(new Uint8Array(0)), win: { lastWriteTime: T } },
+      { kind: 'symlink', path: long, linkTarget: `..\\${'y'.repeat(120)}`, win: { lastWriteTime: T } },
+      { kind: 'whiteout', path: `Files/.wh.${'z'.repeat(100)}`, target: `Files/${'z'.repeat(100)}`, win: { lastWriteTime: 0n } },
+    ]);
+    const { list } = headers(bytes);
+    assert.equal(list[1]!.name, 'Files/.txt');
+    assert.ok(list[0]!.pax!.includes('path=Files/é.txt'));
+    assert.equal(list[3]!.name, long.slice(0, 100));
+    assert.ok(list[2]!.pax!.includes(`path=${long}`));
+    assert.ok(list[2]!.pax!.includes(`linkpath=..\\${'y'.repeat(120)}`));
+    assert.deepEqual(list[4]!.pax, [`path=Files/.wh.${'z'.repeat(100)}`]);
+    const back = await collect(readTar(chunks(bytes, 'whole')));
+    assert.deepEqual(
+      back.map((e) => e.path),
+      ['Files/é.txt', long, `Files/.wh.${'z'.repeat(100)}`],
+    );
+  });
+
+  it('names the x header like Go (dir/PaxHeaders.0/base, ASCII, ≤ 100 bytes)', () => {
+    assert.equal(paxHeaderName('Files'), 'PaxHeaders.0/Files');
+    assert.equal(paxHeaderName('Files/a/b.txt'), 'Files/a/PaxHeaders.0/b.txt');
+    assert.equal(paxHeaderName(`Files/${'é'.repeat(3)}`), 'Files/PaxHeaders.0');
+    assert.equal(paxHeaderName(`Files/${'a'.repeat(200)}`).length, 100);
+  });
+
+  it('writes gzip with a fixed header (no name, mtime 0, OS 255) and zstd that decompress to the plain tar', async () => {
+    const plain = (await toBytes(entries())).bytes;
+    for (const [level, xfl] of [
+      [1, 4],
+      [6, 0],
+      [9, 2],
+    ] as const) {
+      const { bytes, summary } = await toBytes(entries(), { compression: 'gzip', level });
+      assert.deepEqual([...bytes.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
+      assert.deepEqual(gunzipSync(bytes), plain);
+      assert.equal(summary.digest, `sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+      assert.equal(summary.size, bytes.length);
+      assert.equal(summary.uncompressedSize, plain.length);
+    }
+    const z = await toBytes(entries(), { compression: 'zstd', level: 3 });
+    assert.deepEqual(zstdDecompress(z.bytes), plain);
+    assert.deepEqual((await toBytes(entries(), { compression: 'zstd', level: 3 })).bytes, z.bytes);
+    await assert.rejects(toBytes(entries(), { compression: 'gzip', level: 12 }), /USAGE/);
+  });
+
+  it('streams large bodies through a slow stream with backpressure, via readSync or iteration', async () => {
+    const size = 5 * 1024 * 1024 + 7;
+    const syncBody = (): EntryBody => {
+      let pos = 0;
+      return {
+        async *[Symbol.asyncIterator]() {
+          throw new Error('not used');
+        },
+        readSync(buf) {
+          const n = Math.min(buf.length, size - pos);
+          buf.fill(pos % 251, 0, n);
+          pos += n;
+          return n;
+        },
+      };
+    };
+    const iterBody = (): EntryBody => ({
+      async *[Symbol.asyncIterator]() {
+        for (let pos = 0; pos < size; pos += 65536) yield new Uint8Array(Math.min(65536, size - pos)).fill(7);
+      },
+    });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let pending = 0;
+    const slow = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        pending++;
+        setImmediate(() => {
+          pending--;
+          cb();
+        });
+      },
+    });
+    const s = await writeTar(
+      [
+        { kind: 'file', path: 'a', size, body: syncBody(), win: { lastWriteTime: T } },
+        { kind: 'file', path: 'b', size, body: iterBody(), win: { lastWriteTime: T } },
+      ],
+      slow,
+      { compression: 'gzip', level: 1 },
+    );
+    assert.equal(pending, 0);
+    assert.equal(s.size, bytes);
+    assert.equal(s.digest, `sha256:${hash.digest('hex')}`);
+    assert.ok(s.uncompressedSize > 2 * size);
+  });
+
+  it('refuses what a Windows layer cannot hold, bad paths and bodies that change size', async () => {
+    const bad: [LayerEntry[], RegExp][] = [
+      [[{ kind: 'special', path: 'dev', typeflag: '3', description: 'character device', win: { lastWriteTime: 0n } }], /character device/],
+      [[{ kind: 'opaqueWhiteout', path: 'd/.wh..wh..opq', directory: 'd', win: { lastWriteTime: 0n } }], /opaque/],
+      [[{ kind: 'directory', path: './Files', win: { lastWriteTime: 0n } }], /"\." component/],
+      [[{ kind: 'directory', path: 'Files/', win: { lastWriteTime: 0n } }], /component/],
+      [[{ kind: 'directory', path: '/abs', win: { lastWriteTime: 0n } }], /absolute/],
+      [[{ kind: 'directory', path: 'a/../b', win: { lastWriteTime: 0n } }], /\.\./],
+      [
+        [
+          { kind: 'file', path: 'a', size: 0, body: bufferBody(new Uint8Array(0)), win: { lastWriteTime: 0n } },
+          { kind: 'stream', path: 'b:s', filePath: 'b', streamName: 's', size: 0, body: bufferBody(new Uint8Array(0)), win: { lastWriteTime: 0n } },
+        ],
+        /does not directly follow/,
+      ],
+      [[{ kind: 'file', path: 'a', size: 4, body: bufferBody(enc('abc')), win: { lastWriteTime: 0n } }], /changed while being read/],
+      [[{ kind: 'file', path: 'a', size: 2, body: bufferBody(enc('abc')), win: { lastWriteTime: 0n } }], /changed while being read/],
+      [[{ kind: 'file', path: 'a', size: 2, body: { async *[Symbol.asyncIterator]() { yield enc('abc'); } }, win: { lastWriteTime: 0n } }], /changed while being read/],
+      [[{ kind: 'file', path: 'a', size: -1, body: bufferBody(enc('')), win: { lastWriteTime: 0n } }], /size/],
+      [[{ kind: 'directory', path: 'a', win: { lastWriteTime: 0n }, extraPax: [{ key: 'path', value: 'x' }] }], /manages/],
+      [[{ kind: 'whiteout', path: 'a/b', target: 'a/b', win: { lastWriteTime: 0n } }], /\.wh\./],
+      [[{ kind: 'directory', path: 'a', win: { lastWriteTime: 0n, securityDescriptor: new Uint8Array(1024 * 1024) } }], /TAR_TOO_LARGE/],
+    ];
+    for (const [list, re] of bad) {
+      await assert.rejects(toBytes(list), (e: unknown) => {
+        assert.ok(e instanceof WinlayerError, String(e));
+        assert.match(e.message, re);
+        return true;
+      });
+    }
+  });
+
+  it('writes a size over 8 GiB as a PAX size record with a zero ustar size field', async () => {
+    const { encodeWindowsPax } = await import('./windows-pax.js');
+    const { encodeHeader } = await import('./header.js');
+    const big = 9 * 1024 ** 3;
+    const recs = encodeWindowsPax({ kind: 'file', path: 'a', win: { lastWriteTime: 0n }, bigSize: big });
+    assert.deepEqual(recs.at(-1), { key: 'size', value: String(big) });
+    const b = new Uint8Array(512);
+    encodeHeader(b, { name: 'a', mode: 0o644, size: big, mtime: 0n, typeflag: '0' });
+    assert.equal(decodeHeader(b, 0).size, 0n);
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * Helpers for tests that run tools we did not write (GNU tar, bsdtar, Python, hivex, reglookup, skopeo, a registry).
+ * Locally a missing tool skips the test; in CI (`CI=true`) a missing tool is a failure, never a skip.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+
+export function hasTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Returns true when `name` is on PATH. Otherwise: in CI throws (the test fails); locally skips the test and returns
+ * false, so the caller can `if (!requireTool(t, 'hivexml')) return;`.
+ */
+export function requireTool(t: TestContext, name: string): boolean {
+  if (hasTool(name)) return true;
+  if (process.env.CI === 'true') throw new Error(`${name} is required in CI but is not installed (see .ci/run)`);
+  t.skip(`${name} not installed`);
+  return false;
+}
+
+/** Runs a tool and returns stdout; throws with stderr on a non-zero exit. */
+export function run(cmd: string, args: string[], opts: { input?: Buffer | string; cwd?: string } = {}): Buffer {
+  return execFileSync(cmd, args, { input: opts.input, cwd: opts.cwd, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** A fresh temporary folder, removed when the test ends. */
+export function tempDir(t: TestContext, prefix = 'winlayer-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The shared fixtures folder (`../shared/fixtures` from the project root). */
+export const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
