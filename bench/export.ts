@@ -185,17 +185,38 @@ function best<T extends { wall: number }>(n: number, fn: () => T): T {
   return b!;
 }
 
+/** Options of {@link benchExport} (the environment variables of the module comment). */
+export interface BenchExportOptions {
+  readonly scale: number;
+  readonly repeat?: number;
+  /** Where trees are built (and kept, keyed by shape and scale). */
+  readonly dir: string;
+  readonly only?: string;
+  readonly log?: (message: string) => void;
+}
+
+/** Reads the options from the environment. */
+export function benchOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchExportOptions {
+  return {
+    scale: Number(env.BENCH_SCALE ?? '1'),
+    repeat: Math.max(1, Number(env.BENCH_REPEAT ?? '1')),
+    dir: env.BENCH_DIR ?? join(tmpdir(), 'winlayer-bench'),
+    ...(env.BENCH_ONLY === undefined ? {} : { only: env.BENCH_ONLY }),
+  };
+}
+
 /** Runs the export benchmark and returns its rows. */
-export function benchExport(env: NodeJS.ProcessEnv = process.env): BenchRow[] {
-  const scale = Number(env.BENCH_SCALE ?? '1');
-  const repeat = Math.max(1, Number(env.BENCH_REPEAT ?? '1'));
-  const base = env.BENCH_DIR ?? join(tmpdir(), 'winlayer-bench');
+export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): BenchRow[] {
+  const { scale, dir: base } = opts;
+  const repeat = opts.repeat ?? 1;
   const rows: BenchRow[] = [];
   for (const shape of SHAPES) {
-    if (env.BENCH_ONLY !== undefined && env.BENCH_ONLY !== shape.name) continue;
+    if (opts.only !== undefined && opts.only !== shape.name) continue;
+    opts.log?.(`building the ${shape.name}-like tree (scale ${scale})`);
     const dir = join(base, `${shape.name}-${scale}`);
     const info = buildTree(dir, shape, scale);
     const common = { tree: shape.name, files: info.files, mb: Math.round(info.bytes / 1e6) };
+    opts.log?.(`measuring ${shape.name}: ${info.files} files, ${Math.round(info.bytes / 1e6)} MB`);
     const tar = 'tar --format=pax -cf - Files UtilityVM';
     sh(`${tar} > /dev/null`, dir); // warm the page cache
     const plain = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | cat > /dev/null`, dir)) }));
@@ -230,6 +251,32 @@ export function formatRows(rows: readonly BenchRow[]): string {
   ].join('\n');
 }
 
+/** The `npm run bench` part (`bench/run.ts`): the same rows as `BenchResult`s. */
+export async function run(ctx: {
+  readonly scale: number;
+  readonly tmp: string;
+  log(message: string): void;
+}): Promise<{ case: string; tool: string; seconds: number; entries?: number; bytes?: number; note?: string }[]> {
+  const rows = benchExport({ scale: ctx.scale, dir: ctx.tmp, log: (m) => ctx.log(m) });
+  return rows.map((r) => {
+    const mode = r.what.includes('gzip') ? 'gzip' : r.what.includes('zstd') ? 'zstd' : 'uncompressed';
+    const notes = [
+      r.what,
+      ...(r.inner === undefined ? [] : [`in-process ${r.inner.toFixed(2)} s (wall includes Node start-up)`]),
+      ...(r.rssMb === undefined ? [] : [`peak RSS ${r.rssMb.toFixed(0)} MB`]),
+      ...(r.ratio === undefined ? [] : [`${r.ratio.toFixed(2)}x tar`]),
+    ];
+    return {
+      case: `export ${r.tree}-like ${mode}`,
+      tool: r.what.startsWith('winlayer') ? 'winlayer' : 'GNU tar',
+      seconds: r.wall,
+      entries: r.files,
+      bytes: r.mb * 1e6,
+      note: notes.join('; '),
+    };
+  });
+}
+
 async function child(dir: string, compression: string): Promise<void> {
   const { exportLayer } = await import('../src/layer/index.js');
   const fd = openSync('/dev/null', 'w');
@@ -246,7 +293,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   if (process.argv[2] === '--child') {
     await child(process.argv[3]!, process.argv[4]!);
   } else {
-    const rows = benchExport();
+    const rows = benchExport({ ...benchOptionsFromEnv(), log: (m) => process.stderr.write(`[export] ${m}\n`) });
     const table = formatRows(rows);
     process.stdout.write(`${table}\n`);
     mkdirSync(join(ROOT, 'bench/out'), { recursive: true });

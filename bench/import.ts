@@ -15,10 +15,16 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BenchRow, buildTree, formatRows, SHAPES } from './export.js';
+import {
+  type BenchExportOptions,
+  type BenchRow,
+  benchOptionsFromEnv,
+  buildTree,
+  formatRows,
+  SHAPES,
+} from './export.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -61,28 +67,31 @@ function gnu(tar: string, target: string, sync: boolean): { wall: number } {
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target);
   const wall = seconds(() => {
-    execFileSync('tar', ['--warning=no-unknown-keyword', '-xf', tar, '-C', target], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('tar', ['--warning=no-unknown-keyword', '-xf', tar, '-C', target], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     if (sync) execFileSync('sync', ['-f', target]);
   });
   rmSync(target, { recursive: true, force: true });
   return { wall };
 }
 
-/** Runs the import benchmark and returns its rows. */
-export async function benchImport(env: NodeJS.ProcessEnv = process.env): Promise<BenchRow[]> {
+/** Runs the import benchmark and returns its rows (options as the export benchmark's; trees are shared with it). */
+export async function benchImport(opts: BenchExportOptions = benchOptionsFromEnv()): Promise<BenchRow[]> {
   const { exportLayer } = await import('../src/layer/index.js');
-  const scale = Number(env.BENCH_SCALE ?? '1');
-  const repeat = Math.max(1, Number(env.BENCH_REPEAT ?? '1'));
-  const base = env.BENCH_DIR ?? join(tmpdir(), 'winlayer-bench');
+  const { scale, dir: base } = opts;
+  const repeat = opts.repeat ?? 1;
   const rows: BenchRow[] = [];
   for (const shape of SHAPES) {
-    if (env.BENCH_ONLY !== undefined && env.BENCH_ONLY !== shape.name) continue;
+    if (opts.only !== undefined && opts.only !== shape.name) continue;
+    opts.log?.(`building the ${shape.name}-like tree and its tar (scale ${scale})`);
     const dir = join(base, `${shape.name}-${scale}`);
     const info = buildTree(dir, shape, scale);
     const tar = join(base, `${shape.name}-${scale}.tar`);
     if (!existsSync(tar)) await exportLayer(dir, { output: tar });
     const target = join(base, `${shape.name}-${scale}-import`);
     const common = { tree: shape.name, files: info.files, mb: Math.round(info.bytes / 1e6) };
+    opts.log?.(`measuring ${shape.name}: ${info.files} files, ${common.mb} MB`);
     execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]); // warm the page cache
     const plain = best(repeat, () => gnu(tar, target, false));
     const synced = best(repeat, () => gnu(tar, target, true));
@@ -94,6 +103,28 @@ export async function benchImport(env: NodeJS.ProcessEnv = process.env): Promise
     rows.push({ ...common, what: 'winlayer import (no sync)', ...mineNoSync, ratio: mineNoSync.wall / plain.wall });
   }
   return rows;
+}
+
+/** The `bench/run.ts` part: the rows above as `BenchResult`s. */
+export async function run(ctx: {
+  readonly scale: number;
+  readonly tmp: string;
+  log(message: string): void;
+}): Promise<{ case: string; tool: string; seconds: number; entries?: number; bytes?: number; note?: string }[]> {
+  const rows = await benchImport({ scale: ctx.scale, dir: ctx.tmp, log: (m) => ctx.log(m) });
+  return rows.map((r) => ({
+    case: `import ${r.tree}-like`,
+    tool: r.what.startsWith('winlayer') ? 'winlayer' : 'GNU tar',
+    seconds: r.wall,
+    entries: r.files,
+    bytes: r.mb * 1e6,
+    note: [
+      r.what,
+      ...(r.inner === undefined ? [] : [`in-process ${r.inner.toFixed(2)} s (wall includes Node start-up)`]),
+      ...(r.rssMb === undefined ? [] : [`peak RSS ${r.rssMb.toFixed(0)} MB`]),
+      ...(r.ratio === undefined ? [] : [`${r.ratio.toFixed(2)}x tar`]),
+    ].join('; '),
+  }));
 }
 
 async function child(tar: string, target: string, sync: boolean): Promise<void> {
@@ -108,7 +139,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   if (process.argv[2] === '--child') {
     await child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'true');
   } else {
-    const rows = await benchImport();
+    const rows = await benchImport({ ...benchOptionsFromEnv(), log: (m) => process.stderr.write(`[import] ${m}\n`) });
     process.stdout.write(`${formatRows(rows)}\n`);
     mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
     writeFileSync(join(ROOT, 'bench/out/import.json'), `${JSON.stringify(rows, null, 2)}\n`);

@@ -10,7 +10,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /** The benchmark parts, in order. Add yours here (a file `bench/<name>.ts` exporting `run`). */
-const PARTS: readonly string[] = ['tar'];
+const PARTS: readonly string[] = ['tar', 'export', 'import'];
 
 /** What a part gets. */
 export interface BenchContext {
@@ -51,14 +51,14 @@ function fmt(n: number, digits = 1): string {
 }
 
 export function table(rows: readonly (BenchResult & { part: string })[]): string {
-  const lines = [
-    '| part | case | tool | time (s) | entries/s | MB/s | note |',
-    '|---|---|---|---:|---:|---:|---|',
-  ];
+  const lines = ['| part | case | tool | time (s) | entries/s | MB/s | note |', '|---|---|---|---:|---:|---:|---|'];
   for (const r of rows) {
     const eps = r.entries === undefined ? '' : fmt(r.entries / r.seconds, 0);
     const mbs = r.bytes === undefined ? '' : fmt(r.bytes / 1e6 / r.seconds);
-    lines.push(`| ${r.part} | ${r.case} | ${r.tool} | ${fmt(r.seconds, 3)} | ${eps} | ${mbs} | ${r.note ?? ''} |`);
+    const cell = (t: string): string => t.replace(/\|/g, '\\|');
+    lines.push(
+      `| ${cell(r.part)} | ${cell(r.case)} | ${cell(r.tool)} | ${fmt(r.seconds, 3)} | ${eps} | ${mbs} | ${cell(r.note ?? '')} |`,
+    );
   }
   return lines.join('\n');
 }

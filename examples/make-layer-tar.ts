@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bufferBody, type LayerEntry } from '../src/entry.js';
 import { type TarSummary, writeTarFile } from '../src/tar/index.js';
-import { compareUtf8, secondsToUnixNanos, sddlToBytes } from '../src/windows/index.js';
+import { compareUtf8, sddlToBytes, secondsToUnixNanos } from '../src/windows/index.js';
 
 /** 2024-01-01T00:00:00Z: the one time of every entry. */
 export const EXAMPLE_EPOCH = 1_704_067_200;

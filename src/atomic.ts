@@ -8,7 +8,7 @@
  * Like `errors.ts`, this module sits beneath the folders of the house and imports nothing of ours but errors.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { WinlayerError } from './errors.js';
 
@@ -73,10 +73,21 @@ export function removeStaleTemps(finalPath: string): string[] {
 export class AtomicTarget {
   readonly finalPath: string;
   readonly tempPath: string;
+  /**
+   * True when the final path is a device, FIFO or socket (`/dev/null`, `/dev/stdout`, a named pipe): such a path is
+   * written in place — renaming a regular file over it would replace the device node. `commit` and `abort` then do
+   * nothing.
+   */
+  readonly direct: boolean;
   #done = false;
 
   constructor(finalPath: string) {
     this.finalPath = finalPath;
+    this.direct = isSpecialFile(finalPath);
+    if (this.direct) {
+      this.tempPath = finalPath;
+      return;
+    }
     removeStaleTemps(finalPath);
     this.tempPath = tempSiblingPath(finalPath);
     live.add(this.tempPath);
@@ -89,6 +100,10 @@ export class AtomicTarget {
    */
   commit(opts: { readonly synced?: boolean; readonly replaceDirectory?: boolean } = {}): void {
     if (this.#done) throw new WinlayerError('INTERNAL', `commit after the target was closed: ${this.finalPath}`);
+    if (this.direct) {
+      this.#done = true;
+      return;
+    }
     try {
       if (opts.synced !== true) fsyncPath(this.tempPath);
       if (opts.replaceDirectory === true) {
@@ -122,8 +137,19 @@ export class AtomicTarget {
   abort(): void {
     if (this.#done) return;
     this.#done = true;
+    if (this.direct) return;
     rmSync(this.tempPath, { recursive: true, force: true });
     live.delete(this.tempPath);
+  }
+}
+
+/** A path that exists and is (or links to) something other than a regular file or a folder. */
+function isSpecialFile(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -229,3 +229,41 @@ test('makebaselayer CLI: a missing or corrupt BCD fails with the documented mess
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^replaced Files\/Windows\/System32\/config\/SYSTEM \(zero-byte file/m);
 });
+
+test('SIGTERM during an export removes the temporary output; nothing is left at the final path', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { closeSync, ftruncateSync, openSync, readdirSync } = await import('node:fs');
+  const dir = tempDir(t);
+  const out = tempDir(t);
+  mkdirSync(join(dir, 'Files'));
+  for (let i = 0; i < 1000; i++) {
+    const fd = openSync(join(dir, `Files/sparse${i}.bin`), 'w');
+    ftruncateSync(fd, 4 * 1024 ** 2); // sparse: costs no disk; 4 GB in all takes seconds to export
+    closeSync(fd);
+  }
+  const root = new URL('..', import.meta.url).pathname;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'export', dir, '-o', join(out, 'x.tar')],
+    {
+      cwd: root,
+      stdio: 'ignore',
+    },
+  );
+  let early: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      early = code;
+      resolve(code);
+    }),
+  );
+  const deadline = Date.now() + 30_000;
+  while (!readdirSync(out).some((n) => n.startsWith('.x.tar.winlayer-tmp-')) && Date.now() < deadline) {
+    if (early !== undefined) assert.fail(`the export ended (exit ${early}) before it could be interrupted`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(readdirSync(out).length === 1, 'the temporary sibling appeared');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  assert.deepEqual(readdirSync(out), []);
+});

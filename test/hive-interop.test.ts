@@ -100,9 +100,9 @@ const xmlUnescape = (s: string): string =>
 
 /** hivexml's view: key paths, and per value its name and the bytes (base64 ones) or the text / number it shows. */
 function hivexml(file: string): Array<{ path: string; values: Array<{ name: string; shown: string }> }> {
-  const xml = run('hivexml', [file])
-    .toString('utf8')
-    .replace(/<byte_runs>.*?<\/byte_runs>/gs, '');
+  // hivexml writes through /dev/stdout, which a pipe may refuse (ENXIO): let the shell redirect into a file
+  run('sh', ['-c', 'hivexml "$0" > "$1"', file, `${file}.xml`]);
+  const xml = readFileSync(`${file}.xml`, 'utf8').replace(/<byte_runs>.*?<\/byte_runs>/gs, '');
   const out: Array<{ path: string; values: Array<{ name: string; shown: string }> }> = [];
   const stack: string[] = [];
   const re = /<node name="([^"]*)"[^>]*>|<\/node>|<value ([^>]*)>((?:<string>[^<]*<\/string>)*)/gs;
@@ -150,21 +150,24 @@ function hivexmlShown(type: number, data: Uint8Array): string {
 /** reglookup's listing, %XX un-escaped to raw bytes (Latin-1 names stay Latin-1 bytes, UTF-16 names are UTF-16LE). */
 function reglookup(file: string): Array<{ path: string; type: string; value: string }> {
   const text = run('reglookup', ['-H', file]).toString('latin1');
-  const unescape = (s: string) =>
+  const unpercent = (s: string) =>
     s.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
   return text
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => {
       const [path, type, val] = l.split(',');
-      return { path: path!.split('/').map(unescape).join('/'), type: type!, value: unescape(val ?? '') };
+      return { path: path!.split('/').map(unpercent).join('/'), type: type!, value: unpercent(val ?? '') };
     });
 }
 
-/** A stored name as reglookup prints it: the stored bytes, Latin-1 or UTF-16LE, as one char per byte. */
+/**
+ * A stored name as reglookup prints it: the stored bytes, Latin-1 or UTF-16LE, one char per byte. reglookup handles
+ * Latin-1 names as C strings, so it cuts them at the first NUL (hivex-special has such names).
+ */
 function storedName(name: string): string {
   const latin = [...name].every((c) => c.length === 1 && c.charCodeAt(0) <= 0xff);
-  return latin ? name : Buffer.from(name, 'utf16le').toString('latin1');
+  return latin ? name.split('\0')[0]! : Buffer.from(name, 'utf16le').toString('latin1');
 }
 
 const RL_TYPES: Record<number, string> = {
@@ -332,11 +335,22 @@ describe('hives we write, read back by other tools', () => {
           } catch {
             // reged exits non-zero even on success; the output file is what counts
           }
-          const changes = parseRegText(readFileSync(out).toString('latin1'));
+          // reged writes names as their stored Latin-1 bytes but REG_SZ text as UTF-8: read the file as Latin-1,
+          // then decode each quoted string's bytes as UTF-8
+          const changes = parseRegText(readFileSync(out).toString('latin1')).map((c) => {
+            if (c.kind !== 'value' || c.type !== REG.SZ) return c;
+            const latin = Buffer.from(c.data.subarray(0, -2)).toString('utf16le');
+            const text = Buffer.from(latin, 'latin1').toString('utf8');
+            return { ...c, data: Uint8Array.from(Buffer.from(`${text}\0`, 'utf16le')) };
+          });
           const back = openHive(
             buildHive(applyRegChanges(createHiveBuilder(), changes, { prefix: 'HKEY_LOCAL_MACHINE\\X' })),
           );
-          assert.deepEqual(ours(back), ours(hive));
+          // chntpw does not implement big-data (db) records: it shows the db cell instead of the data, so values
+          // above 16,344 bytes in a 1.5 hive are left out of this comparison (hivex and reglookup check them)
+          const fit = (l: Listing[]) =>
+            l.map((k) => ({ ...k, values: k.values.filter((v) => version === '1.3' || v.data.length / 2 <= 16344) }));
+          assert.deepEqual(fit(ours(back)), fit(ours(hive)));
         });
       }
     }

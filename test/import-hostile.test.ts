@@ -70,11 +70,14 @@ function rawTar(entries: readonly RawEntry[], opts: { cut?: number } = {}): Buff
   const parts: Buffer[] = [];
   for (const e of entries) {
     const data = typeof e.data === 'string' ? Buffer.from(e.data) : (e.data ?? Buffer.alloc(0));
-    const pax = e.paxRaw ?? (e.pax === undefined ? undefined : Buffer.concat(e.pax.map(([k, v]) => paxRecord(k, v))));
+    const long = Buffer.byteLength(e.name) > 100;
+    const records = long ? [...(e.pax ?? []), ['path', e.name] as const] : e.pax;
+    const pax =
+      e.paxRaw ?? (records === undefined ? undefined : Buffer.concat(records.map(([k, v]) => paxRecord(k, v))));
     if (pax !== undefined) {
       parts.push(header('PaxHeaders.0/x', 'x', pax.length, '', 0), pad(pax));
     }
-    const name = Buffer.byteLength(e.name) > 100 ? 'long-name-in-pax' : e.name;
+    const name = long ? 'long-name-in-pax' : e.name;
     parts.push(header(name, e.type ?? '0', e.size ?? data.length, e.link ?? '', e.mode ?? 0o644), pad(data));
   }
   parts.push(Buffer.alloc(1024));
@@ -105,7 +108,12 @@ const CASES: readonly Case[] = [
   { title: 'absolute name under Files', tar: rawTar([F('/Files/evil')]), code: 'LAYER_UNSAFE', rule: /absolute/ },
   { title: '.. escaping', tar: rawTar([D('Files'), F('Files/../../evil')]), code: 'LAYER_UNSAFE', rule: /"\.\."/ },
   { title: 'leading ..', tar: rawTar([F('../evil')]), code: 'LAYER_UNSAFE', rule: /"\.\."/ },
-  { title: '.. inside', tar: rawTar([D('Files'), D('Files/a'), F('Files/a/../b')]), code: 'LAYER_UNSAFE', rule: /"\.\."/ },
+  {
+    title: '.. inside',
+    tar: rawTar([D('Files'), D('Files/a'), F('Files/a/../b')]),
+    code: 'LAYER_UNSAFE',
+    rule: /"\.\."/,
+  },
   { title: 'drive letter', tar: rawTar([F('C:/Windows/evil')]), code: 'LAYER_UNSAFE', rule: /drive letter/ },
   { title: 'drive-relative', tar: rawTar([F('c:evil')]), code: 'LAYER_UNSAFE', rule: /drive letter/ },
   {
@@ -127,18 +135,53 @@ const CASES: readonly Case[] = [
     code: 'LAYER_UNSAFE',
     rule: /"\.\."/,
   },
-  { title: 'outside the three roots', tar: rawTar([D('etc'), F('etc/passwd')]), code: 'LAYER_UNSAFE', rule: /outside Files/ },
+  {
+    title: 'outside the three roots',
+    tar: rawTar([D('etc'), F('etc/passwd')]),
+    code: 'LAYER_UNSAFE',
+    rule: /outside Files/,
+  },
   { title: 'lower-case files/', tar: rawTar([D('files')]), code: 'LAYER_UNSAFE', rule: /outside Files/ },
-  { title: 'UtilityVM/other', tar: rawTar([D('UtilityVM'), D('UtilityVM/Other')]), code: 'LAYER_INVALID', rule: /invalid UtilityVM/ },
+  {
+    title: 'UtilityVM/other',
+    tar: rawTar([D('UtilityVM'), D('UtilityVM/Other')]),
+    code: 'LAYER_INVALID',
+    rule: /invalid UtilityVM/,
+  },
   { title: 'top-level Files as a file', tar: rawTar([F('Files')]), code: 'LAYER_INVALID', rule: /must be a folder/ },
-  { title: 'empty component', tar: rawTar([D('Files'), F('Files//a')]), code: 'NAME_INVALID', rule: /empty or "\." component/ },
-  { title: '"." component', tar: rawTar([D('Files'), F('Files/./a')]), code: 'NAME_INVALID', rule: /empty or "\." component/ },
-  { title: 'root entry ./', tar: rawTar([D('./')]), code: 'NAME_INVALID', rule: /empty/ },
+  {
+    title: 'empty component',
+    tar: rawTar([D('Files'), F('Files//a')]),
+    code: 'NAME_INVALID',
+    rule: /empty or "\." component/,
+  },
+  {
+    title: '"." component',
+    tar: rawTar([D('Files'), F('Files/./a')]),
+    code: 'NAME_INVALID',
+    rule: /empty or "\." component/,
+  },
+  { title: 'a file named ./', tar: rawTar([F('./')]), code: 'NAME_INVALID', rule: /empty/ },
   // order and duplicates
-  { title: 'child before its parent', tar: rawTar([D('Files'), F('Files/a/b')]), code: 'LAYER_INVALID', rule: /child before its parent/ },
+  {
+    title: 'child before its parent',
+    tar: rawTar([D('Files'), F('Files/a/b')]),
+    code: 'LAYER_INVALID',
+    rule: /child before its parent/,
+  },
   { title: 'no Files entry', tar: rawTar([F('Files/a')]), code: 'LAYER_INVALID', rule: /child before its parent/ },
-  { title: 'duplicate name', tar: rawTar([D('Files'), F('Files/a'), F('Files/a')]), code: 'LAYER_INVALID', rule: /duplicate entry/ },
-  { title: 'duplicate by case', tar: rawTar([D('Files'), F('Files/a'), F('Files/A')]), code: 'NAME_COLLISION', rule: /same name on Windows/ },
+  {
+    title: 'duplicate name',
+    tar: rawTar([D('Files'), F('Files/a'), F('Files/a')]),
+    code: 'LAYER_INVALID',
+    rule: /duplicate entry/,
+  },
+  {
+    title: 'duplicate by case',
+    tar: rawTar([D('Files'), F('Files/a'), F('Files/A')]),
+    code: 'NAME_COLLISION',
+    rule: /same name on Windows/,
+  },
   {
     title: 'duplicate by upcase (é/É)',
     tar: rawTar([D('Files'), F('Files/café'), F('Files/CAFÉ')]),
@@ -158,13 +201,33 @@ const CASES: readonly Case[] = [
     rule: /spelled/,
   },
   // names Windows cannot hold
-  { title: 'reserved device name', tar: rawTar([D('Files'), F('Files/CON')]), code: 'NAME_INVALID', rule: /reserved device/ },
-  { title: 'reserved name with extension', tar: rawTar([D('Files'), F('Files/nul.txt')]), code: 'NAME_INVALID', rule: /reserved/ },
+  {
+    title: 'reserved device name',
+    tar: rawTar([D('Files'), F('Files/CON')]),
+    code: 'NAME_INVALID',
+    rule: /reserved device/,
+  },
+  {
+    title: 'reserved name with extension',
+    tar: rawTar([D('Files'), F('Files/nul.txt')]),
+    code: 'NAME_INVALID',
+    rule: /reserved/,
+  },
   { title: 'trailing dot', tar: rawTar([D('Files'), F('Files/a.')]), code: 'NAME_INVALID', rule: /dot/ },
   { title: 'invalid character', tar: rawTar([D('Files'), F('Files/a<b')]), code: 'NAME_INVALID', rule: /"<"/ },
-  { title: 'colon in a folder name', tar: rawTar([D('Files'), D('Files/a:b'), F('Files/a:b/c')]), code: 'NAME_INVALID', rule: /":"/ },
+  {
+    title: 'colon in a folder name',
+    tar: rawTar([D('Files'), D('Files/a:b'), F('Files/a:b/c')]),
+    code: 'NAME_INVALID',
+    rule: /":"/,
+  },
   // hard links
-  { title: 'hard link to a missing target', tar: rawTar([D('Files'), L('Files/h', 'Files/none')]), code: 'LAYER_HARDLINK', rule: /missing/ },
+  {
+    title: 'hard link to a missing target',
+    tar: rawTar([D('Files'), L('Files/h', 'Files/none')]),
+    code: 'LAYER_HARDLINK',
+    rule: /missing/,
+  },
   {
     title: 'hard link to a later target',
     tar: rawTar([D('Files'), L('Files/h', 'Files/a'), F('Files/a')]),
@@ -189,7 +252,12 @@ const CASES: readonly Case[] = [
     code: 'LAYER_HARDLINK',
     rule: /outside Files/,
   },
-  { title: 'hard link to a folder', tar: rawTar([D('Files'), D('Files/d'), L('Files/h', 'Files/d')]), code: 'LAYER_HARDLINK', rule: /folder/ },
+  {
+    title: 'hard link to a folder',
+    tar: rawTar([D('Files'), D('Files/d'), L('Files/h', 'Files/d')]),
+    code: 'LAYER_HARDLINK',
+    rule: /folder/,
+  },
   {
     title: 'hard link to a symlink',
     tar: rawTar([D('Files'), S('Files/s', '..\\..\\etc\\passwd'), L('Files/h', 'Files/s')]),
@@ -246,10 +314,30 @@ const CASES: readonly Case[] = [
     rule: /hard link/,
   },
   // types
-  { title: 'character device', tar: rawTar([D('Files'), { name: 'Files/tty', type: '3' }]), code: 'LAYER_SPECIAL_FILE', rule: /character device/ },
-  { title: 'block device', tar: rawTar([D('Files'), { name: 'Files/sda', type: '4' }]), code: 'LAYER_SPECIAL_FILE', rule: /block device/ },
-  { title: 'FIFO', tar: rawTar([D('Files'), { name: 'Files/fifo', type: '6' }]), code: 'LAYER_SPECIAL_FILE', rule: /FIFO/ },
-  { title: 'unknown typeflag', tar: rawTar([D('Files'), { name: 'Files/v', type: 'Z' }]), code: 'LAYER_SPECIAL_FILE', rule: /cannot go/ },
+  {
+    title: 'character device',
+    tar: rawTar([D('Files'), { name: 'Files/tty', type: '3' }]),
+    code: 'LAYER_SPECIAL_FILE',
+    rule: /character device/,
+  },
+  {
+    title: 'block device',
+    tar: rawTar([D('Files'), { name: 'Files/sda', type: '4' }]),
+    code: 'LAYER_SPECIAL_FILE',
+    rule: /block device/,
+  },
+  {
+    title: 'FIFO',
+    tar: rawTar([D('Files'), { name: 'Files/fifo', type: '6' }]),
+    code: 'LAYER_SPECIAL_FILE',
+    rule: /FIFO/,
+  },
+  {
+    title: 'unknown typeflag',
+    tar: rawTar([D('Files'), { name: 'Files/v', type: 'Z' }]),
+    code: 'LAYER_SPECIAL_FILE',
+    rule: /cannot go/,
+  },
   // whiteouts
   {
     title: 'opaque whiteout',
@@ -264,7 +352,13 @@ const CASES: readonly Case[] = [
     rule: /base layer cannot have tombstones/,
     kind: 'base',
   },
-  { title: 'Hives in a base layer', tar: rawTar([D('Files'), D('Hives')]), code: 'LAYER_INVALID', rule: /base layer cannot have Hives/, kind: 'base' },
+  {
+    title: 'Hives in a base layer',
+    tar: rawTar([D('Files'), D('Hives')]),
+    code: 'LAYER_INVALID',
+    rule: /base layer cannot have Hives/,
+    kind: 'base',
+  },
   {
     title: 'whiteout of the same name as an entry',
     tar: rawTar([D('Files'), F('Files/a'), F('Files/.wh.a', '')]),
@@ -284,22 +378,50 @@ const CASES: readonly Case[] = [
     rule: /symbolic link/,
   },
   // streams
-  { title: 'ADS without its file', tar: rawTar([D('Files'), F('Files/a:Zone.Identifier')]), code: 'LAYER_INVALID', rule: /does not directly precede/ },
+  {
+    title: 'ADS without its file',
+    tar: rawTar([D('Files'), F('Files/a:Zone.Identifier')]),
+    code: 'LAYER_INVALID',
+    rule: /does not directly precede/,
+  },
   {
     title: 'ADS after another file',
     tar: rawTar([D('Files'), F('Files/a'), F('Files/b'), F('Files/a:s')]),
     code: 'LAYER_INVALID',
     rule: /does not directly precede/,
   },
+  {
+    title: 'ADS on a folder',
+    tar: rawTar([D('Files'), D('Files/d'), F('Files/d:hidden', 'payload')]),
+    code: 'LAYER_INVALID',
+    rule: /streams on folders/,
+  },
   // malformed archives
+  { title: 'an empty archive (no Files)', tar: rawTar([]), code: 'LAYER_INVALID', rule: /no Files folder/ },
+  {
+    title: 'Hives only',
+    tar: rawTar([D('Hives'), F('Hives/Sam_Delta', 'regf')]),
+    code: 'LAYER_INVALID',
+    rule: /no Files folder/,
+  },
   {
     title: 'PAX record over 1 MiB',
     tar: rawTar([D('Files'), { name: 'Files/a', data: 'x', pax: [['comment', big]] }]),
     code: 'TAR_TOO_LARGE',
     rule: /./,
   },
-  { title: 'declared size beyond the archive', tar: rawTar([D('Files'), F('Files/a', 'x'.repeat(2000))], { cut: 1536 }), code: 'TAR_TRUNCATED', rule: /./ },
-  { title: 'declared size larger than the data', tar: rawTar([D('Files'), { name: 'Files/a', data: 'xy', size: 1 << 20 }]), code: 'TAR_TRUNCATED', rule: /./ },
+  {
+    title: 'declared size beyond the archive',
+    tar: rawTar([D('Files'), F('Files/a', 'x'.repeat(2000))], { cut: 1536 }),
+    code: 'TAR_TRUNCATED',
+    rule: /./,
+  },
+  {
+    title: 'declared size larger than the data',
+    tar: rawTar([D('Files'), { name: 'Files/a', data: 'xy', size: 1 << 20 }]),
+    code: 'TAR_TRUNCATED',
+    rule: /./,
+  },
   {
     title: 'PAX length malformed',
     tar: rawTar([D('Files'), { name: 'Files/a', data: 'x', paxRaw: Buffer.from('99 path=Files/b\n') }]),
@@ -333,7 +455,11 @@ async function expectRefused(t: import('node:test').TestContext, c: Case, viaGzi
   writeFileSync(input, viaGzip ? gzipSync(c.tar) : c.tar);
   mkdirSync(join(root, 'out'));
   const target = join(root, 'out', 'layer');
-  const err = await importLayer(input, target, c.kind === undefined ? { sync: false } : { kind: c.kind, sync: false }).then(
+  const err = await importLayer(
+    input,
+    target,
+    c.kind === undefined ? { sync: false } : { kind: c.kind, sync: false },
+  ).then(
     () => assert.fail(`${c.title}: the archive was accepted`),
     (e: unknown) => e,
   );
@@ -415,4 +541,30 @@ test('CLI: a hostile archive exits 1 naming the entry and the rule; stdin works'
   assert.equal(JSON.parse(ok.stdout).files, 1);
   const usage = await runCli(['import', target, '--base', '--non-base']);
   assert.equal(usage.code, 2);
+});
+
+test('a path longer than the host filesystem allows fails cleanly, naming the entry', async (t) => {
+  const entries: RawEntry[] = [D('Files')];
+  let p = 'Files';
+  for (let i = 0; i < 20; i++) {
+    p = `${p}/${String(i).padStart(3, '0')}${'d'.repeat(240)}`;
+    entries.push(D(p));
+  }
+  const err = await expectRefused(t, {
+    title: 'deep path',
+    tar: rawTar(entries),
+    code: 'IO',
+    rule: /cannot write the entry/,
+  });
+  assert.match(err.message, /longer than this host filesystem allows/);
+  assert.ok(err.entry?.startsWith('Files/000'));
+});
+
+test('a missing or folder input is SOURCE_UNREADABLE before anything is created', async (t) => {
+  const root = tempDir(t, 'winlayer-hostile-');
+  await assert.rejects(importLayer(join(root, 'none.tar'), join(root, 'layer')), { code: 'SOURCE_UNREADABLE' });
+  await assert.rejects(importLayer(`layer:${root}`, join(root, 'layer')), { code: 'SOURCE_UNREADABLE' });
+  assert.deepEqual(readdirSync(root), []);
+  const r = await runCli(['import', join(root, 'layer'), '-i', join(root, 'none.tar')]);
+  assert.equal(r.code, 2);
 });

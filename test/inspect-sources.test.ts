@@ -1,16 +1,17 @@
 /**
  * ls, lint and diff read every source kind they can be given: a layer tar (file and stdin), a layer folder, an OCI
  * layout and a docker archive (both built here by hand from layers winlayer exported and Python wrote), per layer and
- * with --flatten; ls --html writes its page from each. Registry references go through the same image reader
- * (`openImage`), tested by the oci suite against a real registry.
+ * with --flatten; ls --html writes its page from each; and a registry reference (Debian's docker-registry, the
+ * image copied there by skopeo).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import type { LintReport } from '../src/inspect/index.js';
+import { skopeoTls, startRegistry } from './fixtures-registry/harness.js';
 import { runCli } from './helpers/cli.js';
 import { type PyEntry, pyTar } from './helpers/pytar.js';
 import { requireTool, run, tempDir } from './helpers/tools.js';
@@ -54,6 +55,10 @@ interface ImageOpts {
   readonly os?: string;
   readonly osVersion?: string | null;
   readonly badDiffId?: boolean;
+  /** Leave the last diff_id out of the config. */
+  readonly dropDiffId?: boolean;
+  /** Give layer 1 the non-distributable media type and a URL, as Microsoft's base layers had. */
+  readonly foreign?: boolean;
 }
 
 function config(files: readonly string[], o: ImageOpts): Buffer {
@@ -67,7 +72,7 @@ function config(files: readonly string[], o: ImageOpts): Buffer {
       architecture: 'amd64',
       os: o.os ?? 'windows',
       ...(o.osVersion === null ? {} : { 'os.version': o.osVersion ?? '10.0.20348.2582' }),
-      rootfs: { type: 'layers', diff_ids: diffIds },
+      rootfs: { type: 'layers', diff_ids: o.dropDiffId === true ? diffIds.slice(0, -1) : diffIds },
     }),
   );
 }
@@ -81,9 +86,16 @@ function ociLayout(dir: string, files: readonly string[], o: ImageOpts = {}): st
     return { digest: d, size: b.length };
   };
   const cfg = put(config(files, o));
-  const layerDescs = files.map((f) => {
+  const layerDescs = files.map((f, i) => {
     const b = readFileSync(f);
     const gz = b[0] === 0x1f && b[1] === 0x8b;
+    if (o.foreign === true && i === 0) {
+      return {
+        mediaType: `application/vnd.oci.image.layer.nondistributable.v1.tar${gz ? '+gzip' : ''}`,
+        ...put(b),
+        urls: ['https://mcr.example.invalid/blob'],
+      };
+    }
     return { mediaType: `application/vnd.oci.image.layer.v1.tar${gz ? '+gzip' : ''}`, ...put(b) };
   });
   const manifest = Buffer.from(
@@ -194,6 +206,34 @@ describe('every source kind', () => {
     }
   });
 
+  it('ls --long shows extended attributes, and alternate data streams as file:stream entries', async (t) => {
+    if (!requireTool(t, 'python3')) return;
+    const dir = tempDir(t);
+    const tar = pyTar(dir, 'ea.tar', [
+      { name: 'Files', type: 'dir', pax: { ...WIN, 'MSWINDOWS.fileattr': '16' } },
+      {
+        name: 'Files/a.exe',
+        type: 'file',
+        data: 'MZ',
+        pax: { ...WIN, 'MSWINDOWS.fileattr': '32', 'MSWINDOWS.xattr.$KERNEL.PURGE.ESBCACHE': 'AAEC' },
+      },
+      // hcsshim writes ADS entries in PAX format with the times and no MSWINDOWS.* records.
+      {
+        name: 'Files/a.exe:Zone.Identifier',
+        type: 'file',
+        data: '[ZoneTransfer]\r\nZoneId=3\r\n',
+        pax: { atime: '1700000000', ctime: '1700000000' },
+      },
+      { name: 'Hives', type: 'dir', pax: { ...WIN, 'MSWINDOWS.fileattr': '16' } },
+    ]);
+    const r = await runCli(['ls', '--long', tar]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Files\/a\.exe\n {4}sd: O:BUG:BU\n {4}ea: \$KERNEL\.PURGE\.ESBCACHE=AAEC\n/);
+    assert.match(r.stdout, /^stream .* Files\/a\.exe:Zone\.Identifier$/m);
+    const lint = await runCli(['lint', '--json', tar]);
+    assert.deepEqual((JSON.parse(lint.stdout) as LintReport).findings, []);
+  });
+
   it('lint: a clean image exits 0; wrong os, missing os.version and a wrong diff_id are found', async (t) => {
     if (!requireTool(t, 'python3')) return;
     const b = await build(t);
@@ -212,6 +252,29 @@ describe('every source kind', () => {
       ['image-os-not-windows', 'diff-id-mismatch @2/2'],
     );
     assert.equal(r.code, 1);
+    const fewer = ociLayout(join(b.dir, 'fewer'), [b.base, b.top], { dropDiffId: true });
+    const f = JSON.parse((await runCli(['lint', '--json', fewer])).stdout) as LintReport;
+    assert.deepEqual(
+      f.findings.map((x) => x.rule),
+      ['image-invalid'],
+    );
+    // A foreign (non-distributable) base layer: a warning; when its blob is not stored, it is not linted.
+    const foreign = ociLayout(join(b.dir, 'foreign'), [b.base, b.top], { foreign: true });
+    const fr = await runCli(['lint', '--json', foreign]);
+    assert.deepEqual(
+      (JSON.parse(fr.stdout) as LintReport).findings.map((x) => `${x.rule} ${x.layer?.split(' ')[1]}`),
+      ['foreign-layer 1/2'],
+    );
+    assert.equal(fr.code, 0);
+    const gz = readFileSync(b.base);
+    rmSync(join(foreign, 'blobs/sha256', sha(gz).slice(7)));
+    const gone = await runCli(['lint', '--json', foreign]);
+    const goneReport = JSON.parse(gone.stdout) as LintReport;
+    assert.deepEqual(
+      goneReport.findings.map((x) => x.rule),
+      ['foreign-layer'],
+    );
+    assert.match(goneReport.findings[0]!.message, /not stored here/);
     const noVersion = ociLayout(join(b.dir, 'nover'), [b.base], { osVersion: null });
     const v = await runCli(['lint', '--json', noVersion]);
     assert.deepEqual(
@@ -250,5 +313,26 @@ describe('every source kind', () => {
       assert.match(html, /Files\/app\/app\.exe/);
       assert.match(html, /<code>O:BUG:BU<\/code>/);
     }
+  });
+});
+
+describe('a registry source (docker://)', () => {
+  it('ls, lint and diff read an image from a real registry (Debian docker-registry, plain HTTP, --insecure)', async (t) => {
+    if (!requireTool(t, 'python3') || !requireTool(t, 'docker-registry') || !requireTool(t, 'skopeo')) return;
+    const b = await build(t);
+    const reg = await startRegistry(t, b.dir, 'open');
+    run('skopeo', ['copy', ...skopeoTls('dest'), `oci:${b.oci}`, `docker://${reg.host}/inspect/test:1`]);
+    const ref = `docker://${reg.host}/inspect/test:1`;
+    const env = { DOCKER_CONFIG: join(b.dir, 'no-docker-config') };
+    const ls = await runCli(['ls', '--insecure', '--json', ref], { env });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.ok(paths(ls.stdout).includes('2 Files/app/new.txt'));
+    const lint = await runCli(['lint', '--insecure', '--json', ref], { env });
+    assert.deepEqual((JSON.parse(lint.stdout) as LintReport).findings, []);
+    assert.equal(lint.code, 0, lint.stderr);
+    const diff = await runCli(['diff', '--insecure', ref, `oci:${b.oci}`], { env });
+    assert.equal(diff.code, 0, diff.stdout + diff.stderr);
+    // Without --insecure plain HTTP is refused: an input diff cannot read (exit 2).
+    assert.equal((await runCli(['diff', ref, `oci:${b.oci}`], { env })).code, 2);
   });
 });

@@ -211,6 +211,61 @@ describe('everything winlayer writes lints with no error', () => {
     });
   }
 
+  it('a folder written by import lints clean, and so does its re-export', async (t) => {
+    const dir = await baseFolder(t);
+    const tar = join(dir, '..', 'layer.tar');
+    assert.equal((await runCli(['export', '--quiet', dir, '-o', tar, '--sd', 'admins'])).code, 0);
+    const imported = join(dir, '..', 'imported');
+    const i = await runCli(['import', '--quiet', imported, '-i', tar]);
+    assert.equal(i.code, 0, i.stderr);
+    const { code, report } = await lintJson(imported);
+    assert.deepEqual(rules(report), []);
+    assert.equal(code, 0);
+    const again = join(dir, '..', 'again.tar.zst');
+    assert.equal((await runCli(['export', '--quiet', imported, '-o', again, '--zstd'])).code, 0);
+    assert.deepEqual(rules((await lintJson(again)).report), []);
+  });
+
+  it('images: create (every --sd), append, squash lint with no error; squash equals the applied layers', async (t) => {
+    const dir = tempDir(t);
+    const rootfs = new URL('../examples/rootfs', import.meta.url).pathname;
+    const add = join(dir, 'add');
+    mkdirSync(join(add, 'bin'), { recursive: true });
+    writeFileSync(join(add, 'bin/tool.exe'), 'MZ tool');
+    const errors = async (src: string) => {
+      const { code, report } = await lintJson(src);
+      assert.equal(code, 0, `${src}: ${JSON.stringify(report.findings)}`);
+      return report.findings.filter((f) => f.severity === 'error');
+    };
+    for (const sd of ['users', 'admins', 'none']) {
+      const img = join(dir, `img-${sd}`);
+      const c = await runCli([
+        'image',
+        'create',
+        rootfs,
+        '-o',
+        img,
+        '--sd',
+        sd,
+        '--platform',
+        'windows/amd64:10.0.20348.1',
+        '--quiet',
+      ]);
+      assert.equal(c.code, 0, c.stderr);
+      assert.deepEqual(await errors(img), []);
+    }
+    const appended = join(dir, 'appended.tar');
+    const a = await runCli(['image', 'append', join(dir, 'img-users'), add, '-o', appended, '--quiet']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.deepEqual(await errors(appended), []);
+    const squashed = join(dir, 'squashed');
+    const q = await runCli(['image', 'squash', appended, '-o', squashed, '--quiet']);
+    assert.equal(q.code, 0, q.stderr);
+    assert.deepEqual(await errors(squashed), []);
+    const d = await runCli(['diff', '--flatten', appended, squashed]);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+  });
+
   it('the layer folder itself (dir: source) lints clean', async (t) => {
     const dir = await baseFolder(t);
     const { code, report } = await lintJson(`dir:${dir}`);

@@ -12,7 +12,14 @@ import { pullImage } from '../src/oci/copy.js';
 import { readOciLayout } from '../src/oci/layout.js';
 import { dockerCredentials, resolveCredentials, saveCredentials } from '../src/oci/registry/credentials.js';
 import { openRegistryImage, pushImage, Registries } from '../src/oci/registry/remote.js';
-import { makeCa, makeHtpasswd, makeTestImage, runAsync, startRegistry, startTokenServer } from './fixtures-registry/harness.js';
+import {
+  makeCa,
+  makeHtpasswd,
+  makeTestImage,
+  runAsync,
+  startRegistry,
+  startTokenServer,
+} from './fixtures-registry/harness.js';
 import { runCli } from './helpers/cli.js';
 import { requireTool, run, tempDir } from './helpers/tools.js';
 
@@ -38,19 +45,30 @@ test('Basic auth over TLS with a test CA: login writes the Docker config, push a
     return true;
   });
   // without the CA: the TLS handshake fails
-  const noCa = new Registries({ credentials: async () => ({ username: 'alice', password: 's3cret' }), tuning: { maxAttempts: 1 } });
+  const noCa = new Registries({
+    credentials: async () => ({ username: 'alice', password: 's3cret' }),
+    tuning: { maxAttempts: 1 },
+  });
   t.after(() => noCa.close());
   await assert.rejects(openRegistryImage(`${reg.host}/app:1`, noCa), /REGISTRY/);
 
   // wrong password: login fails and stores nothing
-  const bad = await runCli(['login', reg.host, '-u', 'alice', '--password-stdin', '--ca-file', ca.caCert], { stdin: 'nope\n', env });
+  const bad = await runCli(['login', reg.host, '-u', 'alice', '--password-stdin', '--ca-file', ca.caCert], {
+    stdin: 'nope\n',
+    env,
+  });
   assert.equal(bad.code, 1, bad.stderr);
   assert.equal(await resolveCredentials(reg.host, env), undefined);
 
-  const login = await runCli(['login', reg.host, '-u', 'alice', '--password-stdin', '--ca-file', ca.caCert], { stdin: 's3cret\n', env });
+  const login = await runCli(['login', reg.host, '-u', 'alice', '--password-stdin', '--ca-file', ca.caCert], {
+    stdin: 's3cret\n',
+    env,
+  });
   assert.equal(login.code, 0, login.stderr);
   assert.deepEqual(await resolveCredentials(reg.host, env), { username: 'alice', password: 's3cret' });
-  const cfg = JSON.parse(readFileSync(join(dir, 'docker/config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+  const cfg = JSON.parse(readFileSync(join(dir, 'docker/config.json'), 'utf8')) as {
+    auths: Record<string, { auth: string }>;
+  };
   assert.equal(Buffer.from(cfg.auths[reg.host]!.auth, 'base64').toString(), 'alice:s3cret');
 
   const push = await runCli(['push', img.dir, `${reg.host}/app:1`, '--ca-file', ca.caCert], { env });
@@ -58,7 +76,15 @@ test('Basic auth over TLS with a test CA: login writes the Docker config, push a
   assert.match(push.stdout, new RegExp(img.manifest.digest));
 
   const inspected = JSON.parse(
-    run('skopeo', ['inspect', '--override-os', 'windows', `--cert-dir=${ca.certDir}`, '--creds', 'alice:s3cret', `docker://${reg.host}/app:1`]).toString(),
+    run('skopeo', [
+      'inspect',
+      '--override-os',
+      'windows',
+      `--cert-dir=${ca.certDir}`,
+      '--creds',
+      'alice:s3cret',
+      `docker://${reg.host}/app:1`,
+    ]).toString(),
   ) as { Digest: string };
   assert.equal(inspected.Digest, img.manifest.digest);
 
@@ -80,7 +106,10 @@ test('token auth: the Bearer flow from WWW-Authenticate against a token server, 
     TOKENCERT: tokens.signingCert,
   });
   const img = makeTestImage(join(dir, 'img'), [25_000, 10_000]);
-  const registries = new Registries({ caFiles: [ca.caCert], credentials: async () => ({ username: 'bob', password: 'pw-bob' }) });
+  const registries = new Registries({
+    caFiles: [ca.caCert],
+    credentials: async () => ({ username: 'bob', password: 'pw-bob' }),
+  });
   t.after(() => registries.close());
   const first = await pushImage(await readOciLayout(img.dir), `${reg.host}/team/app:1`, registries);
   assert.equal(first.digest, img.manifest.digest);
@@ -89,30 +118,76 @@ test('token auth: the Bearer flow from WWW-Authenticate against a token server, 
   const remote = await openRegistryImage(`${reg.host}/team/app:1`, registries);
   const mounted = await pushImage(remote, `${reg.host}/team/copy:1`, registries);
   assert.equal(mounted.blobs.mounted, 3);
-  assert.ok(tokens.requests.some((r) => r.scopes.includes('repository:team/app:pull') && r.scopes.includes('repository:team/copy:pull,push')));
+  assert.ok(
+    tokens.requests.some(
+      (r) => r.scopes.includes('repository:team/app:pull') && r.scopes.includes('repository:team/copy:pull,push'),
+    ),
+  );
 
   const r = await pullImage(`${reg.host}/team/copy:1`, join(dir, 'pulled'), { registries });
   assert.equal(r.descriptor.digest, img.manifest.digest);
 
   const inspected = JSON.parse(
-    await runAsync('skopeo', ['inspect', '--override-os', 'windows', `--cert-dir=${ca.certDir}`, '--creds', 'bob:pw-bob', `docker://${reg.host}/team/copy:1`]),
+    await runAsync('skopeo', [
+      'inspect',
+      '--override-os',
+      'windows',
+      `--cert-dir=${ca.certDir}`,
+      '--creds',
+      'bob:pw-bob',
+      `docker://${reg.host}/team/copy:1`,
+    ]),
   ) as { Digest: string };
   assert.equal(inspected.Digest, img.manifest.digest);
 
-  const wrong = new Registries({ caFiles: [ca.caCert], credentials: async () => ({ username: 'bob', password: 'bad' }), tuning: { maxAttempts: 1 } });
+  const wrong = new Registries({
+    caFiles: [ca.caCert],
+    credentials: async () => ({ username: 'bob', password: 'bad' }),
+    tuning: { maxAttempts: 1 },
+  });
   t.after(() => wrong.close());
-  await assert.rejects(openRegistryImage(`${reg.host}/team/app:1`, wrong), (e: unknown) => isWinlayerError(e, 'REGISTRY_AUTH'));
+  await assert.rejects(openRegistryImage(`${reg.host}/team/app:1`, wrong), (e: unknown) =>
+    isWinlayerError(e, 'REGISTRY_AUTH'),
+  );
 });
 
 test('saveCredentials keeps other settings of the Docker config', async (t) => {
   const dir = tempDir(t);
   const env = { DOCKER_CONFIG: dir };
   const { writeFileSync } = await import('node:fs');
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'other.example': { auth: 'eDp5' } }, psFormat: 'x' }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ auths: { 'other.example': { auth: 'eDp5' } }, psFormat: 'x' }),
+  );
   await saveCredentials('reg.example:5000', { username: 'u', password: 'p:w' }, env);
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(cfg.psFormat, 'x');
   assert.deepEqual(await resolveCredentials('other.example', env), { username: 'x', password: 'y' });
   assert.deepEqual(await resolveCredentials('reg.example:5000', env), { username: 'u', password: 'p:w' });
   assert.equal(await resolveCredentials('unknown.example', env), undefined);
+});
+
+test('credential helpers: credHelpers and credsStore are asked through docker-credential-<name>', async (t) => {
+  const dir = tempDir(t);
+  const { writeFileSync, chmodSync } = await import('node:fs');
+  const helper = join(dir, 'docker-credential-wltest');
+  writeFileSync(
+    helper,
+    [
+      '#!/bin/sh',
+      'read server',
+      'if [ "$1" = get ] && [ "$server" = "reg.example:5000" ]; then echo \'{"ServerURL":"reg.example:5000","Username":"hu","Secret":"hs"}\'; exit 0; fi',
+      'if [ "$1" = get ] && [ "$server" = "tok.example" ]; then echo \'{"Username":"<token>","Secret":"refresh-me"}\'; exit 0; fi',
+      'echo "credentials not found in native keychain"; exit 1',
+    ].join('\n'),
+  );
+  chmodSync(helper, 0o755);
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ credHelpers: { 'reg.example:5000': 'wltest' }, credsStore: 'wltest' }),
+  );
+  const env = { DOCKER_CONFIG: dir, PATH: `${dir}:${process.env.PATH ?? ''}` };
+  assert.deepEqual(await resolveCredentials('reg.example:5000', env), { username: 'hu', password: 'hs' });
+  assert.deepEqual(await resolveCredentials('tok.example', env), { identityToken: 'refresh-me' });
+  assert.equal(await resolveCredentials('other.example', env), undefined);
 });

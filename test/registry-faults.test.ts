@@ -4,13 +4,21 @@
  * The push still completes and the registry holds exactly the image's blobs.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import { isWinlayerError } from '../src/errors.js';
+import { pullImage } from '../src/oci/copy.js';
 import { readOciLayout } from '../src/oci/layout.js';
 import { pushImage, Registries } from '../src/oci/registry/remote.js';
-import { pullImage } from '../src/oci/copy.js';
-import { freePort, makeTestImage, registryBlobs, type RunningRegistry, startRegistry } from './fixtures-registry/harness.js';
+import {
+  freePort,
+  makeTestImage,
+  type RunningRegistry,
+  registryBlobs,
+  startRegistry,
+} from './fixtures-registry/harness.js';
 import { requireTool, tempDir } from './helpers/tools.js';
 
 interface Faults {
@@ -20,6 +28,8 @@ interface Faults {
   readonly dropAfterBytes?: number;
   /** Add OCI-Chunk-Min-Length to upload-session answers. */
   readonly chunkMin?: number;
+  /** Flip one byte of every blob body served (GET /v2/.../blobs/...). */
+  readonly corruptBlobs?: boolean;
 }
 
 interface Proxy {
@@ -39,15 +49,30 @@ async function startFaultProxy(t: TestContext, reg: RunningRegistry, f: Faults):
       failed = true;
       events.push(`500 ${method}`);
       req.resume();
-      res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"UNKNOWN","message":"injected"}]}');
+      res
+        .writeHead(500, { 'Content-Type': 'application/json' })
+        .end('{"errors":[{"code":"UNKNOWN","message":"injected"}]}');
       return;
     }
     const upstream = http.request(
       { host: '127.0.0.1', port: reg.port, method, path: req.url, headers: req.headers },
       (up) => {
         const headers = { ...up.headers };
-        if (f.chunkMin !== undefined && method === 'POST' && up.statusCode === 202) headers['oci-chunk-min-length'] = String(f.chunkMin);
+        if (f.chunkMin !== undefined && method === 'POST' && up.statusCode === 202)
+          headers['oci-chunk-min-length'] = String(f.chunkMin);
         res.writeHead(up.statusCode ?? 502, headers);
+        if (f.corruptBlobs === true && method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '')) {
+          let first = true;
+          up.on('data', (c: Buffer) => {
+            if (first && c.length > 0) {
+              c[0] = c[0]! ^ 0xff;
+              first = false;
+            }
+            res.write(c);
+          });
+          up.on('end', () => res.end());
+          return;
+        }
         up.pipe(res);
       },
     );
@@ -90,14 +115,22 @@ test('chunked push through drops, a 500 and OCI-Chunk-Min-Length completes with 
     tuning: { monolithicMax: 0, chunkSize: 64 * 1024, backoffMs: 5, maxAttempts: 6 },
   });
   t.after(() => registries.close());
-  const r = await pushImage(await readOciLayout(img.dir), `${proxy.host}/faults/chunked:1`, registries, { concurrency: 1 });
+  const r = await pushImage(await readOciLayout(img.dir), `${proxy.host}/faults/chunked:1`, registries, {
+    concurrency: 1,
+  });
   assert.equal(r.digest, img.manifest.digest);
-  assert.deepEqual(proxy.events.slice().sort(), ['500 PATCH', proxy.events.find((e) => e.startsWith('drop PATCH'))].sort());
+  assert.deepEqual(
+    proxy.events.slice().sort(),
+    ['500 PATCH', proxy.events.find((e) => e.startsWith('drop PATCH'))].sort(),
+  );
   // every chunk but the last of a blob is at least the announced minimum
   assert.ok(proxy.patchSizes.length >= 5, `chunks: ${proxy.patchSizes.join(',')}`);
   const small = proxy.patchSizes.filter((n) => n < MIN);
   assert.ok(small.length <= 3, `only the tail chunks (one per blob) may be short: ${proxy.patchSizes.join(',')}`);
-  assert.deepEqual(registryBlobs(reg), new Set([img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]));
+  assert.deepEqual(
+    registryBlobs(reg),
+    new Set([img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]),
+  );
   const back = await pullImage(`${proxy.host}/faults/chunked:1`, join(dir, 'pulled'), { registries });
   assert.equal(back.descriptor.digest, img.manifest.digest);
 });
@@ -108,12 +141,24 @@ test('monolithic push through a dropped PUT and a 500 on the session start compl
   const reg = await startRegistry(t, dir, 'open');
   const proxy = await startFaultProxy(t, reg, { fail500Once: 'POST', dropAfterBytes: 100_000 });
   const img = makeTestImage(join(dir, 'img'), [400_000]);
-  const registries = new Registries({ insecureRegistry: proxy.host, credentials: async () => undefined, tuning: { backoffMs: 5 } });
+  const registries = new Registries({
+    insecureRegistry: proxy.host,
+    credentials: async () => undefined,
+    tuning: { backoffMs: 5 },
+  });
   t.after(() => registries.close());
-  const r = await pushImage(await readOciLayout(img.dir), `${proxy.host}/faults/mono:1`, registries, { concurrency: 1 });
+  const r = await pushImage(await readOciLayout(img.dir), `${proxy.host}/faults/mono:1`, registries, {
+    concurrency: 1,
+  });
   assert.equal(r.digest, img.manifest.digest);
-  assert.deepEqual(proxy.events.map((e) => e.split(' ').slice(0, 2).join(' ')), ['500 POST', 'drop PUT']);
-  assert.deepEqual(registryBlobs(reg), new Set([img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]));
+  assert.deepEqual(
+    proxy.events.map((e) => e.split(' ').slice(0, 2).join(' ')),
+    ['500 POST', 'drop PUT'],
+  );
+  assert.deepEqual(
+    registryBlobs(reg),
+    new Set([img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]),
+  );
 });
 
 test('retries are bounded: a registry that always fails gives a clear error', async (t) => {
@@ -124,8 +169,75 @@ test('retries are bounded: a registry that always fails gives a clear error', as
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const registries = new Registries({ insecureRegistry: `127.0.0.1:${port}`, credentials: async () => undefined, tuning: { backoffMs: 1, maxAttempts: 3 } });
+  const registries = new Registries({
+    insecureRegistry: `127.0.0.1:${port}`,
+    credentials: async () => undefined,
+    tuning: { backoffMs: 1, maxAttempts: 3 },
+  });
   t.after(() => registries.close());
   const { openRegistryImage } = await import('../src/oci/registry/remote.js');
   await assert.rejects(openRegistryImage(`127.0.0.1:${port}/a/b:1`, registries), /503/);
+});
+
+test('a blob whose bytes do not match its digest is never stored: pull fails with OCI_DIGEST, no layout appears', async (t) => {
+  if (!requireTool(t, 'docker-registry')) return;
+  const dir = tempDir(t);
+  const reg = await startRegistry(t, dir, 'open');
+  const img = makeTestImage(join(dir, 'img'), [50_000]);
+  const direct = new Registries({ insecureRegistry: reg.host, credentials: async () => undefined });
+  t.after(() => direct.close());
+  await pushImage(await readOciLayout(img.dir), `${reg.host}/bad/blob:1`, direct);
+  const proxy = await startFaultProxy(t, reg, { corruptBlobs: true });
+  const registries = new Registries({
+    insecureRegistry: proxy.host,
+    credentials: async () => undefined,
+    tuning: { backoffMs: 1 },
+  });
+  t.after(() => registries.close());
+  await assert.rejects(pullImage(`${proxy.host}/bad/blob:1`, join(dir, 'pulled'), { registries }), (e: unknown) =>
+    isWinlayerError(e, 'OCI_DIGEST'),
+  );
+  assert.equal(existsSync(join(dir, 'pulled')), false);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('winlayer-tmp')),
+    [],
+    'no temporary left behind',
+  );
+});
+
+test('--insecure covers the named registry only: a plain-HTTP token realm on another host is refused', async (t) => {
+  const realmPort = await freePort();
+  const seen: string[] = [];
+  const realm = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"token":"t"}');
+  });
+  await new Promise<void>((r) => realm.listen(realmPort, '127.0.0.1', r));
+  let hits429 = 0;
+  const registry = http.createServer((req, res) => {
+    req.resume();
+    if (hits429 === 0) {
+      hits429++;
+      res.writeHead(429, { 'Retry-After': '0' }).end();
+      return;
+    }
+    res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${realmPort}/token",service="x"` }).end();
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => registry.listen(port, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => registry.close(() => r())));
+  t.after(() => new Promise<void>((r) => realm.close(() => r())));
+  const registries = new Registries({
+    insecureRegistry: `127.0.0.1:${port}`,
+    credentials: async () => ({ username: 'u', password: 'p' }),
+    tuning: { backoffMs: 1, maxAttempts: 3 },
+  });
+  t.after(() => registries.close());
+  const { openRegistryImage } = await import('../src/oci/registry/remote.js');
+  await assert.rejects(
+    openRegistryImage(`127.0.0.1:${port}/a/b:1`, registries),
+    /refusing plain HTTP to 127\.0\.0\.1:\d+/,
+  );
+  assert.equal(hits429, 1, 'the 429 was retried');
+  assert.deepEqual(seen, [], 'no credentials went to the plain-HTTP realm');
 });

@@ -28,16 +28,35 @@ test('push to an open registry, skopeo reads it back; re-push skips, other repo 
   const first = await pushImage(h, `${reg.host}/winlayer/test:1`, registries);
   assert.equal(first.digest, img.manifest.digest);
   assert.deepEqual(first.blobs, { uploaded: 3, existed: 0, mounted: 0, skippedForeign: 0 });
-  assert.deepEqual(registryBlobs(reg), new Set([img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]));
+  assert.deepEqual(
+    registryBlobs(reg),
+    new Set([img.manifest.digest, img.config.digest, ...img.layers.map((l) => l.digest)]),
+  );
 
-  const inspected = skopeoJson(['inspect', '--override-os', 'windows', ...skopeoTls('plain'), `docker://${reg.host}/winlayer/test:1`]);
+  const inspected = skopeoJson([
+    'inspect',
+    '--override-os',
+    'windows',
+    ...skopeoTls('plain'),
+    `docker://${reg.host}/winlayer/test:1`,
+  ]);
   assert.equal(inspected.Digest, img.manifest.digest);
-  assert.deepEqual(inspected.Layers, img.layers.map((l) => l.digest));
+  assert.deepEqual(
+    inspected.Layers,
+    img.layers.map((l) => l.digest),
+  );
   assert.equal(inspected.Os, 'windows');
 
   // skopeo copies it out to an OCI layout: the same manifest, byte for byte
   const copied = join(dir, 'skopeo-copy');
-  run('skopeo', ['copy', '--override-os', 'windows', ...skopeoTls('src'), `docker://${reg.host}/winlayer/test:1`, `oci:${copied}:x`]);
+  run('skopeo', [
+    'copy',
+    '--override-os',
+    'windows',
+    ...skopeoTls('src'),
+    `docker://${reg.host}/winlayer/test:1`,
+    `oci:${copied}:x`,
+  ]);
   const idx = JSON.parse(readFileSync(join(copied, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
   assert.equal(idx.manifests[0]?.digest, img.manifest.digest);
 
@@ -53,7 +72,10 @@ test('push to an open registry, skopeo reads it back; re-push skips, other repo 
   assert.equal(r.descriptor.digest, img.manifest.digest);
   assert.equal(r.platform, 'windows/amd64:10.0.20348.1');
   for (const l of img.layers) {
-    assert.deepEqual(readFileSync(join(pulled, 'blobs/sha256', l.digest.slice(7))), readFileSync(join(img.dir, 'blobs/sha256', l.digest.slice(7))));
+    assert.deepEqual(
+      readFileSync(join(pulled, 'blobs/sha256', l.digest.slice(7))),
+      readFileSync(join(img.dir, 'blobs/sha256', l.digest.slice(7))),
+    );
   }
 });
 
@@ -70,14 +92,21 @@ test('we pull and verify an image that skopeo pushed', async (t) => {
   const back = await readOciLayout(pulled);
   assert.equal(back.root.descriptor.digest, r.descriptor.digest);
   const inspected = skopeoJson(['inspect', '--override-os', 'windows', `oci:${pulled}`]);
-  assert.deepEqual(inspected.Layers, img.layers.map((l) => l.digest));
+  assert.deepEqual(
+    inspected.Layers,
+    img.layers.map((l) => l.digest),
+  );
 });
 
 test('plain HTTP is refused without --insecure for that registry', async (t) => {
   if (!requireTool(t, 'docker-registry')) return;
   const dir = tempDir(t);
   const reg = await startRegistry(t, dir, 'open');
-  const registries = new Registries({ insecureRegistry: 'example.invalid:5000', credentials: async () => undefined, tuning: { maxAttempts: 1 } });
+  const registries = new Registries({
+    insecureRegistry: 'example.invalid:5000',
+    credentials: async () => undefined,
+    tuning: { maxAttempts: 1 },
+  });
   t.after(() => registries.close());
   await assert.rejects(openRegistryImage(`${reg.host}/x/y:1`, registries), /REGISTRY/);
 });

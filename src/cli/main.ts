@@ -16,23 +16,86 @@ interface Route {
 
 /** The routing table. One line per command, sorted by name; `group sub` for subcommands. */
 const COMMANDS: Record<string, Route> = {
-  diff: { summary: 'compare two layers or images semantically (exit 0 equal, 1 different)', load: () => import('./commands/diff.js') },
-  export: { summary: 'write a layer folder as a Windows layer tar (plain, gzip, zstd) and print its digests', load: () => import('./commands/export.js') },
-  'hive check': { summary: 'check a registry hive against every rule Windows applies (exit 1 on errors)', load: () => import('./commands/hive-check.js') },
-  'hive dump': { summary: 'print every key and value of a registry hive (text, NDJSON or .reg)', load: () => import('./commands/hive-dump.js') },
-  'hive merge': { summary: 'apply a .reg file to a registry hive, rewriting it atomically', load: () => import('./commands/hive-merge.js') },
-  'hive new': { summary: 'write an empty registry hive, or one built from a .reg file', load: () => import('./commands/hive-new.js') },
-  'image index': { summary: 'build an image index over images of several Windows builds (os.version)', load: () => import('./commands/image-index.js') },
-  'image platform': { summary: 'set os, architecture and os.version of an image', load: () => import('./commands/image-platform.js') },
-  import: { summary: 'import a Windows layer tar (file or stdin) into a layer folder, safely and atomically', load: () => import('./commands/import.js') },
-  lint: { summary: 'check a layer or image for what breaks on Windows (exit 1 on errors)', load: () => import('./commands/lint.js') },
-  login: { summary: 'check registry credentials and store them in the Docker config', load: () => import('./commands/login.js') },
-  ls: { summary: 'list the entries of a layer or image with their Windows metadata', load: () => import('./commands/ls.js') },
-  makebaselayer: { summary: 'add the registry hives a base layer needs to a folder; check the UtilityVM BCD', load: () => import('./commands/makebaselayer.js') },
-  pull: { summary: 'pull one platform of an image from a registry into an OCI layout, verified', load: () => import('./commands/pull.js') },
-  push: { summary: 'push an image (OCI layout, docker archive, registry) to a registry', load: () => import('./commands/push.js') },
-  'sd decode': { summary: 'print the SDDL of a base64 MSWINDOWS.rawsd value', load: () => import('./commands/sd-decode.js') },
-  'sd encode': { summary: 'print the base64 MSWINDOWS.rawsd of an SDDL string', load: () => import('./commands/sd-encode.js') },
+  diff: {
+    summary: 'compare two layers or images semantically (exit 0 equal, 1 different)',
+    load: () => import('./commands/diff.js'),
+  },
+  export: {
+    summary: 'write a layer folder as a Windows layer tar (plain, gzip, zstd) and print its digests',
+    load: () => import('./commands/export.js'),
+  },
+  'hive check': {
+    summary: 'check a registry hive against every rule Windows applies (exit 1 on errors)',
+    load: () => import('./commands/hive-check.js'),
+  },
+  'hive dump': {
+    summary: 'print every key and value of a registry hive (text, NDJSON or .reg)',
+    load: () => import('./commands/hive-dump.js'),
+  },
+  'hive merge': {
+    summary: 'apply a .reg file to a registry hive, rewriting it atomically',
+    load: () => import('./commands/hive-merge.js'),
+  },
+  'hive new': {
+    summary: 'write an empty registry hive, or one built from a .reg file',
+    load: () => import('./commands/hive-new.js'),
+  },
+  'image append': {
+    summary: 'add a layer from a folder or a Linux tar onto a Windows image',
+    load: () => import('./commands/image-append.js'),
+  },
+  'image create': {
+    summary: 'build a Windows image from a folder (it becomes C:\\), hives added',
+    load: () => import('./commands/image-create.js'),
+  },
+  'image index': {
+    summary: 'build an image index over images of several Windows builds (os.version)',
+    load: () => import('./commands/image-index.js'),
+  },
+  'image platform': {
+    summary: 'set os, architecture and os.version of an image',
+    load: () => import('./commands/image-platform.js'),
+  },
+  'image squash': {
+    summary: 'apply all layers of an image into one base layer',
+    load: () => import('./commands/image-squash.js'),
+  },
+  import: {
+    summary: 'import a Windows layer tar (file or stdin) into a layer folder, safely and atomically',
+    load: () => import('./commands/import.js'),
+  },
+  lint: {
+    summary: 'check a layer or image for what breaks on Windows (exit 1 on errors)',
+    load: () => import('./commands/lint.js'),
+  },
+  login: {
+    summary: 'check registry credentials and store them in the Docker config',
+    load: () => import('./commands/login.js'),
+  },
+  ls: {
+    summary: 'list the entries of a layer or image with their Windows metadata',
+    load: () => import('./commands/ls.js'),
+  },
+  makebaselayer: {
+    summary: 'add the registry hives a base layer needs to a folder; check the UtilityVM BCD',
+    load: () => import('./commands/makebaselayer.js'),
+  },
+  pull: {
+    summary: 'pull one platform of an image from a registry into an OCI layout, verified',
+    load: () => import('./commands/pull.js'),
+  },
+  push: {
+    summary: 'push an image (OCI layout, docker archive, registry) to a registry',
+    load: () => import('./commands/push.js'),
+  },
+  'sd decode': {
+    summary: 'print the SDDL of a base64 MSWINDOWS.rawsd value',
+    load: () => import('./commands/sd-decode.js'),
+  },
+  'sd encode': {
+    summary: 'print the base64 MSWINDOWS.rawsd of an SDDL string',
+    load: () => import('./commands/sd-encode.js'),
+  },
 };
 
 export function version(): string {
@@ -118,9 +181,21 @@ export function reportError(command: string, e: unknown, io: CommandIO): number 
   return 1;
 }
 
-const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })
+/** Runs the CLI as a process: real streams, exit status, and a quiet end when a reader closes the pipe early. */
+export function runProcess(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      // `winlayer ls … | head`: the reader is gone; that is not a failure of ours.
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+  main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+  })
     .then((code) => {
       process.exitCode = code;
     })
@@ -129,3 +204,6 @@ if (isEntry) {
       process.exitCode = 1;
     });
 }
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) runProcess();

@@ -23,6 +23,7 @@ import {
   KEY_FLAG,
   lfHint,
   lhHash,
+  MAX_DEPTH,
   NIL,
   NK,
   NK_FIXED,
@@ -141,10 +142,9 @@ export class HiveKeyBuilder {
     if (name.length > 16383)
       throw new WinlayerError('HIVE_BUILD', `value name longer than 16383 units: "${name.slice(0, 40)}…"`);
     const k = upcase(name);
+    // like RegSetValue: an existing value keeps its place in the list and the case of its name
     const old = this.#values.get(k);
-    const v: BuilderValue = { name: old === undefined ? name : name, type, data: Uint8Array.from(data) };
-    if (old !== undefined) this.#values.delete(k);
-    this.#values.set(k, v);
+    this.#values.set(k, { name: old?.name ?? name, type, data: Uint8Array.from(data) });
     return this;
   }
 
@@ -320,9 +320,13 @@ function freeIndex(size: number): number {
  */
 const MIN_SPLIT_REMAINDER = 144;
 
+/** Largest value a 1.3 hive (no big data) holds in its one data cell. */
+const MAX_SINGLE_CELL_VALUE = 1024 * 1024;
+
 /** Cell allocator over a growing buffer of bins. */
 class Allocator {
   buf = new Uint8Array(1 << 16);
+  view = new DataView(this.buf.buffer);
   /** End of the hive-bins data. */
   end = 0;
   readonly bins: Array<{ at: number; size: number }> = [];
@@ -331,6 +335,12 @@ class Allocator {
   alloc(size: number): number {
     for (let i = freeIndex(size); i < 24; i++) {
       const list = this.free[i]!;
+      if (list.length === 0) continue;
+      // the linear lists hold one size only: one look decides the whole list
+      if (i < 16) {
+        const rest = list[0]!.size - size;
+        if (rest !== 0 && rest < MIN_SPLIT_REMAINDER) continue;
+      }
       for (let j = list.length - 1; j >= 0; j--) {
         const c = list[j]!;
         const rest = c.size - size;
@@ -359,7 +369,7 @@ class Allocator {
   }
 
   private mark(at: number, size: number): void {
-    new DataView(this.buf.buffer).setInt32(BASE_BLOCK_SIZE + at, -size, true);
+    this.view.setInt32(BASE_BLOCK_SIZE + at, -size, true);
   }
 
   private grow(dataEnd: number): void {
@@ -370,6 +380,7 @@ class Allocator {
     const b = new Uint8Array(n);
     b.set(this.buf);
     this.buf = b;
+    this.view = new DataView(b.buffer);
   }
 }
 
@@ -388,6 +399,7 @@ interface PlacedValue {
 interface PlacedKey {
   readonly b: HiveKeyBuilder;
   readonly parent: PlacedKey | undefined;
+  readonly depth: number;
   readonly name: { bytes: Uint8Array; compressed: boolean };
   readonly children: PlacedKey[];
   readonly values: PlacedValue[];
@@ -427,6 +439,7 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
   const place = (b: HiveKeyBuilder, parent: PlacedKey | undefined): PlacedKey => ({
     b,
     parent,
+    depth: parent === undefined ? 0 : parent.depth + 1,
     name: encodeName(b.name),
     children: [],
     values: b
@@ -445,6 +458,15 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
   const queue: PlacedKey[] = [rootP];
   for (let qi = 0; qi < queue.length; qi++) {
     const k = queue[qi]!;
+    if (k.depth > MAX_DEPTH) {
+      throw new WinlayerError(
+        'HIVE_BUILD',
+        `key "${k.b.path.slice(0, 200)}…" is nested deeper than ${MAX_DEPTH} levels`,
+        {
+          hint: 'Windows refuses hives with keys nested more than 512 levels deep',
+        },
+      );
+    }
     k.nk = a.alloc(cellSizeFor(4 + NK_FIXED + k.name.bytes.length));
     // security: own SD (shared with any equal one) or the parent's cell
     if (k.b.security !== undefined || k.parent === undefined) {
@@ -479,6 +501,11 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
           v.segList = a.alloc(cellSizeFor(4 + 4 * count));
           for (let i = 0; i < count; i++) v.segs.push(a.alloc(cellSizeFor(4 + BIG_DATA_SEGMENT)));
         } else {
+          if (n > MAX_SINGLE_CELL_VALUE) {
+            throw new WinlayerError('HIVE_BUILD', `value "${v.v.name}" of key "${k.b.path}" has ${n} bytes`, {
+              hint: 'a version 1.3 hive has no big-data records and holds at most 1 MiB per value: write version 1.5',
+            });
+          }
           v.data = a.alloc(cellSizeFor(4 + n));
         }
       }

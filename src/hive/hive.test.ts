@@ -43,7 +43,18 @@ import {
   valueType,
   walkKeys,
 } from './index.js';
-import { cellToFileOffset, HEADER, headerChecksum, lhHash, NK } from './layout.js';
+import {
+  cellToFileOffset,
+  HEADER,
+  headerChecksum,
+  lhHash,
+  NK,
+  NK_FIXED,
+  SK,
+  SK_FIXED,
+  VK,
+  VK_FIXED,
+} from './layout.js';
 import { replayOffregTesthive } from './testhive.js';
 
 const HIVES = `${FIXTURES}hives/`;
@@ -67,12 +78,8 @@ function contents(h: Hive): unknown[] {
 /** Zeroes what legitimately differs between two saves of the same tree: offreg's save stamp and key timestamps. */
 function maskTimestamps(bytes: Uint8Array): Uint8Array {
   const c = Uint8Array.from(bytes);
-  const h = openHive(c);
   c.fill(0, HEADER.offregSaveTime.at, HEADER.offregSaveTime.at + 8);
-  for (const k of walkKeys(h)) {
-    void k;
-  }
-  // walk every allocated nk cell of every bin
+  // every allocated nk cell of every bin
   const v = new DataView(c.buffer);
   for (let bin = 4096; bin < c.length; ) {
     const size = v.getUint32(bin + 8, true);
@@ -86,6 +93,16 @@ function maskTimestamps(bytes: Uint8Array): Uint8Array {
   }
   return c;
 }
+
+describe('layout tables', () => {
+  it('each record table ends where its variable part starts', () => {
+    assert.equal(NK.name.at, NK_FIXED);
+    assert.equal(NK.classLength.at + NK.classLength.len, NK_FIXED);
+    assert.equal(VK.spare.at + VK.spare.len, VK_FIXED);
+    assert.equal(SK.sdLength.at + SK.sdLength.len, SK_FIXED);
+    assert.equal(HEADER.checksum.at + HEADER.checksum.len, 512);
+  });
+});
 
 describe('fixture verdicts (checkHive)', () => {
   for (const name of list('valid')) {
@@ -320,6 +337,27 @@ describe('writer', () => {
     assert.equal(b.findKey('Foo'), undefined);
   });
 
+  it('refuses keys nested deeper than 512 levels; 512 is fine', () => {
+    const b = createHiveBuilder();
+    b.key(Array.from({ length: 512 }, (_, i) => `k${i}`).join('\\'));
+    assert.deepEqual(checkHive(buildHive(b)).errors, []);
+    b.key(Array.from({ length: 513 }, (_, i) => `k${i}`).join('\\'));
+    assert.throws(
+      () => buildHive(b),
+      (e) => isWinlayerError(e, 'HIVE_BUILD'),
+    );
+  });
+
+  it('1.3 refuses a value over 1 MiB (no big data)', () => {
+    const b = createHiveBuilder();
+    b.key('x').setValue('v', REG.BINARY, new Uint8Array(1024 * 1024 + 1));
+    assert.throws(
+      () => buildHive(b, { version: '1.3' }),
+      (e) => isWinlayerError(e, 'HIVE_BUILD'),
+    );
+    assert.deepEqual(checkHive(buildHive(b)).errors, []);
+  });
+
   it('lh hashes match the known value', () => {
     assert.equal(lhHash('SubKey1'), 0xfc0dadd0);
   });
@@ -523,14 +561,23 @@ describe('hostile input (fast-check)', () => {
   it('a cycle in the key tree is an error, not a hang', () => {
     const b = Uint8Array.from(fixture('valid', 'offreg-testhive'));
     const v = new DataView(b.buffer);
-    // point subpath-test's only-child list entry of with-single-level-subkey at the root
-    const h = openHive(b);
-    const target = findKey(h, 'subpath-test\\with-single-level-subkey')!;
-    void target;
+    // point the only list entry of subpath-test\with-single-level-subkey (nk at 0x252e8) at the root key
     const nk = cellToFileOffset(0x252e8) + 4;
     const list = cellToFileOffset(v.getUint32(nk + NK.subkeyList.at, true)) + 4;
     v.setUint32(list + 4, 0x20, true);
+    v.setUint32(list + 8, lhHash('ROOT'), true);
     const r = checkHive(b);
-    assert.ok(r.errors.some((e) => e.code === 'KEY_CYCLE' || e.code === 'LIST_HASH' || e.code === 'KEY_PARENT'));
+    assert.deepEqual(
+      r.errors.map((e) => [e.code, e.keyPath]),
+      // the orphaned key 'subkey' no longer counts towards the shared security cell
+      [
+        ['KEY_CYCLE', 'subpath-test\\with-single-level-subkey'],
+        ['SECURITY_REFCOUNT', undefined],
+      ],
+    );
+    assert.throws(
+      () => openHive(b),
+      (e) => isWinlayerError(e, 'HIVE_STRUCTURE') && /KEY_CYCLE/.test(e.message),
+    );
   });
 });

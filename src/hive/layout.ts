@@ -197,6 +197,10 @@ export function decodeName(bytes: Uint8Array, compressed: boolean): string {
 /** Latin-1 bytes to a string. */
 export function latin1(bytes: Uint8Array): string {
   let s = '';
+  if (bytes.length <= 64) {
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
   for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
   return s;
 }

@@ -14,7 +14,6 @@ import {
   HEADER,
   KEY_FLAG,
   NK,
-  NK_FIXED,
   SK,
   SK_FIXED,
   VALUE_COMP_NAME,
@@ -324,6 +323,3 @@ function typeError(v: HiveValue, what: string): WinlayerError {
 export function isLinkKey(k: HiveKey): boolean {
   return (keyFlags(k) & KEY_FLAG.SYM_LINK) !== 0;
 }
-
-/** Byte length of the fixed nk part (exported for the builder's round trip). */
-export const NK_FIXED_SIZE = NK_FIXED;

@@ -664,6 +664,9 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       sink.warning('VALUE_TYPE_SIZE', `value ${label} is a QWORD of ${size} bytes, not 8`, vwhere);
     } else if ((type === 1 || type === 2) && size % 2 !== 0) {
       sink.warning('VALUE_TYPE_SIZE', `value ${label} is a string of odd length ${size}`, vwhere);
+    } else if ((type === 1 || type === 2) && size >= 2 && (inline || !(minor >= 4 && size > BIG_DATA_THRESHOLD))) {
+      const last = inline ? p + VK.data.at + size - 2 : at(u32(p + VK.data.at)) + size - 2;
+      if (u16(last) !== 0) sink.warning('VALUE_STRING_NUL', `string value ${label} does not end with a NUL`, vwhere);
     }
     return { name, size };
   }

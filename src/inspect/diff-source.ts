@@ -3,7 +3,7 @@
  * layer i; a single layer or folder against the other's single layer) and describes each comparison.
  */
 import { compareLayers } from '../layer/index.js';
-import { type DiffReport, describeComparison } from './diff.js';
+import { type DiffReport, describeComparison, renderDiff } from './diff.js';
 import type { InspectSource } from './source.js';
 
 /** One compared pair of layers. */
@@ -39,4 +39,20 @@ export async function diffSources(a: InspectSource, b: InspectSource): Promise<S
     b: { name: b.name, layers: b.layers.length },
     layers,
   };
+}
+
+/** The text of a source diff: per layer (with `== layer N` headers for images) `renderDiff`, then a verdict. */
+export function renderSourceDiff(d: SourceDiff): string[] {
+  const lines: string[] = [];
+  const many = d.layers.length > 1 || d.a.layers !== d.b.layers;
+  for (const l of d.layers) {
+    if (many) lines.push(`== ${l.title}`);
+    lines.push(...renderDiff(l.report));
+  }
+  if (d.a.layers !== d.b.layers) {
+    lines.push(`different: ${d.a.name} has ${d.a.layers} layers, ${d.b.name} has ${d.b.layers}`);
+  } else if (many) {
+    lines.push(d.equal ? `== equal: all ${d.a.layers} layers` : '== different');
+  }
+  return lines;
 }

@@ -53,6 +53,7 @@ export function flattenSource(src: InspectSource): InspectSource {
     kind: 'flattened',
     layers: [layer],
     ...(src.config === undefined ? {} : { config: src.config }),
+    ...(src.close === undefined ? {} : { close: src.close }),
   };
 }
 

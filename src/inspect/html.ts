@@ -14,6 +14,7 @@ export interface HtmlSection {
   readonly summary: LayerSummary;
 }
 
+/** Options of `renderHtml`. */
 export interface HtmlOptions {
   /** The page title (the source name). */
   readonly title: string;
@@ -54,7 +55,7 @@ export function renderHtml(sections: readonly HtmlSection[], opts: HtmlOptions):
     const c = sum.counts;
     parts.push(
       '<section>',
-      `<h2>${esc(s.title)}</h2>`,
+      sections.length === 1 && s.title === opts.title ? '' : `<h2>${esc(s.title)}</h2>`,
       `<p class="stats">${formatBytes(sum.totalSize)} in ${c.file} files` +
         ` · ${c.directory} folders · ${c.hardlink} hard links (counted once) · ${c.symlink} symlinks` +
         ` · ${c.stream} alternate streams · ${c.whiteout + c.opaqueWhiteout} whiteouts · ${sum.entries} entries</p>`,
@@ -116,7 +117,10 @@ function layout(node: FolderNode, rect: Rect, depth: number, hue: number, out: T
     if (item === 'files') {
       out.push({
         rect: r,
-        label: `${node.ownFiles} files`,
+        label:
+          node.onlyFile !== undefined
+            ? `${node.onlyFile} ${formatBytes(node.ownSize)}`
+            : `${node.ownFiles} files ${formatBytes(node.ownSize)}`,
         title: `${node.path}/ — ${node.ownFiles} files directly inside, ${formatBytes(node.ownSize)}`,
         depth: depth + 1,
         hue: h,
@@ -139,7 +143,7 @@ function biggestTable(sum: LayerSummary): string {
       `${b.links > 0 ? ` <span class="links">+${b.links} hard link${b.links > 1 ? 's' : ''}</span>` : ''}</td></tr>`,
   );
   return (
-    '<div><h3>Biggest files</h3><table><thead><tr><th>size</th><th>path</th></tr></thead><tbody>' +
+    '<div><h3>Biggest files</h3><table><thead><tr><th class="n">size</th><th>path</th></tr></thead><tbody>' +
     (rows.length > 0 ? rows.join('') : '<tr><td colspan="2">no files</td></tr>') +
     '</tbody></table></div>'
   );
@@ -153,7 +157,7 @@ function sdTable(sum: LayerSummary): string {
     rows.push(`<tr><td class="n">${sum.withoutSd}</td><td class="sddl"><em>no security descriptor</em></td></tr>`);
   }
   return (
-    '<div><h3>Security descriptors</h3><table><thead><tr><th>entries</th><th>SDDL</th></tr></thead><tbody>' +
+    '<div><h3>Security descriptors</h3><table><thead><tr><th class="n">entries</th><th>SDDL</th></tr></thead><tbody>' +
     (rows.length > 0 ? rows.join('') : '<tr><td colspan="2">no entries</td></tr>') +
     '</tbody></table></div>'
   );
@@ -179,7 +183,7 @@ const CSS = [
   '.cols{display:grid;grid-template-columns:1fr 1fr;gap:24px}',
   'table{border-collapse:collapse;width:100%;font-size:12px}',
   'th,td{border-bottom:1px solid #e2e6ec;padding:3px 6px;text-align:left;vertical-align:top}',
-  'td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}',
+  'td.n,th.n{width:1%;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}',
   'td.p,td.sddl{word-break:break-all}code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}',
   '.links{color:#6b7280}.empty{color:#6b7280}footer{margin-top:24px;color:#8a94a6;font-size:12px}',
 ].join('');

@@ -4,15 +4,46 @@
  * the findings into one report, each labelled with its layer.
  */
 import { createHash } from 'node:crypto';
-import { isWinlayerError } from '../errors.js';
+import { type ErrorCode, isWinlayerError } from '../errors.js';
 import { decompress, detectCompression, readTar } from '../tar/index.js';
+import { flattenSource } from './flatten.js';
 import { type LintFinding, type LintReport, lintLayer, makeReport } from './lint.js';
 import { LINT_RULES, type RuleId } from './rules.js';
-import type { InspectLayer, InspectSource } from './source.js';
+import { type InspectLayer, type InspectSource, type OpenInspectOptions, openInspectSource } from './source.js';
 
+/** Options of `lintSource`. */
 export interface LintSourceOptions {
   /** Lint a single layer as base (true) or non-base (false); default: detect. Image layers ignore it. */
   readonly base?: boolean;
+}
+
+/** Options of `lintNamedSource`: how to open the source, and how to lint it. */
+export interface LintNamedOptions extends LintSourceOptions, OpenInspectOptions {
+  /** Apply an image's layers first and lint the result as one base layer. */
+  readonly flatten?: boolean;
+}
+
+/** Image errors that mean "this image is malformed" (a finding), not "it cannot be reached" (thrown). */
+const IMAGE_DEFECTS: readonly ErrorCode[] = ['OCI_INVALID', 'OCI_DIGEST'];
+
+/**
+ * Opens a source by name and lints it (the `winlayer lint` call). A malformed image (index, manifest, config, or
+ * content that does not match its digest) is an `image-invalid` finding; a source that cannot be opened or reached
+ * still throws (`NOT_FOUND`, `SOURCE_UNREADABLE`, registry errors).
+ */
+export async function lintNamedSource(name: string, opts: LintNamedOptions = {}): Promise<LintReport> {
+  let src: InspectSource;
+  try {
+    src = await openInspectSource(name, opts);
+  } catch (e) {
+    if (!isWinlayerError(e, ...IMAGE_DEFECTS)) throw e;
+    return makeReport([finding('image-invalid', e.message.split('\n')[0]!)], 0, false);
+  }
+  try {
+    return await lintSource(opts.flatten === true ? flattenSource(src) : src, opts);
+  } finally {
+    src.close?.();
+  }
 }
 
 function finding(rule: RuleId, message: string, layer?: string): LintFinding {
@@ -35,12 +66,6 @@ export async function lintSource(src: InspectSource, opts: LintSourceOptions = {
     if (c.os !== 'windows') findings.push(finding('image-os-not-windows', `the config says os "${String(c.os)}"`));
     if (c.os === 'windows' && (c['os.version'] === undefined || c['os.version'] === '')) {
       findings.push(finding('os-version-missing', 'the config has no os.version'));
-    }
-    const ids = c.rootfs?.diff_ids ?? [];
-    if (src.kind === 'image' && ids.length !== src.layers.length) {
-      findings.push(
-        finding('layer-count-mismatch', `the manifest has ${src.layers.length} layers, rootfs.diff_ids ${ids.length}`),
-      );
     }
   }
   for (const [i, layer] of src.layers.entries()) {
@@ -98,7 +123,10 @@ async function lintImageLayer(
     }),
   };
   const r = await lintLayer(readTar(tee), opts);
-  if (r.findings.some((f) => f.rule === 'archive-corrupt') || layer.diffId === undefined) return r;
+  if (r.findings.some((f) => f.rule === 'archive-corrupt') || layer.diffId === undefined) {
+    await plain.return?.(undefined);
+    return r;
+  }
   try {
     for (let n = await plain.next(); n.done !== true; n = await plain.next()) hash.update(n.value);
   } catch (e) {
@@ -140,4 +168,37 @@ async function* decompressSniffed(blob: AsyncIterable<Uint8Array>): AsyncGenerat
     },
   };
   yield* decompress(rest, detectCompression(first.value));
+}
+
+/**
+ * The text of a report: one `severity rule  [layer: ][entry: ]message` line and one `hint:` line per finding, at
+ * most `perRule` findings per rule (the rest counted), then a summary line. Returns lines without newlines.
+ */
+export function renderLintReport(r: LintReport, opts: { readonly perRule?: number } = {}): string[] {
+  const perRule = opts.perRule ?? Number.POSITIVE_INFINITY;
+  const lines: string[] = [];
+  const shown = new Map<string, number>();
+  const hidden = new Map<string, number>();
+  for (const f of r.findings) {
+    const n = shown.get(f.rule) ?? 0;
+    if (n >= perRule) {
+      hidden.set(f.rule, (hidden.get(f.rule) ?? 0) + 1);
+      continue;
+    }
+    shown.set(f.rule, n + 1);
+    const where = [f.layer, f.entry].filter((s) => s !== undefined).join(': ');
+    lines.push(
+      `${f.severity === 'error' ? 'error  ' : 'warning'} ${f.rule}  ${where === '' ? '' : `${where}: `}${f.message}`,
+      `    hint: ${f.hint}`,
+    );
+  }
+  for (const [rule, n] of hidden) lines.push(`… ${n} more ${rule} finding${n > 1 ? 's' : ''} (--json lists all)`);
+  const kind = r.base ? 'base layer' : 'non-base layer';
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  lines.push(
+    r.findings.length === 0
+      ? `clean: ${r.entries} entries, ${kind}`
+      : `${count(r.errors, 'error')}, ${count(r.warnings, 'warning')} in ${r.entries} entries (${kind})`,
+  );
+  return lines;
 }

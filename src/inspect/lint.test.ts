@@ -203,7 +203,7 @@ describe('lintLayer', () => {
     assert.deepEqual(found(await lint(good)), []);
   });
 
-  it('hard links: unprefixed (crane), missing, later, to a folder; a link into Files from UtilityVM passes', async () => {
+  it('hard links: unprefixed (crane), missing, later, to a folder; chains and links from UtilityVM into Files pass', async () => {
     const r = await lint(
       [
         ...baseLayer(),
@@ -213,6 +213,7 @@ describe('lintLayer', () => {
         link('Files/d', 'Files/e'),
         file('Files/e'),
         link('Files/f', 'Files/Windows'),
+        link('Files/g', 'Files/d'),
         dir('UtilityVM'),
         dir('UtilityVM/Files'),
         link('UtilityVM/Files/a', 'Files/a'),
@@ -371,5 +372,15 @@ describe('lintLayer', () => {
     assert.equal(looksUnpadded('1700000000.050000000'), false);
     assert.equal(looksUnpadded('1700000000'), false);
     assert.equal(looksUnpadded('1700000000.1234560'), true);
+  });
+});
+
+describe('rule coverage', () => {
+  it('every rule of the catalog is asserted by a test with its own bad layer', () => {
+    const tests = ['./lint.test.ts', '../../test/lint.test.ts', '../../test/inspect-sources.test.ts']
+      .map((f) => readFileSync(new URL(f, import.meta.url), 'utf8'))
+      .join('\n');
+    const missing = Object.keys(LINT_RULES).filter((id) => !new RegExp(`'${id}[ ']`).test(tests));
+    assert.deepEqual(missing, []);
   });
 });

@@ -33,6 +33,7 @@ export interface LintReport {
   readonly base: boolean;
 }
 
+/** Options of `lintLayer`. */
 export interface LintOptions {
   /** Lint as a base (true) or non-base (false) layer; default: detect (any `Hives/` entry or whiteout → non-base). */
   readonly base?: boolean;
@@ -48,6 +49,9 @@ export const BASE_HIVES: readonly string[] = ['DEFAULT', 'SAM', 'SECURITY', 'SOF
 );
 /** Where the UtilityVM boot store lives. */
 export const BCD_PATH = 'UtilityVM/Files/EFI/Microsoft/Boot/BCD';
+
+const HIVE_KEYS: ReadonlySet<string> = new Set(BASE_HIVES.map(upcase));
+const BCD_KEY = upcase(BCD_PATH);
 
 /** PAX keys the format defines (anything else lands in `extraPax` and is reported). */
 const KNOWN_PAX = new Set([
@@ -329,7 +333,8 @@ class LayerPass {
       if (!this.#pendingLinks.has(key)) this.#pendingLinks.set(key, { target, link: path });
       return;
     }
-    if (t.kind !== 'file') {
+    // A link to another link is one more name of the same file (Microsoft's layers chain them; NTFS does not care).
+    if (t.kind !== 'file' && t.kind !== 'hardlink') {
       this.#add('hardlink-target-invalid', `the target ${t.path} is a ${t.kind}, not a regular file`, path);
     }
   }
@@ -358,9 +363,10 @@ class LayerPass {
 
   /** Buffers and checks the base-layer hives and the BCD. */
   async #bufferedChecks(e: LayerEntry): Promise<void> {
+    if (!e.path.startsWith('Files/') && !e.path.startsWith('UtilityVM/')) return;
     const key = upcase(e.path);
-    const isHive = BASE_HIVES.some((h) => upcase(h) === key);
-    const isBcd = key === upcase(BCD_PATH);
+    const isHive = HIVE_KEYS.has(key);
+    const isBcd = key === BCD_KEY;
     if (!isHive && !isBcd) return;
     let result: HiveResult;
     if (e.kind === 'file') {
@@ -385,7 +391,7 @@ class LayerPass {
     const bytes = new Uint8Array(size);
     let at = 0;
     for await (const chunk of body) {
-      bytes.set(chunk.subarray(0, Math.max(0, size - at)), at);
+      if (at < size) bytes.set(chunk.subarray(0, size - at), at);
       at += chunk.length;
     }
     const report = checkHive(bytes);
@@ -413,7 +419,7 @@ class LayerPass {
         this.#add('hives-in-base-layer', 'the layer has Hives/ entries but is linted as a base layer');
       for (const h of BASE_HIVES) {
         const r = this.#hives.get(upcase(h));
-        if (r === undefined) this.#add('base-hive-missing', `${h} is missing`, h);
+        if (r === undefined) this.#add('base-hive-missing', 'not in the layer: a base layer needs all five hives', h);
         else if (r.problem !== undefined) this.#add('base-hive-invalid', r.problem, r.path);
       }
       if (this.#sawUvmFiles) {

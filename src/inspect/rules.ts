@@ -76,7 +76,7 @@ export const LINT_RULES = {
     severity: 'error',
     summary:
       'a base layer without one of the five hives Files/Windows/System32/config/{DEFAULT,SAM,SECURITY,SOFTWARE,SYSTEM}',
-    hint: 'run `winlayer makebaselayer` on the layer folder, which writes valid empty hives',
+    hint: 'run `winlayer makebaselayer` on the layer folder (it writes valid empty hives) and export again; lint with --non-base if the layer has a parent',
   },
   'base-hive-invalid': {
     severity: 'error',
@@ -105,8 +105,8 @@ export const LINT_RULES = {
   },
   'hardlink-target-invalid': {
     severity: 'error',
-    summary: 'a hard link to a folder, a symbolic link, a whiteout or another hard link',
-    hint: 'link to the first name of a regular file',
+    summary: 'a hard link to a folder, a symbolic link, a whiteout or a special file',
+    hint: 'link to a regular file (its first name)',
   },
   'stream-without-file': {
     severity: 'error',
@@ -138,10 +138,11 @@ export const LINT_RULES = {
     summary: "a layer whose uncompressed digest is not the config's rootfs.diff_ids entry",
     hint: 'rebuild the config from the layers (the image is corrupt or was edited by hand)',
   },
-  'layer-count-mismatch': {
+  'image-invalid': {
     severity: 'error',
-    summary: 'an image whose manifest layers and config diff_ids differ in number',
-    hint: 'rebuild the image',
+    summary:
+      'an image whose index, manifest or config is malformed or does not match its digest (e.g. diff_ids and layers differ in number)',
+    hint: 'rebuild the image; its layers were not linted',
   },
   // ── warnings: works, but lossy, non-canonical or suspicious ──────────────────────────────────────────────────
   'name-dot-slash': {

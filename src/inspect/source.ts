@@ -6,10 +6,15 @@
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { walkLayer } from '../layer/index.js';
-import { type ImageHandle, resolveImage } from '../oci/image.js';
-import { Registries } from '../oci/registry/remote.js';
-import { openImage, openSource } from '../oci/source.js';
-import type { Descriptor, ImageConfig } from '../oci/spec.js';
+import {
+  type Descriptor,
+  type ImageConfig,
+  type ImageHandle,
+  openImage,
+  openSource,
+  Registries,
+  resolveImage,
+} from '../oci/index.js';
 import { openTarSource, readTar } from '../tar/index.js';
 
 /** One layer of a source. */
@@ -36,8 +41,11 @@ export interface InspectSource {
   readonly layers: readonly InspectLayer[];
   /** For images: the config. */
   readonly config?: ImageConfig;
+  /** Releases what the source holds open (registry connections). Safe to call more than once. */
+  readonly close?: () => void;
 }
 
+/** Options of `openInspectSource`. */
 export interface OpenInspectOptions {
   /** Standard input, for the source `-` (a layer tar). */
   readonly stdin?: NodeJS.ReadableStream;
@@ -76,9 +84,15 @@ export async function openInspectSource(spec: string, opts: OpenInspectOptions =
       };
     }
     default: {
+      const own = opts.registries === undefined;
       const registries = opts.registries ?? new Registries();
-      const handle = await openImage(src, registries);
-      return imageSource(handle, opts.platform);
+      try {
+        const img = await imageSource(await openImage(src, registries), opts.platform);
+        return own ? { ...img, close: () => registries.close() } : img;
+      } catch (e) {
+        if (own) registries.close();
+        throw e;
+      }
     }
   }
 }

@@ -21,6 +21,8 @@ export interface FolderNode {
   ownSize: number;
   /** Regular files directly inside it. */
   ownFiles: number;
+  /** The name of the file directly inside it while there is exactly one (for labels); undefined otherwise. */
+  onlyFile: string | undefined;
   /** Sub-folders, biggest first (after `summarizeLayer` returns). */
   children: FolderNode[];
 }
@@ -57,6 +59,7 @@ export interface LayerSummary {
   readonly withoutSd: number;
 }
 
+/** Options of `summarizeLayer`. */
 export interface SummaryOptions {
   /** How many of the biggest files to keep (default 25). */
   readonly top?: number;
@@ -65,7 +68,7 @@ export interface SummaryOptions {
 }
 
 function newFolder(name: string, path: string): FolderNode {
-  return { name, path, size: 0, files: 0, ownSize: 0, ownFiles: 0, children: [] };
+  return { name, path, size: 0, files: 0, ownSize: 0, ownFiles: 0, onlyFile: undefined, children: [] };
 }
 
 /**
@@ -113,10 +116,14 @@ export async function summarizeLayer(
     m.set(node.name, node);
     return node;
   };
-  const addBytes = (dirPath: string, size: number, isFile: boolean): void => {
+  const addBytes = (dirPath: string, size: number, fileName: string | undefined): void => {
+    const isFile = fileName !== undefined;
     const own = folder(dirPath);
     own.ownSize += size;
-    if (isFile) own.ownFiles++;
+    if (isFile) {
+      own.ownFiles++;
+      own.onlyFile = own.ownFiles === 1 ? fileName : undefined;
+    }
     for (let p: string | undefined = dirPath; p !== undefined; p = parentPath(p)) {
       const f = folders.get(p)!;
       f.size += size;
@@ -144,11 +151,11 @@ export async function summarizeLayer(
         folder(e.path);
         break;
       case 'file':
-        addBytes(parentPath(e.path) ?? '', e.size, true);
+        addBytes(parentPath(e.path) ?? '', e.size, e.path.slice(e.path.lastIndexOf('/') + 1));
         consider(e.path, e.size);
         break;
       case 'stream':
-        addBytes(parentPath(e.filePath) ?? '', e.size, false);
+        addBytes(parentPath(e.filePath) ?? '', e.size, undefined);
         break;
       case 'hardlink': {
         const b = bigByPath.get(e.linkTarget);

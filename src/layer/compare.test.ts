@@ -108,12 +108,18 @@ test('each compared field is named with both values', async () => {
     x.fields.map((f) => f.field),
     ['content', 'size', 'attributes', 'securityDescriptor', 'extendedAttributes', 'creationTime', 'lastAccessTime'],
   );
-  assert.deepEqual(x.fields.find((f) => f.field === 'attributes'), { field: 'attributes', a: 0x21, b: 0x20 });
-  assert.deepEqual(x.fields.find((f) => f.field === 'creationTime'), {
-    field: 'creationTime',
-    a: '2023-02-28T17:47:03.1234566Z',
-    b: '2023-02-28T17:47:03.1234567Z',
-  });
+  assert.deepEqual(
+    x.fields.find((f) => f.field === 'attributes'),
+    { field: 'attributes', a: 0x21, b: 0x20 },
+  );
+  assert.deepEqual(
+    x.fields.find((f) => f.field === 'creationTime'),
+    {
+      field: 'creationTime',
+      a: '2023-02-28T17:47:03.1234566Z',
+      b: '2023-02-28T17:47:03.1234567Z',
+    },
+  );
   const s = c.changed.find((e) => e.path === 'Files/s')!;
   assert.deepEqual(
     s.fields.map((f) => [f.field, f.a, f.b]),
@@ -168,4 +174,13 @@ test('a missing fileattr equals the default of its kind', () => {
   assert.equal(defaultAttributesOf('file'), 0x20);
   assert.equal(defaultAttributesOf('symlink'), 0x420);
   assert.equal(defaultAttributesOf('symlink', true), 0x410);
+});
+
+test('an ADS named with or without :$DATA is the same stream', async () => {
+  const withType: LayerEntry = { ...stream('Files/a', 's', 'data'), path: 'Files/a:s:$DATA' } as LayerEntry;
+  const c = await cmp(
+    [dir('Files'), file('Files/a', 'x'), withType],
+    [dir('Files'), file('Files/a', 'x'), stream('Files/a', 's', 'data')],
+  );
+  assert.equal(c.equal, true, JSON.stringify(c));
 });

@@ -9,8 +9,8 @@
  * (as `file:stream` names, by content); the four times at 100 ns (missing creation, access and change time = the
  * modification time).
  * Ignored: modes, uid/gid, user and group names, PAX header names and key order, header format, `./` and trailing
- * `/`, time digits beyond 100 ns, entry order. Order differences and raw header differences are reported apart, as
- * noise, and never make two layers unequal.
+ * `/` (and an archive-root `./` entry), time digits beyond 100 ns, entry order. Order differences and raw header
+ * differences are reported apart, as noise, and never make two layers unequal.
  */
 import { createHash } from 'node:crypto';
 import type { EntryBody, LayerEntry } from '../entry.js';
@@ -34,7 +34,15 @@ export type ComparedField =
   | 'changeTime';
 
 /** The kind as compared: hard links inside the layer are files (grouped); links to a parent layer stay `hardlink`. */
-export type ComparedKind = 'directory' | 'file' | 'hardlink' | 'symlink' | 'whiteout' | 'opaqueWhiteout' | 'stream' | 'special';
+export type ComparedKind =
+  | 'directory'
+  | 'file'
+  | 'hardlink'
+  | 'symlink'
+  | 'whiteout'
+  | 'opaqueWhiteout'
+  | 'stream'
+  | 'special';
 
 /** One differing field. Values are display-ready: numbers for attributes and sizes, ISO 8601 (7 digits) for times,
  * padded base64 for security descriptors and EA values, `null` when absent. */
@@ -203,7 +211,8 @@ async function summarise(
 ): Promise<Side> {
   const side: Side = { byPath: new Map(), groups: new Map(), duplicates: [], count: 0 };
   for await (const e of entries) {
-    const path = e.kind === 'stream' ? e.path : trimName(e.path);
+    const path = e.kind === 'stream' ? `${trimName(e.filePath)}:${e.streamName}` : trimName(e.path);
+    if (e.kind === 'directory' && (path === '' || path === '.')) continue; // the archive root (`./`) is no entry
     let kind: ComparedKind = e.kind;
     let dataPath: string | undefined;
     let digest: string | undefined;

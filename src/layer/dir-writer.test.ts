@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
 import { bufferBody, type LayerEntry } from '../entry.js';
-import { readSidecar } from './sidecar.js';
 import { utimeSeconds, writeLayerDir } from './dir-writer.js';
+import { readSidecar } from './sidecar.js';
 
 const T = 1_677_606_423_123_456_789n;
 const dir = (path: string, t = T): LayerEntry => ({ kind: 'directory', path, win: { lastWriteTime: t } });
@@ -26,7 +26,8 @@ test('utimeSeconds: the disk shows exactly the microsecond asked for (float erro
   const p = join(root, 'f');
   writeFileSync(p, '');
   const samples = [0n, 1n, 999n, 1000n, -1n, -1000n, -1_500_000_001n, T, 4_102_444_800_999_999_999n];
-  for (let i = 0; i < 300; i++) samples.push(BigInt(Math.floor(Math.random() * 4e9)) * 1_000_000_000n + BigInt(i * 3_331_333));
+  for (let i = 0; i < 300; i++)
+    samples.push(BigInt(Math.floor(Math.random() * 4e9)) * 1_000_000_000n + BigInt(i * 3_331_333));
   for (const ns of samples) {
     utimesSync(p, utimeSeconds(ns), utimeSeconds(ns));
     const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
@@ -41,7 +42,12 @@ test('folder times survive (set last, children first); modes 0644/0755 under any
   let r: Awaited<ReturnType<typeof writeLayerDir>>;
   try {
     r = await writeLayerDir(
-      from([dir('Files', T), dir('Files/a', T + 1_000_000n), file('Files/a/x', 'hello', T + 2_000_000n), dir('Files/b', 0n)]),
+      from([
+        dir('Files', T),
+        dir('Files/a', T + 1_000_000n),
+        file('Files/a/x', 'hello', T + 2_000_000n),
+        dir('Files/b', 0n),
+      ]),
       target,
       { sync: false },
     );

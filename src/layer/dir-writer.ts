@@ -31,7 +31,7 @@ import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import type { UnixNanos } from '../windows/index.js';
 import { ImportGuard, trimName } from './safety.js';
-import { type LayerKind, SidecarWriter, type SidecarRecord, type SidecarStream } from './sidecar.js';
+import { type LayerKind, type SidecarRecord, type SidecarStream, SidecarWriter } from './sidecar.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
 export interface WriteLayerDirOptions {
@@ -145,6 +145,10 @@ export async function writeLayerDir(
     sidecar?.abort();
     target.abort();
     if (e instanceof WinlayerError) throw e;
+    // Only filesystem failures (errno codes) are IO errors; anything else is a bug and keeps its stack.
+    if (typeof (e as NodeJS.ErrnoException)?.code !== 'string' || (e as NodeJS.ErrnoException).syscall === undefined) {
+      throw e;
+    }
     throw new WinlayerError('IO', `cannot write the layer folder: ${(e as Error).message}`, {
       path: finalPath,
       cause: e,
@@ -226,7 +230,9 @@ class DirWriter {
   /** undefined until probed: whether the disk keeps the microseconds `utimes` sets (then no fstat per file). */
   #exactTimes: boolean | undefined;
   #nonBase = false;
+  #sawFiles = false;
   #sdCount = 0;
+  readonly #recentSds: [Buffer, number][] = [];
   #counts = {
     entries: 0,
     directories: 0,
@@ -244,7 +250,11 @@ class DirWriter {
     this.#root = root;
     this.#parents = parents;
     this.#opts = opts;
-    this.#guard = new ImportGuard({ kind: opts.kind ?? 'auto', parentLinks: parents.length > 0 });
+    // A base layer has no parents to link into; links into parents make an auto-detected layer non-base.
+    this.#guard = new ImportGuard({
+      kind: opts.kind ?? 'auto',
+      parentLinks: parents.length > 0 && opts.kind !== 'base',
+    });
     const umask = 0o777 & ~statSync(root).mode;
     this.#fileChmod = (FILE_MODE & umask) !== 0;
     this.#dirChmod = (DIR_MODE & umask) !== 0;
@@ -255,14 +265,33 @@ class DirWriter {
     sidecar: SidecarWriter,
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
     for await (const e of entries) {
+      // The archive root (`./`, normalised to '') is the layer folder itself: nothing to write, nothing to record.
+      if (e.kind === 'directory' && e.path === '' && e.raw !== undefined && /^(\.\/+)+$|^\.$/.test(e.raw.name))
+        continue;
       const verdict = this.#guard.check(e);
-      if (verdict.nonBase) this.#nonBase = true;
+      if (verdict.nonBase || verdict.link?.in === 'parent') this.#nonBase = true;
       if (e.kind !== 'stream') this.#flushPending(sidecar);
-      await this.#write(e, verdict.link, sidecar);
+      try {
+        await this.#write(e, verdict.link, sidecar);
+      } catch (err) {
+        const errno = err as NodeJS.ErrnoException;
+        if (err instanceof WinlayerError || typeof errno?.code !== 'string' || errno.syscall === undefined) throw err;
+        throw new WinlayerError('IO', `cannot write the entry: ${errno.message}`, {
+          entry: e.raw?.name ?? e.path,
+          cause: err,
+          ...(errno.code === 'ENAMETOOLONG' ? { hint: 'the path is longer than this host filesystem allows' } : {}),
+        });
+      }
       this.#counts.entries++;
       this.#opts.onProgress?.({ entries: this.#counts.entries, bytes: this.#counts.bytes });
     }
     this.#flushPending(sidecar);
+    if (this.#counts.directories === 0 || !this.#sawFiles) {
+      throw new WinlayerError('LAYER_INVALID', 'the archive has no Files folder entry', {
+        entry: 'Files',
+        hint: 'every Windows layer holds Files/ (the container sees it as C:\\)',
+      });
+    }
     this.#finishDirectories(sidecar);
     const kind: LayerKind = this.#opts.kind ?? (this.#nonBase ? 'non-base' : 'base');
     sidecar.finish({ kind });
@@ -274,14 +303,12 @@ class DirWriter {
     };
   }
 
-  async #write(
-    e: LayerEntry,
-    link: ReturnType<ImportGuard['check']>['link'],
-    sidecar: SidecarWriter,
-  ): Promise<void> {
-    const disk = join(this.#root, ...e.path.split('/'));
+  async #write(e: LayerEntry, link: ReturnType<ImportGuard['check']>['link'], sidecar: SidecarWriter): Promise<void> {
+    // The guard has checked the path (relative, no `..`, `.`, empty parts or backslashes): plain concatenation is safe.
+    const disk = `${this.#root}/${e.path}`;
     switch (e.kind) {
       case 'directory': {
+        if (e.path === 'Files') this.#sawFiles = true;
         mkdirSync(disk, { mode: DIR_MODE });
         if (this.#dirChmod) chmodDir(disk);
         const atime = e.win.lastAccessTime ?? e.win.lastWriteTime;
@@ -312,9 +339,10 @@ class DirWriter {
         return;
       }
       case 'hardlink': {
-        if (link === undefined) throw new WinlayerError('INTERNAL', 'a hard link without a resolution', { entry: e.path });
+        if (link === undefined)
+          throw new WinlayerError('INTERNAL', 'a hard link without a resolution', { entry: e.path });
         if (link.in === 'layer') {
-          const from = join(this.#root, ...link.dataPath.split('/'));
+          const from = `${this.#root}/${link.dataPath}`;
           linkSync(from, disk);
           const diskMtime = lstatSync(disk, { bigint: true }).mtimeNs;
           sidecar.add({ ...this.#meta(e, 'hardlink', sidecar), linkTarget: trimName(e.linkTarget), diskMtime });
@@ -408,9 +436,19 @@ class DirWriter {
   }
 
   #meta(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): SidecarRecord {
-    const record = metaRecord(e, kind, sidecar);
+    const sd = e.win.securityDescriptor;
+    const record = metaRecord(e, kind, sd === undefined ? undefined : this.#sdId(sd, sidecar));
     if (record.sd !== undefined) this.#sdCount = Math.max(this.#sdCount, record.sd + 1);
     return record;
+  }
+
+  /** The table id of a security descriptor; the last few are remembered (neighbours usually share one). */
+  #sdId(sd: Uint8Array, sidecar: SidecarWriter): number {
+    for (const [bytes, id] of this.#recentSds) if (bytes.equals(sd)) return id;
+    const id = sidecar.addSecurityDescriptor(sd);
+    this.#recentSds.unshift([Buffer.from(sd), id]);
+    if (this.#recentSds.length > 4) this.#recentSds.pop();
+    return id;
   }
 
   #flushPending(sidecar: SidecarWriter): void {
@@ -473,14 +511,14 @@ function writeAll(fd: number, data: Uint8Array, length: number): void {
   while (off < length) off += writeSync(fd, data, off, length - off);
 }
 
-/** The sidecar record of an entry's Windows metadata (SDs go into the table once each). */
-function metaRecord(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): SidecarRecord {
+/** The sidecar record of an entry's Windows metadata; `sd` is the descriptor's id in the sidecar table. */
+function metaRecord(e: LayerEntry, kind: SidecarRecord['kind'], sd: number | undefined): SidecarRecord {
   const w = e.win;
   return {
     path: e.path,
     kind,
     ...(w.attributes === undefined ? {} : { attributes: w.attributes }),
-    ...(w.securityDescriptor === undefined ? {} : { sd: sidecar.addSecurityDescriptor(w.securityDescriptor) }),
+    ...(sd === undefined ? {} : { sd }),
     ...(w.creationTime === undefined ? {} : { creationTime: w.creationTime }),
     lastWriteTime: w.lastWriteTime,
     ...(w.lastAccessTime === undefined ? {} : { lastAccessTime: w.lastAccessTime }),

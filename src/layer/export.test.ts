@@ -4,12 +4,16 @@ import { createHash } from 'node:crypto';
 import {
   chownSync,
   closeSync,
+  existsSync,
   ftruncateSync,
   linkSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
+  rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -62,7 +66,9 @@ function buildTree(root: string, order: 'forward' | 'reverse', umask: number): v
 
 test('the same tree exports to the same bytes whatever the creation order, umask and owner', async (t) => {
   const one = tempDir(t);
-  const two = tempDir(t);
+  // Another filesystem when there is one (tmpfs: other inode numbers, other readdir order).
+  const two = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/winlayer-test-') : tempDir(t);
+  t.after(() => rmSync(two, { recursive: true, force: true }));
   buildTree(one, 'forward', 0o022);
   buildTree(two, 'reverse', 0o077);
   if (process.getuid?.() === 0) {
@@ -100,6 +106,16 @@ test('atomic output: nothing at the final path after a failure; stale temporarie
   writeFileSync(join(out, '.layer.tar.winlayer-tmp-2147483646-deadbeef'), 'left by a SIGKILLed run');
   await assert.rejects(exportLayer(dir, { output: target }), (e: unknown) => isWinlayerError(e, 'LAYER_SPECIAL_FILE'));
   assert.deepEqual(readdirSync(out), []);
+  // A device is written in place, never replaced by a renamed temporary.
+  const ok = tempDir(t);
+  mkdirSync(join(ok, 'Files'));
+  const r = await exportLayer(ok, { output: '/dev/null' });
+  assert.equal(r.entries, 1);
+  assert.ok(statSync('/dev/null').isCharacterDevice());
+  await assert.rejects(
+    exportLayer(ok, { output: out }),
+    (e: unknown) => isWinlayerError(e, 'USAGE') && /folder/.test(e.message),
+  );
   await assert.rejects(
     exportLayer(dir, { output: join(dir, 'Files/out.tar') }),
     (e: unknown) => isWinlayerError(e, 'USAGE') && /inside the layer/.test(e.message),

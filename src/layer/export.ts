@@ -2,14 +2,14 @@
  * export: a layer folder → a Windows layer tar (plain, gzip or zstd), hcsshim's `ExportLayerToTar` on any OS. The
  * layer-folder walk (`walk.ts`) is the source, the canonical tar writer the sink; digests come back in the result.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, type Stats, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { AtomicTarget } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
 import { type Compression, type TarSummary, writeTar } from '../tar/index.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
-import { type WalkLayerOptions, walkLayerSync } from './walk.js';
+import { type WalkLayerOptions, walkLayerAsync } from './walk.js';
 
 /** Options of {@link exportLayer}: the walk's (metadata policy, symlinks, kind) plus where and how to write. */
 export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
@@ -65,32 +65,71 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     ...(opts.compression === undefined ? {} : { compression: opts.compression }),
     ...(opts.level === undefined ? {} : { level: opts.level }),
   };
-  if (typeof opts.output !== 'string') {
-    const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), opts.output, tarOpts);
-    return { ...summary, kind, skipped };
-  }
-
-  const output = resolve(opts.output);
-  const inside = relative(resolve(layerDir), output).split(sep);
-  if (inside[0] !== '..' && inside[0] !== '' && ['Files', 'UtilityVM', 'Hives'].includes(inside[0]!)) {
-    throw new WinlayerError('USAGE', 'the output file would be inside the layer it exports', {
-      path: output,
-      hint: 'write the tar outside Files/, UtilityVM/ and Hives/',
-    });
-  }
-  const target = new AtomicTarget(output);
-  let fd: number | undefined;
   try {
-    fd = openSync(target.tempPath, 'w', 0o644);
-    const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), fd, tarOpts);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    target.commit({ synced: true });
-    return { ...summary, kind, output, skipped };
+    if (typeof opts.output !== 'string') {
+      const summary = await writeTar(walkLayerAsync(layerDir, policy, walkOpts), opts.output, tarOpts);
+      return { ...summary, kind, skipped };
+    }
+
+    const output = resolve(opts.output);
+    const inside = relative(resolve(layerDir), output).split(sep);
+    if (inside[0] !== '..' && inside[0] !== '' && ['Files', 'UtilityVM', 'Hives'].includes(inside[0]!)) {
+      throw new WinlayerError('USAGE', 'the output file would be inside the layer it exports', {
+        path: output,
+        hint: 'write the tar outside Files/, UtilityVM/ and Hives/',
+      });
+    }
+    // A device, FIFO or socket (`/dev/null`, `/dev/stdout`, a named pipe) is written in place: renaming a temporary
+    // over it would replace the device node with a regular file.
+    const existing = statOrUndefined(output);
+    if (existing?.isDirectory() === true) {
+      throw new WinlayerError('USAGE', 'the output is a folder', {
+        path: output,
+        hint: 'give a file name: -o DIR/layer.tar',
+      });
+    }
+    if (existing !== undefined && !existing.isFile()) {
+      const fd = openFile(output);
+      try {
+        const summary = await writeTar(walkLayerAsync(layerDir, policy, walkOpts), fd, tarOpts);
+        return { ...summary, kind, output, skipped };
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const target = new AtomicTarget(output);
+    let fd: number | undefined;
+    try {
+      fd = openSync(target.tempPath, 'w', 0o644);
+      const summary = await writeTar(walkLayerAsync(layerDir, policy, walkOpts), fd, tarOpts);
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+      target.commit({ synced: true });
+      return { ...summary, kind, output, skipped };
+    } catch (e) {
+      if (fd !== undefined) closeSync(fd);
+      target.abort();
+      throw e;
+    }
+  } finally {
+    if (opts.sidecar === undefined) sidecar?.close(); // we opened it
+  }
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    target.abort();
-    throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new WinlayerError('IO', `cannot inspect the output: ${(e as Error).message}`, { path, cause: e });
+  }
+}
+
+function openFile(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (e) {
+    throw new WinlayerError('IO', `cannot open the output: ${(e as Error).message}`, { path, cause: e });
   }
 }

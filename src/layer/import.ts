@@ -3,8 +3,9 @@
  * hcsshim's `ImportLayerFromTar`, on any OS. The tar reader (`src/tar/`) yields the entries; `writeLayerDir` checks
  * each one against the path-safety rules (`safety.ts`) and writes it atomically (`dir-writer.ts`).
  */
-import type { LayerEntry } from '../entry.js';
-import { type ByteInput, openTarSource, type ReadTarOptions, readTar } from '../tar/index.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { WinlayerError } from '../errors.js';
+import { type ByteInput, type ReadTarOptions, readTar } from '../tar/index.js';
 import { type ImportResult, type WriteLayerDirOptions, writeLayerDir } from './dir-writer.js';
 
 /** Options of `importLayer`: the layer-folder options plus the tar reader's. */
@@ -12,6 +13,9 @@ export interface ImportLayerOptions extends WriteLayerDirOptions {
   /** Options for the tar reader (compression is detected when absent; `lenient` never relaxes path safety). */
   readonly tar?: ReadTarOptions;
 }
+
+/** Bytes per read of a tar file. */
+const READ_CHUNK = 1 << 20;
 
 /**
  * Imports the layer tar `input` — a file path (`FILE` or `layer:FILE`) or a byte stream such as stdin — into the
@@ -26,7 +30,45 @@ export async function importLayer(
   layerDir: string,
   opts: ImportLayerOptions = {},
 ): Promise<ImportResult> {
-  const entries: AsyncIterable<LayerEntry> =
-    typeof input === 'string' ? openTarSource(input, { read: opts.tar ?? {} }).entries : readTar(input, opts.tar ?? {});
-  return writeLayerDir(entries, layerDir, opts);
+  if (typeof input !== 'string') return writeLayerDir(readTar(input, opts.tar ?? {}), layerDir, opts);
+  const file = openFile(input);
+  try {
+    return await writeLayerDir(readTar(fileChunks(file.fd, file.path), opts.tar ?? {}), layerDir, opts);
+  } finally {
+    closeSync(file.fd);
+  }
+}
+
+/** Opens `FILE` or `layer:FILE` for reading; `SOURCE_UNREADABLE` (exit 2) when it cannot be opened or is a folder. */
+function openFile(spec: string): { fd: number; path: string } {
+  const path = spec.startsWith('layer:') ? spec.slice('layer:'.length) : spec;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new WinlayerError('SOURCE_UNREADABLE', `cannot open: ${(e as Error).message}`, { path, cause: e });
+  }
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw new WinlayerError('SOURCE_UNREADABLE', 'is a folder, not a layer tar', { path });
+  }
+  return { fd, path };
+}
+
+/**
+ * A file's bytes with synchronous reads: the writer is synchronous too, and a read from the page cache costs less than
+ * waiting for the thread pool between chunks. Each chunk is a fresh buffer (the reader keeps body slices of it).
+ */
+async function* fileChunks(fd: number, path: string): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, READ_CHUNK, null);
+    } catch (e) {
+      throw new WinlayerError('IO', `cannot read the layer tar: ${(e as Error).message}`, { path, cause: e });
+    }
+    if (n === 0) return;
+    yield n === READ_CHUNK ? buf : buf.subarray(0, n);
+  }
 }

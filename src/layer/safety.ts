@@ -53,6 +53,8 @@ interface KnownName {
 }
 
 const ROOTS = new Set(['Files', 'UtilityVM', 'Hives']);
+/** The longest path Windows opens (`\\?\` form), in UTF-16 units. */
+const MAX_PATH_UNITS = 32767;
 
 /**
  * The syntax rules every stored name must pass before anything else: no NUL, no backslash, not absolute, no drive
@@ -113,6 +115,7 @@ export class ImportGuard {
   readonly #names = new Map<string, KnownName>();
   /** The last entry that can own streams (a file or a directory), cleared by any other entry. */
   #streamOwner: string | undefined;
+  #streamOwnerIsDir = false;
   #count = 0;
 
   constructor(opts: ImportGuardOptions = {}) {
@@ -157,10 +160,20 @@ export class ImportGuard {
         hint: 'ADS entries (file:stream) must follow their file immediately; a ":" is not valid in a Windows name',
       });
     }
-    for (const component of path.split('/')) {
+    if (path.length > MAX_PATH_UNITS) {
+      throw new WinlayerError('NAME_INVALID', `the path is longer than ${MAX_PATH_UNITS} UTF-16 units`, {
+        entry: label,
+      });
+    }
+    // Only the last component is new: every parent was itself checked when its folder entry was accepted (a whiteout
+    // may sit in an undeclared folder, so all of its components are checked).
+    const components = entry.kind === 'whiteout' ? path.split('/') : [path.slice(path.lastIndexOf('/') + 1)];
+    for (const component of components) {
       const problem = windowsNameProblem(component);
       if (problem !== undefined) {
-        throw new WinlayerError('NAME_INVALID', `"${component}" cannot be a Windows name: ${problem}`, { entry: label });
+        throw new WinlayerError('NAME_INVALID', `"${component}" cannot be a Windows name: ${problem}`, {
+          entry: label,
+        });
       }
     }
     this.#checkParent(path, label, entry.kind === 'whiteout');
@@ -188,7 +201,7 @@ export class ImportGuard {
         known =
           link.in === 'layer'
             ? { path, kind: 'hardlink', dataPath: link.dataPath }
-            : { path, kind: 'parentLink', dataPath: path };
+            : { path, kind: 'parentLink', dataPath: link.path };
         break;
       }
       case 'whiteout': {
@@ -202,9 +215,13 @@ export class ImportGuard {
         checkNameSyntax(target, label, 'whiteout target');
         const marker = path.slice(path.lastIndexOf('/') + 1);
         if (!inFileTree(target) || target !== `${parentOf(path)}/${marker.slice('.wh.'.length)}`) {
-          throw new WinlayerError('LAYER_INVALID', 'invalid tombstone: it must delete a name under Files/ or UtilityVM/Files/', {
-            entry: label,
-          });
+          throw new WinlayerError(
+            'LAYER_INVALID',
+            'invalid tombstone: it must delete a name under Files/ or UtilityVM/Files/',
+            {
+              entry: label,
+            },
+          );
         }
         const base = target.slice(target.lastIndexOf('/') + 1);
         const problem = windowsNameProblem(base);
@@ -219,6 +236,7 @@ export class ImportGuard {
     }
     this.#claim(path, known, label);
     this.#streamOwner = entry.kind === 'file' || entry.kind === 'directory' ? path : undefined;
+    this.#streamOwnerIsDir = entry.kind === 'directory';
     this.#count++;
     return verdict;
   }
@@ -241,9 +259,13 @@ export class ImportGuard {
     }
     if (root === 'UtilityVM' && parts.length >= 2) {
       if (parts[1] !== 'Files') {
-        throw new WinlayerError('LAYER_INVALID', 'invalid UtilityVM layer: only UtilityVM/Files may be under UtilityVM', {
-          entry: label,
-        });
+        throw new WinlayerError(
+          'LAYER_INVALID',
+          'invalid UtilityVM layer: only UtilityVM/Files may be under UtilityVM',
+          {
+            entry: label,
+          },
+        );
       }
       if (parts.length === 2 && kind !== 'directory') {
         throw new WinlayerError('LAYER_INVALID', 'UtilityVM/Files must be a folder', { entry: label });
@@ -251,20 +273,28 @@ export class ImportGuard {
     }
     if (root === 'Hives' && parts.length > 1) {
       if (this.#kind === 'base') {
-        throw new WinlayerError('LAYER_INVALID', 'a base layer cannot have Hives/ (registry deltas belong to non-base layers)', {
-          entry: label,
-          hint: 'import it as a non-base layer (--non-base)',
-        });
+        throw new WinlayerError(
+          'LAYER_INVALID',
+          'a base layer cannot have Hives/ (registry deltas belong to non-base layers)',
+          {
+            entry: label,
+            hint: 'import it as a non-base layer (--non-base)',
+          },
+        );
       }
       if (kind !== 'file' && kind !== 'directory') {
         throw new WinlayerError('LAYER_INVALID', 'Hives/ holds registry hive files only', { entry: label });
       }
     }
     if (root === 'Hives' && parts.length === 1 && this.#kind === 'base') {
-      throw new WinlayerError('LAYER_INVALID', 'a base layer cannot have Hives/ (registry deltas belong to non-base layers)', {
-        entry: label,
-        hint: 'import it as a non-base layer (--non-base)',
-      });
+      throw new WinlayerError(
+        'LAYER_INVALID',
+        'a base layer cannot have Hives/ (registry deltas belong to non-base layers)',
+        {
+          entry: label,
+          hint: 'import it as a non-base layer (--non-base)',
+        },
+      );
     }
   }
 
@@ -289,10 +319,14 @@ export class ImportGuard {
       return;
     }
     if (known === undefined || known.kind === 'whiteout') {
-      throw new WinlayerError('LAYER_INVALID', `a child before its parent: "${parent}" has not been declared as a folder`, {
-        entry: label,
-        hint: 'every folder needs its own entry before the entries inside it (hcsshim never creates parents)',
-      });
+      throw new WinlayerError(
+        'LAYER_INVALID',
+        `a child before its parent: "${parent}" has not been declared as a folder`,
+        {
+          entry: label,
+          hint: 'every folder needs its own entry before the entries inside it (hcsshim never creates parents)',
+        },
+      );
     }
     if (known.kind !== 'directory') {
       throw unsafe(label, `writes inside "${known.path}", which is a ${describe(known.kind)}, not a folder`, {
@@ -300,10 +334,14 @@ export class ImportGuard {
       });
     }
     if (known.path !== parent) {
-      throw new WinlayerError('NAME_COLLISION', `the parent is spelled "${parent}" but the folder was declared as "${known.path}"`, {
-        entry: label,
-        hint: 'Windows would merge the two spellings; a layer folder on a case-sensitive filesystem cannot',
-      });
+      throw new WinlayerError(
+        'NAME_COLLISION',
+        `the parent is spelled "${parent}" but the folder was declared as "${known.path}"`,
+        {
+          entry: label,
+          hint: 'Windows would merge the two spellings; a layer folder on a case-sensitive filesystem cannot',
+        },
+      );
     }
   }
 
@@ -326,23 +364,33 @@ export class ImportGuard {
     checkNameSyntax(target, label, 'hard-link target');
     const t = trimName(target);
     if (!inFileTree(path)) {
-      throw new WinlayerError('LAYER_HARDLINK', 'a hard link must be under Files/ or UtilityVM/Files/', { entry: label });
+      throw new WinlayerError('LAYER_HARDLINK', 'a hard link must be under Files/ or UtilityVM/Files/', {
+        entry: label,
+      });
     }
     if (!inFileTree(t)) {
-      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target "${target}" is outside Files/ and UtilityVM/Files/`, {
-        entry: label,
-        hint: 'hard-link targets are layer paths with their Files/ prefix (crane writes them without it)',
-      });
+      throw new WinlayerError(
+        'LAYER_HARDLINK',
+        `the hard-link target "${target}" is outside Files/ and UtilityVM/Files/`,
+        {
+          entry: label,
+          hint: 'hard-link targets are layer paths with their Files/ prefix (crane writes them without it)',
+        },
+      );
     }
     const known = this.#names.get(upcase(t));
     if (known === undefined || known.kind === 'whiteout') {
       if (this.#parentLinks && t.startsWith('Files/')) return { in: 'parent', path: t };
-      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target "${target}" is missing or comes later in the archive`, {
-        entry: label,
-        hint: this.#parentLinks
-          ? 'the target is in neither this layer nor under Files/ of a parent'
-          : 'a link into a parent layer needs the parent folders (--parent DIR)',
-      });
+      throw new WinlayerError(
+        'LAYER_HARDLINK',
+        `the hard-link target "${target}" is missing or comes later in the archive`,
+        {
+          entry: label,
+          hint: this.#parentLinks
+            ? 'the target is in neither this layer nor under Files/ of a parent'
+            : 'a link into a parent layer needs the parent folders (--parent DIR)',
+        },
+      );
     }
     if (known.kind === 'directory' || known.kind === 'symlink' || known.kind === 'stream') {
       throw new WinlayerError('LAYER_HARDLINK', `the hard-link target "${known.path}" is a ${describe(known.kind)}`, {
@@ -351,11 +399,15 @@ export class ImportGuard {
       });
     }
     if (known.path !== t) {
-      throw new WinlayerError('LAYER_HARDLINK', `the hard-link target is spelled "${t}" but the file is "${known.path}"`, {
-        entry: label,
-      });
+      throw new WinlayerError(
+        'LAYER_HARDLINK',
+        `the hard-link target is spelled "${t}" but the file is "${known.path}"`,
+        {
+          entry: label,
+        },
+      );
     }
-    if (known.kind === 'parentLink') return { in: 'parent', path: known.path };
+    if (known.kind === 'parentLink') return { in: 'parent', path: known.dataPath ?? known.path };
     return { in: 'layer', dataPath: known.dataPath ?? known.path };
   }
 
@@ -366,9 +418,20 @@ export class ImportGuard {
       throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid alternate data stream name`, { entry: label });
     }
     if (this.#streamOwner === undefined || this.#streamOwner !== entry.filePath) {
-      throw new WinlayerError('LAYER_INVALID', `an alternate data stream whose file "${entry.filePath}" does not directly precede it`, {
+      throw new WinlayerError(
+        'LAYER_INVALID',
+        `an alternate data stream whose file "${entry.filePath}" does not directly precede it`,
+        {
+          entry: label,
+          hint: 'ADS entries (file:stream) must follow their file immediately',
+        },
+      );
+    }
+    if (this.#streamOwnerIsDir) {
+      // Windows allows them, but a layer folder cannot export them back yet: refuse rather than drop them.
+      throw new WinlayerError('LAYER_INVALID', 'alternate data streams on folders are not supported', {
         entry: label,
-        hint: 'ADS entries (file:stream) must follow their file immediately',
+        hint: 'only files may carry alternate data streams in a layer winlayer imports',
       });
     }
     const key = `${entry.filePath}:${name}`;

@@ -133,3 +133,29 @@ test('abort() leaves nothing behind', (t) => {
   w.abort();
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('records are read back by offset: many records across read chunks, a record longer than a chunk', (t) => {
+  const dir = tempDir(t);
+  const w = new SidecarWriter(dir, { kind: 'base' });
+  const big = 'x'.repeat(3 * 1024 * 1024);
+  const n = 20_000;
+  for (let i = 0; i < n; i++) {
+    w.add({ path: `Files/d${i % 7}/é-${i}`, kind: 'file', size: i, lastWriteTime: BigInt(i) * 100n });
+    if (i === 9_999) w.add({ path: 'Files/big', kind: 'file', extraPax: [{ key: 'k', value: big }] });
+  }
+  w.finish();
+  const sc = readSidecar(dir)!;
+  assert.equal(sc.size, n + 1);
+  for (const i of [0, 1, 4_321, 9_999, 10_000, 15_555, n - 1]) {
+    assert.deepEqual(sc.get(`Files/d${i % 7}/é-${i}`), {
+      path: `Files/d${i % 7}/é-${i}`,
+      kind: 'file',
+      size: i,
+      lastWriteTime: BigInt(i) * 100n,
+    });
+  }
+  assert.equal(sc.get('Files/big')!.extraPax![0]!.value.length, big.length);
+  sc.close();
+  assert.equal(sc.get('Files/d0/é-0')!.size, 0, 'get after close opens the file again');
+  sc.close();
+});

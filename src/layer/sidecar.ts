@@ -4,9 +4,9 @@
  * whiteouts, hard links into parents and unknown PAX records.
  *
  * `SidecarWriter` writes it in one streaming pass (import); `readSidecar` loads an index of path → record whose memory
- * grows with the number of entries, never with data (records are kept as their JSON text and parsed on lookup).
+ * grows with the number of entries, never with data (it keeps each record's byte offset; `get` reads and parses it).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtomicTarget } from '../atomic.js';
 import type { ExtendedAttribute, PaxRecord } from '../entry.js';
@@ -98,6 +98,8 @@ export interface Sidecar {
   readonly detached: ReadonlyMap<string, readonly SidecarRecord[]>;
   /** Host path of a stream's data file (`streams/<n>` resolved inside `.winlayer/`). */
   streamPath(stream: SidecarStream): string;
+  /** Closes the file `get` reads records from (a later `get` opens it again). */
+  close(): void;
 }
 
 /** Options of `SidecarWriter`. */
@@ -149,6 +151,51 @@ const KINDS: ReadonlySet<string> = new Set(['directory', 'file', 'symlink', 'har
 const STREAM_DATA = /^streams\/\d{1,12}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Why a field is wrong; thrown as `SIDECAR_INVALID` by `decodeRecord`. */
+class FieldError extends Error {}
+
+function fieldStr(v: Record<string, unknown>, k: string): string | undefined {
+  const x = v[k];
+  if (x === undefined) return undefined;
+  if (typeof x !== 'string') throw new FieldError(`field "${k}" must be a string`);
+  return x;
+}
+
+function fieldUint(v: Record<string, unknown>, k: string, max: number): number | undefined {
+  const x = v[k];
+  if (x === undefined) return undefined;
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) {
+    throw new FieldError(`field "${k}" must be an integer 0..${max}`);
+  }
+  return x;
+}
+
+function fieldTime(v: Record<string, unknown>, k: string): UnixNanos | undefined {
+  const x = fieldStr(v, k);
+  if (x === undefined) return undefined;
+  try {
+    return parsePaxTime(x);
+  } catch {
+    throw new FieldError(`field "${k}" must be a PAX time string such as "1677606423.1234567"`);
+  }
+}
+
+function fieldFlag(v: Record<string, unknown>, k: string): boolean {
+  const x = v[k];
+  if (x === undefined || x === false) return false;
+  if (x !== true) throw new FieldError(`field "${k}" must be true`);
+  return true;
+}
+
+function fieldList(v: Record<string, unknown>, k: string): Record<string, unknown>[] | undefined {
+  const x = v[k];
+  if (x === undefined) return undefined;
+  if (!Array.isArray(x) || !x.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i))) {
+    throw new FieldError(`field "${k}" must be an array of objects`);
+  }
+  return x as Record<string, unknown>[];
+}
+
 /** Parses one `entries.ndjson` line strictly. `file` and `line` only shape the error message. */
 export function decodeRecord(text: string, file = ENTRIES, line?: number): SidecarRecord {
   let o: unknown;
@@ -158,99 +205,89 @@ export function decodeRecord(text: string, file = ENTRIES, line?: number): Sidec
     throw invalid(file, `not JSON: ${(e as Error).message}`, line);
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw invalid(file, 'a record is not an object', line);
-  const v = o as Record<string, unknown>;
-  const bad = (field: string, want: string) => invalid(file, `field "${field}" must be ${want}`, line);
-  const str = (k: string): string | undefined => {
-    const x = v[k];
-    if (x === undefined) return undefined;
-    if (typeof x !== 'string') throw bad(k, 'a string');
-    return x;
-  };
-  const uint = (k: string, max: number): number | undefined => {
-    const x = v[k];
-    if (x === undefined) return undefined;
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw bad(k, `an integer 0..${max}`);
-    return x;
-  };
-  const time = (k: string): UnixNanos | undefined => {
-    const x = str(k);
-    if (x === undefined) return undefined;
-    try {
-      return parsePaxTime(x);
-    } catch {
-      throw bad(k, 'a PAX time string such as "1677606423.1234567"');
-    }
-  };
-  const flag = (k: string): boolean | undefined => {
-    const x = v[k];
-    if (x === undefined || x === false) return undefined;
-    if (x !== true) throw bad(k, 'true');
-    return true;
-  };
-  const list = (k: string): Record<string, unknown>[] | undefined => {
-    const x = v[k];
-    if (x === undefined) return undefined;
-    if (!Array.isArray(x) || !x.every((i) => typeof i === 'object' && i !== null && !Array.isArray(i))) {
-      throw bad(k, 'an array of objects');
-    }
-    return x as Record<string, unknown>[];
-  };
-  const path = str('path');
+  try {
+    return recordFromJson(o as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof FieldError) throw invalid(file, e.message, line);
+    throw e;
+  }
+}
+
+function recordFromJson(v: Record<string, unknown>): SidecarRecord {
+  const path = fieldStr(v, 'path');
   if (path === undefined || path === '' || path.startsWith('/') || path.endsWith('/') || path.startsWith('./')) {
-    throw bad('path', 'a layer path (relative, "/"-separated, no trailing "/")');
+    throw new FieldError('field "path" must be a layer path (relative, "/"-separated, no trailing "/")');
   }
-  if (path.split('/').some((c) => c === '' || c === '.' || c === '..')) throw bad('path', 'free of "", "." and ".."');
-  const kind = str('kind');
-  if (kind === undefined || !KINDS.has(kind)) throw bad('kind', `one of ${[...KINDS].join(', ')}`);
-  const eas = list('extendedAttributes')?.map((ea) => {
-    if (typeof ea.name !== 'string' || typeof ea.value !== 'string' || !BASE64.test(ea.value)) {
-      throw bad('extendedAttributes', '[{name: string, value: base64}]');
-    }
-    return { name: ea.name, value: new Uint8Array(Buffer.from(ea.value, 'base64')) };
-  });
-  const streams = list('streams')?.map((s) => {
-    if (
-      typeof s.name !== 'string' ||
-      s.name === '' ||
-      typeof s.size !== 'number' ||
-      !Number.isSafeInteger(s.size) ||
-      s.size < 0 ||
-      typeof s.data !== 'string' ||
-      !STREAM_DATA.test(s.data)
-    ) {
-      throw bad('streams', '[{name: string, size: integer, data: "streams/<n>"}]');
-    }
-    return { name: s.name, size: s.size, data: s.data };
-  });
-  const extraPax = list('extraPax')?.map((p) => {
-    if (typeof p.key !== 'string' || typeof p.value !== 'string') throw bad('extraPax', '[{key, value}] strings');
-    return { key: p.key, value: p.value };
-  });
-  const r: SidecarRecord = {
-    path,
-    kind: kind as SidecarRecordKind,
-    attributes: uint('attributes', 0xffff_ffff),
-    sd: uint('sd', Number.MAX_SAFE_INTEGER),
-    creationTime: time('creationTime'),
-    lastWriteTime: time('lastWriteTime'),
-    lastAccessTime: time('lastAccessTime'),
-    changeTime: time('changeTime'),
-    size: uint('size', Number.MAX_SAFE_INTEGER),
-    diskMtime: time('diskMtime'),
-    linkTarget: str('linkTarget'),
-    mountPoint: flag('mountPoint'),
-    inParent: flag('inParent'),
-    target: str('target'),
-    extendedAttributes: eas,
-    streams,
-    extraPax,
-  };
+  if (path.includes('//') || /(^|\/)\.\.?(\/|$)/.test(path)) {
+    throw new FieldError('field "path" must be free of "", "." and ".."');
+  }
+  const kind = fieldStr(v, 'kind');
+  if (kind === undefined || !KINDS.has(kind))
+    throw new FieldError(`field "kind" must be one of ${[...KINDS].join(', ')}`);
+  // Build with plain assignments (no deletes) so every record has a fast, stable shape.
+  const r: { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] } = { path, kind: kind as SidecarRecordKind };
+  const attributes = fieldUint(v, 'attributes', 0xffff_ffff);
+  if (attributes !== undefined) r.attributes = attributes;
+  const sd = fieldUint(v, 'sd', Number.MAX_SAFE_INTEGER);
+  if (sd !== undefined) r.sd = sd;
+  const creationTime = fieldTime(v, 'creationTime');
+  if (creationTime !== undefined) r.creationTime = creationTime;
+  const lastWriteTime = fieldTime(v, 'lastWriteTime');
+  if (lastWriteTime !== undefined) r.lastWriteTime = lastWriteTime;
+  const lastAccessTime = fieldTime(v, 'lastAccessTime');
+  if (lastAccessTime !== undefined) r.lastAccessTime = lastAccessTime;
+  const changeTime = fieldTime(v, 'changeTime');
+  if (changeTime !== undefined) r.changeTime = changeTime;
+  const size = fieldUint(v, 'size', Number.MAX_SAFE_INTEGER);
+  if (size !== undefined) r.size = size;
+  const diskMtime = fieldTime(v, 'diskMtime');
+  if (diskMtime !== undefined) r.diskMtime = diskMtime;
+  const linkTarget = fieldStr(v, 'linkTarget');
+  if (linkTarget !== undefined) r.linkTarget = linkTarget;
+  if (fieldFlag(v, 'mountPoint')) r.mountPoint = true;
+  if (fieldFlag(v, 'inParent')) r.inParent = true;
+  const target = fieldStr(v, 'target');
+  if (target !== undefined) r.target = target;
+  const eas = fieldList(v, 'extendedAttributes');
+  if (eas !== undefined) {
+    r.extendedAttributes = eas.map((ea) => {
+      if (typeof ea.name !== 'string' || typeof ea.value !== 'string' || !BASE64.test(ea.value)) {
+        throw new FieldError('field "extendedAttributes" must be [{name: string, value: base64}]');
+      }
+      return { name: ea.name, value: new Uint8Array(Buffer.from(ea.value, 'base64')) };
+    });
+  }
+  const streams = fieldList(v, 'streams');
+  if (streams !== undefined) {
+    r.streams = streams.map((st) => {
+      if (
+        typeof st.name !== 'string' ||
+        st.name === '' ||
+        typeof st.size !== 'number' ||
+        !Number.isSafeInteger(st.size) ||
+        st.size < 0 ||
+        typeof st.data !== 'string' ||
+        !STREAM_DATA.test(st.data)
+      ) {
+        throw new FieldError('field "streams" must be [{name: string, size: integer, data: "streams/<n>"}]');
+      }
+      return { name: st.name, size: st.size, data: st.data };
+    });
+  }
+  const extraPax = fieldList(v, 'extraPax');
+  if (extraPax !== undefined) {
+    r.extraPax = extraPax.map((p) => {
+      if (typeof p.key !== 'string' || typeof p.value !== 'string') {
+        throw new FieldError('field "extraPax" must be [{key, value}] strings');
+      }
+      return { key: p.key, value: p.value };
+    });
+  }
   if ((r.kind === 'symlink' || r.kind === 'hardlink') && r.linkTarget === undefined) {
-    throw bad('linkTarget', `present on a ${r.kind} record`);
+    throw new FieldError(`field "linkTarget" must be present on a ${r.kind} record`);
   }
-  if (r.kind === 'whiteout' && r.target === undefined) throw bad('target', 'present on a whiteout record');
-  // Drop the undefined keys so records compare equal to what was written.
-  for (const k of Object.keys(r) as (keyof SidecarRecord)[]) if (r[k] === undefined) delete (r as Partial<typeof r>)[k];
+  if (r.kind === 'whiteout' && r.target === undefined)
+    throw new FieldError('field "target" must be present on a whiteout record');
   return r;
 }
 
@@ -264,9 +301,10 @@ function parentOf(path: string): string {
 
 /**
  * Loads the sidecar of `layerDir`, or returns `undefined` when the folder has no `.winlayer/` (a plain folder).
- * Reads the whole `entries.ndjson` once (synchronously) and keeps each record as its JSON line, so memory is
+ * Reads `entries.ndjson` once (synchronously, in 1 MiB chunks), checks every record, and keeps only each path and
+ * its byte offset (about 100 bytes per entry); `get` reads a record back with one positioned read. Memory is
  * proportional to the number of entries, never to data. Throws `SIDECAR_INVALID` for a malformed or incomplete sidecar
- * (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id).
+ * (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id). Call `close()` when done.
  */
 export function readSidecar(layerDir: string): Sidecar | undefined {
   const dir = join(layerDir, SIDECAR_DIR);
@@ -299,16 +337,29 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
   }
 
   const entriesPath = join(dir, ENTRIES);
-  const index = new Map<string, string>();
+  const index = new Map<string, number>(); // path → line number (0-based) into starts/lengths
+  let starts = new Float64Array(1024);
+  let lengths = new Uint32Array(1024);
   const detached = new Map<string, SidecarRecord[]>();
   if (existsSync(entriesPath)) {
     let n = 0;
-    for (const line of lines(readText(entriesPath))) {
+    for (const { text, start, length } of fileLines(entriesPath)) {
       n++;
-      const r = decodeRecord(line, entriesPath, n);
+      const r = decodeRecord(text, entriesPath, n);
       if (index.has(r.path)) throw invalid(entriesPath, `duplicate record for ${r.path}`, n);
       if (r.sd !== undefined && r.sd >= sds.length) throw invalid(entriesPath, `sd id ${r.sd} is not in ${SDS}`, n);
-      index.set(r.path, line);
+      const i = index.size;
+      if (i === starts.length) {
+        const s2 = new Float64Array(i * 2);
+        s2.set(starts);
+        starts = s2;
+        const l2 = new Uint32Array(i * 2);
+        l2.set(lengths);
+        lengths = l2;
+      }
+      starts[i] = start;
+      lengths[i] = length;
+      index.set(r.path, i);
       if (r.kind === 'whiteout' || r.kind === 'symlink' || (r.kind === 'hardlink' && r.inParent === true)) {
         const p = parentOf(r.path);
         const group = detached.get(p);
@@ -318,14 +369,35 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
     }
   }
 
+  // Records are read back on demand (one positioned read each), so memory holds paths and offsets, not records.
+  let fd = -1;
+  let buf = Buffer.allocUnsafe(4096);
   return {
     dir,
     manifest,
     size: index.size,
     detached,
     get(path: string): SidecarRecord | undefined {
-      const line = index.get(path);
-      return line === undefined ? undefined : decodeRecord(line, entriesPath);
+      const i = index.get(path);
+      if (i === undefined) return undefined;
+      const len = lengths[i]!;
+      if (buf.length < len) buf = Buffer.allocUnsafe(Math.max(len, buf.length * 2));
+      try {
+        if (fd < 0) fd = openSync(entriesPath, 'r');
+        let got = 0;
+        while (got < len) {
+          const k = readSync(fd, buf, got, len - got, starts[i]! + got);
+          if (k === 0) throw new Error('the file shrank');
+          got += k;
+        }
+      } catch (e) {
+        throw new WinlayerError('SIDECAR_INVALID', `cannot read back a record: ${(e as Error).message}`, {
+          path: entriesPath,
+          cause: e,
+          hint: 'the sidecar changed while it was in use',
+        });
+      }
+      return decodeRecord(buf.toString('utf8', 0, len), entriesPath, i + 1);
     },
     has: (path: string) => index.has(path),
     paths: () => index.keys(),
@@ -335,7 +407,54 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
       return sd;
     },
     streamPath: (s: SidecarStream) => join(dir, ...s.data.split('/')),
+    close(): void {
+      if (fd >= 0) closeSync(fd);
+      fd = -1;
+    },
   };
+}
+
+/** The non-blank lines of a file with their byte offsets, read in 1 MiB chunks (never the whole file at once). */
+function* fileLines(path: string): Generator<{ text: string; start: number; length: number }> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path, cause: e });
+  }
+  try {
+    let chunk = Buffer.allocUnsafe(1 << 20);
+    let filled = 0; // bytes in chunk
+    let base = 0; // file offset of chunk[0]
+    for (;;) {
+      if (filled === chunk.length) {
+        const bigger = Buffer.allocUnsafe(chunk.length * 2); // one line longer than the chunk
+        chunk.copy(bigger, 0, 0, filled);
+        chunk = bigger;
+      }
+      const k = readSync(fd, chunk, filled, chunk.length - filled, base + filled);
+      const eof = k === 0;
+      filled += k;
+      let from = 0;
+      for (;;) {
+        let nl = chunk.indexOf(0x0a, from);
+        if (nl < 0 || nl >= filled) {
+          if (!eof) break;
+          if (from >= filled) break;
+          nl = filled; // last line without a newline
+        }
+        const text = chunk.toString('utf8', from, nl);
+        if (text.trim() !== '') yield { text, start: base + from, length: nl - from };
+        from = nl + 1;
+      }
+      if (eof) return;
+      chunk.copy(chunk, 0, from, filled);
+      base += from;
+      filled -= from;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function readText(path: string): string {

@@ -58,9 +58,33 @@ export function walkLayer(layerDir: string, opts: WalkLayerOptions = {}): AsyncI
   if (opts.symlinks !== undefined && opts.symlinks !== 'error' && opts.symlinks !== 'skip') {
     throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
   }
+  return walkLayerAsync(layerDir, policy, opts);
+}
+
+/** How long the walk may keep the event loop busy before it lets timers and signal handlers run. */
+const YIELD_EVERY_NS = 20_000_000n;
+
+/**
+ * {@link walkLayerSync} as an async iterable that gives the event loop a turn (`setImmediate`) at least every 20 ms,
+ * so that SIGINT/SIGTERM handlers (which remove temporary outputs) and timers run during a long walk. With a checked
+ * `policy`; see {@link walkLayer}.
+ */
+export function walkLayerAsync(
+  layerDir: string,
+  policy: MetadataPolicy,
+  opts: WalkLayerOptions = {},
+): AsyncIterable<LayerEntry> {
   return {
     async *[Symbol.asyncIterator]() {
-      yield* walkLayerSync(layerDir, policy, opts);
+      let last = process.hrtime.bigint();
+      for (const e of walkLayerSync(layerDir, policy, opts)) {
+        yield e;
+        const now = process.hrtime.bigint();
+        if (now - last >= YIELD_EVERY_NS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          last = process.hrtime.bigint();
+        }
+      }
     },
   };
 }
@@ -75,7 +99,7 @@ export function* walkLayerSync(
   try {
     yield* walker.run();
   } finally {
-    walker.closeBody();
+    walker.close();
   }
 }
 
@@ -178,7 +202,10 @@ class Walker {
   readonly #links = new Map<string, string>();
   /** Layer path of a folder → names of child folders that exist only to hold whiteouts (non-base). */
   readonly #virtual = new Map<string, Set<string>>();
+  /** Symlink and parent-hard-link records by path: emitted from the record, whatever the disk holds there. */
+  readonly #standalone = new Map<string, SidecarRecord>();
   #body: FileBody | undefined;
+  #ownsSidecar = false;
 
   constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions) {
     this.#root = root;
@@ -191,7 +218,18 @@ class Walker {
     this.#body = undefined;
   }
 
+  /** Closes the open body and, when the walk read the sidecar itself, the sidecar. */
+  close(): void {
+    this.closeBody();
+    if (this.#ownsSidecar) this.#sidecar?.close();
+  }
+
   *run(): Generator<LayerEntry, void, undefined> {
+    const top = this.#statTop('');
+    if (top === undefined || !top.isDirectory()) {
+      throw new WinlayerError('NOT_FOUND', 'the layer folder does not exist or is not a folder', { path: this.#root });
+    }
+    this.#ownsSidecar = this.#opts.sidecar === undefined;
     this.#sidecar = this.#opts.sidecar === undefined ? readSidecar(this.#root) : (this.#opts.sidecar ?? undefined);
     this.#kind = this.#opts.kind ?? this.#sidecar?.manifest.kind ?? 'base';
     const detached = this.#sidecar?.detached ?? new Map<string, readonly SidecarRecord[]>();
@@ -205,13 +243,16 @@ class Walker {
         hint: 'export it as a non-base layer (--non-base), or remove the record from .winlayer/entries.ndjson',
       });
     }
-    for (const dir of detached.keys()) this.#addVirtual(dir);
+    for (const [dir, group] of detached) {
+      this.#addVirtual(dir);
+      for (const r of group) if (r.kind !== 'whiteout') this.#standalone.set(r.path, r);
+    }
 
     const files = this.#statTop('Files');
     if (files === undefined || !files.isDirectory()) {
       throw new WinlayerError('LAYER_INVALID', 'a layer folder must hold a Files folder', {
         path: this.#root,
-        hint: 'put the container files under Files/ (the container sees it as C:\\)',
+        hint: 'give the folder that holds Files/ (the container sees Files/ as C:\\); put the container files under it',
       });
     }
     yield* this.#tree('Files', files);
@@ -219,9 +260,15 @@ class Walker {
       const hives = this.#statTop('Hives');
       if (hives?.isDirectory() === true) yield* this.#tree('Hives', hives);
     }
-    const uvmFiles = this.#statTop('UtilityVM/Files');
-    if (uvmFiles?.isDirectory() === true) {
-      const uvm = this.#statTop('UtilityVM')!;
+    // lstat each step: a UtilityVM that is a symlink must not lead the walk out of the layer.
+    const uvm = this.#statTop('UtilityVM');
+    if (uvm?.isSymbolicLink() === true) {
+      throw new WinlayerError('LAYER_INVALID', 'UtilityVM must be a folder, not a symlink', {
+        path: join(this.#root, 'UtilityVM'),
+      });
+    }
+    const uvmFiles = uvm?.isDirectory() === true ? this.#statTop('UtilityVM/Files') : undefined;
+    if (uvm !== undefined && uvmFiles?.isDirectory() === true) {
       this.closeBody();
       yield* this.#dir('UtilityVM', uvm);
       yield* this.#tree('UtilityVM/Files', uvmFiles);
@@ -264,8 +311,8 @@ class Walker {
       const name = frame.names[frame.i++]!;
       const childPath = `${frame.path}/${name}`;
       const childHost = join(frame.host, name);
-      const detached = this.#sidecar?.get(childPath);
-      if ((detached?.kind === 'hardlink' && detached.inParent === true) || detached?.kind === 'symlink') {
+      const detached = this.#standalone.get(childPath);
+      if (detached !== undefined) {
         this.closeBody();
         yield this.#detachedEntry(detached);
         continue;
@@ -466,17 +513,7 @@ class Walker {
     } catch (e) {
       throw ioError(e, host, path);
     }
-    const rec = this.#sidecar?.get(path);
-    if (rec?.kind === 'symlink' && rec.linkTarget!.replaceAll('\\', '/') === target) {
-      const meta = this.#merge(rec, 'symlink', st);
-      return {
-        kind: 'symlink',
-        path,
-        linkTarget: rec.linkTarget!,
-        win: meta.win,
-        ...(rec.extraPax ? { extraPax: rec.extraPax } : {}),
-      };
-    }
+    // Symlink records never reach here: they are emitted from the sidecar before the disk is looked at.
     const tree = path.startsWith('UtilityVM/Files/') ? 'UtilityVM/Files' : path.slice(0, path.indexOf('/'));
     const skip = (reason: string): undefined => {
       if (this.#opts.symlinks === 'skip') {
@@ -521,21 +558,20 @@ class Walker {
 
   #merge(
     rec: SidecarRecord | undefined,
-    kind: 'directory' | 'file' | 'symlink',
+    kind: 'directory' | 'file',
     st: BigIntStats,
   ): { win: WindowsMetadata; extraPax?: SidecarRecord['extraPax']; record?: SidecarRecord } {
     const matches =
       rec !== undefined && (rec.kind === kind || (kind === 'file' && rec.kind === 'hardlink' && rec.inParent !== true));
     if (!matches) {
-      return {
-        win: defaultMetadata(this.#policy, kind === 'symlink' ? { symlinkToDirectory: false } : kind, st.mtimeNs),
-      };
+      return { win: defaultMetadata(this.#policy, kind, st.mtimeNs) };
     }
     const unchanged =
       rec.diskMtime !== undefined &&
       micros(rec.diskMtime) === micros(st.mtimeNs) &&
       (kind !== 'file' || rec.size === undefined || BigInt(rec.size) === st.size);
-    const win = this.#recordMeta(rec, unchanged ? undefined : st.mtimeNs);
+    // A record without a last write time (a source that gave none) takes the disk's, like an edited object.
+    const win = this.#recordMeta(rec, unchanged && rec.lastWriteTime !== undefined ? undefined : st.mtimeNs);
     return { win, ...(rec.extraPax ? { extraPax: rec.extraPax } : {}), record: rec };
   }
 

@@ -8,6 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
 
+/** One member of an indexed tar: its name, typeflag, and where its data sits in the file. */
 export interface ArchiveMember {
   readonly name: string;
   readonly type: string;
@@ -31,7 +32,8 @@ function octal(h: Buffer, at: number, len: number, path: string, offset: number)
   }
   const s = field(h, at, len).trim();
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new WinlayerError('TAR_HEADER', `bad octal field ${JSON.stringify(s)}`, { path, offset });
+  if (!/^[0-7]+$/.test(s))
+    throw new WinlayerError('TAR_HEADER', `bad octal field ${JSON.stringify(s)}`, { path, offset });
   return Number.parseInt(s, 8);
 }
 
@@ -57,14 +59,16 @@ export function indexTar(path: string, stop?: (m: ArchiveMember) => boolean): Ar
     for (let guard = 0; guard < 100_000_000; guard++) {
       const n = readSync(fd, h, 0, BLOCK, pos);
       if (n === 0) break;
-      if (n < BLOCK) throw new WinlayerError('TAR_TRUNCATED', 'the archive ends inside a header', { path, offset: pos });
+      if (n < BLOCK)
+        throw new WinlayerError('TAR_TRUNCATED', 'the archive ends inside a header', { path, offset: pos });
       if (h.every((b) => b === 0)) break;
       if (!checksumOk(h)) throw new WinlayerError('TAR_CHECKSUM', 'header checksum mismatch', { path, offset: pos });
       const type = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
       const size = paxSize ?? octal(h, 124, 12, path, pos);
       const dataAt = pos + BLOCK;
       if (type === 'L' || type === 'x' || type === 'g') {
-        if (size > 1 << 20) throw new WinlayerError('TAR_TOO_LARGE', 'extended header over 1 MiB', { path, offset: pos });
+        if (size > 1 << 20)
+          throw new WinlayerError('TAR_TOO_LARGE', 'extended header over 1 MiB', { path, offset: pos });
         const body = Buffer.alloc(size);
         if (readSync(fd, body, 0, size, dataAt) !== size) {
           throw new WinlayerError('TAR_TRUNCATED', 'the archive ends inside an extended header', { path, offset: pos });

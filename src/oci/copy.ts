@@ -3,9 +3,9 @@
  * every image command ends in; `pullImage` is `openRegistryImage` + `writeImage` into a layout.
  */
 import { WinlayerError } from '../errors.js';
-import type { Digest } from './digest.js';
 import { writeDockerArchive } from './docker-archive.js';
-import { type ImageHandle, isIndex, reachableBlobs, type ResolvedImage, resolveImage } from './image.js';
+import { mapLimit } from './files.js';
+import { type ImageHandle, isIndex, type ResolvedImage, reachableBlobs, resolveImage } from './image.js';
 import { LayoutWriter, REF_NAME } from './layout.js';
 import { formatPlatform } from './platform.js';
 import type { Reference } from './reference.js';
@@ -13,6 +13,7 @@ import { openRegistryImage, type PushResult, pushImage, type Registries } from '
 import { type Destination, formatDestination, parseDestination } from './source.js';
 import { configPlatform, type Descriptor, descriptorOf, type Platform } from './spec.js';
 
+/** Options of `writeImage`. */
 export interface WriteImageOptions {
   /** Write only this platform's image of an index. */
   readonly platform?: Platform | string;
@@ -25,6 +26,7 @@ export interface WriteImageOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** What `writeImage` wrote, and what is worth a warning. */
 export interface WriteImageResult {
   readonly destination: string;
   /** The descriptor of the manifest or index written at the top. */
@@ -38,7 +40,10 @@ export interface WriteImageResult {
 export function imageOnly(img: ResolvedImage): ImageHandle {
   return {
     ...img.handle,
-    root: { descriptor: descriptorOf({ ...img.manifestDescriptor, platform: configPlatform(img.config) }), bytes: img.manifestBytes },
+    root: {
+      descriptor: descriptorOf({ ...img.manifestDescriptor, platform: configPlatform(img.config) }),
+      bytes: img.manifestBytes,
+    },
   };
 }
 
@@ -63,10 +68,15 @@ function epoch(env: NodeJS.ProcessEnv): number {
  * layouts and registries keep an index unless `platform` is given. Every blob is verified on the way. Atomic for
  * files and folders; for a registry the root manifest is put last, so the tag moves only when everything is there.
  */
-export async function writeImage(h: ImageHandle, dest: Destination | string, opts: WriteImageOptions = {}): Promise<WriteImageResult> {
+export async function writeImage(
+  h: ImageHandle,
+  dest: Destination | string,
+  opts: WriteImageOptions = {},
+): Promise<WriteImageResult> {
   const d = typeof dest === 'string' ? parseDestination(dest) : dest;
   const env = opts.env ?? process.env;
-  const single = opts.platform !== undefined || d.kind === 'docker-archive' || (isIndex(h) && opts.allPlatforms === false);
+  const single =
+    opts.platform !== undefined || d.kind === 'docker-archive' || (isIndex(h) && opts.allPlatforms === false);
   let src = h;
   const warnings: string[] = [];
   let resolved: ResolvedImage | undefined;
@@ -76,7 +86,8 @@ export async function writeImage(h: ImageHandle, dest: Destination | string, opt
     if (single) src = imageOnly(resolved);
   }
   if (d.kind === 'docker-archive') {
-    const tag = d.tag ?? opts.tag ?? (h.remote !== undefined ? h.name.replace(/^docker:\/\//, '').replace(/@.*$/, '') : h.tag);
+    const tag =
+      d.tag ?? opts.tag ?? (h.remote !== undefined ? h.name.replace(/^docker:\/\//, '').replace(/@.*$/, '') : h.tag);
     await writeDockerArchive(resolved!, d.path, { ...(tag === undefined ? {} : { tag }), mtime: epoch(env) });
     return { destination: formatDestination(d), descriptor: src.root.descriptor, warnings };
   }
@@ -90,14 +101,23 @@ export async function writeImage(h: ImageHandle, dest: Destination | string, opt
   return { destination: formatDestination(d), descriptor: root, warnings };
 }
 
-async function writeLayout(h: ImageHandle, dir: string, tag: string | undefined, img: ResolvedImage | undefined): Promise<Descriptor> {
+async function writeLayout(
+  h: ImageHandle,
+  dir: string,
+  tag: string | undefined,
+  img: ResolvedImage | undefined,
+): Promise<Descriptor> {
   const w = new LayoutWriter(dir);
   try {
-    for (const b of await reachableBlobs(h)) {
-      if (b.bytes !== undefined) w.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor);
-      else await w.putBlob(b.descriptor, () => h.blobs.open(b.descriptor));
-    }
-    const platform = h.root.descriptor.platform ?? (img !== undefined && img.manifestDescriptor.digest === h.root.descriptor.digest ? configPlatform(img.config) : undefined);
+    const all = await reachableBlobs(h);
+    for (const b of all) if (b.bytes !== undefined) w.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor);
+    const big = all.filter((b) => b.bytes === undefined && !w.has(b.descriptor.digest));
+    await mapLimit(big, 3, (b) => w.putBlob(b.descriptor, () => h.blobs.open(b.descriptor)));
+    const platform =
+      h.root.descriptor.platform ??
+      (img !== undefined && img.manifestDescriptor.digest === h.root.descriptor.digest
+        ? configPlatform(img.config)
+        : undefined);
     const root = descriptorOf({
       ...h.root.descriptor,
       ...(platform === undefined ? {} : { platform }),
@@ -111,6 +131,7 @@ async function writeLayout(h: ImageHandle, dir: string, tag: string | undefined,
   }
 }
 
+/** Options of `pullImage`. */
 export interface PullOptions {
   readonly platform?: Platform | string;
   /** Keep the whole index instead of one platform. */
@@ -123,15 +144,21 @@ export interface PullOptions {
  * matched by prefix, the newest match wins) unless `allPlatforms`. Every blob is verified before the layout is moved
  * into place. Returns the written root descriptor.
  */
-export async function pullImage(ref: Reference | string, dir: string, opts: PullOptions): Promise<WriteImageResult & { platform?: string }> {
+export async function pullImage(
+  ref: Reference | string,
+  dir: string,
+  opts: PullOptions,
+): Promise<WriteImageResult & { platform?: string }> {
   const h = await openRegistryImage(ref, opts.registries);
-  const r = await writeImage(h, { kind: 'oci-layout', path: dir }, {
-    registries: opts.registries,
-    allPlatforms: opts.allPlatforms ?? false,
-    ...(opts.platform === undefined ? {} : { platform: opts.platform }),
-  });
+  const r = await writeImage(
+    h,
+    { kind: 'oci-layout', path: dir },
+    {
+      registries: opts.registries,
+      allPlatforms: opts.allPlatforms ?? false,
+      ...(opts.platform === undefined ? {} : { platform: opts.platform }),
+    },
+  );
   const p = r.descriptor.platform;
   return { ...r, ...(p === undefined ? {} : { platform: formatPlatform(p) }) };
 }
-
-export type { Digest };

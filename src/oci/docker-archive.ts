@@ -5,18 +5,18 @@
  * Layers are stored as the image has them (gzip or zstd); `docker load` decompresses them.
  * The reader indexes the tar once (headers only) and serves members by offset: nothing is held in memory.
  */
-import { closeSync, createWriteStream, fsyncSync, openSync, readSync } from 'node:fs';
+
 import { once } from 'node:events';
+import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { AtomicTarget } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
-import { END_OF_ARCHIVE, indexTar, padding, ustarHeader, type ArchiveMember } from './archive-tar.js';
+import { type ArchiveMember, END_OF_ARCHIVE, indexTar, padding, ustarHeader } from './archive-tar.js';
 import { type Digest, Digester, sha256Digest, splitDigest } from './digest.js';
 import type { ImageHandle, ResolvedImage } from './image.js';
 import { MEDIA, ociLayerType, sniffCompression } from './media-types.js';
 import { buildManifest, type Descriptor, descriptorOf } from './spec.js';
 import { type BlobLocation, type BlobStore, openLocation } from './store.js';
-import { createReadStream } from 'node:fs';
 
 interface ManifestEntry {
   Config: string;
@@ -70,27 +70,35 @@ export async function readDockerArchive(path: string, tag?: string): Promise<Ima
   const members = indexTar(path);
   const byName = new Map(members.filter((m) => m.type === '0').map((m) => [m.name, m]));
   const mf = byName.get('manifest.json');
-  if (mf === undefined) throw new WinlayerError('SOURCE_UNREADABLE', 'not a docker archive (no manifest.json)', { path });
+  if (mf === undefined)
+    throw new WinlayerError('SOURCE_UNREADABLE', 'not a docker archive (no manifest.json)', { path });
   let entries: ManifestEntry[];
   try {
     entries = JSON.parse(readMember(path, mf).toString('utf8')) as ManifestEntry[];
   } catch {
     throw new WinlayerError('OCI_INVALID', 'manifest.json is not JSON', { path });
   }
-  if (!Array.isArray(entries) || entries.length === 0) throw new WinlayerError('OCI_INVALID', 'manifest.json lists no image', { path });
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw new WinlayerError('OCI_INVALID', 'manifest.json lists no image', { path });
   let entry: ManifestEntry | undefined;
-  if (tag !== undefined) entry = entries.find((e) => (e.RepoTags ?? []).some((t) => t === tag || t === `${tag}:latest`));
+  if (tag !== undefined)
+    entry = entries.find((e) => (e.RepoTags ?? []).some((t) => t === tag || t === `${tag}:latest`));
   else if (entries.length === 1) entry = entries[0];
   if (entry === undefined) {
     const tags = entries.flatMap((e) => e.RepoTags ?? []);
-    throw new WinlayerError('SOURCE_UNREADABLE', tag === undefined ? 'the archive holds several images: name one' : `no image tagged ${tag}`, {
-      path,
-      hint: `tags: ${tags.join(', ') || 'none'}`,
-    });
+    throw new WinlayerError(
+      'SOURCE_UNREADABLE',
+      tag === undefined ? 'the archive holds several images: name one' : `no image tagged ${tag}`,
+      {
+        path,
+        hint: `tags: ${tags.join(', ') || 'none'}`,
+      },
+    );
   }
   const member = (name: string): ArchiveMember => {
     const m = byName.get(name.replace(/^\.\//, ''));
-    if (m === undefined) throw new WinlayerError('OCI_INVALID', `manifest.json names ${name}, which the archive lacks`, { path });
+    if (m === undefined)
+      throw new WinlayerError('OCI_INVALID', `manifest.json names ${name}, which the archive lacks`, { path });
     return m;
   };
   const locations = new Map<Digest, BlobLocation>();
@@ -105,7 +113,10 @@ export async function readDockerArchive(path: string, tag?: string): Promise<Ima
     locations.set(digest, { path, offset: m.offset, length: m.size });
     layers.push({ mediaType: ociLayerType(sniffCompression(head)), digest, size: m.size });
   }
-  const manifest = buildManifest({ mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length }, layers);
+  const manifest = buildManifest(
+    { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
+    layers,
+  );
   const store: BlobStore = {
     has: (d) => locations.has(d) || d === manifest.descriptor.digest,
     locate: (d) => locations.get(d.digest),
@@ -129,7 +140,11 @@ async function hashMember(path: string, m: ArchiveMember): Promise<{ digest: Dig
   const d = new Digester();
   let head = Buffer.alloc(0);
   if (m.size > 0) {
-    for await (const c of createReadStream(path, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1 << 20 })) {
+    for await (const c of createReadStream(path, {
+      start: m.offset,
+      end: m.offset + m.size - 1,
+      highWaterMark: 1 << 20,
+    })) {
       if (head.length < 4) head = Buffer.concat([head, c as Buffer]).subarray(0, 4);
       d.update(c as Buffer);
     }
@@ -187,13 +202,27 @@ export async function writeDockerArchive(
       await putBlob(img.manifestDescriptor, img.manifestBytes);
       const tags = opts.tag === undefined ? [] : [repoTag(opts.tag)];
       const mfJson: ManifestEntry[] = [
-        { Config: blobName(img.manifest.config.digest), RepoTags: tags, Layers: img.manifest.layers.map((l) => blobName(l.digest)) },
+        {
+          Config: blobName(img.manifest.config.digest),
+          RepoTags: tags,
+          Layers: img.manifest.layers.map((l) => blobName(l.digest)),
+        },
       ];
       const root = descriptorOf({
         ...img.manifestDescriptor,
-        ...(tags.length === 0 ? {} : { annotations: { 'io.containerd.image.name': tags[0]!, 'org.opencontainers.image.ref.name': tags[0]!.slice(tags[0]!.lastIndexOf(':') + 1) } }),
+        ...(tags.length === 0
+          ? {}
+          : {
+              annotations: {
+                'io.containerd.image.name': tags[0]!,
+                'org.opencontainers.image.ref.name': tags[0]!.slice(tags[0]!.lastIndexOf(':') + 1),
+              },
+            }),
       });
-      await putFile('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [root] })));
+      await putFile(
+        'index.json',
+        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [root] })),
+      );
       await putFile('manifest.json', Buffer.from(JSON.stringify(mfJson)));
       await putFile('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
       await write(END_OF_ARCHIVE);

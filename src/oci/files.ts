@@ -1,6 +1,5 @@
 /** Small file helpers of the image writers: stream to a file and fsync it; hash while writing. */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, openSync } from 'node:fs';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WinlayerError } from '../errors.js';
@@ -25,6 +24,7 @@ export async function streamToFile(src: Readable, path: string): Promise<{ diges
   return { digest: d.digest(), size: d.size };
 }
 
+/** Flushes a file (or folder) to disk. Throws the fs error. */
 export function fsyncFile(path: string): void {
   const fd = openSync(path, 'r');
   try {
@@ -32,4 +32,21 @@ export function fsyncFile(path: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Runs `fn` over `items` with at most `n` at a time; rejects with the first error (the others finish first). */
+export async function mapLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { e: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed === undefined) {
+      try {
+        await fn(items[next++]!);
+      } catch (e) {
+        failed ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (failed !== undefined) throw failed.e;
 }

@@ -20,6 +20,7 @@ import {
 } from './spec.js';
 import { type BlobStore, readSmallBlob } from './store.js';
 
+/** An opened image or index: where it came from, its verified root, and a store for its blobs. */
 export interface ImageHandle {
   /** How the user named it (for messages). */
   readonly name: string;

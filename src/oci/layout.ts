@@ -41,7 +41,9 @@ export async function readOciLayout(dir: string, tag?: string): Promise<ImageHan
     throw new WinlayerError('OCI_INVALID', 'oci-layout is not JSON', { path: layoutFile });
   }
   if (typeof version !== 'string' || !version.startsWith('1.')) {
-    throw new WinlayerError('OCI_INVALID', `unsupported imageLayoutVersion ${JSON.stringify(version)}`, { path: layoutFile });
+    throw new WinlayerError('OCI_INVALID', `unsupported imageLayoutVersion ${JSON.stringify(version)}`, {
+      path: layoutFile,
+    });
   }
   const indexBytes = readFileSync(join(dir, 'index.json'));
   const index = parseIndex(indexBytes, `${dir}/index.json`);
@@ -50,7 +52,10 @@ export async function readOciLayout(dir: string, tag?: string): Promise<ImageHan
   if (tag !== undefined) {
     const hits = index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag);
     if (hits.length === 0) {
-      throw new WinlayerError('NOT_FOUND', `no image tagged ${JSON.stringify(tag)}`, { path: dir, hint: tagsHint(index.manifests) });
+      throw new WinlayerError('NOT_FOUND', `no image tagged ${JSON.stringify(tag)}`, {
+        path: dir,
+        hint: tagsHint(index.manifests),
+      });
     }
     if (hits.length > 1) {
       return indexRoot(name, blobs, hits, tag);
@@ -96,7 +101,11 @@ function indexRoot(name: string, blobs: DirBlobStore, manifests: readonly Descri
 function stripRefName(d: Descriptor): Descriptor {
   if (d.annotations === undefined || !(REF_NAME in d.annotations)) return d;
   const { [REF_NAME]: _drop, ...rest } = d.annotations;
-  return descriptorOf({ ...d, annotations: rest, ...(Object.keys(rest).length === 0 ? { annotations: undefined } : {}) });
+  return descriptorOf({
+    ...d,
+    annotations: rest,
+    ...(Object.keys(rest).length === 0 ? { annotations: undefined } : {}),
+  });
 }
 
 /**
@@ -182,7 +191,10 @@ export class LayoutWriter {
       fsyncFile(join(this.#target.tempPath, 'blobs', 'sha256'));
     } catch (e) {
       this.abort();
-      throw new WinlayerError('IO', `cannot write the layout: ${(e as Error).message}`, { path: this.finalDir, cause: e });
+      throw new WinlayerError('IO', `cannot write the layout: ${(e as Error).message}`, {
+        path: this.finalDir,
+        cause: e,
+      });
     }
     this.#target.commit({ replaceDirectory: true });
   }

@@ -20,10 +20,12 @@ export const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.docke
 /** Media types of an index / manifest list. */
 export const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerManifestList];
 
+/** True for the OCI index and Docker manifest-list media types. */
 export function isIndexType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && INDEX_TYPES.includes(mediaType);
 }
 
+/** True for the OCI and Docker schema-2 image manifest media types. */
 export function isManifestType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && MANIFEST_TYPES.includes(mediaType);
 }

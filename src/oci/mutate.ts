@@ -36,7 +36,11 @@ export function withPlatform(config: ImageConfig, p: Platform): ImageConfig {
  * A copy of one image with a new platform in its config, manifest and descriptor. Layers are untouched (same
  * digests). `platform` is `windows/amd64:10.0.20348.2113` or a Platform. Throws `USAGE` / `OCI_*`.
  */
-export async function setImagePlatform(h: ImageHandle, platform: Platform | string, from?: Platform | string): Promise<ImageHandle> {
+export async function setImagePlatform(
+  h: ImageHandle,
+  platform: Platform | string,
+  from?: Platform | string,
+): Promise<ImageHandle> {
   const p = typeof platform === 'string' ? parsePlatform(platform) : platform;
   const img = await resolveImage(h, from);
   const cfg = jsonBlob(withPlatform(img.config, p), img.manifest.config.mediaType);
@@ -44,9 +48,19 @@ export async function setImagePlatform(h: ImageHandle, platform: Platform | stri
 }
 
 /** A new image over `img`'s layers with a new config (bytes + descriptor). */
-export function deriveImage(img: ResolvedImage, configBytes: Uint8Array, configDesc: Descriptor, name: string, layers = img.manifest.layers): ImageHandle {
+export function deriveImage(
+  img: ResolvedImage,
+  configBytes: Uint8Array,
+  configDesc: Descriptor,
+  name: string,
+  layers = img.manifest.layers,
+): ImageHandle {
   const cfgValue = JSON.parse(Buffer.from(configBytes).toString('utf8')) as ImageConfig;
-  const m = buildManifest({ ...configDesc, mediaType: MEDIA.ociConfig }, layers, img.manifest.annotations as Record<string, string> | undefined);
+  const m = buildManifest(
+    { ...configDesc, mediaType: MEDIA.ociConfig },
+    layers,
+    img.manifest.annotations as Record<string, string> | undefined,
+  );
   const store = new RoutedBlobStore().addBytes(m.descriptor.digest, m.bytes).addBytes(configDesc.digest, configBytes);
   for (const l of img.manifest.layers) store.route(l.digest, img.handle.blobs);
   return {
@@ -63,7 +77,9 @@ export function deriveImage(img: ResolvedImage, configBytes: Uint8Array, configD
  * the platform from each config. Refuses two entries with the same platform and os.version (a runtime could not
  * choose). Returns the index handle and warnings (entries without os.version).
  */
-export async function buildImageIndex(inputs: readonly ImageHandle[]): Promise<{ handle: ImageHandle; warnings: string[] }> {
+export async function buildImageIndex(
+  inputs: readonly ImageHandle[],
+): Promise<{ handle: ImageHandle; warnings: string[] }> {
   if (inputs.length === 0) throw new WinlayerError('USAGE', 'an index needs at least one image');
   const store = new RoutedBlobStore();
   const entries: Descriptor[] = [];
@@ -84,17 +100,30 @@ export async function buildImageIndex(inputs: readonly ImageHandle[]): Promise<{
       const key = formatPlatform(p);
       const prev = seen.get(key);
       if (prev !== undefined) {
-        throw new WinlayerError('OCI_INVALID', `${img.handle.name} and ${prev} are both ${key}: a runtime could not choose`, {
-          hint: 'set distinct os.version values with winlayer image platform',
-        });
+        throw new WinlayerError(
+          'OCI_INVALID',
+          `${img.handle.name} and ${prev} are both ${key}: a runtime could not choose`,
+          {
+            hint: 'set distinct os.version values with winlayer image platform',
+          },
+        );
       }
       seen.set(key, img.handle.name);
       if (p.os === 'windows' && p['os.version'] === undefined) {
         warnings.push(`${img.handle.name}: no os.version; containerd picks Windows images by it`);
       }
-      store.addBytes(img.manifestDescriptor.digest, img.manifestBytes).addBytes(img.manifest.config.digest, img.configBytes);
+      store
+        .addBytes(img.manifestDescriptor.digest, img.manifestBytes)
+        .addBytes(img.manifest.config.digest, img.configBytes);
       for (const l of img.manifest.layers) store.route(l.digest, img.handle.blobs);
-      entries.push(descriptorOf({ mediaType: img.manifestDescriptor.mediaType, digest: img.manifestDescriptor.digest, size: img.manifestDescriptor.size, platform: p }));
+      entries.push(
+        descriptorOf({
+          mediaType: img.manifestDescriptor.mediaType,
+          digest: img.manifestDescriptor.digest,
+          size: img.manifestDescriptor.size,
+          platform: p,
+        }),
+      );
     }
   }
   const idx = buildIndex(entries);

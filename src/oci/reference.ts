@@ -5,6 +5,7 @@
 import { WinlayerError } from '../errors.js';
 import { isDigest } from './digest.js';
 
+/** A parsed, normalised registry reference. */
 export interface Reference {
   /** The registry host as written (`localhost:5000`, `docker.io`). */
   readonly registry: string;
@@ -18,7 +19,8 @@ export interface Reference {
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
 
 /** Parses a reference. Throws `OCI_REF` with the rule broken. */
 export function parseReference(s: string): Reference {
@@ -47,7 +49,10 @@ export function parseReference(s: string): Reference {
   const parts = rest.split('/');
   let registry = 'docker.io';
   const first = parts[0] ?? '';
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
+  if (
+    parts.length > 1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))
+  ) {
     registry = first;
     parts.shift();
     if (!HOST.test(registry)) bad(`registry ${registry} is not a host[:port]`);

@@ -64,7 +64,8 @@ export async function openSource(name: string): Promise<Source> {
     mustExist(s.path, name);
     return { kind: 'docker-archive', ...s };
   }
-  if (name.startsWith('docker://')) return { kind: 'registry', reference: parseReference(name.slice('docker://'.length)) };
+  if (name.startsWith('docker://'))
+    return { kind: 'registry', reference: parseReference(name.slice('docker://'.length)) };
   if (name.startsWith('layer:')) {
     const path = name.slice('layer:'.length);
     mustExist(path, name);
@@ -84,11 +85,16 @@ export async function openSource(name: string): Promise<Source> {
   const st = statSync(name);
   if (st.isDirectory()) {
     if (existsSync(join(name, 'index.json'))) return { kind: 'oci-layout', path: name };
-    if (existsSync(join(name, 'Files')) || existsSync(join(name, '.winlayer'))) return { kind: 'layer-dir', path: name };
-    throw new WinlayerError('SOURCE_UNREADABLE', 'the folder is neither an OCI layout (index.json) nor a layer folder (Files/)', {
-      path: name,
-      hint: 'name it dir:PATH to read it as a layer folder anyway',
-    });
+    if (existsSync(join(name, 'Files')) || existsSync(join(name, '.winlayer')))
+      return { kind: 'layer-dir', path: name };
+    throw new WinlayerError(
+      'SOURCE_UNREADABLE',
+      'the folder is neither an OCI layout (index.json) nor a layer folder (Files/)',
+      {
+        path: name,
+        hint: 'name it dir:PATH to read it as a layer folder anyway',
+      },
+    );
   }
   if (!st.isFile()) throw new WinlayerError('SOURCE_UNREADABLE', 'not a file or folder', { path: name });
   if (isDockerArchive(name)) return { kind: 'docker-archive', path: name };
@@ -119,10 +125,14 @@ export async function openImage(src: Source | string, registries: Registries): P
  */
 export function parseDestination(name: string): Destination {
   if (name.startsWith('oci:')) return { kind: 'oci-layout', ...splitTag(name.slice(4)) };
-  if (name.startsWith('docker-archive:')) return { kind: 'docker-archive', ...splitArchive(name.slice('docker-archive:'.length)) };
-  if (name.startsWith('docker://')) return { kind: 'registry', reference: parseReference(name.slice('docker://'.length)) };
+  if (name.startsWith('docker-archive:'))
+    return { kind: 'docker-archive', ...splitArchive(name.slice('docker-archive:'.length)) };
+  if (name.startsWith('docker://'))
+    return { kind: 'registry', reference: parseReference(name.slice('docker://'.length)) };
   if (name === '') throw new WinlayerError('USAGE', 'the destination is empty');
-  return name.toLowerCase().endsWith('.tar') ? { kind: 'docker-archive', path: name } : { kind: 'oci-layout', path: name };
+  return name.toLowerCase().endsWith('.tar')
+    ? { kind: 'docker-archive', path: name }
+    : { kind: 'oci-layout', path: name };
 }
 
 /** The name of a destination as a user would write it. */

@@ -26,6 +26,7 @@ export interface Descriptor {
   readonly artifactType?: string;
 }
 
+/** An image manifest (OCI, or Docker schema 2 when read). */
 export interface ImageManifest {
   readonly schemaVersion: 2;
   readonly mediaType?: string;
@@ -34,6 +35,7 @@ export interface ImageManifest {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
+/** An image index (OCI, or a Docker manifest list when read). */
 export interface ImageIndex {
   readonly schemaVersion: 2;
   readonly mediaType?: string;
@@ -52,6 +54,7 @@ export interface ContainerConfig {
   readonly [key: string]: unknown;
 }
 
+/** One `history` entry of an image config. */
 export interface HistoryEntry {
   readonly created?: string;
   readonly created_by?: string;
@@ -107,7 +110,8 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
   const d = v as Record<string, unknown>;
   if (typeof d.mediaType !== 'string') fail(what, 'descriptor has no mediaType');
   checkDigest(d.digest, `${what} digest`);
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) fail(what, 'descriptor size is invalid');
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+    fail(what, 'descriptor size is invalid');
   if (d.platform !== undefined) parsePlatformObject(d.platform, what);
   return d as unknown as Descriptor;
 }
@@ -139,7 +143,7 @@ export function parseManifest(bytes: Uint8Array, what = 'manifest'): ImageManife
   if (o.mediaType !== undefined && !isManifestType(o.mediaType as string)) fail(what, `media type ${o.mediaType}`);
   parseDescriptor(o.config, `${what} config`);
   if (!Array.isArray(o.layers)) fail(what, 'layers is not an array');
-  o.layers.forEach((l, i) => parseDescriptor(l, `${what} layer ${i}`));
+  for (const [i, l] of o.layers.entries()) parseDescriptor(l, `${what} layer ${i}`);
   return o as unknown as ImageManifest;
 }
 
@@ -148,7 +152,7 @@ export function parseIndex(bytes: Uint8Array, what = 'index'): ImageIndex {
   const o = parseJson(bytes, what);
   if (o.schemaVersion !== 2) fail(what, `schemaVersion ${String(o.schemaVersion)} is not 2`);
   if (!Array.isArray(o.manifests)) fail(what, 'manifests is not an array');
-  o.manifests.forEach((m, i) => parseDescriptor(m, `${what} manifest ${i}`));
+  for (const [i, m] of o.manifests.entries()) parseDescriptor(m, `${what} manifest ${i}`);
   return o as unknown as ImageIndex;
 }
 
@@ -160,7 +164,7 @@ export function parseConfig(bytes: Uint8Array, what = 'config'): ImageConfig {
   if (rootfs === undefined || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) {
     fail(what, 'rootfs.diff_ids is missing');
   }
-  rootfs.diff_ids.forEach((d, i) => checkDigest(d, `${what} diff_id ${i}`));
+  for (const [i, d] of rootfs.diff_ids.entries()) checkDigest(d, `${what} diff_id ${i}`);
   return o as unknown as ImageConfig;
 }
 
@@ -181,7 +185,10 @@ export function buildManifest(
 }
 
 /** Builds an OCI index with a fixed key order. */
-export function buildIndex(manifests: readonly Descriptor[], annotations?: Record<string, string>): JsonBlob<ImageIndex> {
+export function buildIndex(
+  manifests: readonly Descriptor[],
+  annotations?: Record<string, string>,
+): JsonBlob<ImageIndex> {
   const idx: ImageIndex = {
     schemaVersion: 2,
     mediaType: MEDIA.ociIndex,
@@ -226,6 +233,7 @@ export function configPlatform(c: ImageConfig): Platform {
   });
 }
 
+/** A copy of `o` with its keys in code-unit order (annotations, labels: deterministic JSON). */
 export function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k of Object.keys(o).sort()) out[k] = o[k] as T;

@@ -4,7 +4,7 @@
  * files also say where (`locate`), so an upload can re-read any byte range for a retry without keeping it in memory.
  */
 import { createReadStream, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { WinlayerError } from '../errors.js';
 import { type Digest, splitDigest, verifyStream } from './digest.js';
 import type { Descriptor } from './spec.js';
@@ -16,6 +16,7 @@ export interface BlobLocation {
   readonly length: number;
 }
 
+/** A source of blobs by descriptor; every stream it returns is verified. */
 export interface BlobStore {
   /** Opens a blob; the stream errors with `OCI_DIGEST` unless its bytes match `desc`. Throws `NOT_FOUND` when absent. */
   open(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable>;
@@ -28,22 +29,28 @@ export interface BlobStore {
 /** Reads a file range as a verified stream. */
 export function openLocation(loc: BlobLocation, desc: Pick<Descriptor, 'digest' | 'size'>): Readable {
   if (loc.length !== desc.size) {
-    throw new WinlayerError('OCI_DIGEST', `${desc.digest}: the stored blob has ${loc.length} bytes, the descriptor ${desc.size}`, {
-      path: loc.path,
-    });
+    throw new WinlayerError(
+      'OCI_DIGEST',
+      `${desc.digest}: the stored blob has ${loc.length} bytes, the descriptor ${desc.size}`,
+      {
+        path: loc.path,
+      },
+    );
   }
   const src =
     loc.length === 0
-      ? createReadStream(loc.path, { start: 0, end: -1 })
+      ? Readable.from([])
       : createReadStream(loc.path, { start: loc.offset, end: loc.offset + loc.length - 1, highWaterMark: 1 << 20 });
   const v = verifyStream(desc, `${loc.path} (${desc.digest})`);
-  src.on('error', (e) => v.destroy(new WinlayerError('IO', `cannot read a blob: ${e.message}`, { path: loc.path, cause: e })));
+  src.on('error', (e: Error) =>
+    v.destroy(new WinlayerError('IO', `cannot read a blob: ${e.message}`, { path: loc.path, cause: e })),
+  );
   return src.pipe(v);
 }
 
 /** Opens a range of a file without checking (for re-reading chunks of a blob that is verified as a whole). */
 export function openRange(loc: BlobLocation, start: number, end: number): Readable {
-  if (end <= start) return createReadStream(loc.path, { start: 0, end: -1 });
+  if (end <= start) return Readable.from([]);
   return createReadStream(loc.path, { start: loc.offset + start, end: loc.offset + end - 1, highWaterMark: 1 << 20 });
 }
 
@@ -112,8 +119,13 @@ export class LayeredBlobStore implements BlobStore {
 }
 
 /** Reads a whole small blob (manifest, config) through `store`, verified, with a size cap. */
-export async function readSmallBlob(store: BlobStore, desc: Pick<Descriptor, 'digest' | 'size'>, limit = 8 << 20): Promise<Buffer> {
-  if (desc.size > limit) throw new WinlayerError('OCI_INVALID', `${desc.digest}: ${desc.size} bytes is too large for a JSON blob`);
+export async function readSmallBlob(
+  store: BlobStore,
+  desc: Pick<Descriptor, 'digest' | 'size'>,
+  limit = 8 << 20,
+): Promise<Buffer> {
+  if (desc.size > limit)
+    throw new WinlayerError('OCI_INVALID', `${desc.digest}: ${desc.size} bytes is too large for a JSON blob`);
   const parts: Buffer[] = [];
   for await (const c of await store.open(desc)) parts.push(c as Buffer);
   return Buffer.concat(parts);
@@ -150,7 +162,6 @@ export class RoutedBlobStore implements BlobStore {
   async open(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
     const bytes = this.#memory.get(desc.digest);
     if (bytes !== undefined) {
-      const { Readable } = await import('node:stream');
       return Readable.from([Buffer.from(bytes)]).pipe(verifyStream(desc));
     }
     const s = this.#routes.get(desc.digest);

@@ -23,10 +23,45 @@ describe('compression', () => {
       for (const mode of ['whole', 'bytes', 'random'] as const) {
         assert.deepEqual(new Uint8Array(await drain(decompress(chunks(new Uint8Array(packed), mode), kind))), data);
       }
-      await assert.rejects(drain(decompress(chunks(new Uint8Array(packed.subarray(0, 20)), 'whole'), kind)), /COMPRESSION/);
+      await assert.rejects(
+        drain(decompress(chunks(new Uint8Array(packed.subarray(0, 20)), 'whole'), kind)),
+        /COMPRESSION/,
+      );
       const junk = new Uint8Array(packed);
       junk.fill(0x41, 12, 40);
       await assert.rejects(drain(decompress(chunks(junk, 'random'), kind)), /COMPRESSION/);
     });
   }
+});
+
+describe('input errors', () => {
+  it('a failing input is IO, a text input is USAGE, for plain and compressed reads', async () => {
+    const { readTar } = await import('./read.js');
+    async function* failing(first: Uint8Array) {
+      yield first;
+      throw new Error('disk on fire');
+    }
+    const plain = new Uint8Array(4096).fill(0x61);
+    await assert.rejects(drain(decompress(failing(plain), 'none')), /disk on fire \(IO\)/);
+    await assert.rejects(drain(decompress(failing(gzipSync(plain).subarray(0, 30)), 'gzip')), /IO/);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of readTar(failing(plain.subarray(0, 100)))) void _;
+      })(),
+      /IO/,
+    );
+    async function* text() {
+      yield 'not bytes';
+    }
+    await assert.rejects(drain(decompress(text() as AsyncIterable<never>, 'none')), /USAGE/);
+  });
+});
+
+describe('crc32', () => {
+  it('matches the gzip CRC of known data, natively and incrementally', async () => {
+    const { crc32 } = await import('./compress.js');
+    const data = Buffer.from('The quick brown fox jumps over the lazy dog');
+    assert.equal(crc32(data), 0x414fa339);
+    assert.equal(crc32(data.subarray(10), crc32(data.subarray(0, 10))), 0x414fa339);
+  });
 });

@@ -8,6 +8,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { pipeline, Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { CompressStream, DecompressStream } from 'zstd-napi';
@@ -30,15 +31,32 @@ export function detectCompression(bytes: Uint8Array): Compression {
 /** Any byte input the reader accepts. */
 export type ByteInput = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
 
-/** The input as an async iterable of bytes; a string chunk (a stream with an encoding set) is an error. */
+/**
+ * The input as an async iterable of bytes. A string chunk (a stream with an encoding set) is `USAGE`; a failing
+ * input (a read error) is `IO`.
+ */
 export async function* bytesOf(input: ByteInput): AsyncGenerator<Uint8Array> {
-  for await (const chunk of input as AsyncIterable<unknown>) {
-    if (!(chunk instanceof Uint8Array)) {
-      throw new WinlayerError('INTERNAL', 'the tar input yields text, not bytes', {
-        hint: 'do not set an encoding on the input stream',
-      });
+  const it = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let r: IteratorResult<unknown>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        if (e instanceof WinlayerError) throw e;
+        throw new WinlayerError('IO', `cannot read the tar input: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+      }
+      if (r.done === true) return;
+      const chunk = r.value;
+      if (!(chunk instanceof Uint8Array)) {
+        throw new WinlayerError('USAGE', 'the tar input yields text, not bytes', {
+          hint: 'do not set an encoding on the input stream',
+        });
+      }
+      yield chunk;
     }
-    yield chunk;
+  } finally {
+    await it.return?.();
   }
 }
 
@@ -276,6 +294,25 @@ export function gzipHeader(level: number): Uint8Array {
 
 const HIGH_WATER = 4 * 1024 * 1024;
 
+let CRC_TABLE: Uint32Array | undefined;
+
+/** CRC-32 (gzip's): `zlib.crc32` (native, Node ≥ 20.15), or a table-driven fallback for older Node 20 releases. */
+export function crc32(data: Uint8Array, crc = 0): number {
+  const native = (zlib as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+  if (native !== undefined) return native(data, crc);
+  if (CRC_TABLE === undefined) {
+    CRC_TABLE = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      CRC_TABLE[n] = c >>> 0;
+    }
+  }
+  let c = ~crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
 function gzipChain(sink: Sink, counter: Counter, level: number): TarOutputChain {
   const header = sink.write(gzipHeader(level));
   void header;
@@ -288,7 +325,7 @@ function gzipChain(sink: Sink, counter: Counter, level: number): TarOutputChain 
   } as zlib.ZlibOptions);
   return transformChain(deflate, sink, counter, {
     onInput(chunk) {
-      crc = zlib.crc32(chunk, crc);
+      crc = crc32(chunk, crc);
       isize = (isize + chunk.length) >>> 0;
     },
     trailer() {
@@ -301,7 +338,13 @@ function gzipChain(sink: Sink, counter: Counter, level: number): TarOutputChain 
   });
 }
 
+/**
+ * zstd in multi-threaded mode (its own worker threads, so the main thread keeps reading files). zstd's output in this
+ * mode is the same for any number of workers ≥ 1 and any input chunking, so the bytes stay deterministic across
+ * machines; they differ from single-threaded zstd's, which we never use.
+ */
 function zstdChain(sink: Sink, counter: Counter, level: number): TarOutputChain {
-  const cs = new CompressStream({ compressionLevel: level }) as unknown as Transform;
+  const nbWorkers = Math.max(1, Math.min(4, availableParallelism() - 1));
+  const cs = new CompressStream({ compressionLevel: level, nbWorkers }) as unknown as Transform;
   return transformChain(cs, sink, counter, {});
 }

@@ -17,8 +17,9 @@ describe('USTAR table', () => {
 describe('header block', () => {
   it('encodes and decodes a header (octal with NUL, checksum "%06o\\0 ")', () => {
     const b = new Uint8Array(512);
-    encodeHeader(b, { name: 'Files/a', mode: 0o644, size: 12345, mtime: 1677606423n, typeflag: '0', linkname: 'x' });
-    const txt = (f: keyof typeof USTAR) => Buffer.from(b.subarray(USTAR[f].at, USTAR[f].at + USTAR[f].len)).toString('latin1');
+    encodeHeader(b, { name: 'Files/a', mode: 0o644, size: 12345, mtime: 1677606423, typeflag: '0', linkname: 'x' });
+    const txt = (f: keyof typeof USTAR) =>
+      Buffer.from(b.subarray(USTAR[f].at, USTAR[f].at + USTAR[f].len)).toString('latin1');
     assert.equal(txt('mode'), '0000644\0');
     assert.equal(txt('size'), '00000030071\0');
     assert.equal(txt('magic') + txt('version'), 'ustar\u000000');
@@ -28,8 +29,8 @@ describe('header block', () => {
       mode: 0o644,
       uid: 0,
       gid: 0,
-      size: 12345n,
-      mtime: 1677606423n,
+      size: 12345,
+      mtime: 1677606423,
       typeflag: '0',
       linkname: 'x',
       uname: '',
@@ -42,12 +43,12 @@ describe('header block', () => {
 
   it('joins the ustar prefix, and writes out-of-range times as 0', () => {
     const b = new Uint8Array(512);
-    encodeHeader(b, { name: 'name', mode: 0, size: 0, mtime: -5n, typeflag: '0' });
+    encodeHeader(b, { name: 'name', mode: 0, size: 0, mtime: -5, typeflag: '0' });
     b.set(Buffer.from('pre/fix'), USTAR.prefix.at);
     b.fill(0x20, USTAR.chksum.at, USTAR.chksum.at + 8);
     b.set(Buffer.from(`${headerChecksum(b).unsigned.toString(8)}\0`), USTAR.chksum.at);
     const h = decodeHeader(b, 0);
-    assert.deepEqual([h.name, h.mtime], ['pre/fix/name', 0n]);
+    assert.deepEqual([h.name, h.mtime], ['pre/fix/name', 0]);
   });
 
   it('parses octal with leading spaces and blank fields, base-256 both signs; rejects junk', () => {
@@ -57,13 +58,13 @@ describe('header block', () => {
       b.set(typeof s === 'string' ? Buffer.from(s, 'latin1') : s, USTAR.size.at);
     };
     set('   17 \0');
-    assert.equal(parseNumeric(b, 'size'), 15n);
+    assert.equal(parseNumeric(b, 'size'), 15);
     set('');
-    assert.equal(parseNumeric(b, 'size'), 0n);
+    assert.equal(parseNumeric(b, 'size'), 0);
     set([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
-    assert.equal(parseNumeric(b, 'size'), 256n);
+    assert.equal(parseNumeric(b, 'size'), 256);
     set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]);
-    assert.equal(parseNumeric(b, 'size'), -2n);
+    assert.equal(parseNumeric(b, 'size'), -2);
     set('12 3');
     assert.equal(parseNumeric(b, 'size'), undefined);
     set('9');
@@ -72,14 +73,17 @@ describe('header block', () => {
 
   it('rejects a bad checksum and names the offset', () => {
     const b = new Uint8Array(512);
-    encodeHeader(b, { name: 'a', mode: 0, size: 0, mtime: 0n, typeflag: '0' });
+    encodeHeader(b, { name: 'a', mode: 0, size: 0, mtime: 0, typeflag: '0' });
     b[0] = 0x62;
-    assert.throws(() => decodeHeader(b, 4096), (e: unknown) => e instanceof WinlayerError && e.code === 'TAR_CHECKSUM' && e.offset === 4096);
+    assert.throws(
+      () => decodeHeader(b, 4096),
+      (e: unknown) => e instanceof WinlayerError && e.code === 'TAR_CHECKSUM' && e.offset === 4096,
+    );
   });
 
   it('rejects names that are not UTF-8 unless lenient', () => {
     const b = new Uint8Array(512);
-    encodeHeader(b, { name: 'a', mode: 0, size: 0, mtime: 0n, typeflag: '0' });
+    encodeHeader(b, { name: 'a', mode: 0, size: 0, mtime: 0, typeflag: '0' });
     b[1] = 0xff;
     b.fill(0x20, USTAR.chksum.at, USTAR.chksum.at + 8);
     b.set(Buffer.from(`${headerChecksum(b).unsigned.toString(8)}\0`), USTAR.chksum.at);

@@ -38,15 +38,16 @@ export const MAX_OCTAL_SIZE = 0o77777777777;
 /** How the header block says it was written. */
 export type HeaderFormat = 'ustar' | 'gnu' | 'v7';
 
-/** One decoded header block. Numbers that can exceed 2^53 stay bigint until the caller checks them. */
+/** One decoded header block. */
 export interface TarHeader {
   readonly name: string;
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
-  readonly size: bigint;
-  /** Whole seconds since the Unix epoch. */
-  readonly mtime: bigint;
+  /** Bytes of data that follow (for types that carry data); at most 2^53 − 1. */
+  readonly size: number;
+  /** Whole seconds since the Unix epoch (negative with GNU base-256). */
+  readonly mtime: number;
   /** One character; `'\0'` for an old regular file. */
   readonly typeflag: string;
   readonly linkname: string;
@@ -63,13 +64,12 @@ export interface HeaderFields {
   readonly mode: number;
   readonly size: number;
   /** Whole seconds; written as 0 when negative or too large (a PAX `mtime` record then carries it). */
-  readonly mtime: bigint;
+  readonly mtime: number;
   readonly typeflag: string;
   readonly linkname?: string;
 }
 
 const MAGIC_USTAR = 'ustar\u0000';
-const MAGIC_GNU = 'ustar ';
 
 /** True when the block is all zero bytes (an end-of-archive block). */
 export function isZeroBlock(block: Uint8Array): boolean {
@@ -82,15 +82,21 @@ export function isZeroBlock(block: Uint8Array): boolean {
  * returns the signed sum, which some historic tars wrote.
  */
 export function headerChecksum(block: Uint8Array): { unsigned: number; signed: number } {
-  let unsigned = 0;
-  let signed = 0;
-  const { at, len } = USTAR.chksum;
+  let sum = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK_SIZE; i++) {
-    const b = i >= at && i < at + len ? 0x20 : block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    const b = block[i]!;
+    sum += b;
+    high += b >> 7;
   }
-  return { unsigned, signed };
+  const { at, len } = USTAR.chksum;
+  for (let i = at; i < at + len; i++) {
+    const b = block[i]!;
+    sum -= b;
+    high -= b >> 7;
+  }
+  const unsigned = sum + len * 0x20;
+  return { unsigned, signed: unsigned - 256 * high };
 }
 
 /** A field's raw bytes up to its first NUL. */
@@ -103,16 +109,9 @@ export function fieldBytes(block: Uint8Array, field: UstarField): Uint8Array {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Lenient = new TextDecoder('utf-8');
 
-/** UTF-8 text of `bytes`; invalid UTF-8 is an error unless `lenient` (then U+FFFD). ASCII takes a fast path. */
+/** UTF-8 text of `bytes`; undefined for invalid UTF-8 unless `lenient` (then U+FFFD). */
 export function decodeText(bytes: Uint8Array, lenient = false): string | undefined {
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i]! > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  if (bytes.length === 0) return '';
   try {
     return (lenient ? utf8Lenient : utf8).decode(bytes);
   } catch {
@@ -122,19 +121,19 @@ export function decodeText(bytes: Uint8Array, lenient = false): string | undefin
 
 /**
  * Parses a numeric field: octal ASCII (leading spaces, then digits, then only NULs or spaces; all-blank means 0) or
- * GNU base-256. Returns undefined when malformed.
+ * GNU base-256 (big-endian two's complement after the 0x80 / 0xff marker). Returns undefined when malformed or
+ * beyond ±2^53.
  */
-export function parseNumeric(block: Uint8Array, field: UstarField): bigint | undefined {
+export function parseNumeric(block: Uint8Array, field: UstarField): number | undefined {
   const { at, len } = USTAR[field];
+  const end = at + len;
   const first = block[at]!;
   if (first === 0x80 || first === 0xff) {
-    // Base-256, big-endian two's complement; the first byte's top bit is the marker.
     let v = BigInt(first & 0x7f) - (first === 0xff ? 0x80n : 0n);
-    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(block[at + i]!);
-    return v;
+    for (let i = at + 1; i < end; i++) v = (v << 8n) | BigInt(block[i]!);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(v);
   }
   let i = at;
-  const end = at + len;
   while (i < end && block[i] === 0x20) i++;
   let v = 0;
   while (i < end) {
@@ -147,11 +146,19 @@ export function parseNumeric(block: Uint8Array, field: UstarField): bigint | und
     const c = block[i]!;
     if (c !== 0 && c !== 0x20) return undefined;
   }
-  return BigInt(v);
+  return v;
 }
 
-function headerError(what: string, offset: number): WinlayerError {
-  return new WinlayerError('TAR_HEADER', what, { offset });
+function headerError(what: string, offset: number, block?: Uint8Array): WinlayerError {
+  return new WinlayerError('TAR_HEADER', what, { offset, entry: block === undefined ? undefined : guessName(block) });
+}
+
+/** The name field of a broken header, for error messages: only when it is printable ASCII. */
+export function guessName(block: Uint8Array): string | undefined {
+  const bytes = fieldBytes(block, 'name');
+  if (bytes.length === 0) return undefined;
+  for (const b of bytes) if (b < 0x20 || b > 0x7e) return undefined;
+  return String.fromCharCode(...bytes);
 }
 
 /**
@@ -162,96 +169,151 @@ export function decodeHeader(block: Uint8Array, offset: number, lenient = false)
   if (block.length < BLOCK_SIZE) throw new WinlayerError('TAR_TRUNCATED', 'incomplete header block', { offset });
   const stored = parseNumeric(block, 'chksum');
   const sum = headerChecksum(block);
-  if (stored === undefined || (Number(stored) !== sum.unsigned && Number(stored) !== sum.signed)) {
+  if (stored === undefined || (stored !== sum.unsigned && stored !== sum.signed)) {
     throw new WinlayerError(
       'TAR_CHECKSUM',
       `header checksum ${stored ?? 'unreadable'} does not match ${sum.unsigned}`,
       {
         offset,
+        entry: guessName(block),
         hint: 'the archive is corrupt or not a tar file',
       },
     );
   }
-  const magic = String.fromCharCode(...block.subarray(USTAR.magic.at, USTAR.magic.at + USTAR.magic.len));
+  const m = USTAR.magic.at;
   let format: HeaderFormat;
-  if (magic === MAGIC_USTAR) format = 'ustar';
-  else if (magic === MAGIC_GNU) format = 'gnu';
-  else if (magic === '\0\0\0\0\0\0') format = 'v7';
-  else throw headerError(`unknown header magic ${JSON.stringify(magic)}`, offset);
-
-  const num = (field: UstarField, min: bigint, max: bigint): bigint => {
-    const v = parseNumeric(block, field);
-    if (v === undefined) throw headerError(`the ${field} field is not an octal or base-256 number`, offset);
-    if (v < min || v > max) throw headerError(`the ${field} field ${v} is out of range`, offset);
-    return v;
-  };
-  const str = (field: UstarField): string => {
-    const s = decodeText(fieldBytes(block, field), lenient);
-    if (s === undefined) throw headerError(`the ${field} field is not valid UTF-8`, offset);
-    return s;
-  };
-  const U32 = 0xffffffffn;
-  const typeflag = String.fromCharCode(block[USTAR.typeflag.at]!);
-  let name = str('name');
-  const ext = format !== 'v7';
-  if (format === 'ustar') {
-    const prefix = str('prefix');
-    if (prefix !== '') name = `${prefix}/${name}`;
+  if (
+    block[m] === 0x75 &&
+    block[m + 1] === 0x73 &&
+    block[m + 2] === 0x74 &&
+    block[m + 3] === 0x61 &&
+    block[m + 4] === 0x72
+  ) {
+    if (block[m + 5] === 0) format = 'ustar';
+    else if (block[m + 5] === 0x20) format = 'gnu';
+    else throw headerError(`unknown header magic ${JSON.stringify(magicText(block))}`, offset, block);
+  } else if (
+    block[m] === 0 &&
+    block[m + 1] === 0 &&
+    block[m + 2] === 0 &&
+    block[m + 3] === 0 &&
+    block[m + 4] === 0 &&
+    block[m + 5] === 0
+  ) {
+    format = 'v7';
+  } else {
+    throw headerError(`unknown header magic ${JSON.stringify(magicText(block))}`, offset, block);
   }
+
+  const U32 = 0xffffffff;
+  const typeflag = String.fromCharCode(block[USTAR.typeflag.at]!);
+  let name = str(block, 'name', offset, lenient);
+  const ext = format !== 'v7';
+  if (format === 'ustar' && block[USTAR.prefix.at] !== 0) name = `${str(block, 'prefix', offset, lenient)}/${name}`;
   return {
     name,
-    mode: Number(num('mode', 0n, 0o7777777n)),
-    uid: Number(num('uid', 0n, U32)),
-    gid: Number(num('gid', 0n, U32)),
-    size: num('size', 0n, BigInt(Number.MAX_SAFE_INTEGER)),
-    mtime: num('mtime', -(2n ** 63n), 2n ** 63n - 1n),
+    mode: num(block, 'mode', 0, 0o7777777, offset),
+    uid: num(block, 'uid', 0, U32, offset),
+    gid: num(block, 'gid', 0, U32, offset),
+    size: num(block, 'size', 0, Number.MAX_SAFE_INTEGER, offset),
+    mtime: num(block, 'mtime', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, offset),
     typeflag,
-    linkname: str('linkname'),
-    uname: ext ? str('uname') : '',
-    gname: ext ? str('gname') : '',
-    devmajor: ext ? Number(num('devmajor', 0n, U32)) : 0,
-    devminor: ext ? Number(num('devminor', 0n, U32)) : 0,
+    linkname: str(block, 'linkname', offset, lenient),
+    uname: ext ? str(block, 'uname', offset, lenient) : '',
+    gname: ext ? str(block, 'gname', offset, lenient) : '',
+    devmajor: ext ? num(block, 'devmajor', 0, U32, offset) : 0,
+    devminor: ext ? num(block, 'devminor', 0, U32, offset) : 0,
     format,
   };
 }
 
-/** Writes `text` (ASCII) into a field, NUL-padded; longer text is truncated (callers put the full value in PAX). */
-function putString(block: Uint8Array, field: UstarField, text: string): void {
-  const { at, len } = USTAR[field];
-  const n = Math.min(text.length, len);
-  for (let i = 0; i < n; i++) block[at + i] = text.charCodeAt(i) & 0x7f;
+function num(block: Uint8Array, field: UstarField, min: number, max: number, offset: number): number {
+  const v = parseNumeric(block, field);
+  if (v === undefined) throw headerError(`the ${field} field is not an octal or base-256 number`, offset, block);
+  if (v < min || v > max) throw headerError(`the ${field} field ${v} is out of range`, offset, block);
+  return v;
 }
 
-/** Writes a number as zero-padded octal with a trailing NUL (`0000644\0`), as Go does. */
-function putOctal(block: Uint8Array, field: UstarField, value: number | bigint): void {
+function str(block: Uint8Array, field: UstarField, offset: number, lenient: boolean): string {
+  if (block[USTAR[field].at] === 0) return '';
+  const s = decodeText(fieldBytes(block, field), lenient);
+  if (s === undefined) throw headerError(`the ${field} field is not valid UTF-8`, offset, block);
+  return s;
+}
+
+function magicText(block: Uint8Array): string {
+  return String.fromCharCode(...block.subarray(USTAR.magic.at, USTAR.magic.at + USTAR.magic.len));
+}
+
+/** Writes `text` (ASCII) into a field, NUL-padded; longer text is truncated (callers put the full value in PAX). */
+/** Writes `text` into a field (ASCII, NUL-padded, truncated); returns the sum of the bytes written. */
+function putString(block: Uint8Array, field: UstarField, text: string): number {
   const { at, len } = USTAR[field];
-  const s = value.toString(8).padStart(len - 1, '0');
-  for (let i = 0; i < len - 1; i++) block[at + i] = s.charCodeAt(i);
+  const n = Math.min(text.length, len);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i) & 0x7f;
+    block[at + i] = c;
+    sum += c;
+  }
+  return sum;
+}
+
+/** Writes a number as zero-padded octal with a trailing NUL (`0000644\0`), as Go does; returns the byte sum. */
+function putOctal(block: Uint8Array, field: UstarField, value: number): number {
+  const { at, len } = USTAR[field];
+  let v = value;
+  let sum = 0;
   block[at + len - 1] = 0;
+  for (let i = at + len - 2; i >= at; i--) {
+    const c = 0x30 + (v % 8);
+    block[i] = c;
+    sum += c;
+    v = Math.floor(v / 8);
+  }
+  return sum;
 }
 
 /** Largest whole-second time the octal `mtime` field holds. */
-const MAX_OCTAL_TIME = 0o77777777777n;
+const MAX_OCTAL_TIME = 0o77777777777;
+
+let TEMPLATE: Uint8Array | undefined;
+
+/** The constant part of every header we write: uid/gid 0, ustar magic and version, device numbers 0. */
+function template(): Uint8Array {
+  if (TEMPLATE !== undefined) return TEMPLATE;
+  const b = new Uint8Array(BLOCK_SIZE);
+  putOctal(b, 'uid', 0);
+  putOctal(b, 'gid', 0);
+  putString(b, 'magic', MAGIC_USTAR);
+  putString(b, 'version', '00');
+  putOctal(b, 'devmajor', 0);
+  putOctal(b, 'devminor', 0);
+  TEMPLATE = b;
+  TEMPLATE_SUM = headerChecksum(b).unsigned;
+  return b;
+}
+
+let TEMPLATE_SUM = 0;
 
 /**
- * Encodes a ustar header into `block` (512 bytes, which must be zeroed): ustar magic, uid/gid 0, empty user and group
+ * Encodes a ustar header into `block` (512 bytes, overwritten whole): ustar magic, uid/gid 0, empty user and group
  * names, device numbers 0, the checksum last. Names must already be ASCII and ≤ 100 bytes (or truncated on purpose,
  * with a PAX record carrying the real value); sizes over {@link MAX_OCTAL_SIZE} are written as 0 for the same reason.
  */
 export function encodeHeader(block: Uint8Array, h: HeaderFields): void {
-  putString(block, 'name', h.name);
-  putOctal(block, 'mode', h.mode);
-  putOctal(block, 'uid', 0);
-  putOctal(block, 'gid', 0);
-  putOctal(block, 'size', h.size > MAX_OCTAL_SIZE ? 0 : h.size);
-  putOctal(block, 'mtime', h.mtime < 0n || h.mtime > MAX_OCTAL_TIME ? 0n : h.mtime);
-  block[USTAR.typeflag.at] = h.typeflag.charCodeAt(0);
-  if (h.linkname !== undefined) putString(block, 'linkname', h.linkname);
-  putString(block, 'magic', MAGIC_USTAR);
-  putString(block, 'version', '00');
-  putOctal(block, 'devmajor', 0);
-  putOctal(block, 'devminor', 0);
-  const sum = headerChecksum(block).unsigned;
+  const t = template();
+  block.set(t);
+  // The checksum is the template's sum plus what we write (the template holds zeros where we write).
+  let sum = TEMPLATE_SUM;
+  sum += putString(block, 'name', h.name);
+  sum += putOctal(block, 'mode', h.mode);
+  sum += putOctal(block, 'size', h.size > MAX_OCTAL_SIZE ? 0 : h.size);
+  sum += putOctal(block, 'mtime', h.mtime < 0 || h.mtime > MAX_OCTAL_TIME ? 0 : h.mtime);
+  const flag = h.typeflag.charCodeAt(0) & 0xff;
+  block[USTAR.typeflag.at] = flag;
+  sum += flag;
+  if (h.linkname !== undefined) sum += putString(block, 'linkname', h.linkname);
   // Go and GNU tar: six octal digits, NUL, space.
   const s = sum.toString(8).padStart(6, '0');
   const { at } = USTAR.chksum;

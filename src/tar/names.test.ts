@@ -27,9 +27,13 @@ describe('tar names', () => {
   });
 
   it('splits alternate data stream names with or without :$DATA', () => {
-    assert.deepEqual(splitStreamName('Files/a.exe:Zone.Identifier:$DATA'), { filePath: 'Files/a.exe', streamName: 'Zone.Identifier' });
+    assert.deepEqual(splitStreamName('Files/a.exe:Zone.Identifier:$DATA'), {
+      filePath: 'Files/a.exe',
+      streamName: 'Zone.Identifier',
+    });
     assert.deepEqual(splitStreamName('Files/a.exe:s:$data'), { filePath: 'Files/a.exe', streamName: 's' });
     assert.deepEqual(splitStreamName('Files/a:b/c:s'), { filePath: 'Files/a:b/c', streamName: 's' });
-    for (const no of ['Files/a', 'Files/a::$DATA', 'Files/a:', ':s', 'Files/a:b:c']) assert.equal(splitStreamName(no), undefined, no);
+    for (const no of ['Files/a', 'Files/a::$DATA', 'Files/a:', ':s', 'Files/a:b:c'])
+      assert.equal(splitStreamName(no), undefined, no);
   });
 });

@@ -24,7 +24,10 @@ describe('PAX records', () => {
           { maxLength: 10 },
         ),
         (records) => {
-          assert.deepEqual(decodePax(encodePax(records)), records.map((r) => ({ key: r.key, value: r.value })));
+          assert.deepEqual(
+            decodePax(encodePax(records)),
+            records.map((r) => ({ key: r.key, value: r.value })),
+          );
         },
       ),
       { numRuns: 200 },
@@ -32,7 +35,17 @@ describe('PAX records', () => {
   });
 
   it('rejects malformed records, naming the offset', () => {
-    for (const bad of ['5 a=b\n', '7 a=b\n', 'a=b\n', ' 6 a=b\n', '6 ab\n\n', '6 =ab\n', '06 a=b', '6 a=b\nx', '-6 a=b\n']) {
+    for (const bad of [
+      '5 a=b\n',
+      '7 a=b\n',
+      'a=b\n',
+      ' 6 a=b\n',
+      '6 ab\n\n',
+      '6 =ab\n',
+      '06 a=b',
+      '6 a=b\nx',
+      '-6 a=b\n',
+    ]) {
       assert.throws(() => decodePax(Buffer.from(bad), { entry: 'e', offset: 100 }), /TAR_PAX/, JSON.stringify(bad));
     }
     assert.throws(() => decodePax(Buffer.from([0x38, 0x20, 0x61, 0x3d, 0xff, 0xfe, 0xfd, 0x0a])), /UTF-8/);
@@ -41,7 +54,15 @@ describe('PAX records', () => {
   });
 
   it('orders keys by UTF-8 bytes (Go sort.Strings)', () => {
-    const keys = ['path', 'MSWINDOWS.rawsd', 'atime', 'LIBARCHIVE.creationtime', 'MSWINDOWS.fileattr', 'mtime', 'ctime'];
+    const keys = [
+      'path',
+      'MSWINDOWS.rawsd',
+      'atime',
+      'LIBARCHIVE.creationtime',
+      'MSWINDOWS.fileattr',
+      'mtime',
+      'ctime',
+    ];
     assert.deepEqual(keys.sort(compareKeys), [
       'LIBARCHIVE.creationtime',
       'MSWINDOWS.fileattr',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { compress as zstdCompress } from 'zstd-napi';
 import { bufferBody, type LayerEntry } from '../entry.js';
@@ -13,7 +13,7 @@ import type { ReadTarOptions } from './types.js';
 import { writeTar } from './write.js';
 
 const T = 1677606423123456700n;
-const T_SEC = 1677606423n;
+const T_SEC = 1677606423;
 const SD = Buffer.from('AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==', 'base64');
 const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const MODES = ['whole', 'bytes', 'random'] as const;
@@ -218,11 +218,11 @@ describe('readTar', () => {
       assert.deepEqual(
         list.map((e) => [e.kind, e.path, e.raw?.name, e.win, e.data]),
         [
-          ['directory', '', './', { lastWriteTime: T_SEC * 1_000_000_000n }, undefined],
-          ['directory', 'Files', './Files/', { lastWriteTime: T_SEC * 1_000_000_000n }, undefined],
-          ['file', 'Files/a.txt', './Files/a.txt', { lastWriteTime: T_SEC * 1_000_000_000n }, 'abc'],
-          ['directory', 'Files/old', 'Files/old/', { lastWriteTime: T_SEC * 1_000_000_000n }, undefined],
-          ['file', 'Files/contig', 'Files/contig', { lastWriteTime: T_SEC * 1_000_000_000n }, 'c'],
+          ['directory', '', './', { lastWriteTime: BigInt(T_SEC) * 1_000_000_000n }, undefined],
+          ['directory', 'Files', './Files/', { lastWriteTime: BigInt(T_SEC) * 1_000_000_000n }, undefined],
+          ['file', 'Files/a.txt', './Files/a.txt', { lastWriteTime: BigInt(T_SEC) * 1_000_000_000n }, 'abc'],
+          ['directory', 'Files/old', 'Files/old/', { lastWriteTime: BigInt(T_SEC) * 1_000_000_000n }, undefined],
+          ['file', 'Files/contig', 'Files/contig', { lastWriteTime: BigInt(T_SEC) * 1_000_000_000n }, 'c'],
         ],
       );
       assert.equal(list[2]!.raw?.format, 'ustar');
@@ -231,12 +231,18 @@ describe('readTar', () => {
 
   it('applies global records to every later entry; x records override; an empty value deletes', async () => {
     const bytes = concat([
-      paxMember([{ key: 'MSWINDOWS.fileattr', value: '34' }, { key: 'comment', value: 'g' }], 'g'),
-      member({ name: 'a', mode: 0o644, mtime: 0n, typeflag: '0' }),
+      paxMember(
+        [
+          { key: 'MSWINDOWS.fileattr', value: '34' },
+          { key: 'comment', value: 'g' },
+        ],
+        'g',
+      ),
+      member({ name: 'a', mode: 0o644, mtime: 0, typeflag: '0' }),
       paxMember([{ key: 'MSWINDOWS.fileattr', value: '1' }]),
-      member({ name: 'b', mode: 0o644, mtime: 0n, typeflag: '0' }),
+      member({ name: 'b', mode: 0o644, mtime: 0, typeflag: '0' }),
       paxMember([{ key: 'MSWINDOWS.fileattr', value: '' }], 'g'),
-      member({ name: 'c', mode: 0o644, mtime: 0n, typeflag: '0' }),
+      member({ name: 'c', mode: 0o644, mtime: 0, typeflag: '0' }),
       END,
     ]);
     const list = await readAll(bytes);
@@ -276,7 +282,7 @@ describe('readTar', () => {
     };
     const ll = (name: string, flag: 'L' | 'K') =>
       concat([
-        headerBlock({ name: '././@LongLink', mode: 0, size: name.length + 1, mtime: 0n, typeflag: flag }, gnu),
+        headerBlock({ name: '././@LongLink', mode: 0, size: name.length + 1, mtime: 0, typeflag: flag }, gnu),
         new Uint8Array(Math.ceil((name.length + 1) / 512) * 512).fill(0).map((_, i) => name.charCodeAt(i) || 0),
       ]);
     const bytes = concat([
@@ -302,13 +308,13 @@ describe('readTar', () => {
 
   it('attaches alternate data streams (with or without :$DATA) only right after their file or folder', async () => {
     const bytes = concat([
-      member({ name: 'Files/a.exe', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('MZ')),
-      member({ name: 'Files/a.exe:Zone.Identifier:$DATA', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('z1')),
-      member({ name: 'Files/a.exe:two', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('z2')),
-      member({ name: 'Files/dir', mode: 0o755, mtime: 0n, typeflag: '5' }),
-      member({ name: 'Files/dir:s', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('d')),
-      member({ name: 'Files/b.txt', mode: 0o644, mtime: 0n, typeflag: '0' }),
-      member({ name: 'Files/a.exe:late', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('?')),
+      member({ name: 'Files/a.exe', mode: 0o644, mtime: 0, typeflag: '0' }, enc('MZ')),
+      member({ name: 'Files/a.exe:Zone.Identifier:$DATA', mode: 0o644, mtime: 0, typeflag: '0' }, enc('z1')),
+      member({ name: 'Files/a.exe:two', mode: 0o644, mtime: 0, typeflag: '0' }, enc('z2')),
+      member({ name: 'Files/dir', mode: 0o755, mtime: 0, typeflag: '5' }),
+      member({ name: 'Files/dir:s', mode: 0o644, mtime: 0, typeflag: '0' }, enc('d')),
+      member({ name: 'Files/b.txt', mode: 0o644, mtime: 0, typeflag: '0' }),
+      member({ name: 'Files/a.exe:late', mode: 0o644, mtime: 0, typeflag: '0' }, enc('?')),
       END,
     ]);
     const list = await readAll(bytes);
@@ -328,19 +334,19 @@ describe('readTar', () => {
 
   it('reads whiteouts, opaque markers and special entries', async () => {
     const bytes = concat([
-      member({ name: 'Files/dir/.wh.gone.txt', mode: 0, mtime: 0n, typeflag: '0' }),
-      member({ name: 'Files/dir/.wh..wh..opq', mode: 0, mtime: 0n, typeflag: '0' }),
-      member({ name: '.wh.top', mode: 0, mtime: 0n, typeflag: '0' }),
-      member({ name: 'dev/null', mode: 0o666, mtime: 0n, typeflag: '3' }),
-      member({ name: 'dev/sda', mode: 0o666, mtime: 0n, typeflag: '4' }),
-      member({ name: 'fifo', mode: 0o666, mtime: 0n, typeflag: '6' }),
-      member({ name: 'weird', mode: 0o666, mtime: 0n, typeflag: 'Q' }, enc('skipped data')),
+      member({ name: 'Files/dir/.wh.gone.txt', mode: 0, mtime: 0, typeflag: '0' }),
+      member({ name: 'Files/dir/.wh..wh..opq', mode: 0, mtime: 0, typeflag: '0' }),
+      member({ name: '.wh.top', mode: 0, mtime: 0, typeflag: '0' }),
+      member({ name: 'dev/null', mode: 0o666, mtime: 0, typeflag: '3' }),
+      member({ name: 'dev/sda', mode: 0o666, mtime: 0, typeflag: '4' }),
+      member({ name: 'fifo', mode: 0o666, mtime: 0, typeflag: '6' }),
+      member({ name: 'weird', mode: 0o666, mtime: 0, typeflag: 'Q' }, enc('skipped data')),
       paxMember([
         { key: 'GNU.sparse.major', value: '1' },
         { key: 'GNU.sparse.minor', value: '0' },
       ]),
-      member({ name: 'sparse', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('map')),
-      member({ name: 'after', mode: 0o644, mtime: 0n, typeflag: '0' }, enc('ok')),
+      member({ name: 'sparse', mode: 0o644, mtime: 0, typeflag: '0' }, enc('map')),
+      member({ name: 'after', mode: 0o644, mtime: 0, typeflag: '0' }, enc('ok')),
       END,
     ]);
     const list = await readAll(bytes, 'random');
@@ -375,12 +381,12 @@ describe('readTar', () => {
     }
     const bytes = concat([
       paxMember([{ key: 'MSWINDOWS.sd', value: 'O:BUG:BU' }]),
-      member({ name: 'a', mode: 0o644, mtime: 0n, typeflag: '0' }),
+      member({ name: 'a', mode: 0o644, mtime: 0, typeflag: '0' }),
       paxMember([
         { key: 'MSWINDOWS.rawsd', value: SD.toString('base64') },
         { key: 'MSWINDOWS.sd', value: 'O:BAG:BA' },
       ]),
-      member({ name: 'b', mode: 0o644, mtime: 0n, typeflag: '0' }),
+      member({ name: 'b', mode: 0o644, mtime: 0, typeflag: '0' }),
       END,
     ]);
     const list = await readAll(bytes);
@@ -389,7 +395,7 @@ describe('readTar', () => {
   });
 
   it('reads base-256 numbers (GNU) for size and a negative mtime', async () => {
-    const block = headerBlock({ name: 'big', mode: 0o644, size: 0, mtime: 0n, typeflag: '0' }, (b) => {
+    const block = headerBlock({ name: 'big', mode: 0o644, size: 0, mtime: 0, typeflag: '0' }, (b) => {
       b.fill(0, USTAR.size.at, USTAR.size.at + 12);
       b[USTAR.size.at] = 0x80;
       b[USTAR.size.at + 11] = 3;
@@ -447,19 +453,20 @@ describe('readTar bodies', () => {
 });
 
 describe('readTar rejects malformed archives with a typed error', () => {
-  const ok = (name = 'Files/a') => member({ name, mode: 0o644, mtime: 0n, typeflag: '0' }, enc('data'));
+  const ok = (name = 'Files/a') => member({ name, mode: 0o644, mtime: 0, typeflag: '0' }, enc('data'));
 
   it('a bad header checksum', async () => {
     const b = concat([ok(), END]);
-    b[10] ^= 1;
+    b[200] = b[200]! ^ 1;
     const e = await rejects(b, 'TAR_CHECKSUM');
     assert.equal(e.offset, 0);
+    assert.equal(e.entry, 'Files/a');
   });
 
   it('a bad PAX length (too long, not digits, no newline)', async () => {
     for (const text of ['99 path=a\n', 'x9 path=a\n', '10 path=ab', '3 a=\n', '10 =value\n', '09 path=a\n0']) {
       const data = enc(text);
-      const bytes = concat([member({ name: 'p', mode: 0, mtime: 0n, typeflag: 'x' }, data), ok(), END]);
+      const bytes = concat([member({ name: 'p', mode: 0, mtime: 0, typeflag: 'x' }, data), ok(), END]);
       await rejects(bytes, 'TAR_PAX');
     }
   });
@@ -508,19 +515,20 @@ describe('readTar rejects malformed archives with a typed error', () => {
   });
 
   it('an entry larger than the archive', async () => {
-    const b = concat([member({ name: 'Files/huge', mode: 0o644, mtime: 0n, typeflag: '0', size: 1 << 30 }), END]);
+    const b = concat([member({ name: 'Files/huge', mode: 0o644, mtime: 0, typeflag: '0', size: 1 << 30 }), END]);
     const e = await rejects(b, 'TAR_TRUNCATED', /Files\/huge/);
     assert.ok(e.offset !== undefined);
   });
 
   it('malformed numeric fields: non-octal, negative size, overflow', async () => {
     const patched = (patch: (b: Uint8Array) => void) =>
-      concat([headerBlock({ name: 'n', mode: 0o644, size: 0, mtime: 0n, typeflag: '0' }, patch), END]);
-    await rejects(
+      concat([headerBlock({ name: 'n', mode: 0o644, size: 0, mtime: 0, typeflag: '0' }, patch), END]);
+    const e = await rejects(
       patched((b) => b.set(enc('00000009999\0'), USTAR.size.at)),
       'TAR_HEADER',
       /size/,
     );
+    assert.deepEqual([e.entry, e.offset], ['n', 0]);
     await rejects(
       patched((b) => b.set(enc('0000x44\0'), USTAR.mode.at)),
       'TAR_HEADER',
@@ -573,7 +581,9 @@ describe('readTar rejects malformed archives with a typed error', () => {
           const b = new Uint8Array(base.subarray(0, Math.max(cut, base.length - 1024 * (cut % 3))));
           for (const [at, v] of mutations) if (at < b.length) b[at] = v;
           for (const headerFix of [false, true]) {
-            if (headerFix) for (let at = 0; at + 512 <= b.length; at += 512) if (b[at + 257] === 0x75) fixChecksum(b.subarray(at, at + 512));
+            if (headerFix)
+              for (let at = 0; at + 512 <= b.length; at += 512)
+                if (b[at + 257] === 0x75) fixChecksum(b.subarray(at, at + 512));
             try {
               await readAll(b, 'random');
             } catch (e) {

@@ -16,6 +16,8 @@ import { decodeWindowsPax } from './windows-pax.js';
 export const DEFAULT_MAX_PAX_SIZE = 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
+const NO_RECORDS: PaxRecord[] = [];
+const PLAIN = { shape: 'plain' } as const;
 
 /**
  * Reads a tar archive as a stream of layer entries. Returns at once; the input is touched only when iteration
@@ -98,6 +100,33 @@ class ByteReader {
         return true;
       }
     }
+  }
+
+  /** `n` bytes as a view when the current chunk holds them (no await), else undefined. */
+  tryRead(n: number): Uint8Array | undefined {
+    if (this.#chunk.length - this.#at < n) return undefined;
+    const v = this.#chunk.subarray(this.#at, this.#at + n);
+    this.#at += n;
+    this.offset += n;
+    return v;
+  }
+
+  /** Skips `n` bytes when the current chunk holds them (no await); false otherwise (nothing skipped). */
+  trySkip(n: number): boolean {
+    if (this.#chunk.length - this.#at < n) return false;
+    this.#at += n;
+    this.offset += n;
+    return true;
+  }
+
+  /** Up to `max` bytes as a view of what the current chunk holds (no await); empty when it is exhausted. */
+  tryNext(max: number): Uint8Array {
+    const k = Math.min(max, this.#chunk.length - this.#at);
+    if (k === 0) return EMPTY;
+    const v = this.#chunk.subarray(this.#at, this.#at + k);
+    this.#at += k;
+    this.offset += k;
+    return v;
   }
 
   /** Reads `n` bytes; fewer only at the end of input. A view into the input when it lies in one chunk. */
@@ -207,16 +236,18 @@ async function* readEntries(
         { entry: h.name, offset, hint: 'raise maxPaxSize if the archive is trusted' },
       );
     }
-    const data = await reader.read(size);
+    const data = reader.tryRead(size) ?? (await reader.read(size));
     if (data.length < size) throw truncated(h.name, 'the archive ends inside an extended header', offset);
     const pad = padded(size) - size;
-    if ((await reader.skip(pad)) < pad) throw truncated(h.name, 'the archive ends inside an extended header', offset);
+    if (!reader.trySkip(pad) && (await reader.skip(pad)) < pad) {
+      throw truncated(h.name, 'the archive ends inside an extended header', offset);
+    }
     return data;
   };
 
   try {
     for (;;) {
-      if (toSkip > 0) {
+      if (toSkip > 0 && !reader.trySkip(toSkip)) {
         const at = reader.offset;
         const n = await reader.skip(toSkip);
         if (n < toSkip) {
@@ -226,11 +257,11 @@ async function* readEntries(
             at,
           );
         }
-        toSkip = 0;
       }
+      toSkip = 0;
       generation++;
       const offset = reader.offset;
-      const block = await reader.read(BLOCK_SIZE);
+      const block = reader.tryRead(BLOCK_SIZE) ?? (await reader.read(BLOCK_SIZE));
       if (block.length === 0) {
         if (pending !== undefined) throw truncated(undefined, 'the archive ends after an extended header', offset);
         if (lenient) return;
@@ -289,20 +320,29 @@ async function* readEntries(
       const p = pending;
       pending = undefined;
       const entryOffset = p?.firstOffset ?? offset;
-      const records: PaxRecord[] = [];
-      for (const [key, value] of globals) records.push({ key, value });
-      if (p !== undefined) records.push(...p.pax);
+      let records: PaxRecord[];
+      if (globals.size === 0) {
+        records = p === undefined ? NO_RECORDS : p.pax;
+      } else {
+        records = [];
+        for (const [key, value] of globals) records.push({ key, value });
+        if (p !== undefined) for (const r of p.pax) records.push(r);
+      }
       let rawName = p?.longName ?? h.name;
       for (const r of records) if (r.key === 'path' && r.value !== '') rawName = r.value;
       const dec = records.length === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient });
       const name = dec?.path ?? p?.longName ?? h.name;
       const linkName = dec?.linkpath ?? p?.longLink ?? h.linkname;
-      const size = dec?.size ?? Number(h.size);
+      const size = dec?.size ?? h.size;
       const dataSize = HEADER_ONLY.has(t) ? 0 : size;
-      const win: WindowsMetadata = {
-        ...dec?.win,
-        lastWriteTime: dec?.win.lastWriteTime ?? h.mtime * 1_000_000_000n,
-      };
+      let win: WindowsMetadata;
+      if (dec === undefined) {
+        win = { lastWriteTime: BigInt(h.mtime) * 1_000_000_000n };
+      } else {
+        const w = dec.win as { lastWriteTime?: bigint };
+        w.lastWriteTime ??= BigInt(h.mtime) * 1_000_000_000n;
+        win = w as WindowsMetadata;
+      }
       const raw: RawTarInfo = {
         name,
         linkName,
@@ -317,12 +357,6 @@ async function* readEntries(
         offset: entryOffset,
       };
       const path = normalizeTarName(name);
-      const common = {
-        path,
-        win,
-        raw,
-        ...(dec !== undefined && dec.extra.length > 0 ? { extraPax: dec.extra } : {}),
-      };
       toSkip = padded(dataSize);
       skipEntry = name;
 
@@ -334,43 +368,47 @@ async function* readEntries(
           : regular || t === '5' || t === '1' || t === '2'
             ? undefined
             : (SPECIAL_NAMES[t] ?? `typeflag ${JSON.stringify(t)}`);
-      const shape = special === undefined ? nameShape(path) : ({ shape: 'plain' } as const);
+      const shape = special === undefined ? nameShape(path) : PLAIN;
       if (special !== undefined) {
-        entry = { ...common, kind: 'special', typeflag: t, description: special };
+        entry = { kind: 'special', path, win, raw, typeflag: t, description: special };
         owner = undefined;
       } else if (shape.shape === 'whiteout') {
-        entry = { ...common, kind: 'whiteout', target: shape.target };
+        entry = { kind: 'whiteout', path, win, raw, target: shape.target };
         owner = undefined;
       } else if (shape.shape === 'opaque') {
-        entry = { ...common, kind: 'opaqueWhiteout', directory: shape.directory };
+        entry = { kind: 'opaqueWhiteout', path, win, raw, directory: shape.directory };
         owner = undefined;
       } else if (t === '5' || (t === '\0' && name.endsWith('/'))) {
-        entry = { ...common, kind: 'directory' };
+        entry = { kind: 'directory', path, win, raw };
         owner = path;
       } else if (t === '1') {
-        entry = { ...common, kind: 'hardlink', linkTarget: normalizeTarName(linkName) };
+        entry = { kind: 'hardlink', path, win, raw, linkTarget: normalizeTarName(linkName) };
         owner = undefined;
       } else if (t === '2') {
-        entry = { ...common, kind: 'symlink', linkTarget: linkName };
+        entry = { kind: 'symlink', path, win, raw, linkTarget: linkName };
         owner = undefined;
       } else {
-        const ads = splitStreamName(path);
+        const ads = owner === undefined ? undefined : splitStreamName(path);
         const body = makeBody(dataSize, name);
-        if (ads !== undefined && owner !== undefined && ads.filePath === owner) {
+        if (ads !== undefined && ads.filePath === owner) {
+          const streamPath = `${ads.filePath}:${ads.streamName}`;
           entry = {
-            ...common,
-            path: `${ads.filePath}:${ads.streamName}`,
             kind: 'stream',
+            path: streamPath,
+            win,
+            raw,
             filePath: ads.filePath,
             streamName: ads.streamName,
             size: dataSize,
             body,
           };
         } else {
-          entry = { ...common, kind: 'file', size: dataSize, body };
+          entry = { kind: 'file', path, win, raw, size: dataSize, body };
           owner = path;
         }
       }
+      if (dec !== undefined && dec.extra.length > 0)
+        (entry as { extraPax?: readonly PaxRecord[] }).extraPax = dec.extra;
       yield entry;
     }
   } finally {
@@ -396,7 +434,8 @@ async function* readEntries(
         while (left > 0) {
           if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
           const at = reader.offset;
-          const v = await reader.next(left);
+          let v = reader.tryNext(left);
+          if (v.length === 0) v = await reader.next(left);
           if (v.length === 0) {
             throw truncated(
               entryName,

@@ -3,7 +3,7 @@
  * once (so a missing file fails before any output); the entries stream when iterated. Later sources (`oci:`,
  * `docker-archive:`, `dir:`) belong to the folders above this one and wrap this function.
  */
-import { createReadStream, fstatSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { readTar } from './read.js';
@@ -35,7 +35,7 @@ export function openTarSource(
     throw new WinlayerError('SOURCE_UNREADABLE', `cannot open: ${(e as Error).message}`, { path, cause: e });
   }
   if (fstatSync(fd).isDirectory()) {
-    createReadStream('', { fd }).destroy();
+    closeSync(fd);
     throw new WinlayerError('SOURCE_UNREADABLE', 'is a folder, not a layer tar', {
       path,
       hint: 'layer folders are not supported by this command yet; pass a .tar, .tar.gz or .tar.zst file',

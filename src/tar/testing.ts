@@ -34,14 +34,17 @@ export function padBlocks(data: Uint8Array): Uint8Array {
 }
 
 /** A header + data member. */
-export function member(fields: Omit<HeaderFields, 'size'> & { size?: number }, data = new Uint8Array(0)): Uint8Array {
+export function member(
+  fields: Omit<HeaderFields, 'size'> & { size?: number },
+  data: Uint8Array = new Uint8Array(0),
+): Uint8Array {
   return concat([headerBlock({ ...fields, size: fields.size ?? data.length }), padBlocks(data)]);
 }
 
 /** A PAX `x` (or `g`) member for the given records. */
 export function paxMember(records: { key: string; value: string }[], typeflag: 'x' | 'g' = 'x'): Uint8Array {
   const data = encodePax(records);
-  return member({ name: 'PaxHeaders.0/x', mode: 0, mtime: 0n, typeflag }, data);
+  return member({ name: 'PaxHeaders.0/x', mode: 0, mtime: 0, typeflag }, data);
 }
 
 /** The end-of-archive marker. */
@@ -75,7 +78,8 @@ export async function* chunks(
 }
 
 /** An entry with its body read into `data` (and `body` removed), for whole-object comparison. */
-export type CollectedEntry = Omit<LayerEntry, 'body'> & { data?: string };
+export type CollectedEntry = LayerEntry extends unknown ? DistOmit<LayerEntry, 'body'> & { data?: string } : never;
+type DistOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Reads every entry and its body (as latin1 text, for readable diffs). */
 export async function collect(entries: AsyncIterable<LayerEntry>): Promise<CollectedEntry[]> {

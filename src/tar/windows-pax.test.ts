@@ -53,9 +53,15 @@ describe('Windows PAX records', () => {
 
   it('always sets DIRECTORY on folders; streams carry only times', () => {
     const dir = encodeWindowsPax({ kind: 'directory', path: 'd', win: { lastWriteTime: 0n, attributes: 0x2 } });
-    assert.deepEqual(dir.find((r) => r.key === 'MSWINDOWS.fileattr'), { key: 'MSWINDOWS.fileattr', value: '18' });
+    assert.deepEqual(
+      dir.find((r) => r.key === 'MSWINDOWS.fileattr'),
+      { key: 'MSWINDOWS.fileattr', value: '18' },
+    );
     const s = encodeWindowsPax({ kind: 'stream', path: 'f:s', win: { lastWriteTime: 0n, attributes: 0x20 } });
-    assert.deepEqual(s.map((r) => r.key), ['LIBARCHIVE.creationtime', 'atime', 'ctime', 'mtime']);
+    assert.deepEqual(
+      s.map((r) => r.key),
+      ['LIBARCHIVE.creationtime', 'atime', 'ctime', 'mtime'],
+    );
   });
 
   it('reads BuildKit-style unpadded creation times as POSIX says (digits after the point are a fraction)', () => {

@@ -107,29 +107,11 @@ function parseDecimal(text: string, max: number): number | undefined {
  * a legacy `MSWINDOWS.sd` SDDL that does not parse.
  */
 export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxContext = {}): DecodedPax {
-  // POSIX: a later record for the same key overrides; an empty value removes the key.
-  const last = new Map<string, string>();
-  for (const r of records) {
-    last.delete(r.key); // keep stored order of the winning record
-    last.set(r.key, r.value);
-  }
-  const fail = (key: string, value: string, rule: string): WinlayerError =>
-    new WinlayerError('TAR_PAX_VALUE', `PAX ${key}=${JSON.stringify(clip(value))}: ${rule}`, {
-      entry: ctx.entry,
-      offset: ctx.offset,
-    });
-  const time = (key: string, value: string): UnixNanos => {
-    try {
-      return parsePaxTime(value);
-    } catch {
-      throw fail(key, value, 'not a PAX time (seconds[.fraction])');
-    }
-  };
   const win: {
     -readonly [K in keyof WindowsMetadata]?: WindowsMetadata[K];
   } = {};
-  const xattrs: ExtendedAttribute[] = [];
-  const extra: PaxRecord[] = [];
+  let xattrs: ExtendedAttribute[] | undefined;
+  let extra: PaxRecord[] | undefined;
   let sd: string | undefined;
   let path: string | undefined;
   let linkpath: string | undefined;
@@ -139,7 +121,13 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
   let uname: string | undefined;
   let gname: string | undefined;
   let sparse = false;
-  for (const [key, value] of last) {
+  // POSIX: a later record for the same key overrides an earlier one; an empty value removes the key. Walk backwards
+  // and take the first (= last stored) record of each key.
+  const seen = new Set<string>();
+  for (let i = records.length - 1; i >= 0; i--) {
+    const { key, value } = records[i]!;
+    if (seen.has(key)) continue;
+    seen.add(key);
     if (key.startsWith('GNU.sparse.')) {
       sparse = true;
       continue;
@@ -148,13 +136,13 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
     switch (key) {
       case PAX_KEYS.fileattr: {
         const v = parseDecimal(value, 0xffffffff);
-        if (v === undefined) throw fail(key, value, 'not a decimal uint32');
+        if (v === undefined) throw valueError(ctx, key, value, 'not a decimal uint32');
         win.attributes = v;
         break;
       }
       case PAX_KEYS.rawsd: {
         const v = decodeBase64Strict(value, ctx.lenient);
-        if (v === undefined || v.length === 0) throw fail(key, value, 'not padded standard base64');
+        if (v === undefined || v.length === 0) throw valueError(ctx, key, value, 'not padded standard base64');
         win.securityDescriptor = v;
         break;
       }
@@ -165,16 +153,16 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
         win.mountPoint = true;
         break;
       case PAX_KEYS.creationtime:
-        win.creationTime = time(key, value);
+        win.creationTime = paxTime(ctx, key, value);
         break;
       case 'mtime':
-        win.lastWriteTime = time(key, value);
+        win.lastWriteTime = paxTime(ctx, key, value);
         break;
       case 'atime':
-        win.lastAccessTime = time(key, value);
+        win.lastAccessTime = paxTime(ctx, key, value);
         break;
       case 'ctime':
-        win.changeTime = time(key, value);
+        win.changeTime = paxTime(ctx, key, value);
         break;
       case 'path':
         path = value;
@@ -184,14 +172,14 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
         break;
       case 'size': {
         const v = parseDecimal(value, Number.MAX_SAFE_INTEGER);
-        if (v === undefined) throw fail(key, value, 'not a decimal size');
+        if (v === undefined) throw valueError(ctx, key, value, 'not a decimal size');
         size = v;
         break;
       }
       case 'uid':
       case 'gid': {
         const v = parseDecimal(value, 0xffffffff);
-        if (v === undefined) throw fail(key, value, 'not a decimal id');
+        if (v === undefined) throw valueError(ctx, key, value, 'not a decimal id');
         if (key === 'uid') uid = v;
         else gid = v;
         break;
@@ -207,9 +195,11 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
       default:
         if (key.startsWith(PAX_KEYS.xattrPrefix)) {
           const v = decodeBase64Strict(value, ctx.lenient);
-          if (v === undefined) throw fail(key, value, 'not padded standard base64');
+          if (v === undefined) throw valueError(ctx, key, value, 'not padded standard base64');
+          xattrs ??= [];
           xattrs.push({ name: key.slice(PAX_KEYS.xattrPrefix.length), value: v });
         } else {
+          extra ??= [];
           extra.push({ key, value });
         }
     }
@@ -218,11 +208,58 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
     try {
       win.securityDescriptor = sddlToBytes(sd);
     } catch (e) {
-      throw fail(PAX_KEYS.sd, sd, `not a valid SDDL security descriptor (${(e as Error).message})`);
+      throw valueError(ctx, PAX_KEYS.sd, sd, `not a valid SDDL security descriptor (${(e as Error).message})`);
     }
   }
-  if (xattrs.length > 0) win.extendedAttributes = xattrs;
-  return { win, path, linkpath, size, uid, gid, uname, gname, sparse, extra };
+  if (xattrs !== undefined) win.extendedAttributes = xattrs.reverse();
+  return {
+    win,
+    path,
+    linkpath,
+    size,
+    uid,
+    gid,
+    uname,
+    gname,
+    sparse,
+    extra: extra === undefined ? [] : extra.reverse(),
+  };
+}
+
+function valueError(ctx: WindowsPaxContext, key: string, value: string, rule: string): WinlayerError {
+  return new WinlayerError('TAR_PAX_VALUE', `PAX ${key}=${JSON.stringify(clip(value))}: ${rule}`, {
+    entry: ctx.entry,
+    offset: ctx.offset,
+  });
+}
+
+/** The last time string parsed and its value: the four times of an entry are usually one string. */
+let lastTimeText = '';
+let lastTime: UnixNanos = 0n;
+
+function paxTime(ctx: WindowsPaxContext, key: string, value: string): UnixNanos {
+  if (value === lastTimeText) return lastTime;
+  let t: UnixNanos;
+  try {
+    t = parsePaxTime(value);
+  } catch {
+    throw valueError(ctx, key, value, 'not a PAX time (seconds[.fraction])');
+  }
+  lastTimeText = value;
+  lastTime = t;
+  return t;
+}
+
+/** The last time formatted (same reason). */
+let lastFormatNs: UnixNanos | undefined;
+let lastFormatText = '';
+
+function paxTimeText(ns: UnixNanos): string {
+  if (ns !== lastFormatNs) {
+    lastFormatNs = ns;
+    lastFormatText = formatPaxTime(ns);
+  }
+  return lastFormatText;
 }
 
 function clip(s: string): string {
@@ -266,7 +303,7 @@ export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
   const w = e.win;
   const out: PaxRecord[] = [];
   const mtime = w.lastWriteTime;
-  out.push({ key: PAX_KEYS.creationtime, value: formatPaxTime(w.creationTime ?? mtime) });
+  out.push({ key: PAX_KEYS.creationtime, value: paxTimeText(w.creationTime ?? mtime) });
   if (e.kind !== 'stream') {
     let attrs = w.attributes ?? defaultAttributes(e.kind, w.mountPoint === true);
     if (e.kind === 'directory') attrs |= FILE_ATTRIBUTE.DIRECTORY;
@@ -288,10 +325,10 @@ export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
       }
     }
   }
-  out.push({ key: 'atime', value: formatPaxTime(w.lastAccessTime ?? mtime) });
-  out.push({ key: 'ctime', value: formatPaxTime(w.changeTime ?? mtime) });
+  out.push({ key: 'atime', value: paxTimeText(w.lastAccessTime ?? mtime) });
+  out.push({ key: 'ctime', value: paxTimeText(w.changeTime ?? mtime) });
   if (e.longLinkpath !== undefined) out.push({ key: 'linkpath', value: e.longLinkpath });
-  out.push({ key: 'mtime', value: formatPaxTime(mtime) });
+  out.push({ key: 'mtime', value: paxTimeText(mtime) });
   if (e.longPath !== undefined) out.push({ key: 'path', value: e.longPath });
   if (e.bigSize !== undefined) out.push({ key: 'size', value: String(e.bigSize) });
   if (e.extraPax !== undefined && e.extraPax.length > 0) {

@@ -9,11 +9,12 @@
 
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { AtomicTarget } from '../atomic.js';
-import type { LayerEntry } from '../entry.js';
+import type { LayerEntry, PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { unixSeconds } from '../windows/index.js';
-import { Counter, createOutputChain, type TarOutputChain } from './compress.js';
-import { asciiField, BLOCK_SIZE, encodeHeader, fitsField, MAX_OCTAL_SIZE, USTAR } from './header.js';
+import { createOutputChain, type TarOutputChain } from './compress.js';
+import { StreamHash } from './hash.js';
+import { asciiField, BLOCK_SIZE, encodeHeader, fitsField, type HeaderFields, MAX_OCTAL_SIZE, USTAR } from './header.js';
 import { splitPath } from './names.js';
 import type { TarOutput, TarSummary, WriteTarOptions } from './types.js';
 import { encodeWindowsPax } from './windows-pax.js';
@@ -44,77 +45,107 @@ export async function writeTar(
   const chain = createOutputChain(out, compression, opts.level);
   const w = new BlockWriter(chain);
   const modes = { ...DEFAULT_MODES, ...opts.modes };
-  let count = 0;
-  let owner: string | undefined; // path of the last file or directory (streams attach to it)
-  for await (const e of entries as AsyncIterable<LayerEntry>) {
-    checkPath(e);
-    switch (e.kind) {
-      case 'directory':
-        await writePaxEntry(w, e, '5', modes.directory, 0);
-        owner = e.path;
-        break;
-      case 'file':
-        checkSize(e.path, e.size);
-        await writePaxEntry(w, e, '0', modes.file, e.size);
-        await writeBody(w, e.path, e.size, e.body);
-        owner = e.path;
-        break;
-      case 'stream': {
-        checkSize(e.path, e.size);
-        if (owner === undefined || owner !== e.filePath) {
-          throw new WinlayerError(
-            'TAR_ENTRY',
-            `alternate data stream does not directly follow its file ${e.filePath}`,
-            {
-              entry: e.path,
-              hint: 'emit stream entries right after the file (or its other streams)',
-            },
-          );
-        }
-        const name = `${e.filePath}:${e.streamName}`;
-        if (e.streamName === '' || e.streamName.includes(':') || name !== e.path) {
-          throw new WinlayerError('TAR_ENTRY', `stream path must be "${name}"`, { entry: e.path });
-        }
-        await writePaxEntry(w, e, '0', modes.file, e.size);
-        await writeBody(w, e.path, e.size, e.body);
-        break;
+  const state: WriteState = { w, modes, owner: undefined, count: 0 };
+  try {
+    const sync = (entries as Iterable<LayerEntry>)[Symbol.iterator];
+    if (typeof sync === 'function' && !(Symbol.asyncIterator in entries)) {
+      for (const e of entries as Iterable<LayerEntry>) {
+        const p = writeEntry(state, e);
+        if (p !== undefined) await p;
       }
-      case 'hardlink':
-        await writePaxEntry(w, e, '1', modes.link, 0, e.linkTarget);
-        owner = undefined;
-        break;
-      case 'symlink':
-        await writePaxEntry(w, e, '2', modes.link, 0, e.linkTarget);
-        owner = undefined;
-        break;
-      case 'whiteout':
-        await writeWhiteout(w, e.path);
-        owner = undefined;
-        break;
-      case 'opaqueWhiteout':
-        throw new WinlayerError('TAR_ENTRY', 'an opaque whiteout (.wh..wh..opq) cannot go into a Windows layer', {
-          entry: e.path,
-          hint: 'Windows (hcsshim) has no opaque directories: write a whiteout for each child instead',
-        });
-      case 'special':
-        throw new WinlayerError('TAR_ENTRY', `a ${e.description} cannot go into a Windows layer`, { entry: e.path });
-      default:
-        throw new WinlayerError('TAR_ENTRY', `unknown entry kind ${(e as { kind: string }).kind}`);
+    } else {
+      for await (const e of entries as AsyncIterable<LayerEntry>) {
+        const p = writeEntry(state, e);
+        if (p !== undefined) await p;
+      }
     }
-    count++;
+    const count = state.count;
+    await w.zero(2 * BLOCK_SIZE);
+    await w.flush();
+    const diffId = await w.hash.digest();
+    const { digest, size } = await chain.finish();
+    return {
+      diffId,
+      digest: compression === 'none' ? diffId : digest,
+      size,
+      uncompressedSize: w.hash.bytes,
+      entries: count,
+      compression,
+    };
+  } finally {
+    await w.hash.close();
   }
-  await w.zero(2 * BLOCK_SIZE);
-  await w.flush();
-  const diffId = w.counter.digest();
-  const { digest, size } = await chain.finish();
-  return {
-    diffId,
-    digest: compression === 'none' ? diffId : digest,
-    size,
-    uncompressedSize: w.counter.bytes,
-    entries: count,
-    compression,
-  };
+}
+
+interface WriteState {
+  readonly w: BlockWriter;
+  readonly modes: { readonly directory: number; readonly file: number; readonly link: number };
+  /** Path of the last file or folder: alternate data streams attach to it. */
+  owner: string | undefined;
+  count: number;
+}
+
+/** Writes one entry; returns a promise only when it had to wait (a flush, an iterated body). */
+function writeEntry(st: WriteState, e: LayerEntry): Promise<void> | undefined {
+  checkPath(e);
+  const { w, modes } = st;
+  let p: Promise<void> | undefined;
+  switch (e.kind) {
+    case 'directory':
+      p = writePaxEntry(w, e, '5', modes.directory, 0);
+      st.owner = e.path;
+      break;
+    case 'file':
+      checkSize(e.path, e.size);
+      p = then(writePaxEntry(w, e, '0', modes.file, e.size), () => writeBody(w, e.path, e.size, e.body));
+      st.owner = e.path;
+      break;
+    case 'stream': {
+      checkSize(e.path, e.size);
+      if (st.owner === undefined || st.owner !== e.filePath) {
+        throw new WinlayerError('TAR_ENTRY', `alternate data stream does not directly follow its file ${e.filePath}`, {
+          entry: e.path,
+          hint: 'emit stream entries right after the file (or its other streams)',
+        });
+      }
+      const name = `${e.filePath}:${e.streamName}`;
+      if (e.streamName === '' || e.streamName.includes(':') || name !== e.path) {
+        throw new WinlayerError('TAR_ENTRY', `stream path must be "${name}"`, { entry: e.path });
+      }
+      p = then(writePaxEntry(w, e, '0', modes.file, e.size), () => writeBody(w, e.path, e.size, e.body));
+      break;
+    }
+    case 'hardlink':
+      p = writePaxEntry(w, e, '1', modes.link, 0, e.linkTarget);
+      st.owner = undefined;
+      break;
+    case 'symlink':
+      p = writePaxEntry(w, e, '2', modes.link, 0, e.linkTarget);
+      st.owner = undefined;
+      break;
+    case 'whiteout':
+      p = writeWhiteout(w, e.path);
+      st.owner = undefined;
+      break;
+    case 'opaqueWhiteout':
+      throw new WinlayerError('TAR_ENTRY', 'an opaque whiteout (.wh..wh..opq) cannot go into a Windows layer', {
+        entry: e.path,
+        hint: 'Windows (hcsshim) has no opaque directories: write a whiteout for each child instead',
+      });
+    case 'special':
+      throw new WinlayerError('TAR_ENTRY', `a ${e.description} cannot go into a Windows layer`, { entry: e.path });
+    default:
+      throw new WinlayerError('TAR_ENTRY', `unknown entry kind ${(e as { kind: string }).kind}`);
+  }
+  st.count++;
+  return p;
+}
+
+/** Runs `next` after `p` (at once when `p` is undefined), keeping the synchronous path free of promises. */
+function then(p: Promise<void> | undefined, next: () => Promise<void> | undefined | void): Promise<void> | undefined {
+  if (p !== undefined) return p.then(next);
+  const r = next();
+  return r instanceof Promise ? r : undefined;
 }
 
 /**
@@ -147,7 +178,7 @@ export async function writeTarFile(
 class BlockWriter {
   buf: Buffer = Buffer.allocUnsafe(BUFFER_SIZE);
   pos = 0;
-  readonly counter = new Counter();
+  readonly hash = new StreamHash();
   constructor(private readonly chain: TarOutputChain) {}
 
   /** Space left in the buffer. */
@@ -155,19 +186,26 @@ class BlockWriter {
     return BUFFER_SIZE - this.pos;
   }
 
-  async flush(): Promise<void> {
-    if (this.pos === 0) return;
+  /** Hands the filled part to the output chain; a promise when the chain applies backpressure. */
+  flush(): Promise<void> | undefined {
+    if (this.pos === 0) return undefined;
     const chunk = this.buf.subarray(0, this.pos);
-    this.counter.add(chunk);
-    const p = this.chain.write(chunk);
-    if (!this.chain.reusesChunks) this.buf = Buffer.allocUnsafe(BUFFER_SIZE);
     this.pos = 0;
-    if (p !== undefined) await p;
-  }
-
-  /** Makes room for `n` contiguous bytes (n ≤ buffer size). */
-  async reserve(n: number): Promise<void> {
-    if (this.space < n) await this.flush();
+    let h: Promise<void> | undefined;
+    let p: Promise<void> | undefined;
+    if (this.chain.reusesChunks) {
+      // Plain output to a file descriptor: written synchronously, so the buffer can go to the hashing thread
+      // without a copy (a fresh buffer replaces it when it did).
+      p = this.chain.write(chunk);
+      h = this.hash.update(chunk, this.buf.byteLength === this.buf.buffer.byteLength);
+      if (this.buf.buffer.byteLength === 0) this.buf = Buffer.allocUnsafe(BUFFER_SIZE);
+    } else {
+      h = this.hash.update(chunk);
+      p = this.chain.write(chunk);
+      this.buf = Buffer.allocUnsafe(BUFFER_SIZE);
+    }
+    if (h === undefined) return p;
+    return p === undefined ? h : Promise.all([h, p]).then(() => undefined);
   }
 
   /** Appends `n` zero bytes. */
@@ -194,19 +232,19 @@ class BlockWriter {
     }
   }
 
-  /** Appends a header block encoded in place. */
-  async header(fields: Parameters<typeof encodeHeader>[1]): Promise<void> {
-    await this.reserve(BLOCK_SIZE);
-    const block = this.buf.subarray(this.pos, this.pos + BLOCK_SIZE);
-    block.fill(0);
-    encodeHeader(block, fields);
+  /** Appends a header block encoded in place; the caller made room. */
+  header(fields: HeaderFields): void {
+    encodeHeader(this.buf.subarray(this.pos, this.pos + BLOCK_SIZE), fields);
     this.pos += BLOCK_SIZE;
   }
 
-  /** Zero padding up to the next block boundary after `size` data bytes. */
-  async pad(size: number): Promise<void> {
+  /** Zero padding up to the next block boundary after `size` data bytes; the caller made room (< 512 bytes). */
+  padSync(size: number): void {
     const rem = size % BLOCK_SIZE;
-    if (rem !== 0) await this.zero(BLOCK_SIZE - rem);
+    if (rem === 0) return;
+    const n = BLOCK_SIZE - rem;
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
   }
 }
 
@@ -214,14 +252,23 @@ function checkPath(e: LayerEntry): void {
   const p = e.path;
   let bad: string | undefined;
   if (typeof p !== 'string' || p === '') bad = 'an empty path';
-  else if (p.includes('\0')) bad = 'a NUL byte in the path';
-  else if (p.startsWith('/')) bad = 'an absolute path';
+  else if (p.charCodeAt(0) === 0x2f) bad = 'an absolute path';
   else {
-    for (const part of p.split('/')) {
-      if (part === '' || part === '.' || part === '..') {
-        bad = `a path with a "${part}" component (no "./", "..", "//" or trailing "/")`;
+    // Components: none empty, ".", ".."; no NUL. One pass, no allocation.
+    let start = 0;
+    for (let i = 0; i <= p.length; i++) {
+      const c = i === p.length ? 0x2f : p.charCodeAt(i);
+      if (c === 0) {
+        bad = 'a NUL byte in the path';
         break;
       }
+      if (c !== 0x2f) continue;
+      const len = i - start;
+      if (len === 0 || (len <= 2 && p.charCodeAt(start) === 0x2e && (len === 1 || p.charCodeAt(start + 1) === 0x2e))) {
+        bad = `a path with a "${p.slice(start, i)}" component (no "./", "..", "//" or trailing "/")`;
+        break;
+      }
+      start = i + 1;
     }
   }
   if (bad !== undefined) {
@@ -247,14 +294,25 @@ export function paxHeaderName(path: string): string {
   return asciiField(name, NAME_LEN).replace(/\/+$/, '');
 }
 
-async function writePaxEntry(
+/** Whole seconds of the last write time (cached: entries mostly share times). */
+let lastNs: bigint | undefined;
+let lastSecs = 0;
+function seconds(ns: bigint): number {
+  if (ns !== lastNs) {
+    lastNs = ns;
+    lastSecs = Number(unixSeconds(ns));
+  }
+  return lastSecs;
+}
+
+function writePaxEntry(
   w: BlockWriter,
   e: LayerEntry,
   typeflag: string,
   mode: number,
   size: number,
   linkname?: string,
-): Promise<void> {
+): Promise<void> | undefined {
   const pathFits = fitsField(e.path, NAME_LEN);
   const linkFits = linkname === undefined || fitsField(linkname, USTAR.linkname.len);
   const records = encodeWindowsPax({
@@ -266,69 +324,115 @@ async function writePaxEntry(
     longLinkpath: linkFits ? undefined : linkname,
     bigSize: size > MAX_OCTAL_SIZE ? size : undefined,
   });
-  await writePaxBlock(w, e.path, records);
-  await w.header({
+  const header: HeaderFields = {
     name: pathFits ? e.path : asciiField(e.path, NAME_LEN),
     mode,
     size,
-    mtime: unixSeconds(e.win.lastWriteTime),
+    mtime: seconds(e.win.lastWriteTime),
     typeflag,
     linkname: linkname === undefined || linkFits ? linkname : asciiField(linkname, USTAR.linkname.len),
-  });
+  };
+  return writeWithPax(w, e.path, records, header);
 }
 
-async function writePaxBlock(w: BlockWriter, path: string, records: readonly { key: string; value: string }[]) {
+/** The PAX block (`x` header + records) then the entry's header. Synchronous when the buffer has room. */
+function writeWithPax(
+  w: BlockWriter,
+  path: string,
+  records: readonly PaxRecord[],
+  header: HeaderFields,
+): Promise<void> | undefined {
   let text = '';
-  for (const r of records) text += paxRecordText(r.key, r.value);
-  const len = Buffer.byteLength(text, 'utf8');
+  let ascii = true;
+  for (const r of records) {
+    const rec = paxRecordText(r.key, r.value);
+    text += rec.text;
+    ascii &&= rec.ascii;
+  }
+  const len = ascii ? text.length : Buffer.byteLength(text, 'utf8');
   if (len > MAX_PAX_SIZE) {
     throw new WinlayerError('TAR_TOO_LARGE', `PAX data of ${len} bytes exceeds ${MAX_PAX_SIZE}`, { entry: path });
   }
-  await w.header({ name: paxHeaderName(path), mode: 0, size: len, mtime: 0n, typeflag: 'x' });
-  if (len <= w.space) {
-    w.buf.write(text, w.pos, 'utf8');
-    w.pos += len;
-  } else {
-    await w.bytes(encoder.encode(text));
+  const paxHeader: HeaderFields = { name: paxHeaderName(path), mode: 0, size: len, mtime: 0, typeflag: 'x' };
+  const need = 2 * BLOCK_SIZE + len + BLOCK_SIZE;
+  if (need <= w.space) {
+    writePaxSync(w, paxHeader, text, len, ascii, header);
+    return undefined;
   }
-  await w.pad(len);
+  if (need <= BUFFER_SIZE) return then(w.flush(), () => writePaxSync(w, paxHeader, text, len, ascii, header));
+  return (async () => {
+    await w.flush();
+    w.header(paxHeader);
+    await w.bytes(encoder.encode(text));
+    await w.zero((BLOCK_SIZE - (len % BLOCK_SIZE)) % BLOCK_SIZE);
+    if (w.space < BLOCK_SIZE) await w.flush();
+    w.header(header);
+  })();
 }
 
-/** One PAX record as text (`"%d %s=%s\n"`, the length counting its own digits). */
-function paxRecordText(key: string, value: string): string {
+function writePaxSync(
+  w: BlockWriter,
+  paxHeader: HeaderFields,
+  text: string,
+  len: number,
+  ascii: boolean,
+  header: HeaderFields,
+): void {
+  w.header(paxHeader);
+  w.buf.write(text, w.pos, ascii ? 'latin1' : 'utf8');
+  w.pos += len;
+  w.padSync(len);
+  w.header(header);
+}
+
+/** One PAX record as text (`"%d %s=%s\n"`, the length counting its own digits), and whether it is ASCII. */
+function paxRecordText(key: string, value: string): { text: string; ascii: boolean } {
   if (key === '' || key.includes('=') || key.includes('\n') || key.includes('\0')) {
     throw new WinlayerError('TAR_ENTRY', `PAX key ${JSON.stringify(key)} is not valid`);
   }
-  const body = Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8') + 3;
+  const kl = utf8Length(key);
+  const vl = utf8Length(value);
+  const body = kl + vl + 3;
   let len = body + 1;
   while (String(len).length + body !== len) len = String(len).length + body;
-  return `${len} ${key}=${value}\n`;
+  return { text: `${len} ${key}=${value}\n`, ascii: kl === key.length && vl === value.length };
 }
 
-async function writeWhiteout(w: BlockWriter, path: string): Promise<void> {
+/** UTF-8 byte length; a loop for short ASCII strings (the common case), the native count otherwise. */
+function utf8Length(s: string): number {
+  if (s.length > 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+function writeWhiteout(w: BlockWriter, path: string): Promise<void> | undefined {
   const { base } = splitPath(path);
   if (!base.startsWith('.wh.') || base.length === 4) {
     throw new WinlayerError('TAR_ENTRY', 'a whiteout path must end in .wh.<name>', { entry: path });
   }
-  if (!fitsField(path, NAME_LEN)) {
-    await writePaxBlock(w, path, [{ key: 'path', value: path }]);
+  const header: HeaderFields = { name: asciiField(path, NAME_LEN), mode: 0, size: 0, mtime: 0, typeflag: '0' };
+  if (!fitsField(path, NAME_LEN)) return writeWithPax(w, path, [{ key: 'path', value: path }], header);
+  if (w.space >= BLOCK_SIZE) {
+    w.header(header);
+    return undefined;
   }
-  await w.header({ name: asciiField(path, NAME_LEN), mode: 0, size: 0, mtime: 0n, typeflag: '0' });
+  return then(w.flush(), () => w.header(header));
 }
 
-async function writeBody(
-  w: BlockWriter,
-  path: string,
-  size: number,
-  body: { readonly readSync?: (b: Uint8Array) => number } & AsyncIterable<Uint8Array>,
-): Promise<void> {
-  const changed = (got: string): WinlayerError =>
-    new WinlayerError('TAR_ENTRY', `file changed while being read: ${got}, expected ${size} bytes`, {
-      entry: path,
-      hint: 'do not modify the layer while it is being written',
-    });
-  if (body.readSync !== undefined) {
-    const readSync = body.readSync;
+type Body = { readonly readSync?: (b: Uint8Array) => number } & AsyncIterable<Uint8Array>;
+
+function writeBody(w: BlockWriter, path: string, size: number, body: Body): Promise<void> | undefined {
+  if (body.readSync === undefined) return writeIteratedBody(w, path, size, body);
+  const readSync = body.readSync;
+  // Small bodies (the common case) go into the buffer without a promise.
+  const padded = size + ((BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE);
+  if (padded + 1 <= w.space) {
+    readAllSync(w, readSync, size, path);
+    w.padSync(size);
+    return undefined;
+  }
+  const changed = (got: string): WinlayerError => changedError(path, size, got);
+  return (async () => {
     let remaining = size;
     let probed = false;
     while (remaining > 0) {
@@ -344,14 +448,49 @@ async function writeBody(
       probed = want > n;
     }
     if (!probed && readSync(new Uint8Array(1)) !== 0) throw changed('more bytes');
-  } else {
-    let total = 0;
-    for await (const chunk of body) {
-      total += chunk.length;
-      if (total > size) throw changed('more bytes');
-      await w.bytes(chunk);
-    }
-    if (total !== size) throw changed(`only ${total} bytes`);
+    if (w.space < BLOCK_SIZE) await w.flush();
+    w.padSync(size);
+  })();
+}
+
+/** Reads a body that fits (with one spare byte) into the buffer. */
+function readAllSync(w: BlockWriter, readSync: (b: Uint8Array) => number, size: number, path: string): void {
+  let remaining = size;
+  let probed = false;
+  while (remaining > 0) {
+    const want = remaining + 1;
+    const n = readSync(w.buf.subarray(w.pos, w.pos + want));
+    if (n === 0) throw changedError(path, size, `only ${size - remaining} bytes`);
+    if (n > remaining) throw changedError(path, size, 'more bytes');
+    w.pos += n;
+    remaining -= n;
+    probed = true;
   }
-  await w.pad(size);
+  if (!probed && readSync(PROBE) !== 0) throw changedError(path, size, 'more bytes');
+}
+
+const PROBE = new Uint8Array(1);
+
+function changedError(path: string, size: number, got: string): WinlayerError {
+  return new WinlayerError('TAR_ENTRY', `file changed while being read: ${got}, expected ${size} bytes`, {
+    entry: path,
+    hint: 'do not modify the layer while it is being written',
+  });
+}
+
+async function writeIteratedBody(
+  w: BlockWriter,
+  path: string,
+  size: number,
+  body: AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const changed = (got: string): WinlayerError => changedError(path, size, got);
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > size) throw changed('more bytes');
+    await w.bytes(chunk);
+  }
+  if (total !== size) throw changed(`only ${total} bytes`);
+  await w.zero((BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE);
 }

@@ -6,14 +6,13 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createSign, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { ustarHeader, padding, END_OF_ARCHIVE } from '../../src/oci/archive-tar.js';
+import { END_OF_ARCHIVE, padding, ustarHeader } from '../../src/oci/archive-tar.js';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { LayoutWriter, REF_NAME } from '../../src/oci/layout.js';
 import { MEDIA } from '../../src/oci/media-types.js';
@@ -74,9 +73,9 @@ export async function startRegistry(
   const cfgPath = join(dir, `registry-${port}.yml`);
   writeFileSync(cfgPath, cfg);
   const log = join(dir, `registry-${port}.log`);
-  const { openSync } = await import('node:fs');
   const fd = openSync(log, 'w');
   const child = spawn('docker-registry', ['serve', cfgPath], { stdio: ['ignore', fd, fd] });
+  closeSync(fd); // the child has its own copy
   t.after(async () => {
     if (child.exitCode !== null) return;
     const done = new Promise((r) => child.once('exit', r));
@@ -94,7 +93,8 @@ export function registryBlobs(reg: RunningRegistry): Set<string> {
   const out = new Set<string>();
   if (!existsSync(base)) return out;
   for (const two of readdirSync(base)) {
-    for (const hex of readdirSync(join(base, two))) if (existsSync(join(base, two, hex, 'data'))) out.add(`sha256:${hex}`);
+    for (const hex of readdirSync(join(base, two)))
+      if (existsSync(join(base, two, hex, 'data'))) out.add(`sha256:${hex}`);
   }
   return out;
 }
@@ -112,13 +112,43 @@ export function makeCa(dir: string): TestCa {
   const d = join(dir, 'pki');
   mkdirSync(d, { recursive: true });
   const o = (args: string[]): void => void run('openssl', args, { cwd: d });
-  o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=winlayer-test-ca']);
+  o([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=winlayer-test-ca',
+  ]);
   o(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   writeFileSync(
     join(d, 'ext.cnf'),
     'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
   );
-  o(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+  o([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
   const certDir = join(d, 'certs');
   mkdirSync(certDir);
   writeFileSync(join(certDir, 'ca.crt'), readFileSync(join(d, 'ca.crt')));
@@ -148,48 +178,80 @@ export interface TokenServer {
  * A minimal token server (the Docker token spec): checks Basic credentials, grants the requested actions to the one
  * user, signs an RS256 JWT with an `x5c` certificate the registry trusts. HTTPS with the test CA's server certificate.
  */
-export async function startTokenServer(t: TestContext, dir: string, ca: TestCa, user: string, password: string): Promise<TokenServer> {
+export async function startTokenServer(
+  t: TestContext,
+  dir: string,
+  ca: TestCa,
+  user: string,
+  password: string,
+): Promise<TokenServer> {
   const d = join(dir, 'token');
   mkdirSync(d, { recursive: true });
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'sign.key', '-out', 'sign.crt', '-days', '2', '-subj', '/CN=winlayer-token-signer'], { cwd: d });
+  run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'sign.key',
+      '-out',
+      'sign.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=winlayer-token-signer',
+    ],
+    { cwd: d },
+  );
   const signKey = readFileSync(join(d, 'sign.key'), 'utf8');
   const certDer = new X509Certificate(readFileSync(join(d, 'sign.crt'))).raw;
   const requests: TokenServer['requests'] = [];
-  const server = https.createServer({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-    const auth = req.headers.authorization;
-    let who: string | undefined;
-    if (auth?.startsWith('Basic ') === true) {
-      const [u, p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
-      if (u !== user || p !== password) {
-        res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"details":"bad credentials"}');
-        return;
+  const server = https.createServer(
+    { cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+      const auth = req.headers.authorization;
+      let who: string | undefined;
+      if (auth?.startsWith('Basic ') === true) {
+        const [u, p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
+        if (u !== user || p !== password) {
+          res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"details":"bad credentials"}');
+          return;
+        }
+        who = u;
       }
-      who = u;
-    }
-    const scopes = url.searchParams.getAll('scope');
-    requests.push({ user: who, scopes });
-    const access = who === undefined ? [] : scopes.map((s) => {
-      const [type, ...rest] = s.split(':');
-      const actions = rest.pop() ?? '';
-      return { type, name: rest.join(':'), actions: actions.split(',') };
-    });
-    const now = Math.floor(Date.now() / 1000);
-    const head = { alg: 'RS256', typ: 'JWT', x5c: [certDer.toString('base64')] };
-    const claims = {
-      iss: 'winlayer-test-token-server',
-      sub: who ?? '',
-      aud: url.searchParams.get('service') ?? '',
-      exp: now + 300,
-      nbf: now - 10,
-      iat: now,
-      jti: randomUUID(),
-      access,
-    };
-    const input = `${b64url(JSON.stringify(head))}.${b64url(JSON.stringify(claims))}`;
-    const sig = createSign('RSA-SHA256').update(input).sign(signKey);
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: `${input}.${b64url(sig)}`, expires_in: 300 }));
-  });
+      const scopes = url.searchParams.getAll('scope');
+      requests.push({ user: who, scopes });
+      const access =
+        who === undefined
+          ? []
+          : scopes.map((s) => {
+              const [type, ...rest] = s.split(':');
+              const actions = rest.pop() ?? '';
+              return { type, name: rest.join(':'), actions: actions.split(',') };
+            });
+      const now = Math.floor(Date.now() / 1000);
+      const head = { alg: 'RS256', typ: 'JWT', x5c: [certDer.toString('base64')] };
+      const claims = {
+        iss: 'winlayer-test-token-server',
+        sub: who ?? '',
+        aud: url.searchParams.get('service') ?? '',
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      };
+      const input = `${b64url(JSON.stringify(head))}.${b64url(JSON.stringify(claims))}`;
+      const sig = createSign('RSA-SHA256').update(input).sign(signKey);
+      res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ token: `${input}.${b64url(sig)}`, expires_in: 300 }));
+    },
+  );
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
@@ -219,7 +281,12 @@ function tinyLayerTar(name: string, size: number): Buffer {
 /**
  * Writes a small Windows-shaped image (gzip layers of random content, so sizes survive compression) as an OCI layout.
  */
-export function makeTestImage(dir: string, layerSizes: readonly number[], tag = 'test', osVersion = '10.0.20348.1'): TestImage {
+export function makeTestImage(
+  dir: string,
+  layerSizes: readonly number[],
+  tag = 'test',
+  osVersion = '10.0.20348.1',
+): TestImage {
   const w = new LayoutWriter(dir);
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
@@ -242,7 +309,11 @@ export function makeTestImage(dir: string, layerSizes: readonly number[], tag = 
   w.putBytes(cfg.bytes, MEDIA.ociConfig);
   const m = buildManifest(cfg.descriptor, layers);
   w.putBytes(m.bytes, MEDIA.ociManifest);
-  const root = { ...m.descriptor, platform: { architecture: 'amd64', os: 'windows', 'os.version': osVersion }, annotations: { [REF_NAME]: tag } };
+  const root = {
+    ...m.descriptor,
+    platform: { architecture: 'amd64', os: 'windows', 'os.version': osVersion },
+    annotations: { [REF_NAME]: tag },
+  };
   w.commit([root]);
   return { dir, manifest: m.descriptor, config: cfg.descriptor, layers };
 }
@@ -262,5 +333,3 @@ export function skopeoTls(kind: 'src' | 'dest' | 'plain', certDir?: string): str
   const pre = kind === 'plain' ? '' : `${kind}-`;
   return certDir === undefined ? [`--${pre}tls-verify=false`] : [`--${pre}cert-dir=${certDir}`];
 }
-
-export { http };

@@ -25,7 +25,12 @@ export function requireTool(t: TestContext, name: string): boolean {
 
 /** Runs a tool and returns stdout; throws with stderr on a non-zero exit. */
 export function run(cmd: string, args: string[], opts: { input?: Buffer | string; cwd?: string } = {}): Buffer {
-  return execFileSync(cmd, args, { input: opts.input, cwd: opts.cwd, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
+  return execFileSync(cmd, args, {
+    input: opts.input,
+    cwd: opts.cwd,
+    maxBuffer: 1 << 30,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 /** A fresh temporary folder, removed when the test ends. */

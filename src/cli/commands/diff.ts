@@ -1,7 +1,8 @@
 /** `winlayer diff <a> <b> [--json]`: semantic, order-insensitive comparison of two layers or images. */
 import { isWinlayerError } from '../../errors.js';
-import { diffSources, flattenSource, openInspectSource, renderDiff } from '../../inspect/index.js';
+import { diffSources, flattenSource, openInspectSource, renderSourceDiff } from '../../inspect/index.js';
 import { type Command, flagOpt, stringOpt, writeJsonLine } from '../command.js';
+import { registriesFor, registryOf } from './image-shared.js';
 
 export const command: Command = {
   name: 'diff',
@@ -20,21 +21,32 @@ export const command: Command = {
     '  --json         print the result as one JSON object',
     "  --flatten      apply each image's layers first and compare the results as single layers",
     '  --platform P   for an index: the image to read (windows/amd64[:os.version])',
+    '  --insecure     allow plain HTTP (and unverified TLS) to the registry of a docker:// source (the first',
+    '                 one named), no other',
+    '  --ca-file FILE trust this PEM CA beside the system roots (repeatable)',
     '',
     'Exit status: 0 equal (order-only differences included), 1 different, 2 usage or an input that cannot be read.',
   ].join('\n'),
-  options: { json: { type: 'boolean' }, flatten: { type: 'boolean' }, platform: { type: 'string' } },
+  options: {
+    json: { type: 'boolean' },
+    flatten: { type: 'boolean' },
+    platform: { type: 'string' },
+    insecure: { type: 'boolean' },
+    'ca-file': { type: 'string', multiple: true },
+  },
   async run(ctx) {
     if (ctx.positionals.length !== 2) {
       ctx.stderr.write(`winlayer diff: expected two sources\n\n${this.help}\n`);
       return 2;
     }
     let result: Awaited<ReturnType<typeof diffSources>>;
+    const [na, nb] = [ctx.positionals[0]!, ctx.positionals[1]!];
+    const registries = registriesFor(ctx, registryOf(na) ?? registryOf(nb));
     try {
       const platform = stringOpt(ctx, 'platform');
-      const opts = { stdin: ctx.stdin, ...(platform === undefined ? {} : { platform }) };
-      let a = await openInspectSource(ctx.positionals[0]!, opts);
-      let b = await openInspectSource(ctx.positionals[1]!, opts);
+      const opts = { stdin: ctx.stdin, registries, ...(platform === undefined ? {} : { platform }) };
+      let a = await openInspectSource(na, opts);
+      let b = await openInspectSource(nb, opts);
       if (flagOpt(ctx, 'flatten')) {
         a = flattenSource(a);
         b = flattenSource(b);
@@ -45,23 +57,11 @@ export const command: Command = {
       if (!isWinlayerError(e) || e.code === 'INTERNAL') throw e;
       ctx.stderr.write(`winlayer diff: ${e.message}\n`);
       return 2;
+    } finally {
+      registries.close();
     }
-    if (flagOpt(ctx, 'json')) {
-      writeJsonLine(ctx.stdout, result);
-    } else {
-      const lines: string[] = [];
-      const many = result.layers.length > 1 || result.a.layers !== result.b.layers;
-      for (const l of result.layers) {
-        if (many) lines.push(`== ${l.title}`);
-        lines.push(...renderDiff(l.report));
-      }
-      if (result.a.layers !== result.b.layers) {
-        lines.push(
-          `different: ${result.a.name} has ${result.a.layers} layers, ${result.b.name} has ${result.b.layers}`,
-        );
-      }
-      ctx.stdout.write(`${lines.join('\n')}\n`);
-    }
+    if (flagOpt(ctx, 'json')) writeJsonLine(ctx.stdout, result);
+    else ctx.stdout.write(`${renderSourceDiff(result).join('\n')}\n`);
     return result.equal ? 0 : 1;
   },
 };

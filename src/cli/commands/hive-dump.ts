@@ -2,10 +2,12 @@
 import { WinlayerError } from '../../errors.js';
 import {
   children,
+  type HiveKey,
   type HiveValue,
   keyClass,
   keyName,
   keyPath,
+  keySddl,
   keySecurity,
   keyTimestamp,
   openHive,
@@ -34,6 +36,15 @@ const TYPE_NAMES = [
   'REG_QWORD',
 ];
 
+/** The key's SDDL when it has one (an SD with an ACE type SDDL cannot name has none). */
+function sddlOf(k: HiveKey): { sddl?: string } {
+  try {
+    return { sddl: keySddl(k) };
+  } catch {
+    return {};
+  }
+}
+
 function typeName(t: number): string {
   return TYPE_NAMES[t] ?? `0x${t.toString(16)}`;
 }
@@ -60,7 +71,7 @@ export const command: Command = {
     'Prints every key and value of a registry hive, in hive order.',
     '',
     'Options:',
-    '  --json           one JSON object per key (NDJSON): path, timestamp, class, security (base64), values (data base64)',
+    '  --json           one JSON object per key (NDJSON): path, timestamp, class, security (base64) and sddl, values (data base64)',
     '  --reg            the hive as a .reg file (UTF-16LE with BOM, exactly as regedit exports)',
     '  --prefix PREFIX  key path the root stands for (default: the root key name)',
   ].join('\n'),
@@ -89,6 +100,7 @@ export const command: Command = {
           timestamp: keyTimestamp(k),
           ...(cls === undefined ? {} : { class: cls }),
           security: keySecurity(k),
+          ...sddlOf(k),
           subkeys: children(k).length,
           values: values(k).map((v) => ({ name: valueName(v), type: valueType(v), data: valueData(v) })),
         });

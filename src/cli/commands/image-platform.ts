@@ -21,7 +21,12 @@ export const command: Command = {
     '  -o, --output DEST',
     ...REGISTRY_HELP,
   ].join('\n'),
-  options: { ...REGISTRY_OPTIONS, platform: { type: 'string' }, 'from-platform': { type: 'string' }, output: { type: 'string', short: 'o' } },
+  options: {
+    ...REGISTRY_OPTIONS,
+    platform: { type: 'string' },
+    'from-platform': { type: 'string' },
+    output: { type: 'string', short: 'o' },
+  },
   async run(ctx) {
     const out = stringOpt(ctx, 'output');
     const platform = stringOpt(ctx, 'platform');

@@ -1,9 +1,18 @@
 /**
  * What the image commands share (not a command): registry flags, the progress line, and printing a written image.
  */
+import { WinlayerError } from '../../errors.js';
+import type { SdPreset } from '../../layer/index.js';
 import type { TransferProgress, WriteImageResult } from '../../oci/index.js';
 import { dockerCredentials, Registries } from '../../oci/index.js';
-import { type CommandContext, type OptionSpec, stringOpt, stringsOpt, wantsProgress, writeJsonLine } from '../command.js';
+import {
+  type CommandContext,
+  type OptionSpec,
+  stringOpt,
+  stringsOpt,
+  wantsProgress,
+  writeJsonLine,
+} from '../command.js';
 
 /** `--insecure`, `--ca-file`, `--quiet`, `--json`. */
 export const REGISTRY_OPTIONS: OptionSpec = {
@@ -56,11 +65,22 @@ export function registriesFor(ctx: CommandContext, named: string | undefined): R
 }
 
 /** Prints warnings (stderr) and the written image (text or JSON). */
-export function printWritten(ctx: CommandContext, verb: string, r: WriteImageResult, extra: Record<string, unknown> = {}): void {
+export function printWritten(
+  ctx: CommandContext,
+  verb: string,
+  r: WriteImageResult,
+  extra: Record<string, unknown> = {},
+): void {
   if (wantsProgress(ctx)) ctx.stderr.write('\r\x1b[K');
   for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);
   if (ctx.values.json === true) {
-    writeJsonLine(ctx.stdout, { destination: r.destination, descriptor: r.descriptor, ...(r.push === undefined ? {} : { push: r.push }), warnings: r.warnings, ...extra });
+    writeJsonLine(ctx.stdout, {
+      destination: r.destination,
+      descriptor: r.descriptor,
+      ...(r.push === undefined ? {} : { push: r.push }),
+      warnings: r.warnings,
+      ...extra,
+    });
     return;
   }
   const b = r.push?.blobs;
@@ -73,7 +93,45 @@ export function registryOf(name: string | undefined): string | undefined {
   if (name === undefined || !name.startsWith('docker://')) return undefined;
   const rest = name.slice('docker://'.length);
   const first = rest.split('/')[0] ?? '';
-  return rest.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+  return rest.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')
+    ? first
+    : 'docker.io';
+}
+
+/** `--sd`, `--symlinks`, `--zstd`, `--tag` of the commands that build layers. */
+export const BUILD_OPTIONS: OptionSpec = {
+  sd: { type: 'string' },
+  symlinks: { type: 'string' },
+  zstd: { type: 'boolean' },
+  tag: { type: 'string' },
+};
+
+export const BUILD_HELP = [
+  '  --sd PRESET        security descriptors of new entries: users (default), admins or none',
+  '  --symlinks skip    leave out symlinks with absolute or escaping targets instead of refusing them',
+  '  --zstd             compress the layer with zstd (default gzip, which every Windows runtime reads)',
+  '  --tag NAME         tag recorded at the destination (layout ref.name, archive RepoTags)',
+];
+
+/** The policy options from `--sd` / `--symlinks`. */
+export function buildPolicy(ctx: CommandContext): { sd?: SdPreset; symlinks?: 'error' | 'skip' } {
+  const sd = stringOpt(ctx, 'sd');
+  const symlinks = stringOpt(ctx, 'symlinks');
+  if (symlinks !== undefined && symlinks !== 'skip' && symlinks !== 'error') {
+    throw new WinlayerError('USAGE', `--symlinks must be "skip" or "error", not "${symlinks}"`);
+  }
+  return { ...(sd === undefined ? {} : { sd: sd as SdPreset }), ...(symlinks === undefined ? {} : { symlinks }) };
+}
+
+/** `K=V` strings → a map (`--label`). */
+export function parseLabels(items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new WinlayerError('USAGE', `--label ${JSON.stringify(item)} is not KEY=VALUE`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
 }
 
 export { stringOpt };

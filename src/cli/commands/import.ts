@@ -1,7 +1,15 @@
 /** `winlayer import <layer-dir>`: a Windows layer tar (file or stdin; plain, gzip or zstd) → a layer folder. */
 import { WinlayerError } from '../../errors.js';
 import { importLayer } from '../../layer/index.js';
-import { type Command, type CommandContext, flagOpt, stringOpt, stringsOpt, wantsProgress, writeJsonLine } from '../command.js';
+import {
+  type Command,
+  type CommandContext,
+  flagOpt,
+  stringOpt,
+  stringsOpt,
+  wantsProgress,
+  writeJsonLine,
+} from '../command.js';
 
 export const command: Command = {
   name: 'import',
@@ -84,7 +92,8 @@ export const command: Command = {
         `imported a ${result.kind} layer into ${result.layerDir}${result.replaced ? ' (replaced)' : ''}: ` +
           `${parts.join(', ')}, ${result.bytes} bytes, ${result.securityDescriptors} distinct security descriptors\n`,
       );
-      if (result.bcdBackups.length > 0) ctx.stdout.write(`kept the original boot files: ${result.bcdBackups.join(', ')}\n`);
+      if (result.bcdBackups.length > 0)
+        ctx.stdout.write(`kept the original boot files: ${result.bcdBackups.join(', ')}\n`);
     }
     return 0;
   },

@@ -12,7 +12,9 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
     if (n > 64 * 1024) throw new WinlayerError('USAGE', 'the password on stdin is longer than 64 KiB');
     parts.push(b);
   }
-  return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(parts)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export const command: Command = {
@@ -47,11 +49,15 @@ export const command: Command = {
     const registry = parseRegistryName(ctx.positionals[0]!);
     const password = await readStdin(ctx.stdin);
     if (password === '') throw new WinlayerError('USAGE', 'the password on stdin is empty');
-    const r = await loginRegistry(registry, { username: user, password }, {
-      insecure: flagOpt(ctx, 'insecure'),
-      caFiles: stringsOpt(ctx, 'ca-file'),
-      env: ctx.env,
-    });
+    const r = await loginRegistry(
+      registry,
+      { username: user, password },
+      {
+        insecure: flagOpt(ctx, 'insecure'),
+        caFiles: stringsOpt(ctx, 'ca-file'),
+        env: ctx.env,
+      },
+    );
     if (flagOpt(ctx, 'json')) writeJsonLine(ctx.stdout, r);
     else ctx.stdout.write(`login succeeded for ${r.registry} (stored in ${r.store})\n`);
     return 0;

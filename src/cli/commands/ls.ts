@@ -1,9 +1,16 @@
 /** `winlayer ls <source>`: one line (or one NDJSON object) per layer entry, with its Windows metadata. */
 import type { LayerEntry } from '../../entry.js';
 import { WinlayerError } from '../../errors.js';
-import { flattenSource, longLines, openInspectSource, writeSourcePicture } from '../../inspect/index.js';
+import {
+  flattenSource,
+  type InspectSource,
+  longLines,
+  openInspectSource,
+  writeSourcePicture,
+} from '../../inspect/index.js';
 import { attributeNames, bytesToSddl, formatIso7, type UnixNanos } from '../../windows/index.js';
 import { type Command, type CommandContext, flagOpt, stringOpt, writeJsonLine } from '../command.js';
+import { registriesFor, registryOf } from './image-shared.js';
 
 export const command: Command = {
   name: 'ls',
@@ -29,6 +36,8 @@ export const command: Command = {
     '  --platform P   for an index: the image to read (windows/amd64[:os.version])',
     '  --html FILE    write one self-contained HTML page instead: a size treemap (folders by size, hard links',
     '                 counted once), the biggest files and the distinct security descriptors as SDDL',
+    '  --insecure     allow plain HTTP (and unverified TLS) to the registry of a docker:// source, no other',
+    '  --ca-file FILE trust this PEM CA beside the system roots (repeatable)',
     '',
     'Exit status: 0 ok, 1 the source is malformed, 2 usage or the source cannot be opened.',
   ].join('\n'),
@@ -38,6 +47,8 @@ export const command: Command = {
     flatten: { type: 'boolean' },
     platform: { type: 'string' },
     html: { type: 'string' },
+    insecure: { type: 'boolean' },
+    'ca-file': { type: 'string', multiple: true },
   },
   async run(ctx: CommandContext) {
     if (ctx.positionals.length !== 1) {
@@ -46,34 +57,46 @@ export const command: Command = {
       });
     }
     const platform = stringOpt(ctx, 'platform');
-    let src = await openInspectSource(ctx.positionals[0]!, {
-      stdin: ctx.stdin,
-      ...(platform === undefined ? {} : { platform }),
-    });
-    if (flagOpt(ctx, 'flatten')) src = flattenSource(src);
-    const html = stringOpt(ctx, 'html');
-    if (html !== undefined) {
-      await writeSourcePicture(src, html);
-      return 0;
+    const registries = registriesFor(ctx, registryOf(ctx.positionals[0]));
+    try {
+      let src = await openInspectSource(ctx.positionals[0]!, {
+        stdin: ctx.stdin,
+        registries,
+        ...(platform === undefined ? {} : { platform }),
+      });
+      if (flagOpt(ctx, 'flatten')) src = flattenSource(src);
+      return await list(ctx, src);
+    } finally {
+      registries.close();
     }
-    const json = flagOpt(ctx, 'json');
-    const long = flagOpt(ctx, 'long');
-    const image = src.layers.length > 1 || src.kind === 'image';
-    for (const [i, layer] of src.layers.entries()) {
-      if (image && !json)
-        ctx.stdout.write(`${i > 0 ? '\n' : ''}== ${layer.title}${layer.base === true ? ' (base)' : ''}\n`);
-      for await (const e of layer.open()) {
-        if (json) {
-          writeJsonLine(ctx.stdout, image ? { layer: i + 1, ...entryJson(e) } : entryJson(e));
-        } else {
-          ctx.stdout.write(`${entryLine(e)}\n`);
-          if (long) for (const l of longLines(e)) ctx.stdout.write(`${l}\n`);
-        }
-      }
-    }
-    return 0;
   },
 };
+
+/** Lists (or, with --html, pictures) an opened source. */
+async function list(ctx: CommandContext, src: InspectSource): Promise<number> {
+  const html = stringOpt(ctx, 'html');
+  if (html !== undefined) {
+    await writeSourcePicture(src, html);
+    return 0;
+  }
+  const json = flagOpt(ctx, 'json');
+  const long = flagOpt(ctx, 'long');
+  const image = src.layers.length > 1 || src.kind === 'image';
+  for (const [i, layer] of src.layers.entries()) {
+    if (image && !json) {
+      ctx.stdout.write(`${i > 0 ? '\n' : ''}== ${layer.title}${layer.base === true ? ' (base)' : ''}\n`);
+    }
+    for await (const e of layer.open()) {
+      if (json) {
+        writeJsonLine(ctx.stdout, image ? { layer: i + 1, ...entryJson(e) } : entryJson(e));
+      } else {
+        ctx.stdout.write(`${entryLine(e)}\n`);
+        if (long) for (const l of longLines(e)) ctx.stdout.write(`${l}\n`);
+      }
+    }
+  }
+  return 0;
+}
 
 function sizeOf(e: LayerEntry): number {
   return e.kind === 'file' || e.kind === 'stream' ? e.size : 0;
@@ -103,7 +126,7 @@ export function entryLine(e: LayerEntry): string {
   return [
     e.kind.padEnd(14),
     String(sizeOf(e)).padStart(12),
-    attrs(e).padEnd(20),
+    attrs(e).padEnd(24),
     formatIso7(e.win.lastWriteTime),
     `${e.path}${target(e)}`,
   ].join(' ');
@@ -125,10 +148,10 @@ function sddl(sd: Uint8Array | undefined): string | undefined {
 /** The `--json` object of an entry: times as ISO 8601 (7 fraction digits), bytes as base64. */
 export function entryJson(e: LayerEntry): Record<string, unknown> {
   const w = e.win;
-  const { body: _body, win: _win, raw, extraPax, ...rest } = e as LayerEntry & { body?: unknown };
+  const { body: _body, win: _win, raw, extraPax, kind, path, ...rest } = e as LayerEntry & { body?: unknown };
   return {
-    kind: e.kind,
-    path: e.path,
+    kind,
+    path,
     ...rest,
     ...(e.kind === 'file' || e.kind === 'stream' ? {} : { size: 0 }),
     attributes: w.attributes,

@@ -1,6 +1,5 @@
 /** `winlayer pull <ref> -o <oci-layout>`: fetch one platform of an image into an OCI layout, verified. */
-import { pullImage } from '../../oci/index.js';
-import { parseReference } from '../../oci/index.js';
+import { parseReference, pullImage } from '../../oci/index.js';
 import { type Command, flagOpt, stringOpt } from '../command.js';
 import { printWritten, REGISTRY_HELP, REGISTRY_OPTIONS, registriesFor } from './image-shared.js';
 
@@ -18,7 +17,12 @@ export const command: Command = {
     '  --all-platforms    keep the whole index',
     ...REGISTRY_HELP,
   ].join('\n'),
-  options: { ...REGISTRY_OPTIONS, output: { type: 'string', short: 'o' }, platform: { type: 'string' }, 'all-platforms': { type: 'boolean' } },
+  options: {
+    ...REGISTRY_OPTIONS,
+    output: { type: 'string', short: 'o' },
+    platform: { type: 'string' },
+    'all-platforms': { type: 'boolean' },
+  },
   async run(ctx) {
     const out = stringOpt(ctx, 'output');
     if (ctx.positionals.length !== 1 || out === undefined) {

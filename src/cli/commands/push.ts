@@ -29,7 +29,11 @@ export const command: Command = {
     try {
       const h = await openImage(ctx.positionals[0]!, registries);
       const platform = stringOpt(ctx, 'platform');
-      const r = await writeImage(h, { kind: 'registry', reference: ref }, { registries, ...(platform === undefined ? {} : { platform }) });
+      const r = await writeImage(
+        h,
+        { kind: 'registry', reference: ref },
+        { registries, ...(platform === undefined ? {} : { platform }) },
+      );
       printWritten(ctx, 'pushed', r);
       return 0;
     } finally {

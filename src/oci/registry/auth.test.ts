@@ -22,3 +22,14 @@ test('parses Basic and two challenges in one header, with escapes and token valu
 test('an empty header has no challenge', () => {
   assert.deepEqual(parseWwwAuthenticate(''), []);
 });
+
+test('any header text parses without throwing or hanging', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), (s) => {
+      const out = parseWwwAuthenticate(s);
+      assert.ok(Array.isArray(out) && out.length <= s.length);
+    }),
+    { numRuns: 2000 },
+  );
+});

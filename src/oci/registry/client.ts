@@ -27,6 +27,7 @@ export interface TransferProgress {
   readonly total: number;
 }
 
+/** Options of `RegistryClient`. */
 export interface RegistryClientOptions {
   /** The registry this client talks to (`localhost:5000`, `docker.io`). */
   readonly registry: string;
@@ -208,11 +209,17 @@ export class RegistryClient {
     const own = this.#isOwnHost(url);
     if (url.protocol === 'http:' && !(own && this.#opts.insecure === true)) {
       throw new WinlayerError('REGISTRY', `refusing plain HTTP to ${url.host}`, {
-        hint: own ? 'pass --insecure to allow plain HTTP to this registry' : 'only the registry named by the command may use plain HTTP',
+        hint: own
+          ? 'pass --insecure to allow plain HTTP to this registry'
+          : 'only the registry named by the command may use plain HTTP',
       });
     }
     const agent =
-      url.protocol === 'http:' ? this.#agents.http : own && this.#opts.insecure === true ? this.#agents.httpsInsecure : this.#agents.https;
+      url.protocol === 'http:'
+        ? this.#agents.http
+        : own && this.#opts.insecure === true
+          ? this.#agents.httpsInsecure
+          : this.#agents.https;
     const lib = url.protocol === 'http:' ? http : https;
     const h: Record<string, string> = { 'User-Agent': this.#opts.userAgent ?? 'winlayer', ...headers };
     if (body !== undefined) h['Content-Length'] = String(body.length);
@@ -276,7 +283,8 @@ export class RegistryClient {
     creds: Credentials | undefined,
   ): Promise<{ token: string; expires: number }> {
     const realm = ch.params.realm;
-    if (realm === undefined) throw new WinlayerError('REGISTRY_AUTH', `${this.registry} sent a Bearer challenge without a realm`);
+    if (realm === undefined)
+      throw new WinlayerError('REGISTRY_AUTH', `${this.registry} sent a Bearer challenge without a realm`);
     let url: URL;
     try {
       url = new URL(realm);
@@ -288,7 +296,11 @@ export class RegistryClient {
     let method: 'GET' | 'POST' = 'GET';
     if (creds?.identityToken !== undefined) {
       method = 'POST';
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'winlayer' });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'winlayer',
+      });
       if (ch.params.service !== undefined) form.set('service', ch.params.service);
       if (scopes.length > 0) form.set('scope', scopes.join(' '));
       body = Buffer.from(form.toString());
@@ -318,12 +330,19 @@ export class RegistryClient {
       }
       const text = (await readAll(res.body, MAX_ERROR_BODY, 'token response')).toString('utf8');
       if (res.status === 401 || res.status === 403) {
-        throw new WinlayerError('REGISTRY_AUTH', `${url.host} refused the credentials for ${this.registry} (${res.status})`, {
-          hint: creds === undefined ? `run: winlayer login ${this.registry}` : 'check the user name and password',
-        });
+        throw new WinlayerError(
+          'REGISTRY_AUTH',
+          `${url.host} refused the credentials for ${this.registry} (${res.status})`,
+          {
+            hint: creds === undefined ? `run: winlayer login ${this.registry}` : 'check the user name and password',
+          },
+        );
       }
       if (res.status !== 200) {
-        throw new WinlayerError('REGISTRY_AUTH', `token request to ${url.host} failed: ${res.status} ${text.slice(0, 200)}`);
+        throw new WinlayerError(
+          'REGISTRY_AUTH',
+          `token request to ${url.host} failed: ${res.status} ${text.slice(0, 200)}`,
+        );
       }
       let v: { token?: string; access_token?: string; expires_in?: number };
       try {
@@ -388,7 +407,10 @@ export class RegistryClient {
     const all = (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap(parseWwwAuthenticate);
     const pick = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic');
     if (pick === undefined) {
-      throw new WinlayerError('REGISTRY_AUTH', `${this.registry} asks for authentication with no scheme winlayer knows`);
+      throw new WinlayerError(
+        'REGISTRY_AUTH',
+        `${this.registry} asks for authentication with no scheme winlayer knows`,
+      );
     }
     this.#challenge = pick;
   }
@@ -425,7 +447,11 @@ export class RegistryClient {
         await this.#authorization(url, req.scopes, true);
         continue;
       }
-      if ([301, 302, 303, 307, 308].includes(s) && (req.method === 'GET' || req.method === 'HEAD') && !req.ok.includes(s)) {
+      if (
+        [301, 302, 303, 307, 308].includes(s) &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        !req.ok.includes(s)
+      ) {
         await drain(res);
         const loc = header(res.headers, 'location');
         if (loc === undefined || ++redirects > MAX_REDIRECTS) {
@@ -460,7 +486,8 @@ export class RegistryClient {
     const what = `${req.method} ${url.pathname} → ${res.status}${detail === '' ? '' : ` (${detail})`}`;
     if (res.status === 401 || res.status === 403) {
       return new WinlayerError('REGISTRY_AUTH', `${this.registry} denied ${what}`, {
-        hint: (await this.#creds()) === undefined ? `run: winlayer login ${this.registry}` : 'the account may lack access',
+        hint:
+          (await this.#creds()) === undefined ? `run: winlayer login ${this.registry}` : 'the account may lack access',
       });
     }
     return new WinlayerError('REGISTRY', `${this.registry}: ${what}`);
@@ -481,9 +508,11 @@ export class RegistryClient {
     }
     const url = await this.#url('/v2/');
     const auth = await this.#authorization(url, [], false);
-    const res = await this.#raw('GET', url, auth === undefined ? {} : { Authorization: auth }, undefined).catch((e: unknown) => {
-      throw this.#wrap(e, 'GET /v2/');
-    });
+    const res = await this.#raw('GET', url, auth === undefined ? {} : { Authorization: auth }, undefined).catch(
+      (e: unknown) => {
+        throw this.#wrap(e, 'GET /v2/');
+      },
+    );
     await drain(res);
     if (res.status === 401 || res.status === 403) {
       throw new WinlayerError('REGISTRY_AUTH', `${this.registry} refused the credentials (${res.status})`, {
@@ -522,7 +551,9 @@ export class RegistryClient {
     });
     const verify = verifyStream(desc, `${this.registry}/${repository}@${desc.digest}`);
     const progress = this.#counter(desc.digest, 'download', desc.size);
-    res.body.on('error', (e) => verify.destroy(new WinlayerError('REGISTRY', `download of ${desc.digest} broke: ${e.message}`)));
+    res.body.on('error', (e) =>
+      verify.destroy(new WinlayerError('REGISTRY', `download of ${desc.digest} broke: ${e.message}`)),
+    );
     res.body.on('aborted', () => verify.destroy(new WinlayerError('REGISTRY', `download of ${desc.digest} broke`)));
     return res.body.pipe(progress).pipe(verify);
   }
@@ -586,7 +617,8 @@ export class RegistryClient {
    * checks the digest on the closing PUT; nothing is committed under a wrong digest.
    */
   async uploadBlob(repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, source: BlobSource): Promise<void> {
-    if (source.size !== desc.size) throw new WinlayerError('INTERNAL', `blob source size ${source.size} ≠ ${desc.size}`);
+    if (source.size !== desc.size)
+      throw new WinlayerError('INTERNAL', `blob source size ${source.size} ≠ ${desc.size}`);
     const scopes = [repoScope(repository, 'pull,push')];
     let lastError: unknown;
     for (let session = 1; session <= this.#attempts; session++) {
@@ -612,14 +644,20 @@ export class RegistryClient {
         return;
       } catch (e) {
         lastError = e;
-        if (!(e instanceof TransientError) && !(e instanceof WinlayerError && e.code === 'REGISTRY' && isRetryable(e))) throw e;
+        if (!(e instanceof TransientError) && !(e instanceof WinlayerError && e.code === 'REGISTRY' && isRetryable(e)))
+          throw e;
         if (session < this.#attempts) await this.#backoff(session);
       }
     }
     throw this.#wrap(lastError, `upload of ${desc.digest} failed ${this.#attempts} times`);
   }
 
-  async #putMonolithic(repository: string, location: URL, desc: Pick<Descriptor, 'digest' | 'size'>, source: BlobSource): Promise<void> {
+  async #putMonolithic(
+    repository: string,
+    location: URL,
+    desc: Pick<Descriptor, 'digest' | 'size'>,
+    source: BlobSource,
+  ): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', desc.digest);
     const res = await this.#send({
@@ -627,7 +665,10 @@ export class RegistryClient {
       url,
       scopes: [repoScope(repository, 'pull,push')],
       headers: { 'Content-Type': 'application/octet-stream' },
-      body: { length: desc.size, open: () => source.open(0, desc.size).pipe(this.#counter(desc.digest, 'upload', desc.size)) },
+      body: {
+        length: desc.size,
+        open: () => source.open(0, desc.size).pipe(this.#counter(desc.digest, 'upload', desc.size)),
+      },
       ok: [201],
       retry: false,
     }).catch(asSessionError);
@@ -655,7 +696,10 @@ export class RegistryClient {
           url: location,
           scopes,
           headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${from}-${end - 1}` },
-          body: { length: end - from, open: () => source.open(from, end).pipe(this.#counter(desc.digest, 'upload', desc.size, from)) },
+          body: {
+            length: end - from,
+            open: () => source.open(from, end).pipe(this.#counter(desc.digest, 'upload', desc.size, from)),
+          },
           ok: [202],
           retry: false,
         });
@@ -669,7 +713,9 @@ export class RegistryClient {
         if (++failures >= this.#attempts) throw asSessionError(e);
         await this.#backoff(failures);
         // ask the registry where the session stands; if it cannot say, restart the whole session
-        const status = await this.#send({ method: 'GET', url: location, scopes, ok: [204], retry: false }).catch(asSessionError);
+        const status = await this.#send({ method: 'GET', url: location, scopes, ok: [204], retry: false }).catch(
+          asSessionError,
+        );
         await drain(status);
         location = new URL(header(status.headers, 'location') ?? location.href, status.url);
         // distribution answers `0-0` for an empty session as well as for one byte: take it as empty (a wrong guess
@@ -692,7 +738,8 @@ export class RegistryClient {
       retry: false,
     }).catch((e: unknown) => {
       // after a resume the registry may hold bytes we could not see; a digest failure means: start again
-      if (resumed && e instanceof WinlayerError && /DIGEST_INVALID|→ 400/.test(e.message)) throw new TransientError(e.message);
+      if (resumed && e instanceof WinlayerError && /DIGEST_INVALID|→ 400/.test(e.message))
+        throw new TransientError(e.message);
       return asSessionError(e);
     });
     await drain(res);
@@ -719,7 +766,8 @@ export class RegistryClient {
       verifyBytes(bytes, { digest: reference, size: bytes.length }, what);
     }
     const dcd = header(res.headers, 'docker-content-digest');
-    if (dcd !== undefined && splitDigest(dcd)[0] === 'sha256') verifyBytes(bytes, { digest: dcd, size: bytes.length }, what);
+    if (dcd !== undefined && splitDigest(dcd)[0] === 'sha256')
+      verifyBytes(bytes, { digest: dcd, size: bytes.length }, what);
     let mt = mediaType;
     try {
       const inner = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
@@ -758,7 +806,10 @@ export class RegistryClient {
     await drain(res);
     const got = header(res.headers, 'docker-content-digest');
     if (got !== undefined && got !== digest) {
-      throw new WinlayerError('OCI_DIGEST', `${this.registry}/${repository}: registry stored the manifest as ${got}, we sent ${digest}`);
+      throw new WinlayerError(
+        'OCI_DIGEST',
+        `${this.registry}/${repository}: registry stored the manifest as ${got}, we sent ${digest}`,
+      );
     }
     return digest;
   }

@@ -31,7 +31,8 @@ interface DockerConfig {
 
 /** The Docker config file path: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
 export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.DOCKER_CONFIG !== undefined && env.DOCKER_CONFIG !== '' ? env.DOCKER_CONFIG : join(homedir(), '.docker');
+  const dir =
+    env.DOCKER_CONFIG !== undefined && env.DOCKER_CONFIG !== '' ? env.DOCKER_CONFIG : join(homedir(), '.docker');
   return join(dir, 'config.json');
 }
 
@@ -62,10 +63,14 @@ function loginKey(registry: string): string {
  * Looks up credentials for `registry` in the Docker config (helpers first, then `auths`). Returns `undefined` for
  * anonymous access. Throws `REGISTRY_AUTH` when a helper fails for a reason other than "not found".
  */
-export async function resolveCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
+export async function resolveCredentials(
+  registry: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Credentials | undefined> {
   const path = dockerConfigPath(env);
   const cfg = readConfig(path);
-  const helper = cfg.credHelpers?.[registry] ?? (registry === 'docker.io' ? cfg.credHelpers?.['index.docker.io'] : undefined);
+  const helper =
+    cfg.credHelpers?.[registry] ?? (registry === 'docker.io' ? cfg.credHelpers?.['index.docker.io'] : undefined);
   if (helper !== undefined) return helperGet(helper, registry, env);
   for (const key of authKeys(registry)) {
     const a = cfg.auths?.[key];
@@ -157,7 +162,10 @@ export async function saveCredentials(
     const input = JSON.stringify({ ServerURL: helperUrl(registry), Username: creds.username, Secret: creds.password });
     const r = await runHelper(helper, 'store', input, env);
     if (r.code !== 0) {
-      throw new WinlayerError('REGISTRY_AUTH', `docker-credential-${helper} store failed: ${(r.stderr || r.stdout).trim()}`);
+      throw new WinlayerError(
+        'REGISTRY_AUTH',
+        `docker-credential-${helper} store failed: ${(r.stderr || r.stdout).trim()}`,
+      );
     }
     return { store: `docker-credential-${helper}` };
   }

@@ -1,6 +1,13 @@
 /** The registry client and its helpers (public surface of `src/oci/registry/`). */
 export { type Challenge, parseWwwAuthenticate } from './auth.js';
-export { type BlobSource, type Body, RegistryClient, type RegistryClientOptions, repoScope, type TransferProgress } from './client.js';
+export {
+  type BlobSource,
+  type Body,
+  RegistryClient,
+  type RegistryClientOptions,
+  repoScope,
+  type TransferProgress,
+} from './client.js';
 export {
   type CredentialSource,
   type Credentials,

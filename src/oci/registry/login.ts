@@ -2,6 +2,7 @@
 import { RegistryClient } from './client.js';
 import { saveCredentials } from './credentials.js';
 
+/** Options of `loginRegistry`. */
 export interface LoginOptions {
   readonly insecure?: boolean;
   readonly caFiles?: readonly string[];

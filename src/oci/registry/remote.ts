@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { WinlayerError } from '../../errors.js';
 import type { Digest } from '../digest.js';
-import { streamToFile } from '../files.js';
+import { mapLimit, streamToFile } from '../files.js';
 import { type ImageHandle, reachableBlobs } from '../image.js';
 import { isIndexType, isManifestType } from '../media-types.js';
 import { parseReference, type Reference, referenceTarget } from '../reference.js';
@@ -27,7 +27,10 @@ export interface RegistryAccess {
   readonly credentials?: CredentialSource;
   readonly onProgress?: RegistryClientOptions['onProgress'];
   /** Extra client tuning (tests, benchmarks). */
-  readonly tuning?: Pick<RegistryClientOptions, 'maxAttempts' | 'backoffMs' | 'monolithicMax' | 'chunkSize' | 'timeoutMs'>;
+  readonly tuning?: Pick<
+    RegistryClientOptions,
+    'maxAttempts' | 'backoffMs' | 'monolithicMax' | 'chunkSize' | 'timeoutMs'
+  >;
 }
 
 /** One client per registry for the life of a command (connections and tokens are reused). Call `close()` at the end. */
@@ -68,26 +71,31 @@ export async function openRegistryImage(ref: Reference | string, registries: Reg
   return {
     name: `docker://${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}${r.digest === undefined ? '' : `@${r.digest}`}`,
     root: { descriptor, bytes },
-    blobs: { open: (d) => client.openBlob(r.repository, d) },
+    blobs: {
+      // manifests live under /manifests/, everything else under /blobs/
+      open: async (d) => {
+        const mt = (d as Partial<Descriptor>).mediaType;
+        if (!isManifestType(mt) && !isIndexType(mt)) return client.openBlob(r.repository, d);
+        const m = await client.getManifest(r.repository, d.digest);
+        return Readable.from([m.bytes]);
+      },
+    },
     remote: { client, repository: r.repository },
     ...(r.tag === undefined ? {} : { tag: r.tag }),
   };
 }
 
+/** What `pushImage` did. */
 export interface PushResult {
   /** The digest of what `ref` now points at. */
   readonly digest: Digest;
   readonly reference: string;
-  readonly blobs: { readonly uploaded: number; readonly existed: number; readonly mounted: number; readonly skippedForeign: number };
-}
-
-/** Runs `fn` over items with at most `n` at a time; fails on the first error. */
-async function mapLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
+  readonly blobs: {
+    readonly uploaded: number;
+    readonly existed: number;
+    readonly mounted: number;
+    readonly skippedForeign: number;
   };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
 /**
@@ -141,7 +149,11 @@ export async function pushImage(
     throw new WinlayerError('OCI_REF', `the reference pins ${r.digest}, but the image is ${rootDigest}`);
   }
   const digest = await client.putManifest(r.repository, target, h.root.bytes, h.root.descriptor.mediaType);
-  return { digest, reference: `${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}@${digest}`, blobs: counts };
+  return {
+    digest,
+    reference: `${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}@${digest}`,
+    blobs: counts,
+  };
 }
 
 async function uploadFrom(h: ImageHandle, d: Descriptor, up: (s: BlobSource) => Promise<void>): Promise<void> {
@@ -161,6 +173,7 @@ async function uploadFrom(h: ImageHandle, d: Descriptor, up: (s: BlobSource) => 
 function fileSource(loc: BlobLocation, d: Pick<Descriptor, 'digest' | 'size'>): BlobSource {
   return {
     size: d.size,
-    open: (start: number, end: number): Readable => (start === 0 && end === d.size ? openLocation(loc, d) : openRange(loc, start, end)),
+    open: (start: number, end: number): Readable =>
+      start === 0 && end === d.size ? openLocation(loc, d) : openRange(loc, start, end),
   };
 }

@@ -1,0 +1,378 @@
+/**
+ * `image create` and `image append`: new layers streamed from plain content straight into a staging blob folder
+ * (digests computed on the way, never a layer in memory), then a config and manifest, then `writeImage` to the
+ * destination. Appending onto a registry image never downloads its layers: a push to the same registry skips or
+ * mounts them.
+ */
+import { createReadStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
+import { AtomicTarget } from '../atomic.js';
+import type { LayerEntry } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { type PolicyOptions, resolvePolicy, walkLayer } from '../layer/index.js';
+import { readTar, type TarSummary, writeTarFile } from '../tar/index.js';
+import { type WriteImageResult, writeImage } from './copy.js';
+import type { Digest } from './digest.js';
+import { type ImageHandle, resolveImage } from './image.js';
+import { type Compression, MEDIA, ociLayerType } from './media-types.js';
+import { parsePlatform } from './platform.js';
+import type { Registries } from './registry/remote.js';
+import {
+  hostSpelling,
+  type PlainOptions,
+  plainFolderLayer,
+  walkPlainFolder,
+  windowsizeEntries,
+  withBaseHives,
+} from './rootfs.js';
+import { type Destination, parseDestination } from './source.js';
+import {
+  buildManifest,
+  type ContainerConfig,
+  configPlatform,
+  createdTime,
+  type Descriptor,
+  descriptorOf,
+  type HistoryEntry,
+  type ImageConfig,
+  jsonBlob,
+  type Platform,
+} from './spec.js';
+import { DirBlobStore, RoutedBlobStore } from './store.js';
+
+/** The runtime settings `image create` writes into the config (`--entrypoint`, `--cmd`, `--env`, …). */
+export interface RuntimeSettings {
+  readonly entrypoint?: readonly string[];
+  readonly cmd?: readonly string[];
+  /** `K=V` strings. */
+  readonly env?: readonly string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** Options shared by `createImage` and `appendImage` (the metadata policy of new entries, compression, where to). */
+export interface BuildImageOptions extends PolicyOptions {
+  /** Layer compression; default gzip (every Windows runtime reads it). */
+  readonly compression?: Compression;
+  /** Absolute or escaping symlink targets: refuse (default) or leave the link out. */
+  readonly symlinks?: 'error' | 'skip';
+  /** Tag recorded at the destination. */
+  readonly tag?: string;
+  /** Needed when the base or the destination is a registry. */
+  readonly registries?: Registries;
+  /** For SOURCE_DATE_EPOCH (`created`); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Called for each symlink left out under `symlinks: 'skip'`. */
+  readonly onSkip?: (path: string, reason: string) => void;
+}
+
+/** Options of `createImage`. */
+export interface CreateImageOptions extends BuildImageOptions {
+  /** `windows/amd64[:OS_VERSION]`; default windows/amd64 (without os.version: a warning). */
+  readonly platform?: Platform | string;
+  readonly runtime?: RuntimeSettings;
+}
+
+/** Options of `appendImage`. */
+export interface AppendImageOptions extends BuildImageOptions {
+  /** Which image of a base index to append to. */
+  readonly platform?: Platform | string;
+  /** Text for the new history entry. */
+  readonly createdBy?: string;
+}
+
+/** What `createImage` / `appendImage` wrote: the destination result plus the new layer. */
+export interface BuildResult extends WriteImageResult {
+  /** The layer written. */
+  readonly layer: { readonly digest: Digest; readonly diffId: Digest; readonly size: number; readonly entries: number };
+  /** Hive files added (create). */
+  readonly hivesAdded?: readonly string[];
+  /** Symlinks left out under `--symlinks skip`. */
+  readonly skipped: readonly { path: string; reason: string }[];
+}
+
+/** A staging folder for new blobs, beside a local destination (same filesystem) or in the temp folder. */
+class Staging {
+  readonly #target: AtomicTarget;
+  readonly store: DirBlobStore;
+  #n = 0;
+  constructor(dest: Destination) {
+    const near = dest.kind === 'registry' ? tmpdir() : dirname(resolve(dest.path));
+    if (!existsSync(near))
+      throw new WinlayerError('NOT_FOUND', 'the destination folder does not exist', { path: near });
+    this.#target = new AtomicTarget(join(near, 'winlayer-staging'));
+    mkdirSync(join(this.#target.tempPath, 'sha256'), { recursive: true });
+    this.store = new DirBlobStore(this.#target.tempPath);
+  }
+
+  /** Writes a layer stream as a blob; returns the tar writer's summary. */
+  async writeLayer(
+    entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
+    compression: Compression,
+  ): Promise<TarSummary> {
+    const tmp = join(this.#target.tempPath, `layer-${this.#n++}.tar`);
+    const summary = await writeTarFile(entries, tmp, { compression });
+    renameSync(tmp, this.store.path(summary.digest));
+    return summary;
+  }
+
+  dispose(): void {
+    this.#target.abort();
+  }
+}
+
+/** A local destination inside the folder being read would read itself: refused. */
+function refuseInside(d: Destination, folder: string): void {
+  if (d.kind === 'registry') return;
+  const out = resolve(d.path);
+  const root = resolve(folder);
+  if (out === root || out.startsWith(`${root}${sep}`)) {
+    throw new WinlayerError('USAGE', 'the output would be inside the folder being read', {
+      path: out,
+      hint: 'write the image outside the source folder',
+    });
+  }
+}
+
+function runtimeConfig(r: RuntimeSettings | undefined): ContainerConfig | undefined {
+  if (r === undefined) return undefined;
+  for (const e of r.env ?? []) {
+    if (!/^[^=]+=/.test(e)) throw new WinlayerError('USAGE', `--env ${JSON.stringify(e)} is not NAME=VALUE`);
+  }
+  const c: Record<string, unknown> = {};
+  if (r.user !== undefined) c.User = r.user;
+  if (r.env !== undefined && r.env.length > 0) c.Env = [...r.env];
+  if (r.entrypoint !== undefined) c.Entrypoint = [...r.entrypoint];
+  if (r.cmd !== undefined) c.Cmd = [...r.cmd];
+  if (r.workdir !== undefined) c.WorkingDir = r.workdir;
+  if (r.labels !== undefined && Object.keys(r.labels).length > 0) {
+    c.Labels = Object.fromEntries(Object.entries(r.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+  return Object.keys(c).length === 0 ? undefined : (c as ContainerConfig);
+}
+
+function epochOf(env: NodeJS.ProcessEnv, opts: PolicyOptions): PolicyOptions {
+  if (opts.sourceDateEpoch !== undefined) return opts;
+  const s = env.SOURCE_DATE_EPOCH;
+  return s === undefined || s === '' ? opts : { ...opts, sourceDateEpoch: s };
+}
+
+/** A handle over new blobs (staging), in-memory config/manifest, and the base's layers. */
+function assemble(
+  name: string,
+  staging: Staging,
+  base: ImageHandle | undefined,
+  baseLayers: readonly Descriptor[],
+  newLayer: Descriptor,
+  config: ImageConfig,
+  annotations?: Record<string, string>,
+): ImageHandle {
+  const cfg = jsonBlob(config, MEDIA.ociConfig);
+  const m = buildManifest(cfg.descriptor, [...baseLayers, newLayer], annotations);
+  const store = new RoutedBlobStore().addBytes(cfg.descriptor.digest, cfg.bytes).addBytes(m.descriptor.digest, m.bytes);
+  store.route(newLayer.digest, staging.store);
+  if (base !== undefined) for (const l of baseLayers) store.route(l.digest, base.blobs);
+  return {
+    name,
+    root: { descriptor: descriptorOf({ ...m.descriptor, platform: configPlatform(config) }), bytes: m.bytes },
+    blobs: store,
+    ...(base?.remote === undefined ? {} : { remote: base.remote }),
+  };
+}
+
+/**
+ * `image create`: the plain folder `rootfs` (what becomes `C:\`) as the base layer of a new image, under `Files/`,
+ * with the five empty hives added by a stream transform (the folder is never copied or changed). With empty hives
+ * the image runs as a HostProcess container or serves as a base for other layers; it is not a bootable
+ * process-isolated Windows container. Throws the walk's errors (`NAME_INVALID`, `LAYER_SYMLINK`, …), `USAGE`,
+ * and the destination's (`IO`, `REGISTRY*`).
+ */
+export async function createImage(
+  rootfs: string,
+  dest: Destination | string,
+  opts: CreateImageOptions = {},
+): Promise<BuildResult> {
+  const d = typeof dest === 'string' ? parseDestination(dest) : dest;
+  const env = opts.env ?? process.env;
+  const policy = resolvePolicy(epochOf(env, opts));
+  const platform =
+    typeof opts.platform === 'string'
+      ? parsePlatform(opts.platform)
+      : (opts.platform ?? { os: 'windows', architecture: 'amd64' });
+  if (!statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new WinlayerError('NOT_FOUND', 'the root file system folder does not exist', { path: rootfs });
+  }
+  refuseInside(d, rootfs);
+  const staging = new Staging(d);
+  try {
+    const skipped: { path: string; reason: string }[] = [];
+    const plain: PlainOptions = {
+      policy,
+      ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
+      onSkip: (path, reason) => {
+        skipped.push({ path, reason });
+        opts.onSkip?.(path, reason);
+      },
+    };
+    const hivesAdded: string[] = [];
+    const compression = opts.compression ?? 'gzip';
+    const layer = await staging.writeLayer(
+      withBaseHives(walkPlainFolder(rootfs, plain), policy, hostSpelling(rootfs), hivesAdded),
+      compression,
+    );
+    const created = createdTime(env);
+    const runtime = runtimeConfig(opts.runtime);
+    const config: ImageConfig = {
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform['os.version'] === undefined ? {} : { 'os.version': platform['os.version'] }),
+      ...(platform.variant === undefined ? {} : { variant: platform.variant }),
+      created,
+      ...(runtime === undefined ? {} : { config: runtime }),
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created, created_by: 'winlayer image create' }],
+    };
+    const newLayer: Descriptor = { mediaType: ociLayerType(compression), digest: layer.digest, size: layer.size };
+    const h = assemble(`image from ${rootfs}`, staging, undefined, [], newLayer, config);
+    const r = await writeImage(h, d, {
+      ...(opts.registries === undefined ? {} : { registries: opts.registries }),
+      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+      env,
+    });
+    return {
+      ...r,
+      layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries },
+      hivesAdded,
+      skipped,
+    };
+  } finally {
+    staging.dispose();
+  }
+}
+
+/** Opens what `image append` adds: a layer folder, a Windows layer tar (passed through), a plain folder or a Linux tar. */
+async function appendEntries(
+  source: string,
+  plain: PlainOptions,
+  policyOptions: PolicyOptions,
+): Promise<{ entries: AsyncIterable<LayerEntry>; kind: string }> {
+  let path = source;
+  let forced: 'layer' | 'dir' | undefined;
+  if (source.startsWith('layer:')) [forced, path] = ['layer', source.slice(6)];
+  else if (source.startsWith('dir:')) [forced, path] = ['dir', source.slice(4)];
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) throw new WinlayerError('NOT_FOUND', 'the layer source does not exist', { path });
+  if (st.isDirectory()) {
+    if (forced === 'dir' || existsSync(join(path, 'Files'))) {
+      const walk = walkLayer(path, {
+        ...policyOptions,
+        kind: 'non-base',
+        ...(plain.symlinks === undefined ? {} : { symlinks: plain.symlinks }),
+      });
+      return { entries: walk, kind: 'layer folder' };
+    }
+    return { entries: plainFolderLayer(path, plain), kind: 'plain folder' };
+  }
+  const entries = readTar(createReadStream(path));
+  const it = entries[Symbol.asyncIterator]();
+  const first = await it.next();
+  const rest: AsyncIterable<LayerEntry> = {
+    [Symbol.asyncIterator]: () => {
+      let sentFirst = false;
+      return {
+        next: async () => {
+          if (!sentFirst) {
+            sentFirst = true;
+            return first;
+          }
+          return it.next();
+        },
+      };
+    },
+  };
+  const head = first.done === true ? '' : first.value.path;
+  const windows = forced === 'layer' || /^(Files|Hives|UtilityVM)(\/|$)/.test(head);
+  return windows
+    ? { entries: rest, kind: 'Windows layer tar' }
+    : { entries: windowsizeEntries(rest, plain), kind: 'Linux tar' };
+}
+
+/**
+ * `image append`: one new layer on top of `base` (any image source, opened), built from a plain folder or a
+ * Linux-style tar (names and hard-link targets get `Files/`, symlink targets do not; `Files` and `Hives` folder
+ * entries; parents first; the `--sd` presets; deterministic times; opaque whiteouts refused) or taken as is from a
+ * Windows layer folder or tar. The base's layers are referenced, never rewritten: same digests. Throws the
+ * source's errors, `OCI_*`, and the destination's.
+ */
+export async function appendImage(
+  base: ImageHandle,
+  layerSource: string,
+  dest: Destination | string,
+  opts: AppendImageOptions = {},
+): Promise<BuildResult> {
+  const d = typeof dest === 'string' ? parseDestination(dest) : dest;
+  const env = opts.env ?? process.env;
+  const policyOptions = epochOf(env, opts);
+  const policy = resolvePolicy(policyOptions);
+  const img = await resolveImage(base, opts.platform);
+  const folder = layerSource.replace(/^(dir|layer):/, '');
+  if (statSync(folder, { throwIfNoEntry: false })?.isDirectory() === true) refuseInside(d, folder);
+  const staging = new Staging(d);
+  try {
+    const skipped: { path: string; reason: string }[] = [];
+    const plain: PlainOptions = {
+      policy,
+      ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
+      onSkip: (path, reason) => {
+        skipped.push({ path, reason });
+        opts.onSkip?.(path, reason);
+      },
+    };
+    const src = await appendEntries(layerSource, plain, policyOptions);
+    const entries = src.entries;
+    const compression = opts.compression ?? 'gzip';
+    const layer = await staging.writeLayer(entries, compression);
+    const created = createdTime(env);
+    const history: HistoryEntry[] = [
+      ...(img.config.history ?? []),
+      { created, created_by: opts.createdBy ?? `winlayer image append (${src.kind})` },
+    ];
+    const config: ImageConfig = {
+      ...img.config,
+      created,
+      rootfs: { type: 'layers', diff_ids: [...img.config.rootfs.diff_ids, layer.diffId] },
+      history,
+    };
+    const newLayer: Descriptor = { mediaType: ociLayerType(compression), digest: layer.digest, size: layer.size };
+    const annotations: Record<string, string> = {
+      ...((img.manifest.annotations as Record<string, string> | undefined) ?? {}),
+      'org.opencontainers.image.base.digest': img.manifestDescriptor.digest,
+      ...(base.remote === undefined
+        ? {}
+        : { 'org.opencontainers.image.base.name': base.name.replace(/^docker:\/\//, '') }),
+    };
+    const h = assemble(
+      `${base.name} + ${layerSource}`,
+      staging,
+      base,
+      img.manifest.layers,
+      newLayer,
+      config,
+      annotations,
+    );
+    const r = await writeImage(h, d, {
+      ...(opts.registries === undefined ? {} : { registries: opts.registries }),
+      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+      env,
+    });
+    return {
+      ...r,
+      layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries },
+      skipped,
+    };
+  } finally {
+    staging.dispose();
+  }
+}

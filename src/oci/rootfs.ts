@@ -1,0 +1,459 @@
+/**
+ * Plain content into Windows layer entries, for `image create` and `image append`:
+ * - `walkPlainFolder`: a host folder (what becomes `C:\`) as entries under `Files/`, with the default metadata policy
+ *   of export (`--sd` presets, times truncated to 100 ns and clamped to SOURCE_DATE_EPOCH), hard links found by
+ *   (device, inode) and written as links to the first name, symlink targets kept as Windows paths (never prefixed).
+ * - `windowsizeEntries`: a Linux-style tar stream the same way: names and hard-link targets get `Files/`, symlink
+ *   targets do not, `./` names normalised, missing parents created first, opaque whiteouts refused.
+ * - `withBaseHives`: a transform that adds `Files/Windows/System32/config/{DEFAULT,SAM,SECURITY,SOFTWARE,SYSTEM}`
+ *   (empty, valid hives) and their folders, in canonical order, unless the stream has them already.
+ * The user's folder is only read, never copied or changed.
+ */
+import {
+  type BigIntStats,
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
+import { join, posix } from 'node:path';
+import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';
+import { WinlayerError } from '../errors.js';
+import { createEmptyHive } from '../hive/index.js';
+import { defaultMetadata, type MetadataPolicy, policyTimes } from '../layer/index.js';
+import { checkLayerPath, compareUtf8, FILE_ATTRIBUTE, upcase } from '../windows/index.js';
+
+/** How plain content becomes Windows entries: the metadata policy and the symlink rule. */
+export interface PlainOptions {
+  readonly policy: MetadataPolicy;
+  /** Absolute or escaping symlink targets: refuse (default) or leave the link out. */
+  readonly symlinks?: 'error' | 'skip';
+  readonly onSkip?: (path: string, reason: string) => void;
+  /** `.wh.NAME` marker files of a plain folder: whiteout entries (a layer on top), or refused (default: a base). */
+  readonly whiteouts?: 'entries' | 'refuse';
+}
+
+/** The time of entries winlayer makes up (`Files`, `Hives`, parents, hives): the clamp, else the Unix epoch. */
+function madeUpTime(policy: MetadataPolicy): bigint {
+  return policy.clamp ?? 0n;
+}
+
+class HostFileBody implements EntryBody {
+  readonly #host: string;
+  readonly #size: number;
+  #fd = -1;
+  #pos = 0;
+  #used: 'no' | 'sync' | 'async' = 'no';
+  constructor(host: string, size: number) {
+    this.#host = host;
+    this.#size = size;
+  }
+
+  readonly readSync = (buffer: Uint8Array): number => {
+    if (this.#used === 'async') throw new WinlayerError('BODY_STALE', 'body read two ways', { path: this.#host });
+    this.#used = 'sync';
+    return this.#read(buffer);
+  };
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    if (this.#used !== 'no') throw new WinlayerError('BODY_STALE', 'body read twice', { path: this.#host });
+    this.#used = 'async';
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(1 << 20, this.#size)));
+      const n = this.#read(buf);
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+    }
+  }
+
+  #read(buffer: Uint8Array): number {
+    const want = Math.min(buffer.length, this.#size - this.#pos);
+    if (want <= 0) {
+      this.close();
+      return 0;
+    }
+    try {
+      if (this.#fd < 0) this.#fd = openSync(this.#host, 'r');
+      const n = readSync(this.#fd, buffer, 0, want, this.#pos);
+      if (n === 0) {
+        throw new WinlayerError('IO', `the file shrank while being read (${this.#pos} of ${this.#size} bytes)`, {
+          path: this.#host,
+        });
+      }
+      this.#pos += n;
+      return n;
+    } catch (e) {
+      this.close();
+      if (e instanceof WinlayerError) throw e;
+      throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path: this.#host, cause: e });
+    }
+  }
+
+  close(): void {
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+function checkName(path: string, host: string): void {
+  try {
+    checkLayerPath(path);
+  } catch (e) {
+    if (e instanceof WinlayerError)
+      throw new WinlayerError(e.code, e.message.replace(/ \([A-Z_]+\)(\n|$).*/s, ''), { path: host, entry: path });
+    throw e;
+  }
+}
+
+/**
+ * Walks the plain folder `root` as the `Files/` tree of a layer: `Files` first, then every entry parents first,
+ * siblings in UTF-8 byte order. Streams (bodies read on demand with `readSync` or iteration). Throws `NOT_FOUND`,
+ * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `IO` while iterating.
+ */
+export function* walkPlainFolder(root: string, opts: PlainOptions): Generator<LayerEntry, void, undefined> {
+  let top: BigIntStats;
+  try {
+    top = statSync(root, { bigint: true });
+  } catch {
+    throw new WinlayerError('NOT_FOUND', 'the folder does not exist', { path: root });
+  }
+  if (!top.isDirectory()) throw new WinlayerError('NOT_FOUND', 'not a folder', { path: root });
+  const policy = opts.policy;
+  const links = new Map<string, string>();
+  let open: HostFileBody | undefined;
+  yield { kind: 'directory', path: 'Files', win: defaultMetadata(policy, 'directory', top.mtimeNs) };
+  function* tree(host: string, path: string): Generator<LayerEntry, void, undefined> {
+    let names: string[];
+    try {
+      names = readdirSync(host).sort(compareUtf8);
+    } catch (e) {
+      throw new WinlayerError('IO', `cannot list: ${(e as Error).message}`, { path: host, cause: e });
+    }
+    const seen = new Map<string, string>();
+    for (const name of names) {
+      const childHost = join(host, name);
+      const childPath = `${path}/${name}`;
+      checkName(childPath, childHost);
+      const key = upcase(name);
+      const other = seen.get(key);
+      if (other !== undefined) {
+        throw new WinlayerError('NAME_COLLISION', `"${name}" and "${other}" are the same name on Windows`, {
+          path: childHost,
+          entry: childPath,
+          hint: 'rename one of them',
+        });
+      }
+      seen.set(key, name);
+      const st = lstatSync(childHost, { bigint: true });
+      open?.close();
+      open = undefined;
+      if (name.startsWith('.wh.')) {
+        // overlay whiteout markers, as in a Linux tar: a whiteout entry in a layer on top, refused in a base layer
+        const what = name === '.wh..wh..opq' ? 'an opaque whiteout (.wh..wh..opq)' : `a whiteout (${name})`;
+        if (opts.whiteouts !== 'entries' || name === '.wh..wh..opq') {
+          throw new WinlayerError(
+            'LAYER_INVALID',
+            `${what} cannot go into ${opts.whiteouts === 'entries' ? 'a Windows layer' : 'a base layer'}`,
+            {
+              path: childHost,
+              entry: childPath,
+              hint:
+                name === '.wh..wh..opq'
+                  ? 'Windows has no opaque folders: whiteout each child (.wh.NAME) instead'
+                  : 'remove the marker file',
+            },
+          );
+        }
+        yield { kind: 'whiteout', path: childPath, target: `${path}/${name.slice(4)}`, win: { lastWriteTime: 0n } };
+        continue;
+      }
+      if (st.isDirectory()) {
+        yield { kind: 'directory', path: childPath, win: defaultMetadata(policy, 'directory', st.mtimeNs) };
+        yield* tree(childHost, childPath);
+      } else if (st.isFile()) {
+        if (st.nlink > 1n) {
+          const id = `${st.dev}:${st.ino}`;
+          const first = links.get(id);
+          if (first !== undefined) {
+            yield {
+              kind: 'hardlink',
+              path: childPath,
+              linkTarget: first,
+              win: defaultMetadata(policy, 'file', st.mtimeNs),
+            };
+            continue;
+          }
+          links.set(id, childPath);
+        }
+        open = new HostFileBody(childHost, Number(st.size));
+        yield {
+          kind: 'file',
+          path: childPath,
+          size: Number(st.size),
+          body: open,
+          win: defaultMetadata(policy, 'file', st.mtimeNs),
+        };
+      } else if (st.isSymbolicLink()) {
+        const target = readlinkSync(childHost);
+        const problem = symlinkProblem(target, path);
+        if (problem !== undefined) {
+          if (opts.symlinks === 'skip') {
+            opts.onSkip?.(childPath, problem);
+            continue;
+          }
+          throw new WinlayerError('LAYER_SYMLINK', `symlink target "${target}" ${problem}`, {
+            path: childHost,
+            entry: childPath,
+            hint: 'make the target relative and inside the folder, or pass --symlinks skip to leave such links out',
+          });
+        }
+        let toDir = false;
+        try {
+          toDir = statSync(childHost).isDirectory();
+        } catch {
+          toDir = false;
+        }
+        yield {
+          kind: 'symlink',
+          path: childPath,
+          linkTarget: target.replaceAll('/', '\\'),
+          win: defaultMetadata(policy, { symlinkToDirectory: toDir }, st.mtimeNs),
+        };
+      } else {
+        throw new WinlayerError('LAYER_SPECIAL_FILE', 'a FIFO, socket or device cannot go into a Windows layer', {
+          path: childHost,
+          entry: childPath,
+        });
+      }
+    }
+  }
+  try {
+    yield* tree(root, 'Files');
+  } finally {
+    open?.close();
+  }
+}
+
+/** Why a symlink target written on a Linux host cannot go into a layer (absolute, or leaving `Files/`), or undefined. */
+export function symlinkProblem(target: string, dirPath: string): string | undefined {
+  if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.startsWith('\\')) return 'is an absolute host path';
+  const resolved = posix.normalize(posix.join(dirPath, target.replaceAll('\\', '/')));
+  if (resolved !== 'Files' && !resolved.startsWith('Files/')) return 'leaves the container file system';
+  return undefined;
+}
+
+/**
+ * Turns a Linux-style tar stream into a non-base Windows layer stream (see the module comment). Entries that already
+ * carry Windows metadata keep it; the rest get the default policy. Ends with a `Hives` folder entry. Streams.
+ * Throws `LAYER_INVALID` (opaque whiteouts), `LAYER_SPECIAL_FILE`, `LAYER_SYMLINK`, `NAME_INVALID` while iterating.
+ */
+export async function* windowsizeEntries(
+  entries: AsyncIterable<LayerEntry>,
+  opts: PlainOptions,
+): AsyncGenerator<LayerEntry> {
+  const policy = opts.policy;
+  const t0 = madeUpTime(policy);
+  const emitted = new Set<string>();
+  const dirs = new Set<string>(['FILES']);
+  yield { kind: 'directory', path: 'Files', win: defaultMetadata(policy, 'directory', t0) };
+  emitted.add('FILES');
+  const parents = function* (path: string): Generator<LayerEntry> {
+    const parts = path.split('/');
+    for (let i = 2; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (emitted.has(upcase(p))) continue;
+      emitted.add(upcase(p));
+      dirs.add(upcase(p));
+      yield { kind: 'directory', path: p, win: defaultMetadata(policy, 'directory', t0) };
+    }
+  };
+  for await (const e of entries) {
+    const name = e.path.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+    if (name === '' || name === '.') continue;
+    const path = `Files/${name}`;
+    const times = policyTimes(policy, e.win.lastWriteTime);
+    const keep = (kind: 'directory' | 'file' | { symlinkToDirectory: boolean }) => {
+      const d = defaultMetadata(policy, kind, e.win.lastWriteTime);
+      return {
+        ...d,
+        ...times,
+        ...(e.win.attributes === undefined ? {} : { attributes: e.win.attributes }),
+        ...(e.win.securityDescriptor === undefined ? {} : { securityDescriptor: e.win.securityDescriptor }),
+      };
+    };
+    switch (e.kind) {
+      case 'opaqueWhiteout':
+        throw new WinlayerError(
+          'LAYER_INVALID',
+          'an opaque whiteout (.wh..wh..opq) cannot be appended to a Windows image',
+          {
+            entry: e.path,
+            hint: 'Windows has no opaque folders: whiteout each child (.wh.NAME) instead',
+          },
+        );
+      case 'special':
+        throw new WinlayerError('LAYER_SPECIAL_FILE', `a ${e.description} cannot go into a Windows layer`, {
+          entry: e.path,
+        });
+      case 'whiteout': {
+        const target = `Files/${e.target.replace(/^(\.\/)+/, '')}`;
+        checkLayerPath(target);
+        yield* parents(path);
+        yield { kind: 'whiteout', path, target, win: { lastWriteTime: 0n } };
+        continue;
+      }
+      case 'directory':
+        checkLayerPath(path);
+        yield* parents(path);
+        if (emitted.has(upcase(path))) continue;
+        emitted.add(upcase(path));
+        dirs.add(upcase(path));
+        yield { kind: 'directory', path, win: keep('directory') };
+        continue;
+      case 'file':
+        checkLayerPath(path);
+        yield* parents(path);
+        emitted.add(upcase(path));
+        yield { kind: 'file', path, size: e.size, body: e.body, win: keep('file') };
+        continue;
+      case 'stream':
+        yield { ...e, path: `Files/${e.path}`, filePath: `Files/${e.filePath}`, raw: undefined } as LayerEntry;
+        continue;
+      case 'hardlink': {
+        checkLayerPath(path);
+        yield* parents(path);
+        emitted.add(upcase(path));
+        const target = e.linkTarget.startsWith('Files/')
+          ? e.linkTarget
+          : `Files/${e.linkTarget.replace(/^(\.\/)+|^\/+/g, '')}`;
+        yield { kind: 'hardlink', path, linkTarget: target, win: keep('file') };
+        continue;
+      }
+      case 'symlink': {
+        checkLayerPath(path);
+        const dir = path.slice(0, path.lastIndexOf('/'));
+        const problem = symlinkProblem(e.linkTarget, dir);
+        if (problem !== undefined) {
+          if (opts.symlinks === 'skip') {
+            opts.onSkip?.(path, problem);
+            continue;
+          }
+          throw new WinlayerError('LAYER_SYMLINK', `symlink target "${e.linkTarget}" ${problem}`, {
+            entry: e.path,
+            hint: 'make the target relative, or pass --symlinks skip to leave such links out',
+          });
+        }
+        yield* parents(path);
+        emitted.add(upcase(path));
+        const toDir = dirs.has(upcase(posix.normalize(posix.join(dir, e.linkTarget.replaceAll('\\', '/')))));
+        const win =
+          e.win.attributes === undefined
+            ? defaultMetadata(policy, { symlinkToDirectory: toDir }, e.win.lastWriteTime)
+            : keep('file');
+        yield { kind: 'symlink', path, linkTarget: e.linkTarget.replaceAll('/', '\\'), win };
+        continue;
+      }
+      default:
+        throw new WinlayerError('INTERNAL', `unknown entry kind ${(e as LayerEntry).kind}`);
+    }
+  }
+  yield { kind: 'directory', path: 'Hives', win: defaultMetadata(policy, 'directory', t0) };
+}
+
+/** Same as `walkPlainFolder` but as a non-base layer (ends with a `Hives` folder entry). */
+export async function* plainFolderLayer(root: string, opts: PlainOptions): AsyncGenerator<LayerEntry> {
+  yield* walkPlainFolder(root, { ...opts, whiteouts: 'entries' });
+  yield { kind: 'directory', path: 'Hives', win: defaultMetadata(opts.policy, 'directory', madeUpTime(opts.policy)) };
+}
+
+/** The hives a base layer holds under `Files/Windows/System32/config/`. */
+export const BASE_HIVES = ['DEFAULT', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM'] as const;
+const HIVE_DIRS = ['Files/Windows', 'Files/Windows/System32', 'Files/Windows/System32/config'] as const;
+
+/** Canonical order: component-wise UTF-8 byte order, parents first (what a sorted depth-first walk yields). */
+export function comparePaths(a: string, b: string): number {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const c = compareUtf8(pa[i]!, pb[i]!);
+    if (c !== 0) return c;
+  }
+  return pa.length - pb.length;
+}
+
+/**
+ * Adds the five base-layer hives (and the folders that hold them) to a base-layer stream in canonical order. A name
+ * the stream already has (compared as Windows does, case-insensitively) is left as the stream gives it; the injected
+ * names follow the stream's spelling of their folders. `hivesAdded` reports what was added. Streams.
+ */
+export async function* withBaseHives(
+  entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
+  policy: MetadataPolicy,
+  spelling: (path: string) => string = (p) => p,
+  hivesAdded: string[] = [],
+): AsyncGenerator<LayerEntry> {
+  const t = madeUpTime(policy);
+  const pending: LayerEntry[] = [
+    ...HIVE_DIRS.map(
+      (p): LayerEntry => ({ kind: 'directory', path: spelling(p), win: defaultMetadata(policy, 'directory', t) }),
+    ),
+    ...BASE_HIVES.map((h): LayerEntry => {
+      const bytes = createEmptyHive();
+      return {
+        kind: 'file',
+        path: `${spelling('Files/Windows/System32/config')}/${h}`,
+        size: bytes.length,
+        body: bufferBody(bytes),
+        win: { ...defaultMetadata(policy, 'file', t), attributes: FILE_ATTRIBUTE.ARCHIVE },
+      };
+    }),
+  ].sort((a, b) => comparePaths(a.path, b.path));
+  const have = new Set<string>();
+  for await (const e of entries as AsyncIterable<LayerEntry>) {
+    while (pending.length > 0 && comparePaths(pending[0]!.path, e.path) < 0) {
+      const p = pending.shift()!;
+      if (!have.has(upcase(p.path))) {
+        if (p.kind === 'file') hivesAdded.push(p.path);
+        yield p;
+      }
+    }
+    have.add(upcase(e.path));
+    // a stream entry spelled differently but equal on Windows replaces the pending one
+    const i = pending.findIndex((p) => upcase(p.path) === upcase(e.path));
+    if (i >= 0) pending.splice(i, 1);
+    yield e;
+  }
+  for (const p of pending) {
+    if (have.has(upcase(p.path))) continue;
+    if (p.kind === 'file') hivesAdded.push(p.path);
+    yield p;
+  }
+}
+
+/** How a plain folder spells the hive folders (`files/windows` stays as the user wrote it), for `withBaseHives`. */
+export function hostSpelling(root: string): (path: string) => string {
+  const cache = new Map<string, string>();
+  return (path) => {
+    const hit = cache.get(path);
+    if (hit !== undefined) return hit;
+    const parts = path.split('/');
+    let host = root;
+    const out = ['Files'];
+    for (const part of parts.slice(1)) {
+      let name = part;
+      try {
+        name = readdirSync(host).find((n) => upcase(n) === upcase(part)) ?? part;
+      } catch {
+        /* missing folder: use the canonical spelling */
+      }
+      out.push(name);
+      host = join(host, name);
+    }
+    const r = out.join('/');
+    cache.set(path, r);
+    return r;
+  };
+}
