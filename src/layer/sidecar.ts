@@ -117,34 +117,57 @@ function invalid(file: string, rule: string, line?: number): WinlayerError {
 
 // ── encoding ───────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** A record as one JSON line (no newline), fields in the documented order. Exported for tests and tools. */
+/**
+ * Formatted PAX times, by value: a layer's entries share a handful of times, and `formatPaxTime` (bigint division,
+ * padding) is the costliest part of a record. Cleared when it grows large, so memory stays bounded.
+ */
+const timeTexts = new Map<UnixNanos, string>();
+const TIME_CACHE_MAX = 4096;
+
+function timeJson(t: UnixNanos): string {
+  let s = timeTexts.get(t);
+  if (s === undefined) {
+    if (timeTexts.size >= TIME_CACHE_MAX) timeTexts.clear();
+    s = `"${formatPaxTime(t)}"`; // digits, '.' and '-' only: nothing to escape
+    timeTexts.set(t, s);
+  }
+  return s;
+}
+
+/** A JSON number as `JSON.stringify` writes it. */
+function numJson(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/**
+ * A record as one JSON line (no newline), fields in the documented order: the bytes `JSON.stringify` gives for the
+ * record with times as PAX strings, built by concatenation (no intermediate object). Exported for tests and tools.
+ */
 export function encodeRecord(r: SidecarRecord): string {
-  const o: Record<string, unknown> = { path: r.path, kind: r.kind };
-  if (r.attributes !== undefined) o.attributes = r.attributes;
-  if (r.sd !== undefined) o.sd = r.sd;
-  if (r.creationTime !== undefined) o.creationTime = formatPaxTime(r.creationTime);
-  if (r.lastWriteTime !== undefined) o.lastWriteTime = formatPaxTime(r.lastWriteTime);
-  if (r.lastAccessTime !== undefined) o.lastAccessTime = formatPaxTime(r.lastAccessTime);
-  if (r.changeTime !== undefined) o.changeTime = formatPaxTime(r.changeTime);
-  if (r.size !== undefined) o.size = r.size;
-  if (r.diskMtime !== undefined) o.diskMtime = formatPaxTime(r.diskMtime);
-  if (r.linkTarget !== undefined) o.linkTarget = r.linkTarget;
-  if (r.mountPoint === true) o.mountPoint = true;
-  if (r.inParent === true) o.inParent = true;
-  if (r.target !== undefined) o.target = r.target;
+  let s = `{"path":${JSON.stringify(r.path)},"kind":"${r.kind}"`;
+  if (r.attributes !== undefined) s += `,"attributes":${numJson(r.attributes)}`;
+  if (r.sd !== undefined) s += `,"sd":${numJson(r.sd)}`;
+  if (r.creationTime !== undefined) s += `,"creationTime":${timeJson(r.creationTime)}`;
+  if (r.lastWriteTime !== undefined) s += `,"lastWriteTime":${timeJson(r.lastWriteTime)}`;
+  if (r.lastAccessTime !== undefined) s += `,"lastAccessTime":${timeJson(r.lastAccessTime)}`;
+  if (r.changeTime !== undefined) s += `,"changeTime":${timeJson(r.changeTime)}`;
+  if (r.size !== undefined) s += `,"size":${numJson(r.size)}`;
+  if (r.diskMtime !== undefined) s += `,"diskMtime":${timeJson(r.diskMtime)}`;
+  if (r.linkTarget !== undefined) s += `,"linkTarget":${JSON.stringify(r.linkTarget)}`;
+  if (r.mountPoint === true) s += ',"mountPoint":true';
+  if (r.inParent === true) s += ',"inParent":true';
+  if (r.target !== undefined) s += `,"target":${JSON.stringify(r.target)}`;
   if (r.extendedAttributes !== undefined && r.extendedAttributes.length > 0) {
-    o.extendedAttributes = r.extendedAttributes.map((ea) => ({
-      name: ea.name,
-      value: Buffer.from(ea.value).toString('base64'),
-    }));
+    const eas = r.extendedAttributes.map((ea) => ({ name: ea.name, value: Buffer.from(ea.value).toString('base64') }));
+    s += `,"extendedAttributes":${JSON.stringify(eas)}`;
   }
   if (r.streams !== undefined && r.streams.length > 0) {
-    o.streams = r.streams.map((s) => ({ name: s.name, size: s.size, data: s.data }));
+    s += `,"streams":${JSON.stringify(r.streams.map((st) => ({ name: st.name, size: st.size, data: st.data })))}`;
   }
   if (r.extraPax !== undefined && r.extraPax.length > 0) {
-    o.extraPax = r.extraPax.map((p) => ({ key: p.key, value: p.value }));
+    s += `,"extraPax":${JSON.stringify(r.extraPax.map((p) => ({ key: p.key, value: p.value })))}`;
   }
-  return JSON.stringify(o);
+  return `${s}}`;
 }
 
 const KINDS: ReadonlySet<string> = new Set(['directory', 'file', 'symlink', 'hardlink', 'whiteout']);

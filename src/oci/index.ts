@@ -8,7 +8,16 @@ export * from './digest.js';
 export { isDockerArchive, readDockerArchive, repoTag, writeDockerArchive } from './docker-archive.js';
 export * from './image.js';
 export { isOciLayout, LayoutWriter, REF_NAME, readOciLayout } from './layout.js';
-export * from './media-types.js';
+export {
+  INDEX_TYPES,
+  isIndexType,
+  isManifestType,
+  layerCompression,
+  MANIFEST_TYPES,
+  MEDIA,
+  ociLayerType,
+  sniffCompression,
+} from './media-types.js';
 export * from './mutate.js';
 export * from './platform.js';
 export * from './reference.js';

@@ -30,8 +30,9 @@ export function isManifestType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && MANIFEST_TYPES.includes(mediaType);
 }
 
-/** Layer compression. */
-export type Compression = 'none' | 'gzip' | 'zstd';
+import type { Compression } from '../tar/index.js';
+
+export type { Compression };
 
 /** The compression a layer media type implies (`undefined` for a media type that is not a layer we know). */
 export function layerCompression(mediaType: string): Compression | undefined {

@@ -299,7 +299,11 @@ let CRC_TABLE: Uint32Array | undefined;
 /** CRC-32 (gzip's): `zlib.crc32` (native, Node ≥ 20.15), or a table-driven fallback for older Node 20 releases. */
 export function crc32(data: Uint8Array, crc = 0): number {
   const native = (zlib as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
-  if (native !== undefined) return native(data, crc);
+  return native !== undefined ? native(data, crc) : crc32Table(data, crc);
+}
+
+/** The table-driven CRC-32 (the fallback of {@link crc32}). */
+export function crc32Table(data: Uint8Array, crc = 0): number {
   if (CRC_TABLE === undefined) {
     CRC_TABLE = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

@@ -595,4 +595,28 @@ describe('readTar rejects malformed archives with a typed error', () => {
       { numRuns: 300, seed: 42 },
     );
   });
+
+  it('fuzz: mutated gzip and zstd archives give entries or a WinlayerError', async () => {
+    const plain = await tarOf(sample());
+    for (const packed of [gzipSync(plain), zstdCompress(plain)]) {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.integer({ min: 0, max: packed.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          async (mutations) => {
+            const b = new Uint8Array(packed);
+            for (const [at, v] of mutations) b[at] = v;
+            try {
+              await readAll(b, 'random');
+            } catch (e) {
+              if (!(e instanceof WinlayerError)) throw e;
+            }
+          },
+        ),
+        { numRuns: 100, seed: 7 },
+      );
+    }
+  });
 });
