@@ -7,7 +7,8 @@
  * Rows: uncompressed export (including the sha256 diff_id) beside `tar --format=pax -cf - … | cat >/dev/null` (and
  * `| sha256sum`, the same work as ours); `--gzip` beside `tar | gzip -6`; `--zstd` beside `tar | zstd -3`. Our export
  * runs in a child process that reports its own time and peak RSS (`process.resourceUsage().maxRSS`); the wall time
- * measured by the parent includes Node's start-up.
+ * measured by the parent includes Node's start-up. The child runs the compiled `dist/` when present: run
+ * `npm run build` first (else it falls back to tsx, whose compiler then counts in the start-up and the RSS).
  *
  * Environment: `BENCH_SCALE` (default 1; 0.01 to check that it runs), `BENCH_DIR` (where trees are built and kept
  * between runs; default `$TMPDIR/winlayer-bench`), `BENCH_ONLY` (`nanoserver` or `servercore`), `BENCH_REPEAT`
@@ -50,6 +51,8 @@ export interface BenchRow {
   readonly rssMb?: number;
   /** Ratio of our wall time to the tar row it is compared with. */
   readonly ratio?: number;
+  /** Ratio of our in-process time (without Node's start-up) to the same tar row. */
+  readonly innerRatio?: number;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -156,19 +159,35 @@ function sh(script: string, cwd: string): void {
   execFileSync('sh', ['-c', script], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/**
+ * The child that runs our export and reports its in-process time and peak RSS: compiled JavaScript from `dist/` when
+ * it is there (`npm run build` first: that is what users run, and it keeps tsx's compiler out of the start-up time
+ * and the RSS), else this file through tsx.
+ */
+const CHILD_JS = `
+import { closeSync, openSync } from 'node:fs';
+const [dist, dir, compression] = process.argv.slice(1);
+const { exportLayer } = await import(dist);
+const fd = openSync('/dev/null', 'w');
+const t0 = process.hrtime.bigint();
+const r = await exportLayer(dir, { output: fd, compression });
+const inner = Number(process.hrtime.bigint() - t0) / 1e9;
+closeSync(fd);
+process.stdout.write(JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, diffId: r.diffId }) + '\\n');
+`;
+
+function childArgs(dir: string, compression: string): string[] {
+  const dist = join(ROOT, 'dist/layer/index.js');
+  if (existsSync(dist)) return ['--input-type=module', '-e', CHILD_JS, dist, dir, compression];
+  return ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, compression];
+}
+
 /** Runs our export in a child process; returns its wall time, inner time and peak RSS. */
 function ours(dir: string, compression: string): { wall: number; inner: number; rssMb: number } {
   let out = '';
+  const args = childArgs(dir, compression);
   const wall = seconds(() => {
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, compression],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      },
-    );
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`export child failed: ${r.stderr}`);
     out = r.stdout;
   });
@@ -224,15 +243,33 @@ export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): B
     const u = best(repeat, () => ours(dir, 'none'));
     rows.push({ ...common, what: 'tar --format=pax | cat', ...plain });
     rows.push({ ...common, what: 'tar --format=pax | sha256sum', ...hashed });
-    rows.push({ ...common, what: 'winlayer export (with sha256)', ...u, ratio: u.wall / plain.wall });
+    rows.push({
+      ...common,
+      what: 'winlayer export (with sha256)',
+      ...u,
+      ratio: u.wall / plain.wall,
+      innerRatio: u.inner / plain.wall,
+    });
     const gz = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | gzip -6 > /dev/null`, dir)) }));
     const ug = best(repeat, () => ours(dir, 'gzip'));
     rows.push({ ...common, what: 'tar | gzip -6', ...gz });
-    rows.push({ ...common, what: 'winlayer export --gzip', ...ug, ratio: ug.wall / gz.wall });
+    rows.push({
+      ...common,
+      what: 'winlayer export --gzip',
+      ...ug,
+      ratio: ug.wall / gz.wall,
+      innerRatio: ug.inner / gz.wall,
+    });
     const zs = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | zstd -3 -q -c > /dev/null`, dir)) }));
     const uz = best(repeat, () => ours(dir, 'zstd'));
     rows.push({ ...common, what: 'tar | zstd -3', ...zs });
-    rows.push({ ...common, what: 'winlayer export --zstd', ...uz, ratio: uz.wall / zs.wall });
+    rows.push({
+      ...common,
+      what: 'winlayer export --zstd',
+      ...uz,
+      ratio: uz.wall / zs.wall,
+      innerRatio: uz.inner / zs.wall,
+    });
   }
   return rows;
 }
@@ -240,13 +277,15 @@ export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): B
 /** The rows as a Markdown table (what `docs/benchmarks.md` records). */
 export function formatRows(rows: readonly BenchRow[]): string {
   const head =
-    '| tree | files | MB | command | wall s | in-process s | peak RSS MB | vs tar |\n|---|---:|---:|---|---:|---:|---:|---:|';
+    '| tree | files | MB | command | wall s | in-process s | peak RSS MB | vs tar | in-process vs tar |\n' +
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|';
   const f = (n: number | undefined, d: number) => (n === undefined ? '' : n.toFixed(d));
+  const x = (n: number | undefined) => (n === undefined ? '' : `${n.toFixed(2)}x`);
   return [
     head,
     ...rows.map(
       (r) =>
-        `| ${r.tree} | ${r.files} | ${r.mb} | ${r.what} | ${f(r.wall, 2)} | ${f(r.inner, 2)} | ${f(r.rssMb, 0)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} |`,
+        `| ${r.tree} | ${r.files} | ${r.mb} | ${r.what} | ${f(r.wall, 2)} | ${f(r.inner, 2)} | ${f(r.rssMb, 0)} | ${x(r.ratio)} | ${x(r.innerRatio)} |`,
     ),
   ].join('\n');
 }
@@ -265,6 +304,7 @@ export async function run(ctx: {
       ...(r.inner === undefined ? [] : [`in-process ${r.inner.toFixed(2)} s (wall includes Node start-up)`]),
       ...(r.rssMb === undefined ? [] : [`peak RSS ${r.rssMb.toFixed(0)} MB`]),
       ...(r.ratio === undefined ? [] : [`${r.ratio.toFixed(2)}x tar`]),
+      ...(r.innerRatio === undefined ? [] : [`${r.innerRatio.toFixed(2)}x tar in-process`]),
     ];
     return {
       case: `export ${r.tree}-like ${mode}`,

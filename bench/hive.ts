@@ -12,12 +12,11 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  applyRegChanges,
+  applyRegFile,
   checkHive,
   createEmptyHive,
   createHiveBuilder,
   openHive,
-  parseRegText,
   valueData,
   values,
   walkKeys,
@@ -66,8 +65,9 @@ function timed(cmd: string, args: string[]): { seconds: number; maxRss: number; 
 /** Our side, in a child process: .reg → hive file, then read every key and value back. Prints JSON timings. */
 function worker(regPath: string, hivePath: string): void {
   const t0 = performance.now();
-  const b = applyRegChanges(createHiveBuilder(), parseRegText(readFileSync(regPath)), { prefix: PREFIX });
-  writeHive(hivePath, b);
+  // streaming: the file is read and decoded a megabyte at a time and each change applied as it is read; the builder
+  // is garbage once the hive is written
+  writeHive(hivePath, applyRegFile(createHiveBuilder(), regPath, { prefix: PREFIX }));
   const t1 = performance.now();
   const h = openHive(readFileSync(hivePath));
   let keys = 0;

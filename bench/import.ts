@@ -4,10 +4,13 @@
  * 2.2 GB). Each tree is exported once by winlayer (the canonical layer tar), then, in the same run:
  *
  * - `tar -xf layer.tar` into an empty folder, and the same followed by `sync -f` (GNU tar never syncs);
- * - `winlayer import` (one filesystem sync at the end, as shipped) and with `sync: false` (the same work as `tar -xf`).
+ * - `winlayer import` (one filesystem sync at the end, as shipped) and with `sync: false` (the same work as `tar -xf`);
+ * - `winlayer import` with `background: true` (filesystem calls on a worker thread; pays off only with an idle core).
  *
  * Our import runs in a child process that reports its own time and peak RSS (`process.resourceUsage().maxRSS`); the
- * wall time measured by the parent includes Node's start-up. Targets: within 1.0× of `tar -xf`, peak RSS < 150 MB.
+ * wall time measured by the parent includes Node's start-up. It runs the compiled library (`dist/`, run `npm run build`
+ * first) when there is one, else the sources through tsx (slower start-up). Targets: within 1.0× of `tar -xf`, peak
+ * RSS < 150 MB.
  *
  * Environment: `BENCH_SCALE` (default 1; 0.01 to check that it runs), `BENCH_DIR` (where trees and tars are built;
  * default `$TMPDIR/winlayer-bench`), `BENCH_ONLY` (`nanoserver` or `servercore`), `BENCH_REPEAT` (best of N).
@@ -44,14 +47,40 @@ function best<T extends { wall: number }>(n: number, fn: () => T): T {
   return b!;
 }
 
+/**
+ * The compiled library (`npm run build`), when present: the child then starts as the shipped CLI does, without the
+ * TypeScript loader's start-up (about 0.3 s) in its wall time. Else the child runs the sources through tsx.
+ */
+const COMPILED = existsSync(join(ROOT, 'dist/layer/index.js')) ? join(ROOT, 'dist/layer/index.js') : undefined;
+
+/** The child's script for the compiled library: the same as `child()` below. */
+function compiledChild(lib: string): string {
+  return `
+    const { importLayer } = await import(${JSON.stringify(lib)});
+    const [tar, target, sync, background] = process.argv.slice(-4);
+    const t0 = process.hrtime.bigint();
+    const r = await importLayer(tar, target, { sync: sync === 'true', background: background === 'true' });
+    const inner = Number(process.hrtime.bigint() - t0) / 1e9;
+    process.stdout.write(JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, entries: r.entries }) + '\\n');
+  `;
+}
+
 /** Runs our import in a child process; returns its wall time, inner time and peak RSS. */
-function ours(tar: string, target: string, sync: boolean): { wall: number; inner: number; rssMb: number } {
+function ours(
+  tar: string,
+  target: string,
+  sync: boolean,
+  background = false,
+): { wall: number; inner: number; rssMb: number } {
   rmSync(target, { recursive: true, force: true });
   let out = '';
   const wall = seconds(() => {
+    const args = [tar, target, String(sync), String(background)];
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', tar, target, String(sync)],
+      COMPILED === undefined
+        ? ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', ...args]
+        : ['--input-type=module', '-e', compiledChild(COMPILED), '--', ...args],
       { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 },
     );
     if (r.status !== 0) throw new Error(`import child failed: ${r.stderr}`);
@@ -91,16 +120,25 @@ export async function benchImport(opts: BenchExportOptions = benchOptionsFromEnv
     if (!existsSync(tar)) await exportLayer(dir, { output: tar });
     const target = join(base, `${shape.name}-${scale}-import`);
     const common = { tree: shape.name, files: info.files, mb: Math.round(info.bytes / 1e6) };
-    opts.log?.(`measuring ${shape.name}: ${info.files} files, ${common.mb} MB`);
+    opts.log?.(
+      `measuring ${shape.name}: ${info.files} files, ${common.mb} MB (winlayer: ${COMPILED ?? 'sources via tsx'})`,
+    );
     execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]); // warm the page cache
     const plain = best(repeat, () => gnu(tar, target, false));
     const synced = best(repeat, () => gnu(tar, target, true));
     const mine = best(repeat, () => ours(tar, target, true));
     const mineNoSync = best(repeat, () => ours(tar, target, false));
+    const mineThread = best(repeat, () => ours(tar, target, false, true));
     rows.push({ ...common, what: 'tar -xf', ...plain });
     rows.push({ ...common, what: 'tar -xf; sync -f', ...synced });
     rows.push({ ...common, what: 'winlayer import (one sync)', ...mine, ratio: mine.wall / synced.wall });
     rows.push({ ...common, what: 'winlayer import (no sync)', ...mineNoSync, ratio: mineNoSync.wall / plain.wall });
+    rows.push({
+      ...common,
+      what: 'winlayer import (no sync, background writer)',
+      ...mineThread,
+      ratio: mineThread.wall / plain.wall,
+    });
   }
   return rows;
 }
@@ -127,17 +165,17 @@ export async function run(ctx: {
   }));
 }
 
-async function child(tar: string, target: string, sync: boolean): Promise<void> {
+async function child(tar: string, target: string, sync: boolean, background: boolean): Promise<void> {
   const { importLayer } = await import('../src/layer/index.js');
   const t0 = process.hrtime.bigint();
-  const r = await importLayer(tar, target, { sync });
+  const r = await importLayer(tar, target, { sync, background });
   const inner = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(`${JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, entries: r.entries })}\n`);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv[2] === '--child') {
-    await child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'true');
+    await child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'true', process.argv[6] === 'true');
   } else {
     const rows = await benchImport({ ...benchOptionsFromEnv(), log: (m) => process.stderr.write(`[import] ${m}\n`) });
     process.stdout.write(`${formatRows(rows)}\n`);

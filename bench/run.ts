@@ -10,7 +10,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /** The benchmark parts, in order. Add yours here (a file `bench/<name>.ts` exporting `run`). */
-const PARTS: readonly string[] = ['tar', 'export', 'import'];
+const PARTS: readonly string[] = ['tar', 'hive', 'export', 'import'];
 
 /** What a part gets. */
 export interface BenchContext {

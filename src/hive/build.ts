@@ -6,7 +6,7 @@
  */
 import { writeFileAtomic } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
-import { compareUpcase, sddlToBytes, upcase } from '../windows/index.js';
+import { compareUpcase, equalUpcase, sddlToBytes } from '../windows/index.js';
 import {
   BASE_BLOCK_SIZE,
   BIG_DATA_SEGMENT,
@@ -14,12 +14,12 @@ import {
   BIN_ALIGN,
   cellSizeFor,
   DB,
-  encodeName,
   encodeUtf16,
   HBIN,
   HBIN_HEADER_SIZE,
   HEADER,
   headerChecksum,
+  isCompressible,
   KEY_FLAG,
   lfHint,
   lhHash,
@@ -76,6 +76,62 @@ export interface BuilderValue {
   readonly data: Uint8Array;
 }
 
+/** Bytes per chunk of a builder's value store; data of more than a sixteenth of it gets an allocation of its own. */
+const STORE_CHUNK = 1 << 18;
+
+/**
+ * The value data of one builder, packed into 256 KiB chunks (a `Uint8Array` per small value costs far more than its
+ * bytes). Values keep a chunk, an offset and a length; `data` is a view made on demand. Replaced or deleted values
+ * leave their bytes behind until the builder is dropped.
+ */
+class ValueStore {
+  #chunk: Uint8Array | undefined;
+  #used = STORE_CHUNK;
+
+  /** Copies `data` in; returns the chunk holding it and the offset there. */
+  put(data: Uint8Array): [Uint8Array, number] {
+    const n = data.length;
+    if (n > STORE_CHUNK >>> 4) return [Uint8Array.from(data), 0];
+    if (this.#chunk === undefined || this.#used + n > STORE_CHUNK) {
+      this.#chunk = new Uint8Array(STORE_CHUNK);
+      this.#used = 0;
+    }
+    const at = this.#used;
+    this.#chunk.set(data, at);
+    this.#used = at + n;
+    return [this.#chunk, at];
+  }
+}
+
+/**
+ * A key's values as one flat array, `VALUE_SLOTS` slots each: name, type, store chunk, offset there, size (an object
+ * per value would cost 24 bytes more, and a pointer to it).
+ */
+type ValueSlots = Array<string | number | Uint8Array>;
+const VALUE_SLOTS = 5;
+
+/** A value as `getValue` / `values()` hand it out: name, type and a view of its bytes in the store. */
+class StoredValue implements BuilderValue {
+  constructor(
+    readonly name: string,
+    readonly type: number,
+    readonly chunk: Uint8Array,
+    readonly offset: number,
+    readonly size: number,
+  ) {}
+
+  /** The data (a view into the builder's store, not a copy). */
+  get data(): Uint8Array {
+    return this.chunk.subarray(this.offset, this.offset + this.size);
+  }
+}
+
+/** Lists longer than this get a name index (shorter ones are searched; most keys are small). */
+const INDEX_FROM = 8;
+
+const NO_KEYS: readonly HiveKeyBuilder[] = [];
+const NO_VALUES: ValueSlots = [];
+
 function checkKeyName(name: string): void {
   if (name.length === 0 || name.length > 255 || name.includes('\\')) {
     throw new WinlayerError('HIVE_BUILD', `invalid key name "${name}": 1 to 255 UTF-16 units, no backslash`, {
@@ -88,7 +144,89 @@ function toSd(sd: Uint8Array | string): Uint8Array {
   return typeof sd === 'string' ? sddlToBytes(sd) : Uint8Array.from(sd);
 }
 
-/** One key of a `HiveBuilder`: its subkeys, values, class, security descriptor and timestamp. */
+type Named = { readonly name: string };
+
+/**
+ * A case-insensitive name index of a long list: the `lh` hash of the name (already case-folded) to the item, or to
+ * the items sharing that hash. Numbers as keys: no upper-cased copy of every name is kept.
+ */
+type NameIndex<T extends Named> = Map<number, T | T[]>;
+
+function indexGet<T extends Named>(index: NameIndex<T>, name: string): T | undefined {
+  const e = index.get(lhHash(name));
+  if (e === undefined) return undefined;
+  if (!Array.isArray(e)) return equalUpcase(e.name, name) ? e : undefined;
+  for (const it of e) if (equalUpcase(it.name, name)) return it;
+  return undefined;
+}
+
+function indexAdd<T extends Named>(index: NameIndex<T>, item: T): void {
+  const h = lhHash(item.name);
+  const e = index.get(h);
+  if (e === undefined) index.set(h, item);
+  else if (Array.isArray(e)) e.push(item);
+  else index.set(h, [e, item]);
+}
+
+function indexRemove<T extends Named>(index: NameIndex<T>, item: T): void {
+  const h = lhHash(item.name);
+  const e = index.get(h);
+  if (e === item) index.delete(h);
+  else if (Array.isArray(e)) {
+    const rest = e.filter((x) => x !== item);
+    index.set(h, rest.length === 1 ? rest[0]! : rest);
+  }
+}
+
+function addToIndex(index: Map<number, number | number[]>, hash: number, i: number): void {
+  const e = index.get(hash);
+  if (e === undefined) index.set(hash, i);
+  else if (typeof e === 'number') index.set(hash, [e, i]);
+  else e.push(i);
+}
+
+function makeIndex<T extends Named>(list: readonly T[]): NameIndex<T> {
+  const m: NameIndex<T> = new Map();
+  for (const it of list) indexAdd(m, it);
+  return m;
+}
+
+/** The item named `name` (case-insensitive) in a list with an optional index, or undefined. */
+function getNamed<T extends Named>(
+  list: readonly T[] | undefined,
+  index: NameIndex<T> | undefined,
+  name: string,
+): T | undefined {
+  if (index !== undefined) return indexGet(index, name);
+  if (list === undefined) return undefined;
+  for (const it of list) if (equalUpcase(it.name, name)) return it;
+  return undefined;
+}
+
+/**
+ * `list` with `item` appended. Short lists are copied to a new array of exactly their length (a pushed-to array
+ * reserves room for 16 more items: most keys have a handful of values and no subkeys); long ones grow in place.
+ */
+function appended<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined) return [item];
+  if (list.length >= INDEX_FROM) {
+    list.push(item);
+    return list;
+  }
+  const out = new Array<T>(list.length + 1);
+  for (let i = 0; i < list.length; i++) out[i] = list[i]!;
+  out[list.length] = item;
+  return out;
+}
+
+/** The writer's view of a key's lists (no copies). Set by HiveKeyBuilder's static block. */
+let subkeysOf: (k: HiveKeyBuilder) => readonly HiveKeyBuilder[];
+let valuesOf: (k: HiveKeyBuilder) => Readonly<ValueSlots>;
+
+/**
+ * One key of a `HiveBuilder`: its subkeys, values, class, security descriptor and timestamp. Compact: subkeys and
+ * values are arrays (a name index is added only to long lists) and value bytes live in the builder's shared store.
+ */
 export class HiveKeyBuilder {
   readonly name: string;
   readonly parent: HiveKeyBuilder | undefined;
@@ -98,54 +236,133 @@ export class HiveKeyBuilder {
   className: string | undefined;
   /** Own self-relative security descriptor; undefined → the parent's (as offreg's ORCreateKey with a NULL SD). */
   security: Uint8Array | undefined;
-  readonly #subkeys = new Map<string, HiveKeyBuilder>();
-  readonly #values = new Map<string, BuilderValue>();
+  readonly #store: ValueStore;
+  #subkeys: HiveKeyBuilder[] | undefined;
+  #subkeyIndex: NameIndex<HiveKeyBuilder> | undefined;
+  #values: ValueSlots | undefined;
+  /** `lh` hash of a value name → the value's number (or numbers); built when needed, dropped on a deletion. */
+  #valueIndex: Map<number, number | number[]> | undefined;
+
+  static {
+    subkeysOf = (k) => k.#subkeys ?? NO_KEYS;
+    valuesOf = (k) => k.#values ?? NO_VALUES;
+  }
 
   /** @internal use `HiveBuilder.key` or `subkey`. */
   constructor(name: string, parent: HiveKeyBuilder | undefined) {
     checkKeyName(name);
     this.name = name;
     this.parent = parent;
+    this.#store = parent === undefined ? new ValueStore() : parent.#store;
   }
 
   /** The subkey `name`, created when missing (case-insensitive: an existing `Foo` is returned for `FOO`). */
   subkey(name: string): HiveKeyBuilder {
-    const k = upcase(name);
-    let c = this.#subkeys.get(k);
-    if (c === undefined) {
-      c = new HiveKeyBuilder(name, this);
-      this.#subkeys.set(k, c);
-    }
+    const old = getNamed(this.#subkeys, this.#subkeyIndex, name);
+    if (old !== undefined) return old;
+    const c = new HiveKeyBuilder(name, this);
+    this.#subkeys = appended(this.#subkeys, c);
+    if (this.#subkeyIndex !== undefined) indexAdd(this.#subkeyIndex, c);
+    else if (this.#subkeys.length > INDEX_FROM) this.#subkeyIndex = makeIndex(this.#subkeys);
     return c;
   }
 
   /** The subkey `name` (case-insensitive), or undefined. */
   getSubkey(name: string): HiveKeyBuilder | undefined {
-    return this.#subkeys.get(upcase(name));
+    return getNamed(this.#subkeys, this.#subkeyIndex, name);
   }
 
   /** Deletes the subkey `name` and everything below it. Returns whether it existed. */
   deleteSubkey(name: string): boolean {
-    return this.#subkeys.delete(upcase(name));
+    const c = getNamed(this.#subkeys, this.#subkeyIndex, name);
+    if (c === undefined) return false;
+    this.#subkeys!.splice(this.#subkeys!.indexOf(c), 1);
+    if (this.#subkeyIndex !== undefined) indexRemove(this.#subkeyIndex, c);
+    return true;
   }
 
-  /** Subkeys in creation order (the writer sorts them). */
+  /** Subkeys in creation order (the writer sorts them). A new array. */
   subkeys(): HiveKeyBuilder[] {
-    return [...this.#subkeys.values()];
+    return [...(this.#subkeys ?? NO_KEYS)];
   }
 
-  /** Sets a value with raw data, stored byte for byte. `name` '' is the default value. Replaces one of equal name. */
+  /**
+   * Sets a value with raw data, stored byte for byte (copied into the builder's store). `name` '' is the default
+   * value. Replaces one of equal name (case-insensitive), which keeps its place and the case of its name.
+   */
   setValue(name: string, type: number, data: Uint8Array): this {
     if (!Number.isInteger(type) || type < 0 || type > 0xffffffff) {
       throw new WinlayerError('HIVE_BUILD', `value "${name}": type ${type} is not a 32-bit number`);
     }
     if (name.length > 16383)
       throw new WinlayerError('HIVE_BUILD', `value name longer than 16383 units: "${name.slice(0, 40)}…"`);
-    const k = upcase(name);
+    const [chunk, offset] = this.#store.put(data);
     // like RegSetValue: an existing value keeps its place in the list and the case of its name
-    const old = this.#values.get(k);
-    this.#values.set(k, { name: old?.name ?? name, type, data: Uint8Array.from(data) });
+    const i = this.#findValue(name);
+    if (i >= 0) {
+      const list = this.#values!;
+      const at = i * VALUE_SLOTS;
+      list[at + 1] = type;
+      list[at + 2] = chunk;
+      list[at + 3] = offset;
+      list[at + 4] = data.length;
+      return this;
+    }
+    const old = this.#values;
+    const count = old === undefined ? 0 : old.length / VALUE_SLOTS;
+    let list: ValueSlots;
+    if (old !== undefined && count >= INDEX_FROM) {
+      list = old;
+      list.push(name, type, chunk, offset, data.length);
+    } else {
+      // short lists are copied to an array of exactly their length (a pushed-to array reserves 16 more slots)
+      list = new Array(old === undefined ? VALUE_SLOTS : old.length + VALUE_SLOTS);
+      for (let j = 0; j < (old?.length ?? 0); j++) list[j] = old![j]!;
+      const at = count * VALUE_SLOTS;
+      list[at] = name;
+      list[at + 1] = type;
+      list[at + 2] = chunk;
+      list[at + 3] = offset;
+      list[at + 4] = data.length;
+      this.#values = list;
+    }
+    if (this.#valueIndex !== undefined) addToIndex(this.#valueIndex, lhHash(name), count);
     return this;
+  }
+
+  /** The number of the value named `name` (case-insensitive), or -1. Indexes a long list first. */
+  #findValue(name: string): number {
+    const list = this.#values;
+    if (list === undefined) return -1;
+    const count = list.length / VALUE_SLOTS;
+    if (count > INDEX_FROM && this.#valueIndex === undefined) {
+      const m = new Map<number, number | number[]>();
+      for (let i = 0; i < count; i++) addToIndex(m, lhHash(list[i * VALUE_SLOTS] as string), i);
+      this.#valueIndex = m;
+    }
+    if (this.#valueIndex !== undefined) {
+      const e = this.#valueIndex.get(lhHash(name));
+      if (e === undefined) return -1;
+      for (const i of typeof e === 'number' ? [e] : e) {
+        if (equalUpcase(list[i * VALUE_SLOTS] as string, name)) return i;
+      }
+      return -1;
+    }
+    for (let i = 0; i < count; i++) if (equalUpcase(list[i * VALUE_SLOTS] as string, name)) return i;
+    return -1;
+  }
+
+  /** Value number `i` as a `BuilderValue`. */
+  #valueAt(i: number): StoredValue {
+    const l = this.#values!;
+    const at = i * VALUE_SLOTS;
+    return new StoredValue(
+      l[at] as string,
+      l[at + 1] as number,
+      l[at + 2] as Uint8Array,
+      l[at + 3] as number,
+      l[at + 4] as number,
+    );
   }
 
   /**
@@ -177,17 +394,23 @@ export class HiveKeyBuilder {
 
   /** The value `name` (case-insensitive), or undefined. */
   getValue(name: string): BuilderValue | undefined {
-    return this.#values.get(upcase(name));
+    const i = this.#findValue(name);
+    return i < 0 ? undefined : this.#valueAt(i);
   }
 
   /** Deletes the value `name`. Returns whether it existed. */
   deleteValue(name: string): boolean {
-    return this.#values.delete(upcase(name));
+    const i = this.#findValue(name);
+    if (i < 0) return false;
+    this.#values!.splice(i * VALUE_SLOTS, VALUE_SLOTS);
+    this.#valueIndex = undefined; // value numbers moved
+    return true;
   }
 
-  /** Values in the order they were first set (offreg keeps insertion order). */
+  /** Values in the order they were first set (offreg keeps insertion order). A new array; `data` views the store. */
   values(): BuilderValue[] {
-    return [...this.#values.values()];
+    const n = (this.#values?.length ?? 0) / VALUE_SLOTS;
+    return Array.from({ length: n }, (_, i) => this.#valueAt(i));
   }
 
   /** Sets this key's own security descriptor (bytes or SDDL); undefined shares the parent's. */
@@ -323,14 +546,17 @@ const MIN_SPLIT_REMAINDER = 144;
 /** Largest value a 1.3 hive (no big data) holds in its one data cell. */
 const MAX_SINGLE_CELL_VALUE = 1024 * 1024;
 
-/** Cell allocator over a growing buffer of bins. */
+/**
+ * Cell allocator. Without a buffer it only plans (offsets, bins, free lists); with one — sized by a planning run of
+ * the same allocations — it also marks each allocated cell in place.
+ */
 class Allocator {
-  buf = new Uint8Array(1 << 16);
-  view = new DataView(this.buf.buffer);
   /** End of the hive-bins data. */
   end = 0;
   readonly bins: Array<{ at: number; size: number }> = [];
   readonly free: Array<Array<{ at: number; size: number }>> = Array.from({ length: 24 }, () => []);
+
+  constructor(readonly view: DataView | undefined) {}
 
   alloc(size: number): number {
     for (let i = freeIndex(size); i < 24; i++) {
@@ -347,70 +573,31 @@ class Allocator {
         if (rest === 0 || rest >= MIN_SPLIT_REMAINDER) {
           list.splice(j, 1);
           if (rest > 0) this.addFree(c.at + size, rest);
-          this.mark(c.at, size);
+          this.view?.setInt32(BASE_BLOCK_SIZE + c.at, -size, true);
           return c.at;
         }
       }
     }
     const binSize = Math.ceil((size + HBIN_HEADER_SIZE) / BIN_ALIGN) * BIN_ALIGN;
     const at = this.end;
-    this.grow(at + binSize);
+    if (this.view !== undefined && BASE_BLOCK_SIZE + at + binSize > this.view.byteLength) {
+      throw new WinlayerError('INTERNAL', 'the hive layout differs from its planning run');
+    }
     this.bins.push({ at, size: binSize });
     this.end += binSize;
     const cellAt = at + HBIN_HEADER_SIZE;
     const rest = binSize - HBIN_HEADER_SIZE - size;
     if (rest > 0) this.addFree(cellAt + size, rest);
-    this.mark(cellAt, size);
+    this.view?.setInt32(BASE_BLOCK_SIZE + cellAt, -size, true);
     return cellAt;
   }
 
   private addFree(at: number, size: number): void {
     this.free[freeIndex(size)]!.push({ at, size });
   }
-
-  private mark(at: number, size: number): void {
-    this.view.setInt32(BASE_BLOCK_SIZE + at, -size, true);
-  }
-
-  private grow(dataEnd: number): void {
-    const need = BASE_BLOCK_SIZE + dataEnd;
-    if (need <= this.buf.length) return;
-    let n = this.buf.length;
-    while (n < need) n *= 2;
-    const b = new Uint8Array(n);
-    b.set(this.buf);
-    this.buf = b;
-    this.view = new DataView(b.buffer);
-  }
 }
 
 // ── layout ─────────────────────────────────────────────────────────────────────────────────────────────────────────
-
-interface PlacedValue {
-  readonly v: BuilderValue;
-  readonly name: { bytes: Uint8Array; compressed: boolean };
-  vk: number;
-  data: number;
-  db: number;
-  segList: number;
-  segs: number[];
-}
-
-interface PlacedKey {
-  readonly b: HiveKeyBuilder;
-  readonly parent: PlacedKey | undefined;
-  readonly depth: number;
-  readonly name: { bytes: Uint8Array; compressed: boolean };
-  readonly children: PlacedKey[];
-  readonly values: PlacedValue[];
-  nk: number;
-  sk: number;
-  classCell: number;
-  valueList: number;
-  /** Top list (ri or the only leaf) and the leaves. */
-  list: number;
-  leaves: Array<{ at: number; from: number; to: number }>;
-}
 
 interface SkCell {
   readonly sd: Uint8Array;
@@ -418,8 +605,243 @@ interface SkCell {
   refs: number;
 }
 
+/** Stored byte length of a key or value name (Latin-1 when every unit fits, else UTF-16LE). */
+function nameBytes(name: string): number {
+  return isCompressible(name) ? name.length : name.length * 2;
+}
+
+/** Writes a name as stored (Latin-1 or UTF-16LE) at `at`; returns whether it is compressed. */
+function putName(buf: Uint8Array, at: number, name: string): boolean {
+  if (isCompressible(name)) {
+    for (let i = 0; i < name.length; i++) buf[at + i] = name.charCodeAt(i);
+    return true;
+  }
+  for (let i = 0; i < name.length; i++) {
+    const u = name.charCodeAt(i);
+    buf[at + 2 * i] = u & 0xff;
+    buf[at + 2 * i + 1] = u >>> 8;
+  }
+  return false;
+}
+
+const bySortName = (x: HiveKeyBuilder, y: HiveKeyBuilder): number => compareUpcase(x.name, y.name);
+
+/**
+ * One run of the layout, in ORSaveHive's order: keys breadth first (siblings sorted); per key its nk, a new security
+ * cell, class, value list, each vk and its data (db record, segment list, segments), then its subkey list (ri, then
+ * the leaves). With `buf` (sized by an earlier run without) every cell is written as soon as it is allocated; a key's
+ * entry in its parent's leaf is filled when the key itself is placed. Security cells are returned for the caller to
+ * write (their reference counts are known only at the end). Keeps no per-key or per-value records beyond the queue.
+ */
+function layOut(
+  builder: HiveBuilder,
+  a: Allocator,
+  buf: Uint8Array | undefined,
+  minor: number,
+  rootFlags: number,
+  ts: bigint,
+): { rootNk: number; sks: SkCell[] } {
+  const view = buf === undefined ? undefined : new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const cellAt = (off: number): number => BASE_BLOCK_SIZE + off + 4;
+  const sks: SkCell[] = [];
+  const skByHex = new Map<string, SkCell>();
+  const leafSig = sig2(minor >= 5 ? 'lh' : 'lf');
+
+  // the breadth-first queue: the key, its parent's nk, where its leaf entry goes (-1: none), its parent's sk index
+  const qKey: HiveKeyBuilder[] = [builder.root];
+  const qParentNk: number[] = [NIL];
+  const qSlot: number[] = [-1];
+  const qParentSk: number[] = [-1];
+  const qDepth: number[] = [0];
+  let rootNk = NIL;
+  for (let qi = 0; qi < qKey.length; qi++) {
+    const kb = qKey[qi]!;
+    const isRoot = qi === 0;
+    if (qDepth[qi]! > MAX_DEPTH) {
+      throw new WinlayerError(
+        'HIVE_BUILD',
+        `key "${kb.path.slice(0, 200)}…" is nested deeper than ${MAX_DEPTH} levels`,
+        {
+          hint: 'Windows refuses hives with keys nested more than 512 levels deep',
+        },
+      );
+    }
+    const nk = a.alloc(cellSizeFor(4 + NK_FIXED + nameBytes(kb.name)));
+    if (isRoot) rootNk = nk;
+    const slot = qSlot[qi]!;
+    if (view !== undefined && slot >= 0) {
+      view.setUint32(slot, nk, true);
+      if (minor >= 5) view.setUint32(slot + 4, lhHash(kb.name), true);
+      else buf!.set(lfHint(kb.name), slot + 4);
+    }
+    // security: own SD (shared with any equal one) or the parent's cell
+    let skIndex: number;
+    if (kb.security !== undefined || isRoot) {
+      const sd = kb.security ?? DEFAULT_ROOT_SD;
+      const id = Buffer.from(sd.buffer, sd.byteOffset, sd.byteLength).toString('hex');
+      let s = skByHex.get(id);
+      if (s === undefined) {
+        s = { sd, at: a.alloc(cellSizeFor(4 + SK_FIXED + sd.length)), refs: 0 };
+        skByHex.set(id, s);
+        sks.push(s);
+      }
+      skIndex = sks.indexOf(s);
+    } else {
+      skIndex = qParentSk[qi]!;
+    }
+    const sk = sks[skIndex]!;
+    sk.refs++;
+    const cls = kb.className ?? '';
+    const classCell = cls.length > 0 ? a.alloc(cellSizeFor(4 + cls.length * 2)) : NIL;
+    if (view !== undefined && classCell !== NIL) buf!.set(encodeUtf16(cls), cellAt(classCell));
+
+    const slots = valuesOf(kb);
+    const valueCount = slots.length / VALUE_SLOTS;
+    let valueList = NIL;
+    let maxVName = 0;
+    let maxVData = 0;
+    if (valueCount > 0) {
+      valueList = a.alloc(cellSizeFor(4 + 4 * valueCount));
+      for (let vi = 0; vi < valueCount; vi++) {
+        const vName = slots[vi * VALUE_SLOTS] as string;
+        const vType = slots[vi * VALUE_SLOTS + 1] as number;
+        const n = slots[vi * VALUE_SLOTS + 4] as number;
+        maxVName = Math.max(maxVName, vName.length * 2);
+        maxVData = Math.max(maxVData, n);
+        const vk = a.alloc(cellSizeFor(4 + VK_FIXED + nameBytes(vName)));
+        let data = NIL;
+        let db = NIL;
+        let segList = NIL;
+        let segs: number[] | undefined;
+        if (n > 4) {
+          if (minor >= 4 && n > BIG_DATA_THRESHOLD) {
+            const count = Math.ceil(n / BIG_DATA_SEGMENT);
+            if (count > 0xffff) throw new WinlayerError('HIVE_BUILD', `value "${vName}" is too big (${n} bytes)`);
+            db = a.alloc(cellSizeFor(4 + DB.pad.at + 4));
+            segList = a.alloc(cellSizeFor(4 + 4 * count));
+            segs = [];
+            for (let i = 0; i < count; i++) segs.push(a.alloc(cellSizeFor(4 + BIG_DATA_SEGMENT)));
+          } else {
+            if (n > MAX_SINGLE_CELL_VALUE) {
+              throw new WinlayerError('HIVE_BUILD', `value "${vName}" of key "${kb.path}" has ${n} bytes`, {
+                hint: 'a version 1.3 hive has no big-data records and holds at most 1 MiB per value: write version 1.5',
+              });
+            }
+            data = a.alloc(cellSizeFor(4 + n));
+          }
+        }
+        if (view === undefined) continue;
+        view.setUint32(cellAt(valueList) + 4 * vi, vk, true);
+        const q = cellAt(vk);
+        view.setUint16(q, sig2('vk'), true);
+        const nameLen = nameBytes(vName);
+        view.setUint16(q + VK.nameLength.at, nameLen, true);
+        view.setUint32(q + VK.type.at, vType >>> 0, true);
+        const compressed = putName(buf!, q + VK_FIXED, vName);
+        view.setUint16(q + VK.flags.at, compressed && vName.length > 0 ? VALUE_COMP_NAME : 0, true);
+        const chunk = slots[vi * VALUE_SLOTS + 2] as Uint8Array;
+        const from = slots[vi * VALUE_SLOTS + 3] as number;
+        const d = chunk.subarray(from, from + n);
+        if (n <= 4) {
+          view.setUint32(q + VK.dataSize.at, (n | 0x80000000) >>> 0, true);
+          buf!.set(d, q + VK.data.at);
+          continue;
+        }
+        view.setUint32(q + VK.dataSize.at, n, true);
+        if (segs !== undefined) {
+          view.setUint32(q + VK.data.at, db, true);
+          const dp = cellAt(db);
+          view.setUint16(dp, sig2('db'), true);
+          view.setUint16(dp + DB.count.at, segs.length, true);
+          view.setUint32(dp + DB.segmentList.at, segList, true);
+          const sp = cellAt(segList);
+          for (let i = 0; i < segs.length; i++) {
+            view.setUint32(sp + 4 * i, segs[i]!, true);
+            buf!.set(d.subarray(i * BIG_DATA_SEGMENT, (i + 1) * BIG_DATA_SEGMENT), cellAt(segs[i]!));
+          }
+        } else {
+          view.setUint32(q + VK.data.at, data, true);
+          buf!.set(d, cellAt(data));
+        }
+      }
+    }
+
+    const subs = [...subkeysOf(kb)].sort(bySortName);
+    let list = NIL;
+    let maxName = 0;
+    let maxClass = 0;
+    if (subs.length > 0) {
+      // the leaves: [cell, first child, end child]
+      const leaves: number[] = [];
+      if (subs.length <= OFFREG_LEAF_MAX) {
+        list = a.alloc(cellSizeFor(4 + 4 + 8 * subs.length));
+        leaves.push(list, 0, subs.length);
+      } else {
+        const nLeaves = Math.ceil(subs.length / OFFREG_LEAF_MAX);
+        if (nLeaves > 0xffff) throw new WinlayerError('HIVE_BUILD', `key "${kb.path}" has too many subkeys`);
+        list = a.alloc(cellSizeFor(4 + 4 + 4 * nLeaves));
+        for (let i = 0; i < nLeaves; i++) {
+          const from = i * OFFREG_LEAF_MAX;
+          const to = Math.min(subs.length, from + OFFREG_LEAF_MAX);
+          leaves.push(a.alloc(cellSizeFor(4 + 4 + 8 * (to - from))), from, to);
+        }
+        if (view !== undefined) {
+          const rp = cellAt(list);
+          view.setUint16(rp, sig2('ri'), true);
+          view.setUint16(rp + 2, nLeaves, true);
+          for (let i = 0; i < nLeaves; i++) view.setUint32(rp + 4 + 4 * i, leaves[3 * i]!, true);
+        }
+      }
+      for (let l = 0; l < leaves.length; l += 3) {
+        const lp = cellAt(leaves[l]!);
+        const from = leaves[l + 1]!;
+        const to = leaves[l + 2]!;
+        if (view !== undefined) {
+          view.setUint16(lp, leafSig, true);
+          view.setUint16(lp + 2, to - from, true);
+        }
+        for (let i = from; i < to; i++) {
+          const c = subs[i]!;
+          maxName = Math.max(maxName, c.name.length * 2);
+          maxClass = Math.max(maxClass, (c.className?.length ?? 0) * 2);
+          qKey.push(c);
+          qParentNk.push(nk);
+          qSlot.push(lp + 4 + 8 * (i - from));
+          qParentSk.push(skIndex);
+          qDepth.push(qDepth[qi]! + 1);
+        }
+      }
+    }
+
+    if (view === undefined) continue;
+    const p = cellAt(nk);
+    view.setUint16(p, sig2('nk'), true);
+    const compressed = putName(buf!, p + NK_FIXED, kb.name);
+    const flags = isRoot ? rootFlags : compressed ? KEY_FLAG.COMP_NAME : 0;
+    view.setUint16(p + NK.flags.at, isRoot && !compressed ? flags & ~KEY_FLAG.COMP_NAME : flags, true);
+    view.setBigUint64(p + NK.timestamp.at, kb.timestamp ?? ts, true);
+    view.setUint32(p + NK.parent.at, qParentNk[qi]!, true);
+    view.setUint32(p + NK.subkeyCount.at, subs.length, true);
+    view.setUint32(p + NK.subkeyList.at, list, true);
+    view.setUint32(p + NK.volatileSubkeyList.at, NIL, true);
+    view.setUint32(p + NK.valueCount.at, valueCount, true);
+    view.setUint32(p + NK.valueList.at, valueList, true);
+    view.setUint32(p + NK.security.at, sk.at, true);
+    view.setUint32(p + NK.classCell.at, classCell, true);
+    view.setUint16(p + NK.maxSubkeyName.at, maxName, true);
+    view.setUint32(p + NK.maxSubkeyClass.at, maxClass, true);
+    view.setUint32(p + NK.maxValueName.at, maxVName, true);
+    view.setUint32(p + NK.maxValueData.at, maxVData, true);
+    view.setUint16(p + NK.nameLength.at, nameBytes(kb.name), true);
+    view.setUint16(p + NK.classLength.at, cls.length * 2, true);
+  }
+  return { rootNk, sks };
+}
+
 /**
  * Lays out and writes the hive. Returns the whole file (4096-byte base block + bins), ready to save.
+ * Two runs of the same layout: the first only plans (to learn the file size), the second writes every cell straight
+ * into one buffer of exactly that size — so the memory used is the file plus the builder, nothing per key.
  * Throws `HIVE_BUILD` when the tree cannot be written (too many subkeys or values for the format).
  */
 export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Uint8Array {
@@ -432,216 +854,19 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
     throw new WinlayerError('HIVE_BUILD', `root flags must be 0x2C or 0x20, not 0x${Number(rootFlags).toString(16)}`);
   }
   const ts = opts.timestamp ?? 0n;
-  const a = new Allocator();
-  const sks: SkCell[] = [];
-  const skByHex = new Map<string, SkCell>();
 
-  const place = (b: HiveKeyBuilder, parent: PlacedKey | undefined): PlacedKey => ({
-    b,
-    parent,
-    depth: parent === undefined ? 0 : parent.depth + 1,
-    name: encodeName(b.name),
-    children: [],
-    values: b
-      .values()
-      .map((v) => ({ v, name: encodeName(v.name), vk: NIL, data: NIL, db: NIL, segList: NIL, segs: [] })),
-    nk: NIL,
-    sk: NIL,
-    classCell: NIL,
-    valueList: NIL,
-    list: NIL,
-    leaves: [],
-  });
-
-  const effective = new Map<PlacedKey, SkCell>();
-  const rootP = place(builder.root, undefined);
-  const queue: PlacedKey[] = [rootP];
-  for (let qi = 0; qi < queue.length; qi++) {
-    const k = queue[qi]!;
-    if (k.depth > MAX_DEPTH) {
-      throw new WinlayerError(
-        'HIVE_BUILD',
-        `key "${k.b.path.slice(0, 200)}…" is nested deeper than ${MAX_DEPTH} levels`,
-        {
-          hint: 'Windows refuses hives with keys nested more than 512 levels deep',
-        },
-      );
-    }
-    k.nk = a.alloc(cellSizeFor(4 + NK_FIXED + k.name.bytes.length));
-    // security: own SD (shared with any equal one) or the parent's cell
-    if (k.b.security !== undefined || k.parent === undefined) {
-      const sd = k.b.security ?? DEFAULT_ROOT_SD;
-      const id = Buffer.from(sd).toString('hex');
-      let s = skByHex.get(id);
-      if (s === undefined) {
-        s = { sd, at: a.alloc(cellSizeFor(4 + SK_FIXED + sd.length)), refs: 0 };
-        skByHex.set(id, s);
-        sks.push(s);
-      }
-      effective.set(k, s);
-    } else {
-      effective.set(k, effective.get(k.parent)!);
-    }
-    const s = effective.get(k)!;
-    s.refs++;
-    k.sk = s.at;
-    if (k.b.className !== undefined && k.b.className.length > 0) {
-      k.classCell = a.alloc(cellSizeFor(4 + k.b.className.length * 2));
-    }
-    if (k.values.length > 0) {
-      k.valueList = a.alloc(cellSizeFor(4 + 4 * k.values.length));
-      for (const v of k.values) {
-        v.vk = a.alloc(cellSizeFor(4 + VK_FIXED + v.name.bytes.length));
-        const n = v.v.data.length;
-        if (n <= 4) continue;
-        if (minor >= 4 && n > BIG_DATA_THRESHOLD) {
-          const count = Math.ceil(n / BIG_DATA_SEGMENT);
-          if (count > 0xffff) throw new WinlayerError('HIVE_BUILD', `value "${v.v.name}" is too big (${n} bytes)`);
-          v.db = a.alloc(cellSizeFor(4 + DB.pad.at + 4));
-          v.segList = a.alloc(cellSizeFor(4 + 4 * count));
-          for (let i = 0; i < count; i++) v.segs.push(a.alloc(cellSizeFor(4 + BIG_DATA_SEGMENT)));
-        } else {
-          if (n > MAX_SINGLE_CELL_VALUE) {
-            throw new WinlayerError('HIVE_BUILD', `value "${v.v.name}" of key "${k.b.path}" has ${n} bytes`, {
-              hint: 'a version 1.3 hive has no big-data records and holds at most 1 MiB per value: write version 1.5',
-            });
-          }
-          v.data = a.alloc(cellSizeFor(4 + n));
-        }
-      }
-    }
-    const subs = k.b.subkeys().sort((x, y) => compareUpcase(x.name, y.name));
-    if (subs.length > 0) {
-      if (subs.length <= OFFREG_LEAF_MAX) {
-        k.list = a.alloc(cellSizeFor(4 + 4 + 8 * subs.length));
-        k.leaves.push({ at: k.list, from: 0, to: subs.length });
-      } else {
-        const nLeaves = Math.ceil(subs.length / OFFREG_LEAF_MAX);
-        if (nLeaves > 0xffff) throw new WinlayerError('HIVE_BUILD', `key "${k.b.path}" has too many subkeys`);
-        k.list = a.alloc(cellSizeFor(4 + 4 + 4 * nLeaves));
-        for (let i = 0; i < nLeaves; i++) {
-          const from = i * OFFREG_LEAF_MAX;
-          const to = Math.min(subs.length, from + OFFREG_LEAF_MAX);
-          k.leaves.push({ at: a.alloc(cellSizeFor(4 + 4 + 8 * (to - from))), from, to });
-        }
-      }
-      for (const c of subs) {
-        const p = place(c, k);
-        k.children.push(p);
-        queue.push(p);
-      }
-    }
-  }
-
-  // ── write ────────────────────────────────────────────────────────────────────────────────────────────────────────
-  const buf = a.buf;
+  const plan = new Allocator(undefined);
+  layOut(builder, plan, undefined, minor, rootFlags, ts);
+  const buf = new Uint8Array(BASE_BLOCK_SIZE + plan.end);
   const view = new DataView(buf.buffer);
+  const a = new Allocator(view);
+  const { rootNk, sks } = layOut(builder, a, buf, minor, rootFlags, ts);
+  if (a.end !== plan.end) throw new WinlayerError('INTERNAL', 'the hive layout differs from its planning run');
   const cellAt = (off: number): number => BASE_BLOCK_SIZE + off + 4;
-  const setSig = (p: number, s: string): void => view.setUint16(p, sig2(s), true);
-
-  for (const k of queue) {
-    const p = cellAt(k.nk);
-    setSig(p, 'nk');
-    const flags = k.parent === undefined ? rootFlags : k.name.compressed ? KEY_FLAG.COMP_NAME : 0;
-    view.setUint16(
-      p + NK.flags.at,
-      k.parent === undefined && !k.name.compressed ? flags & ~KEY_FLAG.COMP_NAME : flags,
-      true,
-    );
-    view.setBigUint64(p + NK.timestamp.at, k.b.timestamp ?? ts, true);
-    view.setUint32(p + NK.parent.at, k.parent === undefined ? NIL : k.parent.nk, true);
-    view.setUint32(p + NK.subkeyCount.at, k.children.length, true);
-    view.setUint32(p + NK.subkeyList.at, k.list, true);
-    view.setUint32(p + NK.volatileSubkeyList.at, NIL, true);
-    view.setUint32(p + NK.valueCount.at, k.values.length, true);
-    view.setUint32(p + NK.valueList.at, k.valueList, true);
-    view.setUint32(p + NK.security.at, k.sk, true);
-    view.setUint32(p + NK.classCell.at, k.classCell, true);
-    let maxName = 0;
-    let maxClass = 0;
-    for (const c of k.children) {
-      maxName = Math.max(maxName, c.b.name.length * 2);
-      maxClass = Math.max(maxClass, (c.b.className?.length ?? 0) * 2);
-    }
-    let maxVName = 0;
-    let maxVData = 0;
-    for (const v of k.values) {
-      maxVName = Math.max(maxVName, v.v.name.length * 2);
-      maxVData = Math.max(maxVData, v.v.data.length);
-    }
-    view.setUint16(p + NK.maxSubkeyName.at, maxName, true);
-    view.setUint32(p + NK.maxSubkeyClass.at, maxClass, true);
-    view.setUint32(p + NK.maxValueName.at, maxVName, true);
-    view.setUint32(p + NK.maxValueData.at, maxVData, true);
-    view.setUint16(p + NK.nameLength.at, k.name.bytes.length, true);
-    const cls = k.b.className ?? '';
-    view.setUint16(p + NK.classLength.at, cls.length * 2, true);
-    buf.set(k.name.bytes, p + NK_FIXED);
-    if (k.classCell !== NIL) buf.set(encodeUtf16(cls), cellAt(k.classCell));
-
-    if (k.valueList !== NIL) {
-      const lp = cellAt(k.valueList);
-      k.values.forEach((v, i) => {
-        view.setUint32(lp + 4 * i, v.vk, true);
-        const q = cellAt(v.vk);
-        setSig(q, 'vk');
-        view.setUint16(q + VK.nameLength.at, v.name.bytes.length, true);
-        const d = v.v.data;
-        view.setUint32(q + VK.type.at, v.v.type >>> 0, true);
-        view.setUint16(q + VK.flags.at, v.name.compressed && v.v.name.length > 0 ? VALUE_COMP_NAME : 0, true);
-        buf.set(v.name.bytes, q + VK_FIXED);
-        if (d.length <= 4) {
-          view.setUint32(q + VK.dataSize.at, (d.length | 0x80000000) >>> 0, true);
-          buf.set(d, q + VK.data.at);
-          return;
-        }
-        view.setUint32(q + VK.dataSize.at, d.length, true);
-        if (v.db !== NIL) {
-          view.setUint32(q + VK.data.at, v.db, true);
-          const dp = cellAt(v.db);
-          setSig(dp, 'db');
-          view.setUint16(dp + DB.count.at, v.segs.length, true);
-          view.setUint32(dp + DB.segmentList.at, v.segList, true);
-          const sp = cellAt(v.segList);
-          v.segs.forEach((s, i) => {
-            view.setUint32(sp + 4 * i, s, true);
-            buf.set(d.subarray(i * BIG_DATA_SEGMENT, (i + 1) * BIG_DATA_SEGMENT), cellAt(s));
-          });
-        } else {
-          view.setUint32(q + VK.data.at, v.data, true);
-          buf.set(d, cellAt(v.data));
-        }
-      });
-    }
-
-    if (k.list !== NIL) {
-      const leafSig = minor >= 5 ? 'lh' : 'lf';
-      if (k.leaves.length > 1 || k.leaves[0]!.at !== k.list) {
-        const rp = cellAt(k.list);
-        setSig(rp, 'ri');
-        view.setUint16(rp + 2, k.leaves.length, true);
-        k.leaves.forEach((l, i) => {
-          view.setUint32(rp + 4 + 4 * i, l.at, true);
-        });
-      }
-      for (const l of k.leaves) {
-        const lp = cellAt(l.at);
-        setSig(lp, leafSig);
-        view.setUint16(lp + 2, l.to - l.from, true);
-        for (let i = l.from; i < l.to; i++) {
-          const c = k.children[i]!;
-          const e = lp + 4 + 8 * (i - l.from);
-          view.setUint32(e, c.nk, true);
-          if (leafSig === 'lh') view.setUint32(e + 4, lhHash(c.b.name), true);
-          else buf.set(lfHint(c.b.name), e + 4);
-        }
-      }
-    }
-  }
 
   sks.forEach((s, i) => {
     const p = cellAt(s.at);
-    setSig(p, 'sk');
+    view.setUint16(p, sig2('sk'), true);
     view.setUint32(p + SK.flink.at, sks[(i + 1) % sks.length]!.at, true);
     view.setUint32(p + SK.blink.at, sks[(i + sks.length - 1) % sks.length]!.at, true);
     view.setUint32(p + SK.refCount.at, s.refs, true);
@@ -665,7 +890,7 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
   view.setUint32(HEADER.minor.at, minor, true);
   view.setUint32(HEADER.fileType.at, 0, true);
   view.setUint32(HEADER.fileFormat.at, 1, true);
-  view.setUint32(HEADER.rootCell.at, rootP.nk, true);
+  view.setUint32(HEADER.rootCell.at, rootNk, true);
   view.setUint32(HEADER.binsSize.at, a.end, true);
   view.setUint32(HEADER.clustering.at, 1, true);
   view.setUint32(HEADER.offregSignature.at, 0x6752664f, true); // "OfRg"
@@ -678,7 +903,7 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
     sum = headerChecksum(buf.subarray(0, 512), true);
   }
   view.setUint32(HEADER.checksum.at, sum, true);
-  return buf.slice(0, BASE_BLOCK_SIZE + a.end);
+  return buf;
 }
 
 /** Builds the hive and writes it to `path` atomically (temporary sibling, fsync, rename). */

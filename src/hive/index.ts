@@ -43,6 +43,15 @@ export {
   valueType,
   walkKeys,
 } from './read.js';
-export { applyRegChanges, mergeReg, parseRegText, type RegTextOptions, toRegFile, toRegText } from './reg.js';
+export {
+  applyRegChanges,
+  applyRegFile,
+  applyRegText,
+  mergeReg,
+  parseRegText,
+  type RegTextOptions,
+  toRegFile,
+  toRegText,
+} from './reg.js';
 export { DEFAULT_LIMITS } from './scan.js';
 export * from './types.js';

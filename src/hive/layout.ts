@@ -207,6 +207,8 @@ export function latin1(bytes: Uint8Array): string {
 
 /** UTF-16LE bytes to a string, unit by unit (lone surrogates kept, an odd last byte dropped). */
 export function decodeUtf16(bytes: Uint8Array): string {
+  // Node's UTF-16LE decoding copies units as they are (no replacement of lone surrogates): one copy, no chunks
+  if (bytes.length > 64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length & ~1).toString('utf16le');
   const n = bytes.length >>> 1;
   const units = new Uint16Array(n);
   for (let i = 0; i < n; i++) units[i] = bytes[2 * i]! | (bytes[2 * i + 1]! << 8);

@@ -6,9 +6,10 @@
  * 4-byte REG_DWORD, `hex:` for REG_BINARY and `hex(N):` for everything else, wrapped as regedit wraps: after a comma,
  * once the line reaches 77 characters, a `\` and a new line indented by two spaces (so 25 bytes per continuation line).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
 import { equalUpcase } from '../windows/index.js';
-import { builderFromHive, buildHive, HiveBuilder } from './build.js';
+import { builderFromHive, buildHive, HiveBuilder, type HiveKeyBuilder } from './build.js';
 import { decodeUtf16, encodeUtf16 } from './layout.js';
 import {
   type Hive,
@@ -110,17 +111,6 @@ export function toRegFile(hive: Hive, opts: RegTextOptions = {}): Uint8Array {
   return out;
 }
 
-function decodeRegBytes(bytes: Uint8Array | string): string {
-  if (typeof bytes === 'string') return bytes;
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return decodeUtf16(bytes.subarray(2));
-  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-    return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(3));
-  }
-  // UTF-16LE without BOM: "W\0i\0"
-  if (bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return decodeUtf16(bytes);
-  return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-}
-
 function syntax(line: number, rule: string): WinlayerError {
   return new WinlayerError('REG_SYNTAX', `line ${line}: ${rule}`, {
     hint: 'the file must be regedit format: "Windows Registry Editor Version 5.00", [key] lines and "name"=value lines',
@@ -130,23 +120,25 @@ function syntax(line: number, rule: string): WinlayerError {
 /** Reads a quoted string starting at `s[i] === '"'`; returns the text and the index after the closing quote. */
 function readQuoted(s: string, i: number, line: number): [string, number] {
   let out = '';
-  let j = i + 1;
+  let from = i + 1;
+  let j = from;
   while (j < s.length) {
-    const c = s[j]!;
-    if (c === '\\' && j + 1 < s.length) {
+    const c = s.charCodeAt(j);
+    if (c === 0x5c && j + 1 < s.length) {
       const n = s[j + 1]!;
-      out += n === 'n' ? '\n' : n === 'r' ? '\r' : n === '0' ? '\0' : n;
+      out += s.slice(from, j) + (n === 'n' ? '\n' : n === 'r' ? '\r' : n === '0' ? '\0' : n);
       j += 2;
+      from = j;
       continue;
     }
-    if (c === '"') return [out, j + 1];
-    out += c;
+    if (c === 0x22) return [out + s.slice(from, j), j + 1];
     j++;
   }
   throw syntax(line, 'a quoted string is not closed');
 }
 
-function parseHex(text: string, line: number): Uint8Array {
+/** The general hex-list reader (and the one that words the error); `parseHex` tries a fast scan first. */
+function parseHexSlow(text: string, line: number): Uint8Array {
   const t = text.replace(/\s+/g, '');
   if (t === '') return new Uint8Array(0);
   const parts = t.split(',');
@@ -159,29 +151,249 @@ function parseHex(text: string, line: number): Uint8Array {
   return out;
 }
 
-/**
- * Parses `.reg` text (UTF-16LE with or without BOM, or UTF-8) into changes, in file order: key additions
- * (`[path]`), key deletions (`[-path]`), value settings and value deletions (`"name"=-`). Throws `REG_SYNTAX` with
- * the line number on malformed input.
- */
-export function parseRegText(input: Uint8Array | string): RegChange[] {
-  const text = decodeRegBytes(input);
-  const raw = text.split(/\r\n|\n|\r/);
-  const changes: RegChange[] = [];
-  let i = 0;
-  while (i < raw.length && raw[i]!.trim() === '') i++;
-  const head = (raw[i] ?? '').trim();
-  if (head !== HEADER_LINE && head !== 'REGEDIT4') {
-    throw syntax(i + 1, `the first line is "${head.slice(0, 60)}", not "${HEADER_LINE}"`);
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
+  return -1;
+}
+
+/** `01,ff, 0a` (whitespace anywhere, one trailing comma allowed) → bytes. One pass, no intermediate strings. */
+function parseHex(text: string, line: number): Uint8Array {
+  let commas = 0;
+  for (let i = text.indexOf(','); i >= 0; i = text.indexOf(',', i + 1)) commas++;
+  const out = new Uint8Array(commas + 1);
+  let n = 0;
+  let digits = 0;
+  let cur = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+    if (c === 0x2c) {
+      if (digits === 0) return parseHexSlow(text, line);
+      out[n++] = cur;
+      cur = 0;
+      digits = 0;
+      continue;
+    }
+    const d = hexDigit(c);
+    if (d < 0 || digits === 2) return parseHexSlow(text, line);
+    cur = cur * 16 + d;
+    digits++;
   }
-  i++;
+  if (digits > 0) out[n++] = cur;
+  return n === out.length ? out : out.slice(0, n);
+}
+
+/** Bytes decoded at a time: the text of a `.reg` file is never held whole. */
+const DECODE_CHUNK = 1 << 20;
+
+/**
+ * The decoded text of a `.reg` byte stream, chunk by chunk (`next` yields byte chunks, which may reuse one buffer).
+ * The encoding is chosen from the first bytes as regedit does: UTF-16LE after an FF FE mark or when the text starts
+ * "W\0i\0"-like, else UTF-8 (a UTF-8 mark skipped). UTF-16LE units are kept as they are (an odd last byte dropped);
+ * malformed UTF-8 becomes U+FFFD.
+ */
+function decodedChunks(next: () => Uint8Array | undefined): () => string | undefined {
+  let head = new Uint8Array(0);
+  let ended = false;
+  while (head.length < 4) {
+    const more = next();
+    if (more === undefined) {
+      ended = true;
+      break;
+    }
+    const h = new Uint8Array(head.length + more.length);
+    h.set(head);
+    h.set(more, head.length);
+    head = h;
+  }
+  let decode: (bytes: Uint8Array) => string;
+  let flush: () => string;
+  let start = 0;
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) start = 2;
+  else if (head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) start = 3;
+  if (start === 2 || (start === 0 && head.length >= 4 && head[1] === 0 && head[3] === 0 && head[0] !== 0)) {
+    let carry = -1;
+    decode = (bytes) => {
+      let b = bytes;
+      if (carry >= 0) {
+        b = new Uint8Array(bytes.length + 1);
+        b[0] = carry;
+        b.set(bytes, 1);
+        carry = -1;
+      }
+      if (b.length % 2 !== 0) {
+        carry = b[b.length - 1]!;
+        b = b.subarray(0, b.length - 1);
+      }
+      return decodeUtf16(b);
+    };
+    flush = () => '';
+  } else {
+    const td = new TextDecoder('utf-8', { fatal: false });
+    decode = (bytes) => td.decode(bytes, { stream: true });
+    flush = () => td.decode();
+  }
+  let first: Uint8Array | undefined = head.subarray(start);
+  return () => {
+    if (first !== undefined) {
+      const f = first;
+      first = undefined;
+      return decode(f);
+    }
+    if (ended) return undefined;
+    const more = next();
+    if (more !== undefined) return decode(more);
+    ended = true;
+    return flush();
+  };
+}
+
+/** Byte chunks of an in-memory input, `DECODE_CHUNK` at a time (views, no copies). */
+function bytesSource(bytes: Uint8Array): () => Uint8Array | undefined {
+  let at = 0;
+  return () => {
+    if (at >= bytes.length) return undefined;
+    const c = bytes.subarray(at, at + DECODE_CHUNK);
+    at += c.length;
+    return c;
+  };
+}
+
+/** The text of a `.reg` input, decoded a chunk at a time (a string is one chunk). */
+function textSource(input: Uint8Array | string): () => string | undefined {
+  if (typeof input !== 'string') return decodedChunks(bytesSource(input));
+  let done = false;
+  return () => {
+    if (done) return undefined;
+    done = true;
+    return input;
+  };
+}
+
+/**
+ * The lines of a text (CRLF, LF or CR), one at a time, as `text.split(/\r\n|\n|\r/)` gives them, reading the text
+ * chunk by chunk: only the current chunk and a partial line are held.
+ */
+class LineReader {
+  #buf = '';
+  #pos = 0;
+  /** How far `#buf` has been searched for a line end without finding one. */
+  #scanned = 0;
+  #eof = false;
+  /** 1-based number of the line last returned. */
+  number = 0;
+
+  constructor(readonly source: () => string | undefined) {}
+
+  /** Appends the next chunk to what is left of the buffer; false at the end of the text. */
+  #fill(): boolean {
+    if (this.#eof) return false;
+    const c = this.source();
+    if (c === undefined) {
+      this.#eof = true;
+      return false;
+    }
+    this.#scanned -= this.#pos;
+    this.#buf = this.#pos >= this.#buf.length ? c : this.#buf.slice(this.#pos) + c;
+    this.#pos = 0;
+    return true;
+  }
+
+  /** True when `next` returns another line (after a final line end there is one more, empty line). */
+  hasNext(): boolean {
+    return this.#pos <= this.#buf.length;
+  }
+
+  next(): string | undefined {
+    for (;;) {
+      const t = this.#buf;
+      const n = t.length;
+      const from = this.#pos;
+      if (from > n) return undefined;
+      let j = Math.max(from, this.#scanned);
+      while (j < n) {
+        const c = t.charCodeAt(j);
+        if (c === 0x0a || c === 0x0d) break;
+        j++;
+      }
+      if (j < n) {
+        // a CR at the end of the buffer may be the first half of a CRLF
+        if (t.charCodeAt(j) === 0x0d && j + 1 === n && !this.#eof) {
+          this.#scanned = j;
+          if (this.#fill()) continue;
+        }
+        const u = this.#buf;
+        this.#pos = u.charCodeAt(j) === 0x0d && u.charCodeAt(j + 1) === 0x0a ? j + 2 : j + 1;
+        this.#scanned = this.#pos;
+        this.number++;
+        return u.slice(from, j);
+      }
+      this.#scanned = j;
+      if (this.#fill()) continue;
+      this.#pos = n + 1;
+      this.number++;
+      return t.slice(from, n);
+    }
+  }
+}
+
+/** True when the line ends with a backslash, trailing whitespace aside. */
+function endsWithBackslash(s: string): boolean {
+  return s.trimEnd().endsWith('\\');
+}
+
+/**
+ * The `.reg` reader: decodes the input once, then reads it line by line and hands each change to `emit` as soon as
+ * it is read (nothing is collected). Value changes of one `[key]` section share its path string. Throws
+ * `REG_SYNTAX` with the line number.
+ */
+function readRegChanges(
+  input: Uint8Array | string | (() => string | undefined),
+  emit: (change: RegChange) => void,
+): void {
+  try {
+    readLines(new LineReader(typeof input === 'function' ? input : textSource(input)), emit);
+  } finally {
+    // RegExp's legacy statics (RegExp.lastMatch, $1…) keep the last string matched: a line, which is a slice of the
+    // whole decoded text and so keeps all of it alive after the parse. Match something small to let it go.
+    RELEASE_LAST_MATCH.exec('');
+  }
+}
+
+const RELEASE_LAST_MATCH = /^/;
+
+function readLines(lines: LineReader, emit: (change: RegChange) => void): void {
+  let first = lines.next();
+  while (first !== undefined && first.trim() === '') first = lines.next();
+  const head = (first ?? '').trim();
+  if (head !== HEADER_LINE && head !== 'REGEDIT4') {
+    const at = first === undefined ? lines.number + 1 : lines.number;
+    throw syntax(at, `the first line is "${head.slice(0, 60)}", not "${HEADER_LINE}"`);
+  }
+  // value names repeat from key to key: keep one string per name
+  const names = new Map<string, string>();
   let current: string | undefined;
-  for (; i < raw.length; i++) {
-    const lineNo = i + 1;
-    let line = raw[i]!;
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.number;
+    let line = raw;
     // a value line continues while it ends with a backslash (hex wrapping)
-    while (/\\\s*$/.test(line) && !/^\s*\[/.test(line) && i + 1 < raw.length && isHexValue(line)) {
-      line = line.replace(/\\\s*$/, '') + raw[++i]!.trimStart();
+    if (endsWithBackslash(raw) && !/^\s*\[/.test(raw) && lines.hasNext() && isHexValue(raw)) {
+      // as `line = line.replace(/\\\s*$/, '') + next.trimStart()` while the joined line ends with "\\", but
+      // without re-reading the joined line each time (quadratic for a big value)
+      let parts = [raw.replace(/\\\s*$/, '')];
+      for (;;) {
+        const next = lines.next()!.trimStart();
+        const more = next !== '' ? endsWithBackslash(next) : endsWithBackslash(parts.join(''));
+        if (!more || !lines.hasNext()) {
+          parts.push(next);
+          break;
+        }
+        if (next !== '') parts.push(next.replace(/\\\s*$/, ''));
+        else parts = [parts.join('').replace(/\\\s*$/, '')];
+      }
+      line = parts.join('');
     }
     const t = line.trim();
     if (t === '' || t.startsWith(';')) continue;
@@ -189,11 +401,11 @@ export function parseRegText(input: Uint8Array | string): RegChange[] {
       if (!t.endsWith(']')) throw syntax(lineNo, 'a key line must end with "]"');
       const inner = t.slice(1, -1);
       if (inner.startsWith('-')) {
-        changes.push({ kind: 'deleteKey', path: inner.slice(1) });
+        emit({ kind: 'deleteKey', path: inner.slice(1) });
         current = undefined;
       } else {
         if (inner === '') throw syntax(lineNo, 'empty key path');
-        changes.push({ kind: 'key', path: inner });
+        emit({ kind: 'key', path: inner });
         current = inner;
       }
       continue;
@@ -205,7 +417,12 @@ export function parseRegText(input: Uint8Array | string): RegChange[] {
       rest = t.slice(1).trimStart();
     } else if (t.startsWith('"')) {
       const [n, j] = readQuoted(t, 0, lineNo);
-      name = n;
+      const known = names.get(n);
+      if (known !== undefined) name = known;
+      else {
+        name = n;
+        if (names.size < 4096) names.set(n, n);
+      }
       rest = t.slice(j).trimStart();
     } else {
       throw syntax(lineNo, `expected [key], "name"=value or @=value, found "${t.slice(0, 40)}"`);
@@ -214,30 +431,41 @@ export function parseRegText(input: Uint8Array | string): RegChange[] {
     rest = rest.slice(1).trim();
     if (current === undefined) throw syntax(lineNo, 'a value line before any [key] line (or after a [-key] line)');
     if (rest === '-') {
-      changes.push({ kind: 'deleteValue', path: current, name });
+      emit({ kind: 'deleteValue', path: current, name });
       continue;
     }
     if (rest.startsWith('"')) {
       const [s, j] = readQuoted(rest, 0, lineNo);
       if (rest.slice(j).trim() !== '') throw syntax(lineNo, 'text after the closing quote');
-      changes.push({ kind: 'value', path: current, name, type: REG.SZ, data: encodeUtf16(`${s}\0`) });
+      emit({ kind: 'value', path: current, name, type: REG.SZ, data: encodeUtf16(`${s}\0`) });
       continue;
     }
     const dw = /^dword:([0-9a-fA-F]{1,8})$/.exec(rest);
     if (dw !== null) {
       const b = new Uint8Array(4);
       new DataView(b.buffer).setUint32(0, Number.parseInt(dw[1]!, 16), true);
-      changes.push({ kind: 'value', path: current, name, type: REG.DWORD, data: b });
+      emit({ kind: 'value', path: current, name, type: REG.DWORD, data: b });
       continue;
     }
     const hx = /^hex(?:\(([0-9a-fA-F]{1,8})\))?:(.*)$/s.exec(rest);
     if (hx !== null) {
       const type = hx[1] === undefined ? REG.BINARY : Number.parseInt(hx[1], 16);
-      changes.push({ kind: 'value', path: current, name, type, data: parseHex(hx[2]!, lineNo) });
+      emit({ kind: 'value', path: current, name, type, data: parseHex(hx[2]!, lineNo) });
       continue;
     }
     throw syntax(lineNo, `cannot read the value "${rest.slice(0, 40)}"`);
   }
+}
+
+/**
+ * Parses `.reg` text (UTF-16LE with or without BOM, or UTF-8) into changes, in file order: key additions
+ * (`[path]`), key deletions (`[-path]`), value settings and value deletions (`"name"=-`). Throws `REG_SYNTAX` with
+ * the line number on malformed input. Holds every change in memory: to build a hive from a file, `applyRegText`
+ * does the same work without the array.
+ */
+export function parseRegText(input: Uint8Array | string): RegChange[] {
+  const changes: RegChange[] = [];
+  readRegChanges(input, (c) => changes.push(c));
   return changes;
 }
 
@@ -256,6 +484,49 @@ function relative(path: string, prefix: string): string | undefined {
 }
 
 /**
+ * Applies changes one at a time to a builder. The key of a path is looked up once and reused while the following
+ * changes name the same path (every value of a `[key]` section), until a key deletion.
+ */
+function regApplier(b: HiveBuilder, prefixOpt: string | undefined): (c: RegChange) => void {
+  let prefix = prefixOpt;
+  let lastPath: string | undefined;
+  let lastKey: HiveKeyBuilder | undefined;
+  return (c) => {
+    prefix ??= c.path.split('\\')[0]!;
+    if (c.kind === 'value' && c.path === lastPath) {
+      lastKey!.setValue(c.name, c.type, c.data);
+      return;
+    }
+    const rel = relative(c.path, prefix);
+    if (rel === undefined) {
+      throw new WinlayerError('REG_SYNTAX', `key "${c.path}" is not under the prefix "${prefix}"`, {
+        hint: 'pass the prefix the .reg file uses for the hive root (--prefix)',
+      });
+    }
+    switch (c.kind) {
+      case 'key':
+        lastKey = b.key(rel);
+        lastPath = c.path;
+        break;
+      case 'deleteKey':
+        if (rel === '') throw new WinlayerError('REG_SYNTAX', `cannot delete the root key "${c.path}"`);
+        b.deleteKey(rel);
+        lastPath = undefined;
+        lastKey = undefined;
+        break;
+      case 'value':
+        lastKey = b.key(rel);
+        lastPath = c.path;
+        lastKey.setValue(c.name, c.type, c.data);
+        break;
+      case 'deleteValue':
+        b.findKey(rel)?.deleteValue(c.name);
+        break;
+    }
+  };
+}
+
+/**
  * Applies `.reg` changes to a builder (or to an opened hive, which is first copied into a new builder) and returns
  * the builder. Keys are created as needed; deleting a missing key or value is not an error (regedit ignores it).
  * Throws `REG_SYNTAX` for a key outside the prefix and `HIVE_BUILD` for names the hive cannot hold.
@@ -266,29 +537,64 @@ export function applyRegChanges(
   opts: RegTextOptions = {},
 ): HiveBuilder {
   const b = target instanceof HiveBuilder ? target : builderFromHive(target);
-  const prefix = opts.prefix ?? (changes[0] === undefined ? '' : changes[0].path.split('\\')[0]!);
-  for (const c of changes) {
-    const rel = relative(c.path, prefix);
-    if (rel === undefined) {
-      throw new WinlayerError('REG_SYNTAX', `key "${c.path}" is not under the prefix "${prefix}"`, {
-        hint: 'pass the prefix the .reg file uses for the hive root (--prefix)',
-      });
-    }
-    switch (c.kind) {
-      case 'key':
-        b.key(rel);
-        break;
-      case 'deleteKey':
-        if (rel === '') throw new WinlayerError('REG_SYNTAX', `cannot delete the root key "${c.path}"`);
-        b.deleteKey(rel);
-        break;
-      case 'value':
-        b.key(rel).setValue(c.name, c.type, c.data);
-        break;
-      case 'deleteValue':
-        b.findKey(rel)?.deleteValue(c.name);
-        break;
-    }
+  const apply = regApplier(b, opts.prefix ?? (changes[0] === undefined ? '' : undefined));
+  for (const c of changes) apply(c);
+  return b;
+}
+
+/**
+ * Reads a `.reg` file and applies each change to a builder (or to an opened hive, first copied into a new builder) as
+ * soon as it is read: `applyRegChanges(target, parseRegText(input), opts)` without the array of changes, so the
+ * memory used is the decoded text plus the builder. Returns the builder. Throws what both of those throw; on an
+ * error, changes before it have been applied.
+ */
+export function applyRegText(
+  target: HiveBuilder | Hive,
+  input: Uint8Array | string,
+  opts: RegTextOptions = {},
+): HiveBuilder {
+  const b = target instanceof HiveBuilder ? target : builderFromHive(target);
+  readRegChanges(input, regApplier(b, opts.prefix));
+  return b;
+}
+
+/**
+ * `applyRegText` reading the file at `path` a megabyte at a time: neither its bytes nor its text are held whole.
+ * Throws `NOT_FOUND` / `SOURCE_UNREADABLE` when the file cannot be read, and what `applyRegText` throws.
+ */
+export function applyRegFile(target: HiveBuilder | Hive, path: string, opts: RegTextOptions = {}): HiveBuilder {
+  const b = target instanceof HiveBuilder ? target : builderFromHive(target);
+  const fail = (e: unknown): never => {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new WinlayerError(
+      code === 'ENOENT' ? 'NOT_FOUND' : 'SOURCE_UNREADABLE',
+      `cannot read: ${(e as Error).message}`,
+      {
+        path,
+        cause: e,
+      },
+    );
+  };
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return fail(e);
+  }
+  try {
+    const chunk = new Uint8Array(DECODE_CHUNK);
+    const next = (): Uint8Array | undefined => {
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (e) {
+        return fail(e);
+      }
+      return n === 0 ? undefined : chunk.subarray(0, n);
+    };
+    readRegChanges(decodedChunks(next), regApplier(b, opts.prefix));
+  } finally {
+    closeSync(fd);
   }
   return b;
 }
@@ -296,7 +602,7 @@ export function applyRegChanges(
 /**
  * Applies a `.reg` file to a hive and returns the new hive bytes: same version family (1.3 stays 1.3, others become
  * 1.5), same root flags, keys keep their timestamps; new keys get `timestamp` (default 0). Throws what `openHive`,
- * `parseRegText` and `applyRegChanges` throw.
+ * and `applyRegText` throw.
  */
 export function mergeReg(
   hiveBytes: Uint8Array,
@@ -309,11 +615,7 @@ export function mergeReg(
       ...(opts.path === undefined ? {} : { path: opts.path }),
     });
   }
-  const b = applyRegChanges(
-    hive,
-    parseRegText(reg),
-    opts.prefix === undefined ? { prefix: keyNameOf(root(hive)) } : opts,
-  );
+  const b = applyRegText(hive, reg, opts.prefix === undefined ? { prefix: keyNameOf(root(hive)) } : opts);
   return buildHive(b, {
     version: hive.version.minor === 3 ? '1.3' : '1.5',
     rootFlags: (hive.rootFlags & 0x4) !== 0 ? 0x2c : 0x20,

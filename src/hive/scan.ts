@@ -83,6 +83,10 @@ const SIG = {
   ri: sig2('ri'),
 } as const;
 
+/** Bits of the scan's per-slot byte. */
+const CELL_START = 1;
+const CELL_USED = 2;
+
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
 /** Thrown by a sink to end the pass early (openHive's sink does this through WinlayerError instead). */
@@ -186,10 +190,13 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
   }
 
   // ── bins and cells ──────────────────────────────────────────────────────────────────────────────────────────────
-  /** Signed cell size at each 8-byte slot where a cell starts; 0 elsewhere. */
-  const cells = new Int32Array(dataLen / 8);
-  /** Marks cells the graph references (1) — for shared-cell and leak detection. */
-  const used = new Uint8Array(dataLen / 8);
+  /**
+   * One byte per 8-byte slot: CELL_START where a cell with a valid size starts (the size itself is read from the
+   * hive), CELL_USED once the graph references it (for shared-cell and leak detection).
+   */
+  const slots = new Uint8Array(dataLen / 8);
+  /** The signed size of the cell starting at `off` (a slot marked CELL_START). */
+  const sizeAt = (off: number): number => view.getInt32(cellToFileOffset(off), true);
   let binAt = 0;
   while (binAt < dataLen) {
     const f = cellToFileOffset(binAt);
@@ -229,7 +236,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         );
         break;
       }
-      cells[c / 8] = s;
+      slots[c / 8] = CELL_START;
       c += abs;
     }
     binAt += size;
@@ -251,14 +258,14 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       });
       return undefined;
     }
-    if (off % 8 !== 0 || off >= dataLen || cells[off / 8] === 0) {
+    if (off % 8 !== 0 || off >= dataLen || (slots[off / 8]! & CELL_START) === 0) {
       sink.error('CELL_NOT_START', `the ${what} offset ${hex(off)} is not the start of a cell`, {
         offset: off,
         keyPath,
       });
       return undefined;
     }
-    const s = cells[off / 8]!;
+    const s = sizeAt(off);
     if (s > 0) {
       sink.error('CELL_FREE', `the ${what} at ${hex(off)} points at a free cell`, { offset: off, keyPath });
       return undefined;
@@ -272,14 +279,14 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       return undefined;
     }
     if (mark) {
-      if (used[off / 8] === 1) {
+      if ((slots[off / 8]! & CELL_USED) !== 0) {
         sink.error('CELL_SHARED', `the ${what} cell at ${hex(off)} is referenced more than once`, {
           offset: off,
           keyPath,
         });
         return undefined;
       }
-      used[off / 8] = 1;
+      slots[off / 8] = slots[off / 8]! | CELL_USED;
     }
     return len;
   };
@@ -288,7 +295,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
   /** Reads a child's name for ordering checks without marking it (the child is visited later). */
   const peekName = (off: number): string | undefined => {
     if (off === NIL || (off & 0x80000000) !== 0 || off % 8 !== 0 || off >= dataLen) return undefined;
-    const s = cells[off / 8]!;
+    const s = (slots[off / 8]! & CELL_START) === 0 ? 0 : sizeAt(off);
     if (s >= 0 || -s - 4 < NK_FIXED) return undefined;
     const p = at(off);
     if (u16(p) !== SIG.nk) return undefined;
@@ -453,7 +460,9 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     }
 
     const me = keys.length;
-    const rec: ScanKey = { offset: off, parent, name, path, children: [], values: vkOffs, security: skOff };
+    // an exact-size copy: a pushed-to array keeps room for 16 more (most keys have a few values)
+    const values = vkOffs.length === 0 ? [] : vkOffs.slice();
+    const rec: ScanKey = { offset: off, parent, name, path, children: [], values, security: skOff };
     keys.push(rec);
     if (parentKey !== undefined) parentKey.children.push(me);
 
@@ -810,11 +819,11 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
           skWhere(off),
         );
       }
-      if (used[off / 8] === 1) continue;
-      used[off / 8] = 1;
+      if ((slots[off / 8]! & CELL_USED) !== 0) continue;
+      slots[off / 8] = slots[off / 8]! | CELL_USED;
       const p = at(off);
       const sdLen = u32(p + SK.sdLength.at);
-      const cellLen = -cells[off / 8]! - 4;
+      const cellLen = -sizeAt(off) - 4;
       if (SK_FIXED + sdLen > cellLen) {
         sink.error(
           'SECURITY_DESCRIPTOR',
@@ -838,8 +847,8 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
   // ── leaks ───────────────────────────────────────────────────────────────────────────────────────────────────────
   let leaks = 0;
   let firstLeak = -1;
-  for (let i = 0; i < cells.length; i++) {
-    if (cells[i]! < 0 && used[i] === 0) {
+  for (let i = 0; i < slots.length; i++) {
+    if (slots[i] === CELL_START && sizeAt(i * 8) < 0) {
       if (leaks === 0) firstLeak = i * 8;
       leaks++;
     }

@@ -6,6 +6,8 @@
 import type { LayerEntry, PaxRecord } from '../entry.js';
 import { type ErrorCode, isWinlayerError, type WinlayerError } from '../errors.js';
 import { checkHive, child, openHive, root } from '../hive/index.js';
+import { BASE_LAYER_HIVES, HIVE_CONFIG_DIR, UVM_BCD_PATH } from '../layer/index.js';
+import { isManagedPaxKey } from '../tar/index.js';
 import { decodeSecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
 import { LINT_RULES, type RuleId, type Severity } from './rules.js';
 
@@ -44,33 +46,12 @@ export interface LintOptions {
 }
 
 /** The five hives a base layer must hold, as layer paths. */
-export const BASE_HIVES: readonly string[] = ['DEFAULT', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM'].map(
-  (h) => `Files/Windows/System32/config/${h}`,
-);
+export const BASE_HIVES: readonly string[] = BASE_LAYER_HIVES.map((h) => `${HIVE_CONFIG_DIR}/${h}`);
 /** Where the UtilityVM boot store lives. */
-export const BCD_PATH = 'UtilityVM/Files/EFI/Microsoft/Boot/BCD';
+export const BCD_PATH = UVM_BCD_PATH;
 
 const HIVE_KEYS: ReadonlySet<string> = new Set(BASE_HIVES.map(upcase));
 const BCD_KEY = upcase(BCD_PATH);
-
-/** PAX keys the format defines (anything else lands in `extraPax` and is reported). */
-const KNOWN_PAX = new Set([
-  'path',
-  'linkpath',
-  'size',
-  'mtime',
-  'atime',
-  'ctime',
-  'uid',
-  'gid',
-  'uname',
-  'gname',
-  'MSWINDOWS.fileattr',
-  'MSWINDOWS.rawsd',
-  'MSWINDOWS.sd',
-  'MSWINDOWS.mountpoint',
-  'LIBARCHIVE.creationtime',
-]);
 
 /** Error codes that mean "this input is damaged" (a finding) rather than "cannot be opened" (thrown). */
 const NOT_CORRUPTION: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -205,7 +186,7 @@ class LayerPass {
     if (findPax(raw.pax, 'MSWINDOWS.sd') !== undefined && findPax(raw.pax, 'MSWINDOWS.rawsd') === undefined) {
       this.#add('legacy-sd-record', 'the security descriptor is given only as MSWINDOWS.sd (SDDL)', e.path);
     }
-    const unknown = e.extraPax ?? raw.pax.filter((r) => !isKnownPax(r.key));
+    const unknown = e.extraPax ?? raw.pax.filter((r) => !isManagedPaxKey(r.key));
     if (unknown.length > 0) {
       const keys = [...new Set(unknown.map((r) => r.key))].join(', ');
       this.#add('unknown-pax-record', `unknown PAX record${unknown.length > 1 ? 's' : ''}: ${keys}`, e.path);
@@ -443,10 +424,6 @@ function findPax(pax: readonly PaxRecord[], key: string): string | undefined {
   let v: string | undefined;
   for (const r of pax) if (r.key === key) v = r.value; // the last one wins, as POSIX says
   return v;
-}
-
-function isKnownPax(key: string): boolean {
-  return KNOWN_PAX.has(key) || key.startsWith('MSWINDOWS.xattr.');
 }
 
 /** `secs.fraction` whose fraction has fewer than 9 digits and ends in 0: what `"%d.%d"` of nanoseconds gives. */

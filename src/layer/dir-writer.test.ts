@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
@@ -133,4 +144,130 @@ test('a file that holds fewer bytes than declared is refused', async (t) => {
   assert.deepEqual(readdirSync(root), []);
   const fd = openSync(join(root, 'x'), 'w');
   closeSync(fd);
+});
+
+/** Every entry kind the background writer handles, with fresh bodies on each call; `many` small files fill batches. */
+function variety(many: number): LayerEntry[] {
+  const big = Buffer.alloc(600 * 1024, 0x5a);
+  const asyncBody = (data: Buffer): AsyncIterable<Uint8Array> => ({
+    async *[Symbol.asyncIterator]() {
+      yield data.subarray(0, 1000);
+      yield data.subarray(1000);
+    },
+  });
+  const entries: LayerEntry[] = [
+    dir('Files'),
+    dir('Files/a', T + 1_000n),
+    file('Files/a/small.txt', 'hello'),
+    {
+      kind: 'stream',
+      path: 'Files/a/small.txt:Zone.Identifier',
+      filePath: 'Files/a/small.txt',
+      streamName: 'Zone.Identifier',
+      size: 7,
+      body: bufferBody(Buffer.from('zone=3\n')),
+      win: { lastWriteTime: T },
+    },
+    { kind: 'file', path: 'Files/a/big.bin', size: big.length, body: bufferBody(big), win: { lastWriteTime: T } },
+    {
+      kind: 'file',
+      path: 'Files/a/async.bin',
+      size: 3000,
+      body: asyncBody(Buffer.alloc(3000, 1)),
+      win: { lastWriteTime: T - 7n },
+    },
+    { kind: 'hardlink', path: 'Files/a/link.txt', linkTarget: 'Files/a/small.txt', win: { lastWriteTime: T } },
+    dir('Files/many'),
+  ];
+  for (let i = 0; i < many; i++) entries.push(file(`Files/many/f${i}.txt`, `${i}`.repeat(1000), T + BigInt(i)));
+  for (const d of ['UtilityVM', 'UtilityVM/Files', 'UtilityVM/Files/EFI', 'UtilityVM/Files/EFI/Microsoft']) {
+    entries.push(dir(d));
+  }
+  entries.push(dir('UtilityVM/Files/EFI/Microsoft/Boot'), file('UtilityVM/Files/EFI/Microsoft/Boot/BCD', 'bcd'));
+  return entries;
+}
+
+/**
+ * The folder as text: every object with its kind, mode, size, times (ns) and content, sorted. Times of what the import
+ * makes itself (`.winlayer/`, `bcd.bak`) are left out, and the atime of the BCD file (copying it reads it). All stats
+ * are taken before any content is read.
+ */
+function snapshot(root: string): string[] {
+  const rows: [string, BigIntStats][] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const st = lstatSync(join(root, r), { bigint: true });
+      rows.push([r, st]);
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return rows.map(([r, st]) => {
+    const what = st.isDirectory() ? 'dir' : `file ${readFileSync(join(root, r)).toString('base64').slice(0, 64)}`;
+    const own = r.startsWith('.winlayer') || r === 'bcd.bak';
+    const atime = own || r.endsWith('/Boot/BCD') ? '' : st.atimeNs;
+    return `${r} ${what} ${st.mode.toString(8)} ${st.size} ${own ? '' : st.mtimeNs} ${atime} links=${st.nlink}`;
+  });
+}
+
+test('background writer: the same folder, sidecar and result as the synchronous path', async (t) => {
+  const root = tempDir(t);
+  const a = await writeLayerDir(from(variety(1200)), join(root, 'sync'), { sync: false, background: false });
+  const b = await writeLayerDir(from(variety(1200)), join(root, 'bg'), { sync: false, background: true });
+  assert.deepEqual({ ...b, layerDir: '' }, { ...a, layerDir: '' });
+  assert.equal(b.files, 1204);
+  assert.deepEqual(b.bcdBackups, ['bcd.bak']);
+  assert.deepEqual(snapshot(join(root, 'bg')), snapshot(join(root, 'sync')));
+  for (const f of ['entries.ndjson', 'sds.ndjson', 'manifest.json']) {
+    assert.equal(
+      readFileSync(join(root, 'bg', '.winlayer', f), 'utf8'),
+      readFileSync(join(root, 'sync', '.winlayer', f), 'utf8'),
+    );
+  }
+});
+
+test('background writer: a failure on the writer thread names its entry and leaves nothing behind', async (t) => {
+  const root = tempDir(t);
+  const entries = variety(500);
+  // 100 UTF-16 units pass the Windows rules, but 300 UTF-8 bytes exceed a Linux name (255 bytes).
+  const long = `Files/many/${'あ'.repeat(100)}`;
+  entries.splice(entries.length - 6, 0, file(long, 'x'));
+  await assert.rejects(writeLayerDir(from(entries), join(root, 'layer'), { sync: false, background: true }), {
+    code: 'IO',
+    entry: long,
+  });
+  assert.deepEqual(readdirSync(root), []);
+});
+
+test('SIGTERM while the background writer works: the worker stops first, the temporary folder is removed', async (t) => {
+  const root = tempDir(t);
+  const script = `
+    import { writeLayerDir } from ${JSON.stringify(new URL('./dir-writer.ts', import.meta.url).pathname)};
+    import { bufferBody } from ${JSON.stringify(new URL('../entry.ts', import.meta.url).pathname)};
+    const win = { lastWriteTime: 0n };
+    async function* entries() {
+      yield { kind: 'directory', path: 'Files', win };
+      for (let d = 0; ; d++) {
+        yield { kind: 'directory', path: 'Files/d' + d, win };
+        for (let i = 0; i < 200; i++) {
+          const data = Buffer.alloc(2000, i);
+          yield { kind: 'file', path: 'Files/d' + d + '/f' + i, size: data.length, body: bufferBody(data), win };
+        }
+        if (d === 5) process.stdout.write('started\\n');
+      }
+    }
+    await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))}, { background: true, sync: false });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+    child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  assert.deepEqual(readdirSync(root), []);
 });

@@ -22,6 +22,7 @@ import {
   openSync,
   readdirSync,
   statSync,
+  unlinkSync,
   utimesSync,
   writeSync,
 } from 'node:fs';
@@ -32,6 +33,7 @@ import { WinlayerError } from '../errors.js';
 import type { UnixNanos } from '../windows/index.js';
 import { ImportGuard, trimName } from './safety.js';
 import { type LayerKind, type SidecarRecord, type SidecarStream, SidecarWriter } from './sidecar.js';
+import { BackgroundWriter, CREATE_FLAGS, utimeSeconds } from './write-worker.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
 export interface WriteLayerDirOptions {
@@ -46,6 +48,12 @@ export interface WriteLayerDirOptions {
   readonly force?: boolean;
   /** Sync the new folder to stable storage once before the rename. Default true. */
   readonly sync?: boolean;
+  /**
+   * Perform the filesystem calls on a worker thread (`write-worker.ts`) while the entries are read and checked. Needs
+   * an idle second core to pay off; on a busy host it is slower (`bench/import.ts` measures both). Used only where the
+   * filesystem keeps the microseconds of file times. Default false.
+   */
+  readonly background?: boolean;
   /** Called after each entry with running totals (for progress display). */
   readonly onProgress?: (progress: { readonly entries: number; readonly bytes: number }) => void;
 }
@@ -89,9 +97,14 @@ export const BCD_BACKUPS: ReadonlyMap<string, string> = new Map([
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 const COPY_BUFFER = 1 << 20;
+/** Files up to this size go to the background writer in one piece; larger ones are streamed to it. */
+const WHOLE_FILE = 256 * 1024;
+
+/** A sidecar record under construction: one fixed shape for every kind (absent fields are `undefined`). */
+type Rec = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
 
 interface PendingRecord {
-  readonly record: SidecarRecord;
+  readonly record: Rec;
   readonly streams: SidecarStream[];
   readonly directory: boolean;
 }
@@ -136,6 +149,7 @@ export async function writeLayerDir(
     sidecar = new SidecarWriter(target.tempPath, {
       kind: opts.kind ?? 'base',
       parents: (opts.parents ?? []).map((path) => ({ path })),
+      uniquePaths: true, // the guard refuses duplicate names
     });
     const result = await w.run(entries, sidecar);
     if (opts.sync !== false) syncTree(target.tempPath);
@@ -197,18 +211,7 @@ function syncTree(path: string): void {
   }
 }
 
-/**
- * Seconds that libuv's `utimes` truncates to exactly the microsecond of `ns` (Node keeps µs). A number, or for times
- * before 1970 a numeric string (Node turns a negative number into "now", but passes numeric strings through).
- */
-export function utimeSeconds(ns: UnixNanos): number | string {
-  const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n); // floor to µs
-  const sec = us >= 0n ? us / 1_000_000n : -((-us + 999_999n) / 1_000_000n);
-  const frac = Number(us - sec * 1_000_000n); // 0..999999
-  const value = Number(sec) + frac / 1e6;
-  // Nudge half a microsecond away from the truncation direction so float error never drops a microsecond.
-  return value >= 0 ? Number(sec) + (frac + 0.5) / 1e6 : String(Number(sec) + (frac - 0.5) / 1e6);
-}
+export { utimeSeconds } from './write-worker.js';
 
 /** `ns` truncated to whole microseconds (toward earlier time): what the disk shows after `utimeSeconds`. */
 function microsFloor(ns: UnixNanos): UnixNanos {
@@ -222,13 +225,14 @@ class DirWriter {
   readonly #opts: WriteLayerDirOptions;
   readonly #guard: ImportGuard;
   readonly #dirs: DirTimes[] = [];
-  readonly #dirRecords: SidecarRecord[] = [];
+  readonly #dirRecords: Rec[] = [];
   readonly #buffer = Buffer.allocUnsafe(COPY_BUFFER);
   #pending: PendingRecord | undefined;
   #fileChmod = false;
   #dirChmod = false;
   /** undefined until probed: whether the disk keeps the microseconds `utimes` sets (then no fstat per file). */
   #exactTimes: boolean | undefined;
+  #bg: BackgroundWriter | undefined;
   #nonBase = false;
   #sawFiles = false;
   #sdCount = 0;
@@ -264,6 +268,18 @@ class DirWriter {
     entries: AsyncIterable<LayerEntry>,
     sidecar: SidecarWriter,
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
+    if (this.#opts.background === true && this.#probeExactTimes()) this.#bg = new BackgroundWriter();
+    try {
+      return await this.#run(entries, sidecar);
+    } finally {
+      await this.#bg?.stop();
+    }
+  }
+
+  async #run(
+    entries: AsyncIterable<LayerEntry>,
+    sidecar: SidecarWriter,
+  ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
     for await (const e of entries) {
       // The archive root (`./`, normalised to '') is the layer folder itself: nothing to write, nothing to record.
       if (e.kind === 'directory' && e.path === '' && e.raw !== undefined && /^(\.\/+)+$|^\.$/.test(e.raw.name))
@@ -272,7 +288,9 @@ class DirWriter {
       if (verdict.nonBase || verdict.link?.in === 'parent') this.#nonBase = true;
       if (e.kind !== 'stream') this.#flushPending(sidecar);
       try {
-        await this.#write(e, verdict.link, sidecar);
+        // Synchronous unless a body must be awaited: no promise per entry on the common path.
+        const writing = this.#write(e, verdict.link, sidecar);
+        if (writing !== undefined) await writing;
       } catch (err) {
         const errno = err as NodeJS.ErrnoException;
         if (err instanceof WinlayerError || typeof errno?.code !== 'string' || errno.syscall === undefined) throw err;
@@ -292,6 +310,7 @@ class DirWriter {
         hint: 'every Windows layer holds Files/ (the container sees it as C:\\)',
       });
     }
+    await this.#bg?.drain();
     this.#finishDirectories(sidecar);
     const kind: LayerKind = this.#opts.kind ?? (this.#nonBase ? 'non-base' : 'base');
     sidecar.finish({ kind });
@@ -303,14 +322,22 @@ class DirWriter {
     };
   }
 
-  async #write(e: LayerEntry, link: ReturnType<ImportGuard['check']>['link'], sidecar: SidecarWriter): Promise<void> {
+  #write(
+    e: LayerEntry,
+    link: ReturnType<ImportGuard['check']>['link'],
+    sidecar: SidecarWriter,
+  ): Promise<void> | undefined {
     // The guard has checked the path (relative, no `..`, `.`, empty parts or backslashes): plain concatenation is safe.
     const disk = `${this.#root}/${e.path}`;
     switch (e.kind) {
       case 'directory': {
         if (e.path === 'Files') this.#sawFiles = true;
-        mkdirSync(disk, { mode: DIR_MODE });
-        if (this.#dirChmod) chmodDir(disk);
+        let queued: Promise<void> | undefined;
+        if (this.#bg !== undefined) queued = this.#bg.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
+        else {
+          mkdirSync(disk, { mode: DIR_MODE });
+          if (this.#dirChmod) chmodDir(disk);
+        }
         const atime = e.win.lastAccessTime ?? e.win.lastWriteTime;
         this.#dirs.push({
           disk,
@@ -320,33 +347,33 @@ class DirWriter {
         });
         this.#pending = { record: this.#meta(e, 'directory', sidecar), streams: [], directory: true };
         this.#counts.directories++;
-        return;
+        return queued;
       }
       case 'file': {
-        const diskMtime = await this.#writeFile(disk, e.body, e.size, e.path, e.win);
-        const bak = BCD_BACKUPS.get(e.path);
-        if (bak !== undefined) {
-          copyFileSync(disk, join(this.#root, bak));
-          this.#bcd.push(bak);
+        if (this.#bg !== undefined) return this.#fileInBackground(this.#bg, e, disk, sidecar);
+        if (e.body.readSync === undefined) {
+          return this.#writeFileAsync(disk, e.body, e.size, e.path, e.win).then((t) =>
+            this.#fileWritten(e, disk, t, sidecar),
+          );
         }
-        this.#pending = {
-          record: { ...this.#meta(e, 'file', sidecar), size: e.size, diskMtime },
-          streams: [],
-          directory: false,
-        };
-        this.#counts.files++;
-        this.#counts.bytes += e.size;
+        this.#fileWritten(e, disk, this.#writeFileSync(disk, e.body, e.size, e.path, e.win), sidecar);
         return;
       }
       case 'hardlink': {
         if (link === undefined)
           throw new WinlayerError('INTERNAL', 'a hard link without a resolution', { entry: e.path });
         if (link.in === 'layer') {
-          const from = `${this.#root}/${link.dataPath}`;
-          linkSync(from, disk);
-          const diskMtime = lstatSync(disk, { bigint: true }).mtimeNs;
-          sidecar.add({ ...this.#meta(e, 'hardlink', sidecar), linkTarget: trimName(e.linkTarget), diskMtime });
-          this.#counts.hardlinks++;
+          const linkIt = (): void => {
+            linkSync(`${this.#root}/${link.dataPath}`, disk);
+            const record = this.#meta(e, 'hardlink', sidecar);
+            record.linkTarget = trimName(e.linkTarget);
+            record.diskMtime = lstatSync(disk, { bigint: true }).mtimeNs;
+            sidecar.add(record);
+            this.#counts.hardlinks++;
+          };
+          // The target must be on disk: let the background writer catch up first.
+          if (this.#bg !== undefined) return this.#bg.drain().then(linkIt);
+          linkIt();
         } else {
           if (this.#findInParents(link.path) === undefined) {
             throw new WinlayerError(
@@ -355,20 +382,23 @@ class DirWriter {
               { entry: e.raw?.name ?? e.path, hint: 'give every parent layer folder, nearest first (--parent DIR)' },
             );
           }
-          sidecar.add({ ...this.#meta(e, 'hardlink', sidecar), linkTarget: link.path, inParent: true });
+          const record = this.#meta(e, 'hardlink', sidecar);
+          record.linkTarget = link.path;
+          record.inParent = true;
+          sidecar.add(record);
           this.#counts.parentLinks++;
         }
         return;
       }
-      case 'symlink':
+      case 'symlink': {
         // Never created on the host: the sidecar keeps it exactly (docs/layer-folder.md, "Import").
-        sidecar.add({
-          ...this.#meta(e, 'symlink', sidecar),
-          linkTarget: e.linkTarget,
-          ...(e.win.mountPoint === true ? { mountPoint: true } : {}),
-        });
+        const record = this.#meta(e, 'symlink', sidecar);
+        record.linkTarget = e.linkTarget;
+        if (e.win.mountPoint === true) record.mountPoint = true;
+        sidecar.add(record);
         this.#counts.symlinks++;
         return;
+      }
       case 'whiteout':
         sidecar.add({ path: e.path, kind: 'whiteout', target: e.target });
         this.#counts.whiteouts++;
@@ -379,9 +409,21 @@ class DirWriter {
           throw new WinlayerError('INTERNAL', 'a stream without its file record', { entry: e.path });
         }
         const slot = sidecar.allocateStream();
-        await this.#writeFile(slot.hostPath, e.body, e.size, e.path, undefined);
-        pending.streams.push({ name: e.streamName, size: e.size, data: slot.data });
-        this.#counts.streams++;
+        const done = (): void => {
+          pending.streams.push({ name: e.streamName, size: e.size, data: slot.data });
+          this.#counts.streams++;
+        };
+        if (this.#bg !== undefined) {
+          const queued = this.#queueFile(this.#bg, slot.hostPath, e, undefined);
+          if (queued !== undefined) return queued.then(done);
+          done();
+          return;
+        }
+        if (e.body.readSync === undefined) {
+          return this.#writeFileAsync(slot.hostPath, e.body, e.size, e.path, undefined).then(done);
+        }
+        this.#writeFileSync(slot.hostPath, e.body, e.size, e.path, undefined);
+        done();
         return;
       }
       default:
@@ -390,37 +432,192 @@ class DirWriter {
     }
   }
 
-  /** Creates `disk` (O_EXCL: never through an existing name), copies the body, sets the times; returns the disk mtime. */
-  async #writeFile(
+  /** After a file's data is on disk: the BCD backup copy, the pending sidecar record, the counts. */
+  #fileWritten(
+    e: Extract<LayerEntry, { kind: 'file' }>,
+    disk: string,
+    diskMtime: UnixNanos | undefined,
+    sidecar: SidecarWriter,
+  ): void {
+    const bak = BCD_BACKUPS.get(e.path);
+    if (bak !== undefined) {
+      copyFileSync(disk, join(this.#root, bak));
+      this.#bcd.push(bak);
+    }
+    const record = this.#meta(e, 'file', sidecar);
+    record.size = e.size;
+    record.diskMtime = diskMtime;
+    this.#pending = { record, streams: [], directory: false };
+    this.#counts.files++;
+    this.#counts.bytes += e.size;
+  }
+
+  /** A file through the background writer: queued, then recorded (its disk mtime is known: exact times). */
+  #fileInBackground(
+    bg: BackgroundWriter,
+    e: Extract<LayerEntry, { kind: 'file' }>,
+    disk: string,
+    sidecar: SidecarWriter,
+  ): Promise<void> | undefined {
+    const w = e.win;
+    const queued = this.#queueFile(bg, disk, e, [w.lastAccessTime ?? w.lastWriteTime, w.lastWriteTime]);
+    const record = (): Promise<void> | undefined => {
+      const diskMtime = microsFloor(w.lastWriteTime);
+      // The boot-file backup copies the file on disk: wait for it.
+      if (BCD_BACKUPS.has(e.path)) return bg.drain().then(() => this.#fileWritten(e, disk, diskMtime, sidecar));
+      this.#fileWritten(e, disk, diskMtime, sidecar);
+      return undefined;
+    };
+    return queued === undefined ? record() : queued.then(record);
+  }
+
+  /** Queues a file's (or stream's) data to the background writer: whole when small and synchronous, else streamed. */
+  #queueFile(
+    bg: BackgroundWriter,
+    disk: string,
+    e: Extract<LayerEntry, { kind: 'file' | 'stream' }>,
+    times: readonly [UnixNanos, UnixNanos] | undefined,
+  ): Promise<void> | undefined {
+    const label = e.raw?.name ?? e.path;
+    const { body, size } = e;
+    const readSync = body.readSync;
+    if (readSync === undefined || size > WHOLE_FILE) return this.#streamFile(bg, disk, e, times, label);
+    const fill = (into: Uint8Array): void => {
+      let got = 0;
+      while (got < size) {
+        const n = readSync(into.subarray(got));
+        if (n === 0) break;
+        got += n;
+      }
+      if (got === size) for (let n = readSync(this.#buffer); n > 0; n = readSync(this.#buffer)) got += n;
+      if (got !== size) {
+        throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${got}`, {
+          entry: e.path,
+        });
+      }
+    };
+    return bg.file(disk, size, fill, times, this.#fileChmod, label);
+  }
+
+  /** Streams a large or asynchronous body to the background writer (open, pieces, close). */
+  async #streamFile(
+    bg: BackgroundWriter,
+    disk: string,
+    e: Extract<LayerEntry, { kind: 'file' | 'stream' }>,
+    times: readonly [UnixNanos, UnixNanos] | undefined,
+    label: string,
+  ): Promise<void> {
+    await bg.open(disk, times, this.#fileChmod, label);
+    let written = 0;
+    const body = e.body;
+    if (body.readSync !== undefined) {
+      for (let n = body.readSync(this.#buffer); n > 0; n = body.readSync(this.#buffer)) {
+        await bg.write(this.#buffer.subarray(0, n), label);
+        written += n;
+      }
+    } else {
+      for await (const chunk of body) {
+        await bg.write(chunk, label);
+        written += chunk.length;
+      }
+    }
+    if (written !== e.size) {
+      throw new WinlayerError('LAYER_INVALID', `the entry declares ${e.size} bytes but holds ${written}`, {
+        entry: e.path,
+      });
+    }
+    await bg.close(label);
+  }
+
+  /**
+   * Whether this filesystem keeps the microseconds `utimes` sets (then disk mtimes are known without an fstat, and the
+   * background writer can be used): one probe file in the new folder, removed at once.
+   */
+  #probeExactTimes(): boolean {
+    const probe = `${this.#root}/.winlayer-time-probe`;
+    const set = 1_600_000_000_123_456_789n;
+    const fd = openSync(probe, CREATE_FLAGS, FILE_MODE);
+    try {
+      futimesSync(fd, utimeSeconds(set), utimeSeconds(set));
+      this.#exactTimes = fstatSync(fd, { bigint: true }).mtimeNs === microsFloor(set);
+    } finally {
+      closeSync(fd);
+      unlinkSync(probe);
+    }
+    return this.#exactTimes;
+  }
+
+  /** Creates `disk` with O_EXCL (never through an existing name) and the file mode; returns the descriptor. */
+  #create(disk: string): number {
+    const fd = openSync(disk, CREATE_FLAGS, FILE_MODE);
+    if (this.#fileChmod) {
+      try {
+        fchmodSync(fd, FILE_MODE);
+      } catch (e) {
+        closeSync(fd);
+        throw e;
+      }
+    }
+    return fd;
+  }
+
+  /** Checks the byte count, sets the times (files, not streams); returns the disk mtime. */
+  #finishFile(
+    fd: number,
+    written: number,
+    size: number,
+    entry: string,
+    win: WindowsMetadata | undefined,
+  ): UnixNanos | undefined {
+    if (written !== size) {
+      throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${written}`, { entry });
+    }
+    if (win === undefined) return undefined;
+    const mtime = utimeSeconds(win.lastWriteTime);
+    const at = win.lastAccessTime;
+    futimesSync(fd, at === undefined || at === win.lastWriteTime ? mtime : utimeSeconds(at), mtime);
+    return this.#diskMtime(fd, win.lastWriteTime);
+  }
+
+  /** Writes a body that offers `readSync` (a local file, or a tar entry within the current input chunk). */
+  #writeFileSync(
+    disk: string,
+    body: EntryBody,
+    size: number,
+    entry: string,
+    win: WindowsMetadata | undefined,
+  ): UnixNanos | undefined {
+    const fd = this.#create(disk);
+    try {
+      let written = 0;
+      for (;;) {
+        const n = body.readSync!(this.#buffer);
+        if (n === 0) break;
+        writeAll(fd, this.#buffer, n);
+        written += n;
+      }
+      return this.#finishFile(fd, written, size, entry, win);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes a body that must be iterated (it spans input chunks, or its source is a stream). */
+  async #writeFileAsync(
     disk: string,
     body: EntryBody,
     size: number,
     entry: string,
     win: WindowsMetadata | undefined,
   ): Promise<UnixNanos | undefined> {
-    const fd = openSync(disk, 'wx', FILE_MODE);
+    const fd = this.#create(disk);
     try {
-      if (this.#fileChmod) fchmodSync(fd, FILE_MODE);
       let written = 0;
-      if (body.readSync !== undefined) {
-        for (;;) {
-          const n = body.readSync(this.#buffer);
-          if (n === 0) break;
-          writeAll(fd, this.#buffer, n);
-          written += n;
-        }
-      } else {
-        for await (const chunk of body) {
-          writeAll(fd, chunk, chunk.length);
-          written += chunk.length;
-        }
+      for await (const chunk of body) {
+        writeAll(fd, chunk, chunk.length);
+        written += chunk.length;
       }
-      if (written !== size) {
-        throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${written}`, { entry });
-      }
-      if (win === undefined) return undefined;
-      futimesSync(fd, utimeSeconds(win.lastAccessTime ?? win.lastWriteTime), utimeSeconds(win.lastWriteTime));
-      return this.#diskMtime(fd, win.lastWriteTime);
+      return this.#finishFile(fd, written, size, entry, win);
     } finally {
       closeSync(fd);
     }
@@ -435,7 +632,7 @@ class DirWriter {
     return actual;
   }
 
-  #meta(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): SidecarRecord {
+  #meta(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): Rec {
     const sd = e.win.securityDescriptor;
     const record = metaRecord(e, kind, sd === undefined ? undefined : this.#sdId(sd, sidecar));
     if (record.sd !== undefined) this.#sdCount = Math.max(this.#sdCount, record.sd + 1);
@@ -455,9 +652,9 @@ class DirWriter {
     const p = this.#pending;
     if (p === undefined) return;
     this.#pending = undefined;
-    const record = p.streams.length > 0 ? { ...p.record, streams: p.streams } : p.record;
-    if (p.directory) this.#dirRecords.push(record);
-    else sidecar.add(record);
+    if (p.streams.length > 0) p.record.streams = p.streams;
+    if (p.directory) this.#dirRecords.push(p.record);
+    else sidecar.add(p.record);
   }
 
   /** Folder times last, children first (reverse archive order: parents always come before children). */
@@ -472,7 +669,9 @@ class DirWriter {
         this.#exactTimes === true && d.expected !== undefined
           ? microsFloor(d.expected)
           : lstatSync(d.disk, { bigint: true }).mtimeNs;
-      sidecar.add({ ...this.#dirRecords[i]!, diskMtime });
+      const record = this.#dirRecords[i]!;
+      record.diskMtime = diskMtime;
+      sidecar.add(record);
     }
   }
 
@@ -512,20 +711,27 @@ function writeAll(fd: number, data: Uint8Array, length: number): void {
 }
 
 /** The sidecar record of an entry's Windows metadata; `sd` is the descriptor's id in the sidecar table. */
-function metaRecord(e: LayerEntry, kind: SidecarRecord['kind'], sd: number | undefined): SidecarRecord {
+function metaRecord(e: LayerEntry, kind: SidecarRecord['kind'], sd: number | undefined): Rec {
   const w = e.win;
+  const eas = w.extendedAttributes;
+  const extra = e.extraPax;
   return {
     path: e.path,
     kind,
-    ...(w.attributes === undefined ? {} : { attributes: w.attributes }),
-    ...(sd === undefined ? {} : { sd }),
-    ...(w.creationTime === undefined ? {} : { creationTime: w.creationTime }),
+    attributes: w.attributes,
+    sd,
+    creationTime: w.creationTime,
     lastWriteTime: w.lastWriteTime,
-    ...(w.lastAccessTime === undefined ? {} : { lastAccessTime: w.lastAccessTime }),
-    ...(w.changeTime === undefined ? {} : { changeTime: w.changeTime }),
-    ...(w.extendedAttributes === undefined || w.extendedAttributes.length === 0
-      ? {}
-      : { extendedAttributes: w.extendedAttributes }),
-    ...(e.extraPax === undefined || e.extraPax.length === 0 ? {} : { extraPax: e.extraPax }),
+    lastAccessTime: w.lastAccessTime,
+    changeTime: w.changeTime,
+    size: undefined,
+    diskMtime: undefined,
+    linkTarget: undefined,
+    mountPoint: undefined,
+    inParent: undefined,
+    target: undefined,
+    extendedAttributes: eas === undefined || eas.length === 0 ? undefined : eas,
+    streams: undefined,
+    extraPax: extra === undefined || extra.length === 0 ? undefined : extra,
   };
 }

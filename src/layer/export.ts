@@ -1,6 +1,10 @@
 /**
  * export: a layer folder → a Windows layer tar (plain, gzip or zstd), hcsshim's `ExportLayerToTar` on any OS. The
  * layer-folder walk (`walk.ts`) is the source, the canonical tar writer the sink; digests come back in the result.
+ *
+ * The walk is handed to the writer as a synchronous iterable: the writer then runs without a promise per entry and
+ * gives the event loop a turn itself (at least every 20 ms, and after every 1 MiB when compressing), so signal
+ * handlers still remove the temporary output.
  */
 import { closeSync, fsyncSync, openSync, type Stats, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
@@ -9,7 +13,7 @@ import { WinlayerError } from '../errors.js';
 import { type Compression, type TarSummary, writeTar } from '../tar/index.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
-import { type WalkLayerOptions, walkLayerAsync } from './walk.js';
+import { type WalkLayerOptions, walkLayerSync } from './walk.js';
 
 /** Options of {@link exportLayer}: the walk's (metadata policy, symlinks, kind) plus where and how to write. */
 export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
@@ -67,7 +71,7 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
   };
   try {
     if (typeof opts.output !== 'string') {
-      const summary = await writeTar(walkLayerAsync(layerDir, policy, walkOpts), opts.output, tarOpts);
+      const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), opts.output, tarOpts);
       return { ...summary, kind, skipped };
     }
 
@@ -91,7 +95,7 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     if (existing !== undefined && !existing.isFile()) {
       const fd = openFile(output);
       try {
-        const summary = await writeTar(walkLayerAsync(layerDir, policy, walkOpts), fd, tarOpts);
+        const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), fd, tarOpts);
         return { ...summary, kind, output, skipped };
       } finally {
         closeSync(fd);
@@ -101,7 +105,7 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     let fd: number | undefined;
     try {
       fd = openSync(target.tempPath, 'w', 0o644);
-      const summary = await writeTar(walkLayerAsync(layerDir, policy, walkOpts), fd, tarOpts);
+      const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), fd, tarOpts);
       fsyncSync(fd);
       closeSync(fd);
       fd = undefined;

@@ -110,5 +110,8 @@ export function defaultMetadata(policy: MetadataPolicy, kind: PolicyKind, mtime:
     attributes = FILE_ATTRIBUTE.REPARSE_POINT | (kind.symlinkToDirectory ? FILE_ATTRIBUTE.DIRECTORY : 0);
     sd = kind.symlinkToDirectory ? policy.dirSd : policy.fileSd;
   }
-  return { attributes, ...(sd === undefined ? {} : { securityDescriptor: sd }), ...policyTimes(policy, mtime) };
+  // Object literals without spreads: this runs for every default entry of a walk.
+  const t = policyTime(policy, mtime);
+  if (sd === undefined) return { attributes, creationTime: t, lastWriteTime: t, lastAccessTime: t, changeTime: t };
+  return { attributes, securityDescriptor: sd, creationTime: t, lastWriteTime: t, lastAccessTime: t, changeTime: t };
 }

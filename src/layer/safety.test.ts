@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bufferBody, type LayerEntry } from '../entry.js';
-import { checkNameSyntax, ImportGuard, trimName } from './safety.js';
+import { checkNameSyntax, ImportGuard, nameKey, trimName } from './safety.js';
 
 const win = { lastWriteTime: 0n };
 const dir = (path: string): LayerEntry => ({ kind: 'directory', path, win });
@@ -71,4 +71,44 @@ test('entries without raw info are checked on their path alone', () => {
   g.check(dir('Files'));
   const special: LayerEntry = { kind: 'special', path: 'Files/p', typeflag: '6', description: 'FIFO', win };
   assert.throws(() => g.check(special), { code: 'LAYER_SPECIAL_FILE' });
+});
+
+test('nameKey is upcase (ASCII fast path included); checkNameSyntax agrees with the rules written plainly', async () => {
+  const { default: fc } = await import('fast-check');
+  const { upcase } = await import('../windows/index.js');
+  /** The rules as a plain reference (split, regex). */
+  const reference = (name: string): string | undefined => {
+    if (name.includes('\0')) return 'LAYER_UNSAFE';
+    if (name.includes('\\')) return 'LAYER_UNSAFE';
+    if (name.startsWith('/')) return 'LAYER_UNSAFE';
+    if (/^[A-Za-z]:/.test(name)) return 'LAYER_UNSAFE';
+    const parts = trimName(name).split('/');
+    if (parts.includes('..')) return 'LAYER_UNSAFE';
+    if (parts.some((p) => p === '' || p === '.')) return 'NAME_INVALID';
+    return undefined;
+  };
+  const codeOf = (name: string): string | undefined => {
+    try {
+      checkNameSyntax(name, name);
+      return undefined;
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+  };
+  const name = fc
+    .array(fc.constantFrom('/', '.', '..', 'a', 'Z', '\\', ':', 'C', '\0', './', 'é', 'ß'), { maxLength: 10 })
+    .map((a) => a.join(''));
+  fc.assert(
+    fc.property(name, (n) => {
+      assert.equal(codeOf(n), reference(n), JSON.stringify(n));
+    }),
+    { numRuns: 2000, seed: 5 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme-ascii' }), (s, a) => {
+      assert.equal(nameKey(s), upcase(s));
+      assert.equal(nameKey(a), upcase(a));
+    }),
+    { numRuns: 1000, seed: 6 },
+  );
 });

@@ -53,6 +53,8 @@ interface KnownName {
 }
 
 const ROOTS = new Set(['Files', 'UtilityVM', 'Hives']);
+const PLAIN: GuardVerdict = Object.freeze({ nonBase: false });
+const NON_BASE: GuardVerdict = Object.freeze({ nonBase: true });
 /** The longest path Windows opens (`\\?\` form), in UTF-16 units. */
 const MAX_PATH_UNITS = 32767;
 
@@ -70,17 +72,37 @@ export function checkNameSyntax(name: string, entry: string, what = 'name'): voi
       hint: 'layer tars use forward slashes only; a backslash can hide a ..\\ escape',
     });
   }
-  if (name.startsWith('/')) throw unsafe(entry, `the ${what} is absolute`);
-  if (/^[A-Za-z]:/.test(name)) throw unsafe(entry, `the ${what} starts with a drive letter`);
-  const parts = trimName(name).split('/');
-  for (const part of parts) {
-    if (part === '..') throw unsafe(entry, `the ${what} holds a ".." component`);
+  if (name.charCodeAt(0) === SLASH) throw unsafe(entry, `the ${what} is absolute`);
+  if (name.charCodeAt(1) === 0x3a && /^[A-Za-z]/.test(name)) {
+    throw unsafe(entry, `the ${what} starts with a drive letter`);
   }
-  for (const part of parts) {
-    if (part === '' || part === '.') {
-      throw new WinlayerError('NAME_INVALID', `the ${what} has an empty or "." component`, { entry });
+  // One pass over the components: a ".." anywhere is unsafe; an empty or "." component is only malformed, so it is
+  // reported when no ".." follows.
+  const n = trimName(name);
+  let emptyOrDot = false;
+  let start = 0;
+  for (let i = 0; i <= n.length; i++) {
+    if (i < n.length && n.charCodeAt(i) !== SLASH) continue;
+    const len = i - start;
+    if (len === 0 || (len === 1 && n.charCodeAt(start) === DOT)) emptyOrDot = true;
+    else if (len === 2 && n.charCodeAt(start) === DOT && n.charCodeAt(start + 1) === DOT) {
+      throw unsafe(entry, `the ${what} holds a ".." component`);
     }
+    start = i + 1;
   }
+  if (emptyOrDot) throw new WinlayerError('NAME_INVALID', `the ${what} has an empty or "." component`, { entry });
+}
+
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const NON_ASCII = /[^\0-\x7f]/;
+
+/**
+ * The case-insensitive key of a name: `upcase` (Windows' per-unit rule). For ASCII-only names that rule changes
+ * `a`-`z` only, which is exactly what `toUpperCase` does, natively and much faster.
+ */
+export function nameKey(name: string): string {
+  return NON_ASCII.test(name) ? upcase(name) : name.toUpperCase();
 }
 
 /** A stored name without a leading `./` and a trailing `/` (the normalisation every reader applies). */
@@ -112,11 +134,17 @@ export function inFileTree(path: string): boolean {
 export class ImportGuard {
   readonly #kind: GuardLayerKind;
   readonly #parentLinks: boolean;
-  readonly #names = new Map<string, KnownName>();
+  /**
+   * Every accepted name by its case-insensitive key. A regular file (most entries) is stored as its path string alone,
+   * anything else as a `KnownName`: the index costs the two strings and a map slot per entry.
+   */
+  readonly #names = new Map<string, KnownName | string>();
   /** The last entry that can own streams (a file or a directory), cleared by any other entry. */
   #streamOwner: string | undefined;
   #streamOwnerIsDir = false;
   #count = 0;
+  #lastParent: string | undefined;
+  #lastParentKnown: KnownName | undefined;
 
   constructor(opts: ImportGuardOptions = {}) {
     this.#kind = opts.kind ?? 'auto';
@@ -134,7 +162,7 @@ export class ImportGuard {
     if (entry.raw !== undefined) checkNameSyntax(entry.raw.name, label);
     const path = entry.path;
     if (entry.kind === 'stream') return this.#checkStream(entry, label);
-    checkNameSyntax(path, label);
+    if (entry.raw === undefined || entry.raw.name !== path) checkNameSyntax(path, label);
     if (path !== trimName(path)) {
       throw new WinlayerError('NAME_INVALID', 'the name is not normalised (leading "./" or trailing "/")', {
         entry: label,
@@ -177,7 +205,7 @@ export class ImportGuard {
       }
     }
     this.#checkParent(path, label, entry.kind === 'whiteout');
-    let verdict: GuardVerdict = { nonBase: path === 'Hives' || path.startsWith('Hives/') };
+    let verdict: GuardVerdict = path === 'Hives' || path.startsWith('Hives/') ? NON_BASE : PLAIN;
     let known: KnownName;
     switch (entry.kind) {
       case 'directory':
@@ -229,7 +257,7 @@ export class ImportGuard {
           throw new WinlayerError('NAME_INVALID', `"${base}" cannot be a Windows name: ${problem}`, { entry: label });
         }
         this.#claim(target, { path: target, kind: 'whiteout' }, label);
-        verdict = { nonBase: true };
+        verdict = NON_BASE;
         known = { path, kind: 'whiteout' };
         break;
       }
@@ -243,8 +271,13 @@ export class ImportGuard {
 
   /** Where a name may go: under one of the three roots, `UtilityVM` holding `Files` only; kinds by tree. */
   #checkPlace(path: string, kind: LayerEntry['kind'], label: string): void {
-    const parts = path.split('/');
-    const root = parts[0]!;
+    const slash = path.indexOf('/');
+    const root = slash < 0 ? path : path.slice(0, slash);
+    // Only the first two components matter here: `parts` holds them (and says whether there are more).
+    const rest = slash < 0 ? undefined : path.slice(slash + 1);
+    const slash2 = rest === undefined ? -1 : rest.indexOf('/');
+    const parts =
+      rest === undefined ? [root] : slash2 < 0 ? [root, rest] : [root, rest.slice(0, slash2), rest.slice(slash2 + 1)];
     if (!ROOTS.has(root)) {
       const near = [...ROOTS].find((r) => r.toLowerCase() === root.toLowerCase());
       throw unsafe(label, 'the entry is outside Files/, UtilityVM/ and Hives/', {
@@ -305,11 +338,20 @@ export class ImportGuard {
   #checkParent(path: string, label: string, undeclaredOk: boolean): void {
     const parent = parentOf(path);
     if (parent === undefined) return;
-    const known = this.#names.get(upcase(parent));
+    // Neighbours share their folder: remember the last one found (a name, once claimed, never changes).
+    let known: KnownName | undefined;
+    if (parent === this.#lastParent) known = this.#lastParentKnown;
+    else {
+      known = this.#lookup(nameKey(parent));
+      if (known !== undefined) {
+        this.#lastParent = parent;
+        this.#lastParentKnown = known;
+      }
+    }
     if (known === undefined && undeclaredOk) {
       // The nearest declared ancestor must still be a folder: no whiteout below a link or a file.
       for (let up = parentOf(parent); up !== undefined; up = parentOf(up)) {
-        const k = this.#names.get(upcase(up));
+        const k = this.#lookup(nameKey(up));
         if (k === undefined) continue;
         if (k.kind !== 'directory') {
           throw unsafe(label, `lies below "${k.path}", which is a ${describe(k.kind)}, not a folder`);
@@ -345,9 +387,14 @@ export class ImportGuard {
     }
   }
 
+  #lookup(key: string): KnownName | undefined {
+    const v = this.#names.get(key);
+    return typeof v === 'string' ? { path: v, kind: 'file', dataPath: v } : v;
+  }
+
   #claim(path: string, known: KnownName, label: string): void {
-    const key = upcase(path);
-    const before = this.#names.get(key);
+    const key = nameKey(path);
+    const before = this.#lookup(key);
     if (before !== undefined) {
       if (before.path === path) {
         throw new WinlayerError('LAYER_INVALID', `duplicate entry: "${path}" appears twice`, { entry: label });
@@ -357,7 +404,7 @@ export class ImportGuard {
         hint: 'Windows compares names without case; rename one of them',
       });
     }
-    this.#names.set(key, known);
+    this.#names.set(key, known.kind === 'file' && known.dataPath === known.path ? known.path : known);
   }
 
   #resolveLink(target: string, path: string, label: string): LinkResolution {
@@ -378,7 +425,7 @@ export class ImportGuard {
         },
       );
     }
-    const known = this.#names.get(upcase(t));
+    const known = this.#lookup(nameKey(t));
     if (known === undefined || known.kind === 'whiteout') {
       if (this.#parentLinks && t.startsWith('Files/')) return { in: 'parent', path: t };
       throw new WinlayerError(
@@ -437,7 +484,7 @@ export class ImportGuard {
     const key = `${entry.filePath}:${name}`;
     this.#claim(key, { path: key, kind: 'stream' }, label);
     this.#count++;
-    return { nonBase: false };
+    return PLAIN;
   }
 }
 

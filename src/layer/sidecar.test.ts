@@ -159,3 +159,63 @@ test('records are read back by offset: many records across read chunks, a record
   assert.equal(sc.get('Files/d0/é-0')!.size, 0, 'get after close opens the file again');
   sc.close();
 });
+
+test('encodeRecord gives exactly what JSON.stringify gives for the record (any field mix, any time)', async () => {
+  const { default: fc } = await import('fast-check');
+  const { formatPaxTime } = await import('../windows/filetime.js');
+  /** The plain reference: an object with the documented field order, times as PAX strings. */
+  const reference = (r: SidecarRecord): string => {
+    const o: Record<string, unknown> = { path: r.path, kind: r.kind };
+    const time = (t: bigint | undefined) => (t === undefined ? undefined : formatPaxTime(t));
+    Object.assign(o, {
+      attributes: r.attributes,
+      sd: r.sd,
+      creationTime: time(r.creationTime),
+      lastWriteTime: time(r.lastWriteTime),
+      lastAccessTime: time(r.lastAccessTime),
+      changeTime: time(r.changeTime),
+      size: r.size,
+      diskMtime: time(r.diskMtime),
+      linkTarget: r.linkTarget,
+      mountPoint: r.mountPoint === true ? true : undefined,
+      inParent: r.inParent === true ? true : undefined,
+      target: r.target,
+      extendedAttributes: r.extendedAttributes?.length
+        ? r.extendedAttributes.map((ea) => ({ name: ea.name, value: Buffer.from(ea.value).toString('base64') }))
+        : undefined,
+      streams: r.streams?.length ? r.streams : undefined,
+      extraPax: r.extraPax?.length ? r.extraPax : undefined,
+    });
+    return JSON.stringify(o);
+  };
+  const time = fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { nil: undefined });
+  const text = fc.string({ unit: 'binary' });
+  const record = fc.record(
+    {
+      path: text,
+      kind: fc.constantFrom('directory', 'file', 'symlink', 'hardlink', 'whiteout' as const),
+      attributes: fc.option(fc.nat(), { nil: undefined }),
+      sd: fc.option(fc.nat(), { nil: undefined }),
+      creationTime: time,
+      lastWriteTime: time,
+      lastAccessTime: time,
+      changeTime: time,
+      size: fc.option(fc.maxSafeNat(), { nil: undefined }),
+      diskMtime: time,
+      linkTarget: fc.option(text, { nil: undefined }),
+      mountPoint: fc.option(fc.boolean(), { nil: undefined }),
+      inParent: fc.option(fc.boolean(), { nil: undefined }),
+      target: fc.option(text, { nil: undefined }),
+      extendedAttributes: fc.option(fc.array(fc.record({ name: text, value: fc.uint8Array() })), { nil: undefined }),
+      streams: fc.option(fc.array(fc.record({ name: text, size: fc.nat(), data: text })), { nil: undefined }),
+      extraPax: fc.option(fc.array(fc.record({ key: text, value: text })), { nil: undefined }),
+    },
+    { requiredKeys: ['path', 'kind'] },
+  );
+  fc.assert(
+    fc.property(fc.array(record, { minLength: 1, maxLength: 4 }), (records) => {
+      for (const r of records) assert.equal(encodeRecord(r as SidecarRecord), reference(r as SidecarRecord));
+    }),
+    { numRuns: 400, seed: 11 },
+  );
+});

@@ -106,6 +106,11 @@ export interface Sidecar {
 export interface SidecarWriterOptions {
   readonly kind: LayerKind;
   readonly parents?: readonly ParentRef[];
+  /**
+   * The caller guarantees that no path is added twice (the import's `ImportGuard` refuses duplicates, by Windows'
+   * case rule even): the writer then keeps no set of paths, so its memory does not grow with the entries.
+   */
+  readonly uniquePaths?: boolean;
 }
 
 function invalid(file: string, rule: string, line?: number): WinlayerError {
@@ -117,20 +122,28 @@ function invalid(file: string, rule: string, line?: number): WinlayerError {
 
 // ── encoding ───────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/**
- * Formatted PAX times, by value: a layer's entries share a handful of times, and `formatPaxTime` (bigint division,
- * padding) is the costliest part of a record. Cleared when it grows large, so memory stays bounded.
- */
-const timeTexts = new Map<UnixNanos, string>();
-const TIME_CACHE_MAX = 4096;
+let lastTime: UnixNanos | undefined;
+let lastTimeJson = '';
 
+/**
+ * A PAX time as a JSON string (`"1677606423.1234567"`): what `formatPaxTime` gives, without bigint division for the
+ * usual times after 1970-01-01T00:00:01 (the decimal digits are cut nine from the end). The last value is remembered:
+ * a record's times are often equal (lastWriteTime, diskMtime, changeTime).
+ */
 function timeJson(t: UnixNanos): string {
-  let s = timeTexts.get(t);
-  if (s === undefined) {
-    if (timeTexts.size >= TIME_CACHE_MAX) timeTexts.clear();
+  if (t === lastTime) return lastTimeJson;
+  let s: string;
+  if (t >= 1_000_000_000n) {
+    const d = t.toString();
+    const cut = d.length - 9;
+    let end = d.length;
+    while (end > cut && d.charCodeAt(end - 1) === 0x30) end--;
+    s = end === cut ? `"${d.slice(0, cut)}"` : `"${d.slice(0, cut)}.${d.slice(cut, end)}"`;
+  } else {
     s = `"${formatPaxTime(t)}"`; // digits, '.' and '-' only: nothing to escape
-    timeTexts.set(t, s);
   }
+  lastTime = t;
+  lastTimeJson = s;
   return s;
 }
 
@@ -144,7 +157,7 @@ function numJson(n: number): string {
  * record with times as PAX strings, built by concatenation (no intermediate object). Exported for tests and tools.
  */
 export function encodeRecord(r: SidecarRecord): string {
-  let s = `{"path":${JSON.stringify(r.path)},"kind":"${r.kind}"`;
+  let s = `{"path":${JSON.stringify(r.path)},"kind":${JSON.stringify(r.kind)}`;
   if (r.attributes !== undefined) s += `,"attributes":${numJson(r.attributes)}`;
   if (r.sd !== undefined) s += `,"sd":${numJson(r.sd)}`;
   if (r.creationTime !== undefined) s += `,"creationTime":${timeJson(r.creationTime)}`;
@@ -537,7 +550,8 @@ function parseManifest(path: string, text: string): SidecarManifest {
 
 // ── writing ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-const FLUSH_AT = 64 * 1024;
+/** Size of the buffer records are encoded into before one write. */
+const BUFFER_SIZE = 1 << 20;
 
 /**
  * Writes a `.winlayer/` sidecar in one streaming pass, into a temporary sibling that `finish()` renames into place
@@ -550,8 +564,9 @@ export class SidecarWriter {
   readonly #fd: number;
   readonly #sdIds = new Map<string, number>();
   readonly #sds: string[] = [];
-  readonly #paths = new Set<string>();
-  #buffer: string[] = [];
+  /** Paths added so far, to refuse duplicates; undefined when the caller guarantees uniqueness. */
+  readonly #paths: Set<string> | undefined;
+  #buffer: Buffer = Buffer.allocUnsafe(BUFFER_SIZE);
   #buffered = 0;
   #nextStream = 0;
   #closed = false;
@@ -559,6 +574,7 @@ export class SidecarWriter {
   /** Starts a sidecar for `layerDir` (which must exist). Throws `IO` when the temporary cannot be created. */
   constructor(layerDir: string, options: SidecarWriterOptions) {
     this.#options = options;
+    this.#paths = options.uniquePaths === true ? undefined : new Set();
     this.#target = new AtomicTarget(join(layerDir, SIDECAR_DIR));
     try {
       mkdirSync(join(this.#target.tempPath, STREAMS), { recursive: true });
@@ -593,15 +609,21 @@ export class SidecarWriter {
   /** Appends one record. Throws `SIDECAR_INVALID` for a duplicate path or an SD id that was not added. */
   add(record: SidecarRecord): void {
     this.#open();
-    if (this.#paths.has(record.path)) throw invalid(record.path, 'a second record for the same path');
+    if (this.#paths?.has(record.path)) throw invalid(record.path, 'a second record for the same path');
     if (record.sd !== undefined && (record.sd < 0 || record.sd >= this.#sds.length)) {
       throw invalid(record.path, `sd id ${record.sd} was not returned by addSecurityDescriptor`);
     }
-    this.#paths.add(record.path);
+    this.#paths?.add(record.path);
     const line = `${encodeRecord(record)}\n`;
-    this.#buffer.push(line);
-    this.#buffered += line.length;
-    if (this.#buffered >= FLUSH_AT) this.#flush();
+    // A UTF-16 unit is at most 3 UTF-8 bytes: flush first when the line might not fit.
+    if (this.#buffered + line.length * 3 > this.#buffer.length) {
+      this.#flush();
+      if (line.length * 3 > this.#buffer.length) {
+        writeWholeFd(this.#fd, Buffer.from(line, 'utf8'));
+        return;
+      }
+    }
+    this.#buffered += this.#buffer.write(line, this.#buffered, 'utf8');
   }
 
   /**
@@ -653,13 +675,15 @@ export class SidecarWriter {
   }
 
   #flush(): void {
-    if (this.#buffer.length === 0) return;
-    const data = Buffer.from(this.#buffer.join(''), 'utf8');
-    let off = 0;
-    while (off < data.length) off += writeSync(this.#fd, data, off);
-    this.#buffer = [];
+    if (this.#buffered === 0) return;
+    writeWholeFd(this.#fd, this.#buffer.subarray(0, this.#buffered));
     this.#buffered = 0;
   }
+}
+
+function writeWholeFd(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off);
 }
 
 function writeWhole(path: string, text: string): void {

@@ -18,7 +18,7 @@ import {
   readSync,
   statSync,
 } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join, posix, sep } from 'node:path';
 import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { compareUtf8, equalUpcase, upcase, windowsNameProblem } from '../windows/index.js';
@@ -190,6 +190,13 @@ class FileBody implements EntryBody {
   }
 }
 
+/** An object's metadata for its entry, and the sidecar record it came from. */
+interface Meta {
+  readonly win: WindowsMetadata;
+  readonly extraPax?: SidecarRecord['extraPax'];
+  readonly record?: SidecarRecord;
+}
+
 const micros = (ns: bigint): bigint => (ns < 0n ? (ns - 999n) / 1000n : ns / 1000n);
 
 class Walker {
@@ -310,7 +317,8 @@ class Walker {
       }
       const name = frame.names[frame.i++]!;
       const childPath = `${frame.path}/${name}`;
-      const childHost = join(frame.host, name);
+      // Names come from readdir (or sidecar paths): one component, so plain concatenation is `join` without its cost.
+      const childHost = `${frame.host}${sep}${name}`;
       const detached = this.#standalone.get(childPath);
       if (detached !== undefined) {
         this.closeBody();
@@ -354,7 +362,12 @@ class Walker {
           virtual: false,
         });
       } else if (cst.isFile()) {
-        yield* this.#file(childPath, childHost, cst);
+        // Not a generator: one fewer object and resumption per file (the common entry).
+        const meta = this.#meta(childPath, 'file', cst);
+        const e = this.#file(childPath, childHost, cst, meta);
+        yield e;
+        if (e.kind === 'file' && meta.record?.streams !== undefined)
+          yield* this.#streams(childPath, meta.record, meta.win);
       } else if (cst.isSymbolicLink()) {
         const e = this.#symlink(childPath, childHost, cst);
         if (e !== undefined) {
@@ -441,21 +454,20 @@ class Walker {
     return { kind: 'hardlink', path: r.path, linkTarget: r.linkTarget!, win, ...extra };
   }
 
-  *#file(path: string, host: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
-    const meta = this.#meta(path, 'file', st);
+  /** A file's entry (a hard link to an earlier name when its inode was seen); its streams follow from the caller. */
+  #file(path: string, host: string, st: BigIntStats, meta: Meta): LayerEntry {
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
       const first = this.#links.get(key);
       if (first !== undefined) {
         this.closeBody();
-        yield {
+        return {
           kind: 'hardlink',
           path,
           linkTarget: first,
           win: meta.win,
           ...(meta.extraPax ? { extraPax: meta.extraPax } : {}),
         };
-        return;
       }
       this.#links.set(key, path);
     }
@@ -466,8 +478,8 @@ class Walker {
     this.closeBody();
     const body = new FileBody(host, path, size);
     this.#body = body;
-    yield { kind: 'file', path, size, body, win: meta.win, ...(meta.extraPax ? { extraPax: meta.extraPax } : {}) };
-    yield* this.#streams(path, meta.record, meta.win);
+    if (meta.extraPax === undefined) return { kind: 'file', path, size, body, win: meta.win };
+    return { kind: 'file', path, size, body, win: meta.win, extraPax: meta.extraPax };
   }
 
   /** The alternate data streams of a file or folder, from the sidecar, right after their owner. */
@@ -547,20 +559,12 @@ class Walker {
   }
 
   /** Metadata of a disk object: the sidecar record where it matches, else the default policy. */
-  #meta(
-    path: string,
-    kind: 'directory' | 'file',
-    st: BigIntStats,
-  ): { win: WindowsMetadata; extraPax?: SidecarRecord['extraPax']; record?: SidecarRecord } {
+  #meta(path: string, kind: 'directory' | 'file', st: BigIntStats): Meta {
     const rec = this.#sidecar?.get(path);
     return this.#merge(rec, kind, st);
   }
 
-  #merge(
-    rec: SidecarRecord | undefined,
-    kind: 'directory' | 'file',
-    st: BigIntStats,
-  ): { win: WindowsMetadata; extraPax?: SidecarRecord['extraPax']; record?: SidecarRecord } {
+  #merge(rec: SidecarRecord | undefined, kind: 'directory' | 'file', st: BigIntStats): Meta {
     const matches =
       rec !== undefined && (rec.kind === kind || (kind === 'file' && rec.kind === 'hardlink' && rec.inParent !== true));
     if (!matches) {

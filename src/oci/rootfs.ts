@@ -23,7 +23,7 @@ import { join, posix } from 'node:path';
 import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { createEmptyHive } from '../hive/index.js';
-import { defaultMetadata, type MetadataPolicy, policyTimes } from '../layer/index.js';
+import { BASE_LAYER_HIVES, defaultMetadata, type MetadataPolicy, policyTimes } from '../layer/index.js';
 import { checkLayerPath, compareUtf8, FILE_ATTRIBUTE, upcase } from '../windows/index.js';
 
 /** How plain content becomes Windows entries: the metadata policy and the symlink rule. */
@@ -370,7 +370,7 @@ export async function* plainFolderLayer(root: string, opts: PlainOptions): Async
 }
 
 /** The hives a base layer holds under `Files/Windows/System32/config/`. */
-export const BASE_HIVES = ['DEFAULT', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM'] as const;
+export const BASE_HIVES = BASE_LAYER_HIVES;
 const HIVE_DIRS = ['Files/Windows', 'Files/Windows/System32', 'Files/Windows/System32/config'] as const;
 
 /** Canonical order: component-wise UTF-8 byte order, parents first (what a sorted depth-first walk yields). */

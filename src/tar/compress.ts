@@ -8,12 +8,20 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pipeline, Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import type * as ZstdNapi from 'zstd-napi';
 import { WinlayerError } from '../errors.js';
 import type { Compression, TarOutput } from './types.js';
+
+/** `zstd-napi`, loaded on first use: its native module costs every command's start-up ~8 ms otherwise. */
+let zstdModule: typeof ZstdNapi | undefined;
+function zstd(): typeof ZstdNapi {
+  zstdModule ??= createRequire(import.meta.url)('zstd-napi') as typeof ZstdNapi;
+  return zstdModule;
+}
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd] as const;
@@ -72,7 +80,9 @@ export function decompress(input: ByteInput, kind: Compression): AsyncIterable<U
 async function* decompressWith(input: ByteInput, kind: 'gzip' | 'zstd'): AsyncGenerator<Uint8Array> {
   const source = Readable.from(bytesOf(input), { objectMode: false });
   const inflater: Transform =
-    kind === 'gzip' ? zlib.createGunzip({ chunkSize: 128 * 1024 }) : (new DecompressStream() as unknown as Transform);
+    kind === 'gzip'
+      ? zlib.createGunzip({ chunkSize: 128 * 1024 })
+      : (new (zstd().DecompressStream)() as unknown as Transform);
   let sourceError: unknown;
   pipeline(source, inflater, (err) => {
     if (err) sourceError = err;
@@ -169,16 +179,23 @@ class StreamSink implements Sink {
   }
 }
 
-/** sha256 + byte count of a stream of chunks. */
+/**
+ * sha256 + byte count of a stream of chunks. `hashing: false` only counts (plain output: the writer's own hash of the
+ * uncompressed tar is the digest; hashing the same bytes twice would cost a third of the export's CPU); `digest()` is
+ * then undefined.
+ */
 export class Counter {
-  readonly hash: Hash = createHash('sha256');
+  readonly hash: Hash | undefined;
   bytes = 0;
+  constructor(hashing = true) {
+    this.hash = hashing ? createHash('sha256') : undefined;
+  }
   add(chunk: Uint8Array): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.length;
   }
-  digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
+  digest(): string | undefined {
+    return this.hash === undefined ? undefined : `sha256:${this.hash.digest('hex')}`;
   }
 }
 
@@ -191,8 +208,11 @@ export interface TarOutputChain {
   readonly reusesChunks: boolean;
   /** Writes one uncompressed chunk; await the result when it is a promise (backpressure). */
   write(chunk: Uint8Array): Promise<void> | undefined;
-  /** Flushes everything; returns the digest and size of the bytes written. */
-  finish(): Promise<{ digest: string; size: number }>;
+  /**
+   * Flushes everything; returns the digest and size of the bytes written. Without compression the digest is
+   * undefined: the bytes written are the uncompressed tar, whose digest the writer computes itself.
+   */
+  finish(): Promise<{ digest: string | undefined; size: number }>;
 }
 
 /** Default compression levels. */
@@ -200,7 +220,7 @@ export const DEFAULT_LEVEL: Readonly<Record<Compression, number>> = { none: 0, g
 
 /** Builds the output chain for `out` and `compression`. Checks the level (`USAGE` when out of range). */
 export function createOutputChain(out: TarOutput, compression: Compression, level?: number): TarOutputChain {
-  const counter = new Counter();
+  const counter = new Counter(compression !== 'none');
   const sink: Sink = typeof out === 'number' ? new FdSink(out, counter) : new StreamSink(out, counter);
   if (compression === 'none') {
     return {
@@ -349,6 +369,6 @@ function gzipChain(sink: Sink, counter: Counter, level: number): TarOutputChain 
  */
 function zstdChain(sink: Sink, counter: Counter, level: number): TarOutputChain {
   const nbWorkers = Math.max(1, Math.min(4, availableParallelism() - 1));
-  const cs = new CompressStream({ compressionLevel: level, nbWorkers }) as unknown as Transform;
+  const cs = new (zstd().CompressStream)({ compressionLevel: level, nbWorkers }) as unknown as Transform;
   return transformChain(cs, sink, counter, {});
 }

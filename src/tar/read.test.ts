@@ -445,6 +445,51 @@ describe('readTar bodies', () => {
     assert.ok(returned);
   });
 
+  it('offers readSync for a body within the current chunk: same bytes, one way only, stale after moving on', async () => {
+    const bytes = await tarOf(sample());
+    let synced = 0;
+    let kept: LayerEntry | undefined;
+    for await (const e of readTar(chunks(bytes, 'whole'))) {
+      if (e.kind !== 'file' && e.kind !== 'stream') continue;
+      const readSync = e.body.readSync;
+      assert.ok(readSync !== undefined, `${e.path}: the whole archive is one chunk`);
+      const buf = new Uint8Array(3); // smaller than most bodies: several calls
+      const got: number[] = [];
+      for (let n = readSync(buf); n > 0; n = readSync(buf)) got.push(...buf.subarray(0, n));
+      assert.equal(got.length, e.size);
+      assert.equal(readSync(buf), 0);
+      assert.throws(() => e.body[Symbol.asyncIterator](), /BODY_STALE/);
+      synced++;
+      kept = e;
+    }
+    assert.ok(synced >= 2);
+    assert.ok(kept !== undefined && (kept.kind === 'file' || kept.kind === 'stream'));
+    assert.throws(() => kept.body.readSync!(new Uint8Array(8)), /BODY_STALE/);
+    // The same archive read through the async path gives the same bytes.
+    const viaAsync = await readAll(bytes, 'whole');
+    const viaBytes = await readAll(bytes, 'bytes');
+    assert.deepEqual(viaBytes, viaAsync);
+  });
+
+  it('an iterated body offers no second way: readSync after iteration is BODY_STALE', async () => {
+    for await (const e of readTar(chunks(await tarOf(sample()), 'whole'))) {
+      if (e.kind !== 'file' || e.size === 0) continue;
+      for await (const _ of e.body) void _;
+      assert.throws(() => e.body.readSync!(new Uint8Array(8)), /BODY_STALE/);
+    }
+  });
+
+  it('a body that spans input chunks has no readSync (it must be awaited)', async () => {
+    let spanning = 0;
+    for await (const e of readTar(chunks(await tarOf(sample()), 'bytes'))) {
+      if ((e.kind === 'file' || e.kind === 'stream') && e.size > 1) {
+        assert.equal(e.body.readSync, undefined, e.path);
+        spanning++;
+      }
+    }
+    assert.ok(spanning >= 1);
+  });
+
   it('is iterable only once', async () => {
     const r = readTar(chunks(await tarOf(sample()), 'whole'));
     for await (const _ of r) void _;

@@ -102,6 +102,11 @@ class ByteReader {
     }
   }
 
+  /** Bytes left in the current chunk (readable without an await). */
+  get available(): number {
+    return this.#chunk.length - this.#at;
+  }
+
   /** `n` bytes as a view when the current chunk holds them (no await), else undefined. */
   tryRead(n: number): Uint8Array | undefined {
     if (this.#chunk.length - this.#at < n) return undefined;
@@ -416,37 +421,60 @@ async function* readEntries(
     await reader.close();
   }
 
-  /** The body of the entry just read: streams `size` bytes from the reader, then leaves the padding to skip. */
+  /**
+   * The body of the entry just read: streams `size` bytes from the reader, then leaves the padding to skip. When the
+   * whole body already lies in the current input chunk (most small files), it also offers `readSync`, so a
+   * synchronous sink copies it without an await.
+   */
   function makeBody(size: number, entryName: string): EntryBody {
     const gen = generation;
     let used = false;
+    let left = size;
     const stale = (why: string): WinlayerError =>
       new WinlayerError('BODY_STALE', why, {
         entry: entryName,
         hint: 'read each body once, before moving to the next entry',
       });
+    const iterate = async function* (): AsyncGenerator<Uint8Array> {
+      if (used) throw stale('the body was already read');
+      if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
+      used = true;
+      while (left > 0) {
+        if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
+        const at = reader.offset;
+        let v = reader.tryNext(left);
+        if (v.length === 0) v = await reader.next(left);
+        if (v.length === 0) {
+          throw truncated(
+            entryName,
+            `the archive ends inside the data of this ${size}-byte entry (${left} bytes missing)`,
+            at,
+          );
+        }
+        left -= v.length;
+        toSkip -= v.length;
+        yield v;
+      }
+    };
+    if (size > reader.available) return { [Symbol.asyncIterator]: iterate };
+    let syncing = false;
     return {
-      [Symbol.asyncIterator]: async function* (): AsyncGenerator<Uint8Array> {
-        if (used) throw stale('the body was already read');
+      [Symbol.asyncIterator]: () => {
+        if (syncing) throw stale('the body is being read with readSync');
+        return iterate();
+      },
+      readSync(buffer: Uint8Array): number {
+        if (used && !syncing) throw stale('the body was already read');
         if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
         used = true;
-        let left = size;
-        while (left > 0) {
-          if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
-          const at = reader.offset;
-          let v = reader.tryNext(left);
-          if (v.length === 0) v = await reader.next(left);
-          if (v.length === 0) {
-            throw truncated(
-              entryName,
-              `the archive ends inside the data of this ${size}-byte entry (${left} bytes missing)`,
-              at,
-            );
-          }
-          left -= v.length;
-          toSkip -= v.length;
-          yield v;
-        }
+        syncing = true;
+        if (left === 0) return 0;
+        // Nothing moved the reader since this entry was read, so the current chunk still holds the rest.
+        const v = reader.tryNext(Math.min(left, buffer.length));
+        buffer.set(v);
+        left -= v.length;
+        toSkip -= v.length;
+        return v.length;
       },
     };
   }

@@ -169,6 +169,47 @@ describe('writeTar', () => {
     }
   });
 
+  it('gives the event loop a turn inside one long synchronous body (signal handlers must run)', async () => {
+    // A 24 MiB body read with readSync from a synchronous iterable into a file descriptor: the writer's fastest path,
+    // where nothing else would ever yield. Each 1 MiB read takes ≥ 5 ms, so a 20 ms budget must run out mid-body.
+    const dir = mkdtempSync(join(tmpdir(), 'winlayer-tar-'));
+    try {
+      const size = 24 * 1024 * 1024;
+      let left = size;
+      let readsBeforeTurn = -1;
+      let reads = 0;
+      const body: EntryBody = {
+        readSync(b: Uint8Array): number {
+          const n = Math.min(b.length, left);
+          const until = performance.now() + 5;
+          while (performance.now() < until) {
+            // busy: a slow disk
+          }
+          b.fill(0x5a, 0, n);
+          left -= n;
+          reads++;
+          return n;
+        },
+        [Symbol.asyncIterator]() {
+          throw new Error('read with readSync');
+        },
+      };
+      setImmediate(() => {
+        readsBeforeTurn = reads;
+      });
+      const fd = openSync(join(dir, 'x.tar'), 'w');
+      try {
+        const s = await writeTar([{ kind: 'file', path: 'big', size, body, win: { lastWriteTime: T } }], fd);
+        assert.equal(s.entries, 1);
+      } finally {
+        closeSync(fd);
+      }
+      assert.ok(readsBeforeTurn > 0 && readsBeforeTurn < reads - 4, `turn after ${readsBeforeTurn} of ${reads} reads`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('puts long or non-ASCII names and link targets in PAX path/linkpath, huge sizes in PAX size', async () => {
     const long = `Files/${'x'.repeat(120)}`;
     const { bytes } = await toBytes([

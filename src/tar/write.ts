@@ -13,7 +13,7 @@ import type { LayerEntry, PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { unixSeconds } from '../windows/index.js';
 import { createOutputChain, type TarOutputChain } from './compress.js';
-import { StreamHash } from './hash.js';
+import { SLOT_SIZE, StreamHash } from './hash.js';
 import { asciiField, BLOCK_SIZE, encodeHeader, fitsField, type HeaderFields, MAX_OCTAL_SIZE, USTAR } from './header.js';
 import { splitPath } from './names.js';
 import type { TarOutput, TarSummary, WriteTarOptions } from './types.js';
@@ -21,15 +21,23 @@ import { encodeWindowsPax } from './windows-pax.js';
 
 /** PAX data larger than this is refused (readers such as Go's refuse it too). */
 export const MAX_PAX_SIZE = 1024 * 1024;
-const BUFFER_SIZE = 1024 * 1024;
+const BUFFER_SIZE = SLOT_SIZE;
+/** Longest stretch (ms) without an event-loop turn while writing: signal handlers and timers must run. */
+const YIELD_MS = 20;
 const DEFAULT_MODES = { directory: 0o755, file: 0o644, link: 0o644 } as const;
 const NAME_LEN = USTAR.name.len;
 
 /**
  * Writes `entries` as a Windows layer tar to `out` (a file descriptor or a writable stream, which is neither closed
- * nor ended) and resolves with the digests and sizes once everything is flushed. Streams: memory stays at about one
- * 1 MiB buffer (plus the compressor's window) whatever the layer size; file bodies are read with `body.readSync`
- * when offered, else iterated. The same entries always give the same bytes.
+ * nor ended) and resolves with the digests and sizes once everything is flushed. Streams: memory is fixed whatever
+ * the layer size (one 1 MiB buffer, or the hashing thread's 8 MiB ring once the tar passes 256 KiB, plus the
+ * compressor's window); file bodies are read with `body.readSync` when offered, else iterated. The same entries always
+ * give the same bytes.
+ *
+ * Speed: a synchronous iterable whose bodies offer `readSync`, written to a file descriptor, runs without a promise per
+ * entry (the fast path `exportLayer` uses); the sha256 runs on a second thread. The writer still gives the event loop
+ * a turn at least every 20 ms (and after every 1 MiB when compressing, so the compressor's threadpool work goes on),
+ * so that timers and SIGINT/SIGTERM handlers run even inside one huge file.
  *
  * Throws `TAR_ENTRY` for an entry that cannot be written (a `special` or `opaqueWhiteout` entry, a stream that does
  * not follow its file, an invalid path, a body whose length differs from `size` — "changed while being read"),
@@ -62,18 +70,18 @@ export async function writeTar(
     const count = state.count;
     await w.zero(2 * BLOCK_SIZE);
     await w.flush();
-    const diffId = await w.hash.digest();
+    const diffId = w.hash.digest();
     const { digest, size } = await chain.finish();
     return {
       diffId,
-      digest: compression === 'none' ? diffId : digest,
+      digest: digest ?? diffId,
       size,
       uncompressedSize: w.hash.bytes,
       entries: count,
       compression,
     };
   } finally {
-    await w.hash.close();
+    w.hash.close();
   }
 }
 
@@ -174,11 +182,16 @@ export async function writeTarFile(
   }
 }
 
-/** The fixed-size output buffer: headers are encoded and file bodies read straight into it. */
+/**
+ * The fixed-size output buffer: headers are encoded and file bodies read straight into it. Once the tar is large the
+ * buffer is a slot of the hashing thread's ring (see `hash.ts`), handed over without a copy when full.
+ */
 class BlockWriter {
   buf: Buffer = Buffer.allocUnsafe(BUFFER_SIZE);
   pos = 0;
   readonly hash = new StreamHash();
+  /** Last time the event loop had a turn (ms, `performance.now()`). */
+  #lastYield = performance.now();
   constructor(private readonly chain: TarOutputChain) {}
 
   /** Space left in the buffer. */
@@ -186,26 +199,40 @@ class BlockWriter {
     return BUFFER_SIZE - this.pos;
   }
 
-  /** Hands the filled part to the output chain; a promise when the chain applies backpressure. */
+  /**
+   * Hands the filled part to the output chain and the hash. Returns a promise when the chain applies backpressure,
+   * when the chain compresses (its threadpool work needs the event loop: a turn per buffer), or when the event loop
+   * has not had a turn for {@link YIELD_MS} (signal handlers must run: they remove the temporary output).
+   */
   flush(): Promise<void> | undefined {
     if (this.pos === 0) return undefined;
     const chunk = this.buf.subarray(0, this.pos);
     this.pos = 0;
-    let h: Promise<void> | undefined;
     let p: Promise<void> | undefined;
     if (this.chain.reusesChunks) {
-      // Plain output to a file descriptor: written synchronously, so the buffer can go to the hashing thread
-      // without a copy (a fresh buffer replaces it when it did).
+      // Written synchronously: the same bytes then go to the hash (the ring slot is handed over, no copy).
       p = this.chain.write(chunk);
-      h = this.hash.update(chunk, this.buf.byteLength === this.buf.buffer.byteLength);
-      if (this.buf.buffer.byteLength === 0) this.buf = Buffer.allocUnsafe(BUFFER_SIZE);
+      this.hash.update(chunk);
+      this.buf = this.hash.buffer() ?? this.buf;
     } else {
-      h = this.hash.update(chunk);
-      p = this.chain.write(chunk);
-      this.buf = Buffer.allocUnsafe(BUFFER_SIZE);
+      // The chain keeps what it is given until it has compressed it: a ring slot goes back to the hashing thread, so
+      // the chain gets a copy of it; our own buffer is given away and a fresh one (or a slot) replaces it.
+      const own = chunk.buffer !== this.hash.ringMemory;
+      const kept = own ? chunk : Buffer.from(chunk);
+      this.hash.update(chunk);
+      p = this.chain.write(kept);
+      this.buf = this.hash.buffer() ?? Buffer.allocUnsafe(BUFFER_SIZE);
     }
-    if (h === undefined) return p;
-    return p === undefined ? h : Promise.all([h, p]).then(() => undefined);
+    if (p !== undefined) {
+      this.#lastYield = performance.now();
+      return p;
+    }
+    if (!this.chain.reusesChunks || performance.now() - this.#lastYield >= YIELD_MS) {
+      return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.#lastYield = performance.now();
+      });
+    }
+    return undefined;
   }
 
   /** Appends `n` zero bytes. */
@@ -291,6 +318,8 @@ const encoder = new TextEncoder();
 export function paxHeaderName(path: string): string {
   const { dir, base } = splitPath(path);
   const name = dir === '' ? `PaxHeaders.0/${base}` : `${dir}/PaxHeaders.0/${base}`;
+  // The common case (short ASCII; a checked path never ends in "/") without the two regular expressions.
+  if (base !== '' && fitsField(name, NAME_LEN)) return name;
   return asciiField(name, NAME_LEN).replace(/\/+$/, '');
 }
 
@@ -342,60 +371,112 @@ function writeWithPax(
   records: readonly PaxRecord[],
   header: HeaderFields,
 ): Promise<void> | undefined {
-  let text = '';
+  // Record lengths first (the length counts its own digits); the records are then written straight into the buffer,
+  // with no text built per entry.
+  const lengths = new Array<number>(records.length);
+  let len = 0;
   let ascii = true;
-  for (const r of records) {
-    const rec = paxRecordText(r.key, r.value);
-    text += rec.text;
-    ascii &&= rec.ascii;
+  for (let i = 0; i < records.length; i++) {
+    const { key, value } = records[i]!;
+    checkPaxKey(key);
+    const kl = utf8Length(key);
+    const vl = utf8Length(value);
+    ascii &&= kl === key.length && vl === value.length;
+    const n = paxRecordLength(kl + vl + 3);
+    lengths[i] = n;
+    len += n;
   }
-  const len = ascii ? text.length : Buffer.byteLength(text, 'utf8');
   if (len > MAX_PAX_SIZE) {
     throw new WinlayerError('TAR_TOO_LARGE', `PAX data of ${len} bytes exceeds ${MAX_PAX_SIZE}`, { entry: path });
   }
   const paxHeader: HeaderFields = { name: paxHeaderName(path), mode: 0, size: len, mtime: 0, typeflag: 'x' };
   const need = 2 * BLOCK_SIZE + len + BLOCK_SIZE;
   if (need <= w.space) {
-    writePaxSync(w, paxHeader, text, len, ascii, header);
+    writePaxSync(w, paxHeader, records, lengths, len, ascii, header);
     return undefined;
   }
-  if (need <= BUFFER_SIZE) return then(w.flush(), () => writePaxSync(w, paxHeader, text, len, ascii, header));
+  if (need <= BUFFER_SIZE) {
+    return then(w.flush(), () => writePaxSync(w, paxHeader, records, lengths, len, ascii, header));
+  }
+  // PAX data larger than the buffer (huge extended attributes): as bytes, through the streaming path.
+  let text = '';
+  for (let i = 0; i < records.length; i++) text += `${lengths[i]} ${records[i]!.key}=${records[i]!.value}\n`;
+  const bytes = encoder.encode(text);
   return (async () => {
     await w.flush();
     w.header(paxHeader);
-    await w.bytes(encoder.encode(text));
+    await w.bytes(bytes);
     await w.zero((BLOCK_SIZE - (len % BLOCK_SIZE)) % BLOCK_SIZE);
     if (w.space < BLOCK_SIZE) await w.flush();
     w.header(header);
   })();
 }
 
+/** The `x` header, its records (`"%d %s=%s\n"`) and padding, then the entry's header; the caller made room. */
 function writePaxSync(
   w: BlockWriter,
   paxHeader: HeaderFields,
-  text: string,
+  records: readonly PaxRecord[],
+  lengths: readonly number[],
   len: number,
   ascii: boolean,
   header: HeaderFields,
 ): void {
   w.header(paxHeader);
-  w.buf.write(text, w.pos, ascii ? 'latin1' : 'utf8');
+  const buf = w.buf;
+  let pos = w.pos;
+  for (let i = 0; i < records.length; i++) {
+    const { key, value } = records[i]!;
+    pos = putDecimal(buf, pos, lengths[i]!);
+    buf[pos++] = 0x20; // ' '
+    pos = putText(buf, pos, key, ascii);
+    buf[pos++] = 0x3d; // '='
+    pos = putText(buf, pos, value, ascii);
+    buf[pos++] = 0x0a; // '\n'
+  }
   w.pos += len;
+  if (pos !== w.pos) throw new WinlayerError('INTERNAL', `PAX records took ${pos - w.pos + len} bytes, not ${len}`);
   w.padSync(len);
   w.header(header);
 }
 
-/** One PAX record as text (`"%d %s=%s\n"`, the length counting its own digits), and whether it is ASCII. */
-function paxRecordText(key: string, value: string): { text: string; ascii: boolean } {
+function checkPaxKey(key: string): void {
   if (key === '' || key.includes('=') || key.includes('\n') || key.includes('\0')) {
     throw new WinlayerError('TAR_ENTRY', `PAX key ${JSON.stringify(key)} is not valid`);
   }
-  const kl = utf8Length(key);
-  const vl = utf8Length(value);
-  const body = kl + vl + 3;
+}
+
+/** Digits of a positive integer in decimal. */
+function decimalDigits(n: number): number {
+  let d = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) d++;
+  return d;
+}
+
+/** Length of a PAX record whose `key=value\n` plus the space takes `body` bytes: the length counts its own digits. */
+function paxRecordLength(body: number): number {
   let len = body + 1;
-  while (String(len).length + body !== len) len = String(len).length + body;
-  return { text: `${len} ${key}=${value}\n`, ascii: kl === key.length && vl === value.length };
+  while (decimalDigits(len) + body !== len) len = decimalDigits(len) + body;
+  return len;
+}
+
+/** Writes `n` in decimal at `pos`; returns the position after it. */
+function putDecimal(buf: Buffer, pos: number, n: number): number {
+  const end = pos + decimalDigits(n);
+  let v = n;
+  for (let i = end - 1; i >= pos; i--) {
+    buf[i] = 0x30 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return end;
+}
+
+/** Writes `s` at `pos` (a loop for short ASCII text, the native encoder otherwise); returns the position after it. */
+function putText(buf: Buffer, pos: number, s: string, ascii: boolean): number {
+  if (!ascii) return pos + buf.write(s, pos, 'utf8');
+  if (s.length > 256) return pos + buf.write(s, pos, 'latin1');
+  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+  return pos + s.length;
 }
 
 /** UTF-8 byte length; a loop for short ASCII strings (the common case), the native count otherwise. */

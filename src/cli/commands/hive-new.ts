@@ -1,8 +1,7 @@
 /** `winlayer hive new`: write an empty hive, or one built from a `.reg` file. */
 import { WinlayerError } from '../../errors.js';
-import { applyRegChanges, createHiveBuilder, parseRegText, writeHive } from '../../hive/index.js';
+import { applyRegFile, createHiveBuilder, writeHive } from '../../hive/index.js';
 import { type Command, stringOpt } from '../command.js';
-import { readInput } from './hive-read-file.js';
 
 export const command: Command = {
   name: 'hive new',
@@ -45,7 +44,7 @@ export const command: Command = {
     const from = stringOpt(ctx, 'from');
     if (from !== undefined) {
       const prefix = stringOpt(ctx, 'prefix');
-      applyRegChanges(builder, parseRegText(readInput(from)), prefix === undefined ? {} : { prefix });
+      applyRegFile(builder, from, prefix === undefined ? {} : { prefix });
     }
     writeHive(file, builder, {
       version,

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { SLOT_SIZE, SLOTS, StreamHash, WORKER_THRESHOLD } from './hash.js';
+
+const sha = (parts: readonly Uint8Array[]): string => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return `sha256:${h.digest('hex')}`;
+};
+
+/** Deterministic bytes, different for every `seed`. */
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let s = seed * 2654435761;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    b[i] = s >>> 24;
+  }
+  return b;
+}
+
+describe('StreamHash', () => {
+  it('hashes small streams inline (no buffer to fill, no thread) and an empty stream', () => {
+    const h = new StreamHash();
+    const parts = [bytes(1000, 1), bytes(0, 2), bytes(70_000, 3)];
+    for (const p of parts) h.update(p);
+    assert.equal(h.buffer(), undefined);
+    assert.equal(h.digest(), sha(parts));
+    assert.equal(h.digest(), sha(parts), 'digest is stable');
+    assert.equal(h.bytes, 71_000);
+    assert.equal(new StreamHash().digest(), sha([]));
+    assert.throws(() => h.update(bytes(1, 4)), /INTERNAL/);
+  });
+
+  it('hands filled ring slots to the thread without a copy, round the ring several times', () => {
+    const h = new StreamHash();
+    const parts: Uint8Array[] = [bytes(WORKER_THRESHOLD, 5)];
+    h.update(parts[0]!); // starts the thread (copied into the ring)
+    for (let i = 0; i < SLOTS * 3 + 1; i++) {
+      const slot = h.buffer();
+      assert.ok(slot !== undefined && slot.length === SLOT_SIZE);
+      const n = i % 2 === 0 ? SLOT_SIZE : 1 + ((i * 7919) % SLOT_SIZE);
+      bytes(n, 100 + i).copy(slot);
+      parts.push(Buffer.from(slot.subarray(0, n))); // what the slot held when handed over
+      h.update(slot.subarray(0, n));
+    }
+    const want = sha(parts);
+    assert.equal(h.digest(), want);
+    assert.equal(
+      h.bytes,
+      parts.reduce((a, p) => a + p.length, 0),
+    );
+    h.close();
+  });
+
+  it('copies chunks of any size (larger than a slot, or not from the ring) into the ring', () => {
+    const h = new StreamHash();
+    const parts = [bytes(SLOT_SIZE * 2 + 17, 7), bytes(3, 8), bytes(SLOT_SIZE * 9 + 1, 9), bytes(0, 10)];
+    for (const p of parts) h.update(p);
+    // The caller may reuse its chunk at once: overwrite one after handing it over.
+    parts[1] = Buffer.from(parts[1]!);
+    assert.equal(h.digest(), sha(parts));
+  });
+
+  it('close() stops the thread before the digest, and is safe to repeat', () => {
+    const h = new StreamHash();
+    h.update(bytes(SLOT_SIZE, 11));
+    h.close();
+    h.close();
+  });
+});
