@@ -2,7 +2,9 @@
  * Benchmark part `hive`: write and read back a hive of 100,000 keys (at most 1,000 subkeys under any key) and 300,000
  * values, built from a `.reg` file; then the same `.reg` merged by hivex (`hivexregedit --merge`, Debian
  * libwin-hivex-perl) into an empty hive. Reports both times, the ratio and each side's peak memory (max RSS of a
- * child process, so the two are measured alike). BENCH_SCALE scales the key and value counts.
+ * child process, so the two are measured alike). BENCH_SCALE scales the key and value counts. Our side streams the
+ * `.reg` file (`applyRegFile`: read, decode and apply a megabyte at a time), so its peak is the builder, the output
+ * hive and, for the read-back, the hive file again — plus ~75 MB of Node + tsx before any work.
  *
  * Run alone: `BENCH_SCALE=0.01 node --import tsx bench/run.ts` with 'hive' in PARTS, or
  * `node --import tsx bench/hive.ts --worker <reg> <hive>` (what the part spawns for our side).

@@ -624,6 +624,17 @@ function putName(buf: Uint8Array, at: number, name: string): boolean {
   return false;
 }
 
+/** Keys in the tree under (and with) `root`. */
+function countKeys(root: HiveKeyBuilder): number {
+  let n = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    n++;
+    for (const c of subkeysOf(stack.pop()!)) stack.push(c);
+  }
+  return n;
+}
+
 const bySortName = (x: HiveKeyBuilder, y: HiveKeyBuilder): number => compareUpcase(x.name, y.name);
 
 /**
@@ -648,13 +659,20 @@ function layOut(
   const leafSig = sig2(minor >= 5 ? 'lh' : 'lf');
 
   // the breadth-first queue: the key, its parent's nk, where its leaf entry goes (-1: none), its parent's sk index
-  const qKey: HiveKeyBuilder[] = [builder.root];
-  const qParentNk: number[] = [NIL];
-  const qSlot: number[] = [-1];
-  const qParentSk: number[] = [-1];
-  const qDepth: number[] = [0];
+  // (typed arrays sized by a count of the keys: no per-key garbage; file positions fit 31 bits)
+  const total = countKeys(builder.root);
+  const qKey = new Array<HiveKeyBuilder>(total);
+  const qParentNk = new Uint32Array(total);
+  const qSlot = new Int32Array(total);
+  const qParentSk = new Int32Array(total);
+  const qDepth = new Int32Array(total);
+  qKey[0] = builder.root;
+  qParentNk[0] = NIL;
+  qSlot[0] = -1;
+  qParentSk[0] = -1;
+  let queued = 1;
   let rootNk = NIL;
-  for (let qi = 0; qi < qKey.length; qi++) {
+  for (let qi = 0; qi < queued; qi++) {
     const kb = qKey[qi]!;
     const isRoot = qi === 0;
     if (qDepth[qi]! > MAX_DEPTH) {
@@ -766,7 +784,8 @@ function layOut(
       }
     }
 
-    const subs = [...subkeysOf(kb)].sort(bySortName);
+    const own = subkeysOf(kb);
+    const subs = own.length === 0 ? own : [...own].sort(bySortName);
     let list = NIL;
     let maxName = 0;
     let maxClass = 0;
@@ -804,11 +823,12 @@ function layOut(
           const c = subs[i]!;
           maxName = Math.max(maxName, c.name.length * 2);
           maxClass = Math.max(maxClass, (c.className?.length ?? 0) * 2);
-          qKey.push(c);
-          qParentNk.push(nk);
-          qSlot.push(lp + 4 + 8 * (i - from));
-          qParentSk.push(skIndex);
-          qDepth.push(qDepth[qi]! + 1);
+          qKey[queued] = c;
+          qParentNk[queued] = nk;
+          qSlot[queued] = lp + 4 + 8 * (i - from);
+          qParentSk[queued] = skIndex;
+          qDepth[queued] = qDepth[qi]! + 1;
+          queued++;
         }
       }
     }
@@ -857,6 +877,11 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
 
   const plan = new Allocator(undefined);
   layOut(builder, plan, undefined, minor, rootFlags, ts);
+  if (BASE_BLOCK_SIZE + plan.end > 0x7fffffff) {
+    throw new WinlayerError('HIVE_BUILD', `the hive would be ${BASE_BLOCK_SIZE + plan.end} bytes, over 2 GiB`, {
+      hint: 'cell offsets are 31-bit (the top bit marks volatile storage): a hive file cannot reach 2 GiB',
+    });
+  }
   const buf = new Uint8Array(BASE_BLOCK_SIZE + plan.end);
   const view = new DataView(buf.buffer);
   const a = new Allocator(view);

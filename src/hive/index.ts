@@ -1,7 +1,8 @@
 /**
  * `src/hive/`: Windows registry hives (regf). A strict reader (`openHive` + accessors), a checker (`checkHive`), an
  * offreg-faithful writer (`HiveBuilder` + `buildHive`/`writeHive`/`createEmptyHive`) and `.reg` text
- * (`toRegText`/`parseRegText`/`applyRegChanges`). Hives are small: everything here works on whole buffers.
+ * (`toRegText`/`parseRegText`/`applyRegChanges`, streaming `applyRegText`/`applyRegFile`). Hives are small: a hive is
+ * held as one buffer; `.reg` input is read line by line.
  */
 export {
   type BuilderValue,
