@@ -6,7 +6,7 @@
  *
  * Rows: uncompressed export (including the sha256 diff_id) beside `tar --format=pax -cf - … | cat >/dev/null` (and
  * `| sha256sum`, the same work as ours); `--gzip` beside `tar | gzip -6`; `--zstd` beside `tar | zstd -3`. Our export
- * runs in a child process that reports its own time and peak RSS (`process.resourceUsage().maxRSS`); the wall time
+ * runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the wall time
  * measured by the parent includes Node's start-up. The child runs the compiled `dist/` when present: run
  * `npm run build` first (else it falls back to tsx, whose compiler then counts in the start-up and the RSS).
  *
@@ -165,7 +165,8 @@ function sh(script: string, cwd: string): void {
  * and the RSS), else this file through tsx.
  */
 const CHILD_JS = `
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+const peakRssKb = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
 const [dist, dir, compression] = process.argv.slice(1);
 const { exportLayer } = await import(dist);
 const fd = openSync('/dev/null', 'w');
@@ -173,7 +174,7 @@ const t0 = process.hrtime.bigint();
 const r = await exportLayer(dir, { output: fd, compression });
 const inner = Number(process.hrtime.bigint() - t0) / 1e9;
 closeSync(fd);
-process.stdout.write(JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, diffId: r.diffId }) + '\\n');
+process.stdout.write(JSON.stringify({ inner, rss: peakRssKb(), diffId: r.diffId }) + '\\n');
 `;
 
 function childArgs(dir: string, compression: string): string[] {
@@ -324,9 +325,7 @@ async function child(dir: string, compression: string): Promise<void> {
   const r = await exportLayer(dir, { output: fd, compression: compression as 'none' | 'gzip' | 'zstd' });
   const inner = Number(process.hrtime.bigint() - t0) / 1e9;
   closeSync(fd);
-  process.stdout.write(
-    `${JSON.stringify({ inner, rss: process.resourceUsage().maxRSS, diffId: r.diffId, entries: r.entries })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ inner, rss: peakRssKb(), diffId: r.diffId, entries: r.entries })}\n`);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -339,4 +338,12 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
     writeFileSync(join(ROOT, 'bench/out/export.json'), `${JSON.stringify(rows, null, 2)}\n`);
   }
+}
+
+/**
+ * This process's peak resident set (KiB) from /proc: `process.resourceUsage().maxRSS` survives exec on Linux, so a
+ * child would report its parent's peak.
+ */
+function peakRssKb(): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
 }

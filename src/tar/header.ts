@@ -172,7 +172,9 @@ export function decodeHeader(block: Uint8Array, offset: number, lenient = false)
   if (stored === undefined || (stored !== sum.unsigned && stored !== sum.signed)) {
     throw new WinlayerError(
       'TAR_CHECKSUM',
-      `header checksum ${stored ?? 'unreadable'} does not match ${sum.unsigned}`,
+      stored === undefined
+        ? 'not a tar header: its checksum field holds no number'
+        : `header checksum ${stored} does not match the header's bytes (sum ${sum.unsigned})`,
       {
         offset,
         entry: guessName(block),
