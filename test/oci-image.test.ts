@@ -21,6 +21,7 @@ import { test } from 'node:test';
 import { checkHive } from '../src/hive/index.js';
 import { openSource } from '../src/oci/source.js';
 import { readTar } from '../src/tar/index.js';
+import { compareUtf8 } from '../src/windows/index.js';
 import { makeTestImage, registryBlobs, startRegistry } from './fixtures-registry/harness.js';
 import { runCli } from './helpers/cli.js';
 import { requireTool, run, tempDir } from './helpers/tools.js';
@@ -329,6 +330,18 @@ test('image append: plain folder and Linux tar get Files/, base layers stay byte
   const strip = (m: Map<string, Seen>) => [...m.entries()].map(([k, v]) => `${k} ${JSON.stringify(v)}`).sort();
   assert.deepEqual(strip(got), strip(expected));
   assert.ok(![...got.keys()].some((k) => k.startsWith('Hives')));
+  // the squashed layer is written in the one order of everything we write: parents first, siblings by UTF-8 bytes
+  const order = [...got.keys()];
+  const byComponents = (a: string, b: string): number => {
+    const x = a.split('/');
+    const y = b.split('/');
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const c = compareUtf8(x[i]!, y[i]!);
+      if (c !== 0) return c;
+    }
+    return x.length - y.length;
+  };
+  assert.deepEqual(order, [...order].sort(byComponents));
 });
 
 test('image append refuses opaque whiteouts and absolute symlinks (unless --symlinks skip)', async (t) => {

@@ -4,8 +4,10 @@
  * whiteouts (which delete a path and everything under it in lower layers), replacements, and the metadata of folders.
  * Pass 2 streams each layer again and writes the entries it owns; a folder is written where it first appears, with
  * the metadata of its final owner, so parents always come first and hard links (also into lower layers) always
- * follow their target. Registry deltas (`Hives/*_Delta`) cannot be merged off Windows: refused, or dropped on request.
- * Missing base hives are added (empty, valid).
+ * follow their target. The merged stream then goes through a temporary layer folder (`writeLayerDir`, then
+ * `exportLayer`), so the squashed layer has the canonical order of everything winlayer writes. Registry deltas
+ * (`Hives/*_Delta`) cannot be merged off Windows: refused, or dropped on request. Missing base hives are added (empty,
+ * valid).
  */
 import { createReadStream, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +17,15 @@ import { AtomicTarget } from '../atomic.js';
 import { bufferBody, type LayerEntry, type WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { createEmptyHive } from '../hive/index.js';
-import { defaultMetadata, type MetadataPolicy, type PolicyOptions, resolvePolicy } from '../layer/index.js';
-import { readTar, writeTarFile } from '../tar/index.js';
+import {
+  defaultMetadata,
+  exportLayer,
+  type MetadataPolicy,
+  type PolicyOptions,
+  resolvePolicy,
+  writeLayerDir,
+} from '../layer/index.js';
+import { readTar } from '../tar/index.js';
 import { upcase } from '../windows/index.js';
 import { type WriteImageResult, writeImage } from './copy.js';
 import { streamToFile } from './files.js';
@@ -118,7 +127,11 @@ export async function squashImage(
     const layers = img.manifest.layers;
     const tmp = join(staging.tempPath, 'squashed.tar');
     const compression = opts.compression ?? 'gzip';
-    const summary = await writeTarFile(flat.entries, tmp, { compression });
+    // The merged stream comes out layer by layer; going through a layer folder gives the one canonical order of
+    // everything we write (parents first, siblings by UTF-8 bytes), with every record kept by the sidecar.
+    const folder = join(staging.tempPath, 'layer');
+    await writeLayerDir(flat.entries, folder, { kind: 'base', sync: false });
+    const summary = await exportLayer(folder, { output: tmp, compression });
     renameSync(tmp, store.path(summary.digest));
     const created = createdTime(env);
     const config: ImageConfig = {
