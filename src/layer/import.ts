@@ -3,9 +3,9 @@
  * hcsshim's `ImportLayerFromTar`, on any OS. The tar reader (`src/tar/`) yields the entries; `writeLayerDir` checks
  * each one against the path-safety rules (`safety.ts`) and writes it atomically (`dir-writer.ts`).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
-import { type ByteInput, detectCompression, type ReadTarOptions, readTar } from '../tar/index.js';
+import { type ByteInput, detectCompression, openTarFile, type ReadTarOptions, readTar } from '../tar/index.js';
 import { type ImportResult, type WriteLayerDirOptions, writeLayerDir } from './dir-writer.js';
 
 /** Options of `importLayer`: the layer-folder options plus the tar reader's. */
@@ -38,7 +38,7 @@ export async function importLayer(
   opts: ImportLayerOptions = {},
 ): Promise<ImportResult> {
   if (typeof input !== 'string') return writeLayerDir(readTar(input, opts.tar ?? {}), layerDir, opts);
-  const file = openFile(input);
+  const file = openTarFile(input);
   try {
     const tarOpts = opts.tar ?? {};
     const plain = tarOpts.compression === undefined ? isPlainTar(file.fd) : tarOpts.compression === 'none';
@@ -46,22 +46,6 @@ export async function importLayer(
   } finally {
     closeSync(file.fd);
   }
-}
-
-/** Opens `FILE` or `layer:FILE` for reading; `SOURCE_UNREADABLE` (exit 2) when it cannot be opened or is a folder. */
-function openFile(spec: string): { fd: number; path: string } {
-  const path = spec.startsWith('layer:') ? spec.slice('layer:'.length) : spec;
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new WinlayerError('SOURCE_UNREADABLE', `cannot open: ${(e as Error).message}`, { path, cause: e });
-  }
-  if (fstatSync(fd).isDirectory()) {
-    closeSync(fd);
-    throw new WinlayerError('SOURCE_UNREADABLE', 'is a folder, not a layer tar', { path });
-  }
-  return { fd, path };
 }
 
 /** True when the file's first bytes show no compression (read at offset 0: the file position does not move). */

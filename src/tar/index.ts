@@ -38,7 +38,7 @@ export {
 } from './names.js';
 export { compareKeys, decodePax, encodePax, encodePaxRecord, type PaxContext, type PaxRecord } from './pax.js';
 export { DEFAULT_MAX_PAX_SIZE, readTar } from './read.js';
-export { openTarSource, type TarSource } from './source.js';
+export { openTarFile, openTarSource, type TarSource } from './source.js';
 export type { Compression, ReadTarOptions, TarModes, TarOutput, TarSummary, WriteTarOptions } from './types.js';
 export {
   type DecodedPax,

@@ -27,6 +27,16 @@ export function openTarSource(
     if (opts.stdin === undefined) throw new WinlayerError('SOURCE_UNREADABLE', 'no standard input to read', {});
     return { name: '<stdin>', entries: readTar(opts.stdin, opts.read) };
   }
+  const { fd, path } = openTarFile(spec);
+  const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });
+  return { name: path, entries: readTar(stream, opts.read) };
+}
+
+/**
+ * Opens `FILE` or `layer:FILE` for reading and returns its descriptor. Throws `SOURCE_UNREADABLE` (exit 2) when it
+ * cannot be opened or is a folder.
+ */
+export function openTarFile(spec: string): { readonly fd: number; readonly path: string } {
   const path = spec.startsWith('layer:') ? spec.slice('layer:'.length) : spec;
   let fd: number;
   try {
@@ -38,9 +48,8 @@ export function openTarSource(
     closeSync(fd);
     throw new WinlayerError('SOURCE_UNREADABLE', 'is a folder, not a layer tar', {
       path,
-      hint: 'layer folders are not supported by this command yet; pass a .tar, .tar.gz or .tar.zst file',
+      hint: 'pass a .tar, .tar.gz or .tar.zst file (a layer folder is read by commands that take dir:DIR)',
     });
   }
-  const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });
-  return { name: path, entries: readTar(stream, opts.read) };
+  return { fd, path };
 }
