@@ -60,3 +60,25 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 export function wantsProgress(ctx: CommandContext): boolean {
   return ctx.stderr.isTTY === true && !flagOpt(ctx, 'quiet');
 }
+
+/**
+ * A progress line for long work (`N entries, M MB`), redrawn at most five times a second on stderr; undefined when
+ * progress is not wanted (stderr not a terminal, or --quiet). Call `done()` to clear the line before the summary.
+ */
+export function progressLine(
+  ctx: CommandContext,
+): { readonly report: (p: { entries: number; bytes: number }) => void; done(): void } | undefined {
+  if (!wantsProgress(ctx)) return undefined;
+  let last = 0;
+  return {
+    report: ({ entries, bytes }) => {
+      const now = Date.now();
+      if (now - last < 200) return;
+      last = now;
+      ctx.stderr.write(`\r${entries} entries, ${(bytes / 1e6).toFixed(1)} MB`);
+    },
+    done: () => {
+      if (last !== 0) ctx.stderr.write('\r\x1b[K');
+    },
+  };
+}

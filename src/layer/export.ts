@@ -9,6 +9,7 @@
 import { closeSync, fsyncSync, openSync, type Stats, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { AtomicTarget } from '../atomic.js';
+import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type Compression, type TarSummary, writeTar } from '../tar/index.js';
 import { resolvePolicy } from './policy.js';
@@ -26,6 +27,16 @@ export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
   readonly compression?: Compression;
   /** gzip 1–9 (default 6), zstd 1–22 (default 3). */
   readonly level?: number;
+  /** Called once per entry as it is written (the CLI throttles it into a progress line on a terminal). */
+  readonly onProgress?: (progress: ExportProgress) => void;
+}
+
+/** How far an export has come. */
+export interface ExportProgress {
+  readonly entries: number;
+  /** Content bytes of the files written so far. */
+  readonly bytes: number;
+  readonly path: string;
 }
 
 /** A symlink left out under `symlinks: 'skip'`. */
@@ -65,13 +76,14 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     sidecar: sidecar ?? null,
     onSkip: (path, reason) => skipped.push({ path, reason }),
   };
+  const entries = () => withProgress(walkLayerSync(layerDir, policy, walkOpts), opts.onProgress);
   const tarOpts = {
     ...(opts.compression === undefined ? {} : { compression: opts.compression }),
     ...(opts.level === undefined ? {} : { level: opts.level }),
   };
   try {
     if (typeof opts.output !== 'string') {
-      const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), opts.output, tarOpts);
+      const summary = await writeTar(entries(), opts.output, tarOpts);
       return { ...summary, kind, skipped };
     }
 
@@ -95,7 +107,7 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     if (existing !== undefined && !existing.isFile()) {
       const fd = openFile(output);
       try {
-        const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), fd, tarOpts);
+        const summary = await writeTar(entries(), fd, tarOpts);
         return { ...summary, kind, output, skipped };
       } finally {
         closeSync(fd);
@@ -105,7 +117,7 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     let fd: number | undefined;
     try {
       fd = openSync(target.tempPath, 'w', 0o644);
-      const summary = await writeTar(walkLayerSync(layerDir, policy, walkOpts), fd, tarOpts);
+      const summary = await writeTar(entries(), fd, tarOpts);
       fsyncSync(fd);
       closeSync(fd);
       fd = undefined;
@@ -136,4 +148,22 @@ function openFile(path: string): number {
   } catch (e) {
     throw new WinlayerError('IO', `cannot open the output: ${(e as Error).message}`, { path, cause: e });
   }
+}
+
+/** The walk itself when nobody listens (no cost on the hot path); else the walk with a callback per entry. */
+function withProgress(
+  walk: Iterable<LayerEntry>,
+  onProgress: ((p: ExportProgress) => void) | undefined,
+): Iterable<LayerEntry> {
+  if (onProgress === undefined) return walk;
+  return (function* () {
+    let entries = 0;
+    let bytes = 0;
+    for (const e of walk) {
+      entries++;
+      if (e.kind === 'file' || e.kind === 'stream') bytes += e.size;
+      onProgress({ entries, bytes, path: e.path });
+      yield e;
+    }
+  })();
 }

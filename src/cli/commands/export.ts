@@ -1,7 +1,7 @@
 /** `winlayer export <layer-dir>`: writes a layer folder as a Windows layer tar and prints its digests. */
 import { WinlayerError } from '../../errors.js';
 import { type ExportLayerOptions, type ExportResult, exportLayer, type SdPreset } from '../../layer/index.js';
-import { type Command, type CommandContext, flagOpt, stringOpt, writeJsonLine } from '../command.js';
+import { type Command, type CommandContext, flagOpt, progressLine, stringOpt, writeJsonLine } from '../command.js';
 
 export const command: Command = {
   name: 'export',
@@ -82,7 +82,11 @@ export const command: Command = {
           ? { kind: 'non-base' as const }
           : {}),
     };
-    const result = await exportLayer(ctx.positionals[0]!, opts);
+    const progress = progressLine(ctx);
+    const result = await exportLayer(
+      ctx.positionals[0]!,
+      progress === undefined ? opts : { ...opts, onProgress: progress.report },
+    ).finally(() => progress?.done());
     render(ctx, result, toStdout ? ctx.stderr : ctx.stdout);
     return 0;
   },

@@ -5,9 +5,9 @@ import {
   type Command,
   type CommandContext,
   flagOpt,
+  progressLine,
   stringOpt,
   stringsOpt,
-  wantsProgress,
   writeJsonLine,
 } from '../command.js';
 
@@ -58,24 +58,13 @@ export const command: Command = {
       throw new WinlayerError('USAGE', 'no input: standard input is a terminal', { hint: 'pass -i layer.tar' });
     }
     const kind = flagOpt(ctx, 'base') ? 'base' : flagOpt(ctx, 'non-base') ? 'non-base' : undefined;
-    const progress = wantsProgress(ctx);
-    let last = 0;
+    const progress = progressLine(ctx);
     const result = await importLayer(input === '-' ? ctx.stdin : input, ctx.positionals[0]!, {
       ...(kind === undefined ? {} : { kind }),
       parents: stringsOpt(ctx, 'parent'),
       force: flagOpt(ctx, 'force'),
-      ...(progress
-        ? {
-            onProgress: ({ entries, bytes }) => {
-              const now = Date.now();
-              if (now - last < 200) return;
-              last = now;
-              ctx.stderr.write(`\r${entries} entries, ${(bytes / 1e6).toFixed(1)} MB`);
-            },
-          }
-        : {}),
-    });
-    if (progress) ctx.stderr.write('\r\x1b[K');
+      ...(progress === undefined ? {} : { onProgress: progress.report }),
+    }).finally(() => progress?.done());
     if (flagOpt(ctx, 'json')) {
       writeJsonLine(ctx.stdout, result);
     } else if (!flagOpt(ctx, 'quiet')) {
