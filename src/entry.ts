@@ -5,6 +5,7 @@
  * Paths are layer-relative and `/`-separated exactly as a canonical tar holds them: `Files/Windows/System32`,
  * `UtilityVM/Files/EFI/...`, `Hives/System_Delta`. Never a leading `./`, never a trailing `/`.
  */
+import { WinlayerError } from './errors.js';
 import type { UnixNanos } from './windows/filetime.js';
 
 /** What an entry is. `stream` is an alternate data stream (`file:name`) and always directly follows its file. */
@@ -163,18 +164,23 @@ export type LayerEntry =
   | OpaqueWhiteoutEntry
   | SpecialEntry;
 
-/** A body over bytes already in memory (tests, hives, generated files). */
+/** A body over bytes already in memory (tests, hives, generated files). Read one way only, once. */
 export function bufferBody(bytes: Uint8Array): EntryBody {
-  let used = false;
+  let readBy: 'nobody' | 'iterator' | 'readSync' = 'nobody';
   let pos = 0;
+  const claim = (way: 'iterator' | 'readSync'): void => {
+    if (readBy !== 'nobody' && (readBy !== way || way === 'iterator')) {
+      throw new WinlayerError('BODY_STALE', 'an entry body can be read only once, and one way only');
+    }
+    readBy = way;
+  };
   return {
     async *[Symbol.asyncIterator]() {
-      if (used) throw new Error('body already read');
-      used = true;
+      claim('iterator');
       if (bytes.length > 0) yield bytes;
     },
     readSync(buffer: Uint8Array): number {
-      used = true;
+      claim('readSync');
       const n = Math.min(buffer.length, bytes.length - pos);
       buffer.set(bytes.subarray(pos, pos + n));
       pos += n;
