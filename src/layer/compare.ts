@@ -13,7 +13,7 @@
  * differences are reported apart, as noise, and never make two layers unequal.
  */
 import { createHash } from 'node:crypto';
-import type { EntryBody, LayerEntry } from '../entry.js';
+import type { EntryBody, EntryKind, LayerEntry } from '../entry.js';
 import { compareUtf8, formatIso7, truncateTo100ns, type UnixNanos } from '../windows/index.js';
 import { trimName } from './safety.js';
 
@@ -34,15 +34,7 @@ export type ComparedField =
   | 'changeTime';
 
 /** The kind as compared: hard links inside the layer are files (grouped); links to a parent layer stay `hardlink`. */
-export type ComparedKind =
-  | 'directory'
-  | 'file'
-  | 'hardlink'
-  | 'symlink'
-  | 'whiteout'
-  | 'opaqueWhiteout'
-  | 'stream'
-  | 'special';
+export type ComparedKind = EntryKind;
 
 /** One differing field. Values are display-ready: numbers for attributes and sizes, ISO 8601 (7 digits) for times,
  * padded base64 for security descriptors and EA values, `null` when absent. */

@@ -208,14 +208,7 @@ export async function createImage(
   const staging = new Staging(d);
   try {
     const skipped: { path: string; reason: string }[] = [];
-    const plain: PlainOptions = {
-      policy,
-      ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
-      onSkip: (path, reason) => {
-        skipped.push({ path, reason });
-        opts.onSkip?.(path, reason);
-      },
-    };
+    const plain = plainOptions(policy, opts, skipped);
     const hivesAdded: string[] = [];
     const compression = opts.compression ?? 'gzip';
     const layer = await staging.writeLayer(
@@ -322,14 +315,7 @@ export async function appendImage(
   const staging = new Staging(d);
   try {
     const skipped: { path: string; reason: string }[] = [];
-    const plain: PlainOptions = {
-      policy,
-      ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
-      onSkip: (path, reason) => {
-        skipped.push({ path, reason });
-        opts.onSkip?.(path, reason);
-      },
-    };
+    const plain = plainOptions(policy, opts, skipped);
     const src = await appendEntries(layerSource, plain, policyOptions);
     const entries = src.entries;
     const compression = opts.compression ?? 'gzip';
@@ -375,4 +361,20 @@ export async function appendImage(
   } finally {
     staging.dispose();
   }
+}
+
+/** The walk options of create and append: the policy, the symlink rule, and skipped entries collected and passed on. */
+function plainOptions(
+  policy: PlainOptions['policy'],
+  opts: { readonly symlinks?: PlainOptions['symlinks']; readonly onSkip?: (path: string, reason: string) => void },
+  skipped: { path: string; reason: string }[],
+): PlainOptions {
+  return {
+    policy,
+    ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
+    onSkip: (path, reason) => {
+      skipped.push({ path, reason });
+      opts.onSkip?.(path, reason);
+    },
+  };
 }
