@@ -137,3 +137,19 @@ function formatMessage(code: ErrorCode, rule: string, d: WinlayerErrorDetails): 
 export function isWinlayerError(e: unknown, ...codes: ErrorCode[]): e is WinlayerError {
   return e instanceof WinlayerError && (codes.length === 0 || codes.includes(e.code));
 }
+
+/**
+ * The error for an input file that cannot be opened or read: `NOT_FOUND` when it does not exist, else
+ * `SOURCE_UNREADABLE` (both exit 2: the command was given something it cannot use).
+ */
+export function inputFileError(e: unknown, path: string): WinlayerError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new WinlayerError(
+    code === 'ENOENT' ? 'NOT_FOUND' : 'SOURCE_UNREADABLE',
+    `cannot read: ${(e as Error).message}`,
+    {
+      path,
+      cause: e,
+    },
+  );
+}

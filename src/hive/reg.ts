@@ -7,7 +7,7 @@
  * once the line reaches 77 characters, a `\` and a new line indented by two spaces (so 25 bytes per continuation line).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { WinlayerError } from '../errors.js';
+import { inputFileError, WinlayerError } from '../errors.js';
 import { equalUpcase } from '../windows/index.js';
 import { builderFromHive, buildHive, HiveBuilder, type HiveKeyBuilder } from './build.js';
 import { decodeUtf16, encodeUtf16 } from './layout.js';
@@ -565,15 +565,7 @@ export function applyRegText(
 export function applyRegFile(target: HiveBuilder | Hive, path: string, opts: RegTextOptions = {}): HiveBuilder {
   const b = target instanceof HiveBuilder ? target : builderFromHive(target);
   const fail = (e: unknown): never => {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new WinlayerError(
-      code === 'ENOENT' ? 'NOT_FOUND' : 'SOURCE_UNREADABLE',
-      `cannot read: ${(e as Error).message}`,
-      {
-        path,
-        cause: e,
-      },
-    );
+    throw inputFileError(e, path);
   };
   let fd: number;
   try {

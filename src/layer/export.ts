@@ -6,12 +6,11 @@
  * gives the event loop a turn itself (at least every 20 ms, and after every 1 MiB when compressing), so signal
  * handlers still remove the temporary output.
  */
-import { closeSync, fsyncSync, openSync, type Stats, statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
-import { AtomicTarget } from '../atomic.js';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { type Compression, type TarSummary, writeTar } from '../tar/index.js';
+import { type Compression, type TarSummary, writeTar, writeTarFile } from '../tar/index.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
 import { type WalkLayerOptions, walkLayerSync } from './walk.js';
@@ -95,39 +94,15 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
         hint: 'write the tar outside Files/, UtilityVM/ and Hives/',
       });
     }
-    // A device, FIFO or socket (`/dev/null`, `/dev/stdout`, a named pipe) is written in place: renaming a temporary
-    // over it would replace the device node with a regular file.
-    const existing = statOrUndefined(output);
-    if (existing?.isDirectory() === true) {
+    if (statOrUndefined(output)?.isDirectory() === true) {
       throw new WinlayerError('USAGE', 'the output is a folder', {
         path: output,
         hint: 'give a file name: -o DIR/layer.tar',
       });
     }
-    if (existing !== undefined && !existing.isFile()) {
-      const fd = openFile(output);
-      try {
-        const summary = await writeTar(entries(), fd, tarOpts);
-        return { ...summary, kind, output, skipped };
-      } finally {
-        closeSync(fd);
-      }
-    }
-    const target = new AtomicTarget(output);
-    let fd: number | undefined;
-    try {
-      fd = openSync(target.tempPath, 'w', 0o644);
-      const summary = await writeTar(entries(), fd, tarOpts);
-      fsyncSync(fd);
-      closeSync(fd);
-      fd = undefined;
-      target.commit({ synced: true });
-      return { ...summary, kind, output, skipped };
-    } catch (e) {
-      if (fd !== undefined) closeSync(fd);
-      target.abort();
-      throw e;
-    }
+    // AtomicTarget writes a device, FIFO or socket (`/dev/null`, `/dev/stdout`) in place instead of renaming over it.
+    const summary = await writeTarFile(entries(), output, tarOpts);
+    return { ...summary, kind, output, skipped };
   } finally {
     if (opts.sidecar === undefined) sidecar?.close(); // we opened it
   }
@@ -139,14 +114,6 @@ function statOrUndefined(path: string): Stats | undefined {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new WinlayerError('IO', `cannot inspect the output: ${(e as Error).message}`, { path, cause: e });
-  }
-}
-
-function openFile(path: string): number {
-  try {
-    return openSync(path, 'w');
-  } catch (e) {
-    throw new WinlayerError('IO', `cannot open the output: ${(e as Error).message}`, { path, cause: e });
   }
 }
 

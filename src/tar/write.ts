@@ -156,6 +156,15 @@ function then(p: Promise<void> | undefined, next: () => Promise<void> | undefine
   return r instanceof Promise ? r : undefined;
 }
 
+/** Opens `file` (the temporary, or a device written in place) for writing; errors name the path the caller gave. */
+function openOutput(file: string, path: string): number {
+  try {
+    return openSync(file, 'w', 0o644);
+  } catch (e) {
+    throw new WinlayerError('IO', `cannot open the output: ${(e as Error).message}`, { path, cause: e });
+  }
+}
+
 /**
  * Writes `entries` to the file `path` atomically (temporary sibling, fsync, rename; removed on error) and resolves
  * with the summary. See {@link writeTar}.
@@ -168,9 +177,9 @@ export async function writeTarFile(
   const target = new AtomicTarget(path);
   let fd: number | undefined;
   try {
-    fd = openSync(target.tempPath, 'w');
+    fd = openOutput(target.tempPath, path);
     const summary = await writeTar(entries, fd, opts);
-    fsyncSync(fd);
+    if (!target.direct) fsyncSync(fd); // a device or pipe written in place has nothing to sync
     closeSync(fd);
     fd = undefined;
     target.commit({ synced: true });
