@@ -33,7 +33,10 @@ export interface ExtendedAttribute {
 export interface WindowsMetadata {
   /** `FILE_ATTRIBUTE_*` bits (`MSWINDOWS.fileattr`). */
   readonly attributes?: number;
-  /** Self-relative security descriptor (`MSWINDOWS.rawsd`, or the legacy SDDL `MSWINDOWS.sd` converted). */
+  /**
+   * Self-relative security descriptor (`MSWINDOWS.rawsd`, or the legacy SDDL `MSWINDOWS.sd` converted). Sources share
+   * one array between entries with the same SD; sinks may cache by the array, so never change its bytes once given.
+   */
   readonly securityDescriptor?: Uint8Array;
   /** `LIBARCHIVE.creationtime`. */
   readonly creationTime?: UnixNanos;

@@ -76,7 +76,9 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     onSkip: (path, reason) => skipped.push({ path, reason }),
   };
   const entries = () => withProgress(walkLayerSync(layerDir, policy, walkOpts), opts.onProgress);
+  // A layer is large: the sha256 thread starts with the walk instead of after the first 256 KiB.
   const tarOpts = {
+    threadedHash: true,
     ...(opts.compression === undefined ? {} : { compression: opts.compression }),
     ...(opts.level === undefined ? {} : { level: opts.level }),
   };

@@ -63,6 +63,18 @@ describe('StreamHash', () => {
     assert.equal(h.digest(), sha(parts));
   });
 
+  it('threaded: starts the thread before any byte, hashes small and empty streams the same', () => {
+    const small = new StreamHash({ threaded: true });
+    const slot = small.buffer();
+    assert.ok(slot !== undefined && slot.length === SLOT_SIZE, 'a ring slot at once');
+    bytes(10, 12).copy(slot);
+    small.update(slot.subarray(0, 10));
+    small.update(bytes(5, 13));
+    assert.equal(small.digest(), sha([bytes(10, 12), bytes(5, 13)]));
+    const empty = new StreamHash({ threaded: true });
+    assert.equal(empty.digest(), sha([]));
+  });
+
   it('close() stops the thread before the digest, and is safe to repeat', () => {
     const h = new StreamHash();
     h.update(bytes(SLOT_SIZE, 11));

@@ -83,6 +83,18 @@ export class StreamHash {
   bytes = 0;
 
   /**
+   * `threaded: true` starts the hashing thread at once instead of at the first large chunk: a caller that knows the
+   * stream will be large (a layer export) then has the thread up (~20 ms) before its first slot is full, rather than
+   * filling the whole ring and waiting for the thread to start.
+   */
+  constructor(opts: { readonly threaded?: boolean } = {}) {
+    if (opts.threaded === true) {
+      this.#started = true;
+      this.#ring = new Ring();
+    }
+  }
+
+  /**
    * A buffer of {@link SLOT_SIZE} bytes to build the next chunk in: a free ring slot once hashing runs on the worker
    * (passing a prefix of it to `update` hands it over without a copy), else undefined (use your own buffer).
    * Blocks while the worker is a whole ring behind.

@@ -39,6 +39,11 @@ export interface WriteTarOptions {
   readonly level?: number;
   /** Mode bits; see {@link TarModes}. */
   readonly modes?: TarModes;
+  /**
+   * Start the sha256 thread at once (for a tar known to be large, such as a layer export) rather than once the tar
+   * passes 256 KiB. Default false. The bytes and digests are the same either way.
+   */
+  readonly threadedHash?: boolean;
 }
 
 /** Where {@link writeTar} writes: an open file descriptor (written with positionless sync writes) or a writable stream. */

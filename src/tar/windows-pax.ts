@@ -266,6 +266,18 @@ function clip(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** base64 of security descriptors already seen: a layer shares a few dozen SD objects across thousands of entries. */
+const sdText = new WeakMap<Uint8Array, string>();
+
+function sdBase64(sd: Uint8Array): string {
+  let text = sdText.get(sd);
+  if (text === undefined) {
+    text = encodeBase64(sd);
+    sdText.set(sd, text);
+  }
+  return text;
+}
+
 /** The attributes written when an entry has none: DIRECTORY for folders, ARCHIVE for files and links. */
 export function defaultAttributes(kind: EntryKind, mountPoint = false): number {
   switch (kind) {
@@ -310,7 +322,7 @@ export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
     out.push({ key: PAX_KEYS.fileattr, value: String(attrs >>> 0) });
     if (w.mountPoint === true) out.push({ key: PAX_KEYS.mountpoint, value: '1' });
     if (w.securityDescriptor !== undefined) {
-      out.push({ key: PAX_KEYS.rawsd, value: encodeBase64(w.securityDescriptor) });
+      out.push({ key: PAX_KEYS.rawsd, value: sdBase64(w.securityDescriptor) });
     }
     if (w.extendedAttributes !== undefined) {
       const seen = new Set<string>();

@@ -51,7 +51,7 @@ export async function writeTar(
 ): Promise<TarSummary> {
   const compression = opts.compression ?? 'none';
   const chain = createOutputChain(out, compression, opts.level);
-  const w = new BlockWriter(chain);
+  const w = new BlockWriter(chain, new StreamHash({ threaded: opts.threadedHash === true }));
   const modes = { ...DEFAULT_MODES, ...opts.modes };
   const state: WriteState = { w, modes, owner: undefined, count: 0 };
   try {
@@ -196,12 +196,16 @@ export async function writeTarFile(
  * buffer is a slot of the hashing thread's ring (see `hash.ts`), handed over without a copy when full.
  */
 class BlockWriter {
-  buf: Buffer = Buffer.allocUnsafe(BUFFER_SIZE);
+  buf: Buffer;
   pos = 0;
-  readonly hash = new StreamHash();
   /** Last time the event loop had a turn (ms, `performance.now()`). */
   #lastYield = performance.now();
-  constructor(private readonly chain: TarOutputChain) {}
+  constructor(
+    private readonly chain: TarOutputChain,
+    readonly hash: StreamHash,
+  ) {
+    this.buf = hash.buffer() ?? Buffer.allocUnsafe(BUFFER_SIZE);
+  }
 
   /** Space left in the buffer. */
   get space(): number {
@@ -387,8 +391,7 @@ function writeWithPax(
   let ascii = true;
   for (let i = 0; i < records.length; i++) {
     const { key, value } = records[i]!;
-    checkPaxKey(key);
-    const kl = utf8Length(key);
+    const kl = paxKeyLength(key);
     const vl = utf8Length(value);
     ascii &&= kl === key.length && vl === value.length;
     const n = paxRecordLength(kl + vl + 3);
@@ -449,10 +452,20 @@ function writePaxSync(
   w.header(header);
 }
 
-function checkPaxKey(key: string): void {
+/** Checked keys and their UTF-8 lengths: a layer's entries repeat a dozen keys thousands of times. */
+const KEY_LENGTHS = new Map<string, number>();
+const KEY_CACHE_MAX = 4096;
+
+/** The UTF-8 length of a PAX key, after checking it (no `=`, newline or NUL; not empty). */
+function paxKeyLength(key: string): number {
+  const known = KEY_LENGTHS.get(key);
+  if (known !== undefined) return known;
   if (key === '' || key.includes('=') || key.includes('\n') || key.includes('\0')) {
     throw new WinlayerError('TAR_ENTRY', `PAX key ${JSON.stringify(key)} is not valid`);
   }
+  const n = utf8Length(key);
+  if (KEY_LENGTHS.size < KEY_CACHE_MAX) KEY_LENGTHS.set(key, n);
+  return n;
 }
 
 /** Digits of a positive integer in decimal. */
