@@ -5,10 +5,11 @@
  * - servercore-like: about 100,000 files and at least 2 GB, mostly small files and some large ones.
  *
  * Rows: uncompressed export (including the sha256 diff_id) beside `tar --format=pax -cf - … | cat >/dev/null` (and
- * `| sha256sum`, the same work as ours); `--gzip` beside `tar | gzip -6`; `--zstd` beside `tar | zstd -3`. Our export
- * runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the wall time
- * measured by the parent includes Node's start-up. The child runs the compiled `dist/` when present: run
- * `npm run build` first (else it falls back to tsx, whose compiler then counts in the start-up and the RSS).
+ * `| sha256sum`, the same work as ours); `--gzip` beside `tar | gzip -6`; `--zstd` beside `tar | zstd -3`; and two floor
+ * rows (a Node process that does nothing; one sha256 stream over the tar's bytes). Ours is the built CLI
+ * (`bin/winlayer.js`; run `npm run build` first) in a child process that reports its peak RSS (VmHWM of
+ * /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the wall time measured by
+ * the parent includes Node's start-up, as a user's does.
  *
  * Environment: `BENCH_SCALE` (default 1; 0.01 to check that it runs), `BENCH_DIR` (where trees are built and kept
  * between runs; default `$TMPDIR/winlayer-bench`), `BENCH_ONLY` (`nanoserver` or `servercore`), `BENCH_REPEAT`
@@ -161,40 +162,37 @@ function sh(script: string, cwd: string): void {
 }
 
 /**
- * The child that runs our export and reports its in-process time and peak RSS: compiled JavaScript from `dist/` when
- * it is there (`npm run build` first: that is what users run, and it keeps tsx's compiler out of the start-up time
- * and the RSS), else this file through tsx.
+ * The child: the CLI exactly as users run it (`bin/winlayer.js`, the bundle `npm run build` writes), with an exit hook
+ * that reports the process's peak RSS on stderr. Its wall time, measured by the parent, includes Node's start-up.
  */
 const CHILD_JS = `
-import { closeSync, openSync, readFileSync } from 'node:fs';
-const peakRssKb = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
-const [dist, dir, compression] = process.argv.slice(1);
-const { exportLayer } = await import(dist);
-const fd = openSync('/dev/null', 'w');
-const t0 = process.hrtime.bigint();
-const r = await exportLayer(dir, { output: fd, compression });
-const inner = Number(process.hrtime.bigint() - t0) / 1e9;
-closeSync(fd);
-process.stdout.write(JSON.stringify({ inner, rss: peakRssKb(), diffId: r.diffId }) + '\\n');
+import { readFileSync, writeSync } from 'node:fs';
+const [bin, ...args] = process.argv.slice(1);
+process.on('exit', () => {
+  const kb = Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+  writeSync(2, '\\nBENCH-RSS-KB ' + kb + '\\n');
+});
+process.argv = [process.argv[0], bin, ...args];
+await import(bin);
 `;
 
-function childArgs(dir: string, compression: string): string[] {
-  const dist = join(ROOT, 'dist/layer/index.js');
-  if (existsSync(dist)) return ['--input-type=module', '-e', CHILD_JS, dist, dir, compression];
-  return ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, compression];
-}
+const BIN = join(ROOT, 'bin/winlayer.js');
 
-/** Runs our export in a child process; returns its wall time, inner time and peak RSS. */
-function ours(dir: string, compression: string): { wall: number; inner: number; rssMb: number } {
-  let out = '';
-  const args = childArgs(dir, compression);
+/** Runs `winlayer export` in a child process; returns its wall time and peak RSS. */
+function ours(dir: string, compression: string): { wall: number; rssMb: number } {
+  if (!existsSync(join(ROOT, 'dist/bin/main.js')))
+    throw new Error('run `npm run build` first: the benchmark runs the built CLI');
+  const flags = compression === 'gzip' ? ['--gzip'] : compression === 'zstd' ? ['--zstd'] : [];
+  const args = ['--input-type=module', '-e', CHILD_JS, BIN, 'export', dir, '-o', '/dev/null', '--quiet', ...flags];
+  let err = '';
   const wall = seconds(() => {
     const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (r.status !== 0) throw new Error(`export child failed: ${r.stderr}`);
-    out = r.stdout;
+    if (r.status !== 0) throw new Error(`winlayer export failed: ${r.stderr}`);
+    err = r.stderr;
   });
-  const j = JSON.parse(out) as { inner: number; rss: number };
-  return { wall, inner: j.inner, rssMb: j.rss / 1024 };
+  const kb = /BENCH-RSS-KB (\d+)/.exec(err)?.[1];
+  if (kb === undefined) throw new Error(`the export child reported no peak RSS: ${err}`);
+  return { wall, rssMb: Number(kb) / 1024 };
 }
 
 /** Wall time of a Node process that does nothing. */
@@ -276,7 +274,6 @@ export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): B
       what: 'winlayer export (with sha256)',
       ...u,
       ratio: u.wall / plain.wall,
-      innerRatio: u.inner / plain.wall,
     });
     // gzip rows take tens of seconds: one run each (a long run averages out the machine's noise).
     const gz = { wall: seconds(() => sh(`${tar} | gzip -6 > /dev/null`, dir)) };
@@ -287,7 +284,6 @@ export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): B
       what: 'winlayer export --gzip',
       ...ug,
       ratio: ug.wall / gz.wall,
-      innerRatio: ug.inner / gz.wall,
     });
     const zs = best(repeat, () => ({ wall: seconds(() => sh(`${tar} | zstd -3 -q -c > /dev/null`, dir)) }));
     const uz = best(repeat, () => ours(dir, 'zstd'));
@@ -297,7 +293,6 @@ export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): B
       what: 'winlayer export --zstd',
       ...uz,
       ratio: uz.wall / zs.wall,
-      innerRatio: uz.inner / zs.wall,
     });
   }
   return rows;
@@ -354,32 +349,9 @@ export async function run(ctx: {
   });
 }
 
-async function child(dir: string, compression: string): Promise<void> {
-  const { exportLayer } = await import('../src/layer/index.js');
-  const fd = openSync('/dev/null', 'w');
-  const t0 = process.hrtime.bigint();
-  const r = await exportLayer(dir, { output: fd, compression: compression as 'none' | 'gzip' | 'zstd' });
-  const inner = Number(process.hrtime.bigint() - t0) / 1e9;
-  closeSync(fd);
-  process.stdout.write(`${JSON.stringify({ inner, rss: peakRssKb(), diffId: r.diffId, entries: r.entries })}\n`);
-}
-
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv[2] === '--child') {
-    await child(process.argv[3]!, process.argv[4]!);
-  } else {
-    const rows = benchExport({ ...benchOptionsFromEnv(), log: (m) => process.stderr.write(`[export] ${m}\n`) });
-    const table = formatRows(rows);
-    process.stdout.write(`${table}\n`);
-    mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench/out/export.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  }
-}
-
-/**
- * This process's peak resident set (KiB) from /proc: `process.resourceUsage().maxRSS` survives exec on Linux, so a
- * child would report its parent's peak.
- */
-function peakRssKb(): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+  const rows = benchExport({ ...benchOptionsFromEnv(), log: (m) => process.stderr.write(`[export] ${m}\n`) });
+  process.stdout.write(`${formatRows(rows)}\n`);
+  mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/out/export.json'), `${JSON.stringify(rows, null, 2)}\n`);
 }
