@@ -146,7 +146,7 @@ test('special files, invalid Windows names and case collisions are errors naming
     (e: unknown) => isWinlayerError(e, 'LAYER_SPECIAL_FILE') && e.entry === 'Files/pipe',
   );
 
-  for (const bad of ['CON', 'nul.txt', 'trailing.', 'a:b', 'q?', 'tab\there']) {
+  for (const bad of ['CON', 'nul.txt', 'trailing.', 'a:b', 'q?', 'tab\there', '.wh.deleted', '.wh..wh..opq']) {
     const dir = tempDir(t);
     tree(dir, { [`Files/d/${bad}`]: '' });
     await assert.rejects(

@@ -61,6 +61,9 @@ export function walkLayer(layerDir: string, opts: WalkLayerOptions = {}): AsyncI
   return walkLayerAsync(layerDir, policy, opts);
 }
 
+/** Names with this prefix are whiteouts (tombstones) in a layer tar. */
+const WHITEOUT_PREFIX = '.wh.';
+
 /** How long the walk may keep the event loop busy before it lets timers and signal handlers run. */
 const YIELD_EVERY_NS = 20_000_000n;
 
@@ -407,6 +410,19 @@ class Walker {
     }
     const seen = new Map<string, string>();
     for (const name of names) {
+      if (name.startsWith(WHITEOUT_PREFIX) && !virtual) {
+        // In a layer tar this name is a tombstone, not a file: every reader (hcsshim, containerd, ours) would delete
+        // the parent's file instead of writing this one, and a base layer with one is refused.
+        throw new WinlayerError(
+          'NAME_INVALID',
+          `"${name}" cannot be a file: a ${WHITEOUT_PREFIX} name marks a deletion in a layer tar`,
+          {
+            path: join(host, name),
+            entry: `${path}/${name}`,
+            hint: "rename it; to delete a parent layer's file, import a layer that holds the whiteout (its sidecar records it)",
+          },
+        );
+      }
       const problem = windowsNameProblem(name);
       if (problem !== undefined) {
         throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid Windows name: ${problem}`, {
