@@ -6,6 +6,7 @@
 export * from './compare.js';
 export * from './dir-writer.js';
 export * from './export.js';
+export * from './host-file-body.js';
 export * from './import.js';
 export * from './makebaselayer.js';
 export * from './policy.js';

@@ -8,20 +8,12 @@
  * names of the folders on the current path, the (device, inode) → first path map of multiply-linked files, and the
  * sidecar index; never file data beyond one read buffer.
  */
-import {
-  type BigIntStats,
-  closeSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+import { type BigIntStats, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix, sep } from 'node:path';
-import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
+import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { compareUtf8, equalUpcase, upcase, windowsNameProblem } from '../windows/index.js';
+import { HostFileBody } from './host-file-body.js';
 import { defaultMetadata, type MetadataPolicy, type PolicyOptions, policyTimes, resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar, SIDECAR_DIR, type Sidecar, type SidecarRecord } from './sidecar.js';
 
@@ -37,8 +29,6 @@ export interface WalkLayerOptions extends PolicyOptions {
   readonly onSkip?: (path: string, reason: string) => void;
 }
 
-/** Largest read per `readSync` call of a body's async iterator. */
-const CHUNK = 1 << 20;
 const MAX_PATH_UNITS = 32767;
 
 /**
@@ -116,83 +106,6 @@ interface Frame {
   readonly virtual: boolean;
 }
 
-/** A file body over a host file: opened on first read, exact `size` bytes, stale once the walk moves on. */
-class FileBody implements EntryBody {
-  readonly #host: string;
-  readonly #entry: string;
-  readonly #size: number;
-  #fd = -1;
-  #pos = 0;
-  #state: 'fresh' | 'sync' | 'async' | 'done' | 'stale' = 'fresh';
-
-  constructor(host: string, entry: string, size: number) {
-    this.#host = host;
-    this.#entry = entry;
-    this.#size = size;
-  }
-
-  readonly readSync = (buffer: Uint8Array): number => {
-    if (this.#state === 'fresh') this.#state = 'sync';
-    else if (this.#state !== 'sync') return this.#stale();
-    return this.#read(buffer);
-  };
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    if (this.#state !== 'fresh') this.#stale();
-    this.#state = 'async';
-    const chunk = Math.max(1, Math.min(CHUNK, this.#size));
-    for (;;) {
-      const buf = Buffer.allocUnsafe(chunk);
-      const n = this.#read(buf);
-      if (n === 0) return;
-      yield n === buf.length ? buf : buf.subarray(0, n);
-    }
-  }
-
-  #read(buffer: Uint8Array): number {
-    const want = Math.min(buffer.length, this.#size - this.#pos);
-    if (want <= 0) {
-      this.close('done');
-      return 0;
-    }
-    try {
-      if (this.#fd < 0) this.#fd = openSync(this.#host, 'r');
-      const n = readSync(this.#fd, buffer, 0, want, this.#pos);
-      if (n === 0) {
-        throw new WinlayerError('IO', `the file shrank while it was read (${this.#pos} of ${this.#size} bytes)`, {
-          path: this.#host,
-          entry: this.#entry,
-        });
-      }
-      this.#pos += n;
-      return n;
-    } catch (e) {
-      this.close('done');
-      if (e instanceof WinlayerError) throw e;
-      throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, {
-        path: this.#host,
-        entry: this.#entry,
-        cause: e,
-      });
-    }
-  }
-
-  #stale(): never {
-    throw new WinlayerError('BODY_STALE', 'the body was read after the walk moved on, or read twice', {
-      entry: this.#entry,
-    });
-  }
-
-  close(state: 'done' | 'stale' = 'stale'): void {
-    if (this.#fd >= 0) {
-      closeSync(this.#fd);
-      this.#fd = -1;
-    }
-    if (state === 'stale' || this.#state === 'fresh') this.#state = 'stale';
-    else this.#state = state;
-  }
-}
-
 /** An object's metadata for its entry, and the sidecar record it came from. */
 interface Meta {
   readonly win: WindowsMetadata;
@@ -214,7 +127,7 @@ class Walker {
   readonly #virtual = new Map<string, Set<string>>();
   /** Symlink and parent-hard-link records by path: emitted from the record, whatever the disk holds there. */
   readonly #standalone = new Map<string, SidecarRecord>();
-  #body: FileBody | undefined;
+  #body: HostFileBody | undefined;
   #ownsSidecar = false;
 
   constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions) {
@@ -492,7 +405,7 @@ class Walker {
     }
     const size = Number(st.size);
     this.closeBody();
-    const body = new FileBody(host, path, size);
+    const body = new HostFileBody(host, path, size);
     this.#body = body;
     if (meta.extraPax === undefined) return { kind: 'file', path, size, body, win: meta.win };
     return { kind: 'file', path, size, body, win: meta.win, extraPax: meta.extraPax };
@@ -520,7 +433,7 @@ class Walker {
         );
       }
       this.closeBody();
-      const sbody = new FileBody(dataHost, `${path}:${s.name}`, dsize);
+      const sbody = new HostFileBody(dataHost, `${path}:${s.name}`, dsize);
       this.#body = sbody;
       yield {
         kind: 'stream',

@@ -9,21 +9,12 @@
  *   (empty, valid hives) and their folders, in canonical order, unless the stream has them already.
  * The user's folder is only read, never copied or changed.
  */
-import {
-  type BigIntStats,
-  closeSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+import { type BigIntStats, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';
+import { bufferBody, type LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { createEmptyHive } from '../hive/index.js';
-import { BASE_LAYER_HIVES, defaultMetadata, type MetadataPolicy, policyTimes } from '../layer/index.js';
+import { BASE_LAYER_HIVES, defaultMetadata, HostFileBody, type MetadataPolicy, policyTimes } from '../layer/index.js';
 import { checkLayerPath, compareUtf8, FILE_ATTRIBUTE, upcase } from '../windows/index.js';
 
 /** How plain content becomes Windows entries: the metadata policy and the symlink rule. */
@@ -39,63 +30,6 @@ export interface PlainOptions {
 /** The time of entries winlayer makes up (`Files`, `Hives`, parents, hives): the clamp, else the Unix epoch. */
 function madeUpTime(policy: MetadataPolicy): bigint {
   return policy.clamp ?? 0n;
-}
-
-class HostFileBody implements EntryBody {
-  readonly #host: string;
-  readonly #size: number;
-  #fd = -1;
-  #pos = 0;
-  #used: 'no' | 'sync' | 'async' = 'no';
-  constructor(host: string, size: number) {
-    this.#host = host;
-    this.#size = size;
-  }
-
-  readonly readSync = (buffer: Uint8Array): number => {
-    if (this.#used === 'async') throw new WinlayerError('BODY_STALE', 'body read two ways', { path: this.#host });
-    this.#used = 'sync';
-    return this.#read(buffer);
-  };
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    if (this.#used !== 'no') throw new WinlayerError('BODY_STALE', 'body read twice', { path: this.#host });
-    this.#used = 'async';
-    for (;;) {
-      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(1 << 20, this.#size)));
-      const n = this.#read(buf);
-      if (n === 0) return;
-      yield buf.subarray(0, n);
-    }
-  }
-
-  #read(buffer: Uint8Array): number {
-    const want = Math.min(buffer.length, this.#size - this.#pos);
-    if (want <= 0) {
-      this.close();
-      return 0;
-    }
-    try {
-      if (this.#fd < 0) this.#fd = openSync(this.#host, 'r');
-      const n = readSync(this.#fd, buffer, 0, want, this.#pos);
-      if (n === 0) {
-        throw new WinlayerError('IO', `the file shrank while being read (${this.#pos} of ${this.#size} bytes)`, {
-          path: this.#host,
-        });
-      }
-      this.#pos += n;
-      return n;
-    } catch (e) {
-      this.close();
-      if (e instanceof WinlayerError) throw e;
-      throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path: this.#host, cause: e });
-    }
-  }
-
-  close(): void {
-    if (this.#fd >= 0) closeSync(this.#fd);
-    this.#fd = -1;
-  }
 }
 
 function checkName(path: string, host: string): void {
@@ -188,7 +122,7 @@ export function* walkPlainFolder(root: string, opts: PlainOptions): Generator<La
           }
           links.set(id, childPath);
         }
-        open = new HostFileBody(childHost, Number(st.size));
+        open = new HostFileBody(childHost, childPath, Number(st.size));
         yield {
           kind: 'file',
           path: childPath,

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/helpers/tools.js';
+import { isWinlayerError } from '../errors.js';
+import { exportLayer } from './export.js';
+import { HostFileBody } from './host-file-body.js';
+
+const collect = async (body: AsyncIterable<Uint8Array>): Promise<Buffer> => {
+  const parts: Buffer[] = [];
+  for await (const c of body) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+};
+
+test('HostFileBody: exactly the size the walk saw, by readSync or iteration; then 0; stale once closed', async (t) => {
+  const file = join(tempDir(t), 'f');
+  writeFileSync(file, '0123456789');
+  const sync = new HostFileBody(file, 'Files/f', 10);
+  const buf = Buffer.alloc(64);
+  assert.equal(sync.readSync(buf), 10);
+  assert.equal(buf.toString('utf8', 0, 10), '0123456789');
+  assert.equal(sync.readSync(buf), 0, 'the end stays the end');
+  sync.close();
+  assert.throws(
+    () => sync.readSync(buf),
+    (e: unknown) => isWinlayerError(e, 'BODY_STALE'),
+  );
+
+  const small = new HostFileBody(file, 'Files/f', 10);
+  const parts: string[] = [];
+  const four = Buffer.alloc(4);
+  for (let n = small.readSync(four); n > 0; n = small.readSync(four)) parts.push(four.toString('utf8', 0, n));
+  assert.deepEqual(parts, ['0123', '4567', '89']);
+
+  assert.equal((await collect(new HostFileBody(file, 'Files/f', 10))).toString(), '0123456789');
+  const empty = join(tempDir(t), 'e');
+  writeFileSync(empty, '');
+  assert.equal(new HostFileBody(empty, 'Files/e', 0).readSync(buf), 0);
+});
+
+test('HostFileBody: a file that grew or shrank since the walk listed it fails the read, naming the entry', async (t) => {
+  const file = join(tempDir(t), 'f');
+  writeFileSync(file, '0123456789');
+  const changed = (what: RegExp) => (e: unknown) =>
+    isWinlayerError(e, 'IO') && e.entry === 'Files/f' && what.test(e.message);
+  assert.throws(
+    () => new HostFileBody(file, 'Files/f', 6).readSync(Buffer.alloc(64)),
+    changed(/grew past the 6 bytes/),
+  );
+  // A buffer that ends exactly at the size: the growth shows on the next read.
+  const exact = new HostFileBody(file, 'Files/f', 6);
+  assert.equal(exact.readSync(Buffer.alloc(6)), 6);
+  assert.throws(() => exact.readSync(Buffer.alloc(1)), changed(/grew/));
+  assert.throws(() => new HostFileBody(file, 'Files/f', 0).readSync(Buffer.alloc(1)), changed(/grew past the 0 bytes/));
+  // A short read is not taken for the end (some filesystems return them): the shrink shows when a read gives 0.
+  const shrunk = new HostFileBody(file, 'Files/f', 12);
+  assert.equal(shrunk.readSync(Buffer.alloc(64)), 10);
+  assert.throws(() => shrunk.readSync(Buffer.alloc(64)), changed(/shrank to 10 of 12/));
+  await assert.rejects(collect(new HostFileBody(file, 'Files/f', 3)), changed(/grew/));
+});
+
+test('export: a file that grows while the layer is exported fails the export and leaves no output', async (t) => {
+  const layer = tempDir(t);
+  mkdirSync(join(layer, 'Files/dir'), { recursive: true });
+  writeFileSync(join(layer, 'Files/dir/grows.log'), 'first line\n');
+  writeFileSync(join(layer, 'Files/dir/z.txt'), 'z');
+  const outDir = tempDir(t);
+  const output = join(outDir, 'layer.tar');
+  await assert.rejects(
+    exportLayer(layer, {
+      output,
+      // Called as each entry is handed to the writer, after the walk's lstat and before its body is read.
+      onProgress: (p) => {
+        if (p.path === 'Files/dir/grows.log') appendFileSync(join(layer, p.path), 'second line\n');
+      },
+    }),
+    (e: unknown) => isWinlayerError(e, 'IO') && e.entry === 'Files/dir/grows.log' && /grew/.test(e.message),
+  );
+  assert.equal(existsSync(output), false);
+  assert.deepEqual(readdirSync(outDir), [], 'no temporary left behind');
+});
