@@ -96,6 +96,53 @@ export function* walkLayerSync(
   }
 }
 
+/**
+ * Why a symlink at the layer path `path` whose target was written on a host cannot go into a layer, or undefined when
+ * it can: an absolute target (`/…` on the host; `C:…` or `\\…` once it is a Windows path), or one that leaves the
+ * link's tree (`Files`, `UtilityVM/Files`, `Hives`). Relative targets may use `/` or `\\`.
+ */
+export function symlinkTargetProblem(path: string, target: string): string | undefined {
+  if (target === '' || target.startsWith('/') || target.startsWith('\\') || /^[A-Za-z]:/.test(target)) {
+    return 'is an absolute path';
+  }
+  const tree = path.startsWith('UtilityVM/Files/') ? 'UtilityVM/Files' : path.slice(0, path.indexOf('/'));
+  const resolved = posix.normalize(posix.join(posix.dirname(path), target.replaceAll('\\', '/')));
+  if (resolved !== tree && !resolved.startsWith(`${tree}/`)) return `leaves ${tree}/`;
+  return undefined;
+}
+
+/** Options of {@link walkPlainFolderSync}. */
+export interface WalkPlainOptions {
+  readonly symlinks?: 'error' | 'skip';
+  readonly onSkip?: (path: string, reason: string) => void;
+  /** `.wh.NAME` marker files: whiteout entries (a layer on top of another), or refused (default: a base layer). */
+  readonly whiteouts?: 'entries' | 'refuse';
+}
+
+/**
+ * Walks a plain folder (what becomes `C:\`) as the `Files/` tree of a layer, with the same rules, order and bodies as
+ * {@link walkLayerSync} and the default metadata policy: `Files`, then everything below, parents first, siblings in
+ * UTF-8 byte order; `.wh.NAME` files become whiteouts or are refused (`whiteouts`). The folder is only read. Throws
+ * `NOT_FOUND`, `LAYER_INVALID` (refused markers), and the walk's errors, while iterating.
+ */
+export function* walkPlainFolderSync(
+  root: string,
+  policy: MetadataPolicy,
+  opts: WalkPlainOptions = {},
+): Generator<LayerEntry, void, undefined> {
+  const walkOpts: WalkLayerOptions = {
+    sidecar: null,
+    ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
+    ...(opts.onSkip === undefined ? {} : { onSkip: opts.onSkip }),
+  };
+  const walker = new Walker(root, policy, walkOpts, { kind: 'plain', whiteouts: opts.whiteouts ?? 'refuse' });
+  try {
+    yield* walker.run();
+  } finally {
+    walker.close();
+  }
+}
+
 /** One folder being listed: its layer path, host path and sorted children. */
 interface Frame {
   readonly path: string;
@@ -115,8 +162,16 @@ interface Meta {
 
 const micros = (ns: bigint): bigint => (ns < 0n ? (ns - 999n) / 1000n : ns / 1000n);
 
+/**
+ * What the walker reads: a layer folder (`Files/`, `UtilityVM/Files/`, `Hives/`, the sidecar), or a plain folder that
+ * is the `Files/` tree itself (`image create`/`append`), where `.wh.NAME` marker files are whiteout entries (a layer
+ * on top) or refused (a base layer).
+ */
+type WalkSource = { readonly kind: 'layer' } | { readonly kind: 'plain'; readonly whiteouts: 'entries' | 'refuse' };
+
 class Walker {
   readonly #root: string;
+  readonly #source: WalkSource;
   readonly #policy: MetadataPolicy;
   readonly #opts: WalkLayerOptions;
   #sidecar: Sidecar | undefined;
@@ -130,8 +185,9 @@ class Walker {
   #body: HostFileBody | undefined;
   #ownsSidecar = false;
 
-  constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions) {
+  constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions, source: WalkSource = { kind: 'layer' }) {
     this.#root = root;
+    this.#source = source;
     this.#policy = policy;
     this.#opts = opts;
   }
@@ -148,6 +204,10 @@ class Walker {
   }
 
   *run(): Generator<LayerEntry, void, undefined> {
+    if (this.#source.kind === 'plain') {
+      yield* this.#plain();
+      return;
+    }
     const top = this.#statTop('');
     if (top === undefined || !top.isDirectory()) {
       throw new WinlayerError('NOT_FOUND', 'the layer folder does not exist or is not a folder', { path: this.#root });
@@ -198,6 +258,25 @@ class Walker {
     }
   }
 
+  /** A plain folder as the `Files/` tree: no sidecar, no UtilityVM, no Hives. */
+  *#plain(): Generator<LayerEntry, void, undefined> {
+    let top: BigIntStats;
+    try {
+      top = statSync(this.#root, { bigint: true }); // the folder given may be a symlink to one
+    } catch {
+      throw new WinlayerError('NOT_FOUND', 'the folder does not exist', { path: this.#root });
+    }
+    if (!top.isDirectory()) throw new WinlayerError('NOT_FOUND', 'not a folder', { path: this.#root });
+    if (this.#source.kind === 'plain' && this.#source.whiteouts === 'entries') this.#kind = 'non-base';
+    yield* this.#tree('Files', top);
+  }
+
+  /** The host path of a layer path (`Files/…` is the plain folder itself in plain mode). */
+  #host(path: string): string {
+    if (this.#source.kind === 'layer') return join(this.#root, ...path.split('/'));
+    return join(this.#root, ...path.split('/').slice(1));
+  }
+
   #statTop(path: string): BigIntStats | undefined {
     try {
       return lstatSync(join(this.#root, ...path.split('/')), { bigint: true });
@@ -220,7 +299,7 @@ class Walker {
 
   /** A whole tree: its root folder's entry, then everything below it, depth first. */
   *#tree(path: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
-    const host = join(this.#root, ...path.split('/'));
+    const host = this.#host(path);
     this.closeBody();
     yield* this.#dir(path, st);
     yield* this.#whiteouts(path);
@@ -235,6 +314,11 @@ class Walker {
       const childPath = `${frame.path}/${name}`;
       // Names come from readdir (or sidecar paths): one component, so plain concatenation is `join` without its cost.
       const childHost = `${frame.host}${sep}${name}`;
+      if (this.#source.kind === 'plain' && name.startsWith(WHITEOUT_PREFIX)) {
+        this.closeBody();
+        yield this.#marker(frame.path, name, childHost, this.#source.whiteouts);
+        continue;
+      }
       const detached = this.#standalone.get(childPath);
       if (detached !== undefined) {
         this.closeBody();
@@ -323,7 +407,7 @@ class Walker {
     }
     const seen = new Map<string, string>();
     for (const name of names) {
-      if (name.startsWith(WHITEOUT_PREFIX) && !virtual) {
+      if (name.startsWith(WHITEOUT_PREFIX) && this.#source.kind === 'layer') {
         // In a layer tar this name is a tombstone, not a file: every reader (hcsshim, containerd, ours) would delete
         // the parent's file instead of writing this one, and a base layer with one is refused.
         throw new WinlayerError(
@@ -362,6 +446,32 @@ class Walker {
       }
     }
     return names.sort(compareUtf8);
+  }
+
+  /** A `.wh.NAME` marker file of a plain folder, as in a Linux layer tar: a whiteout entry, or refused. */
+  #marker(dir: string, name: string, host: string, whiteouts: 'entries' | 'refuse'): LayerEntry {
+    const path = `${dir}/${name}`;
+    const opaque = name === '.wh..wh..opq';
+    if (whiteouts === 'refuse' || opaque) {
+      const what = opaque ? 'an opaque whiteout (.wh..wh..opq)' : `a whiteout (${name})`;
+      throw new WinlayerError(
+        'LAYER_INVALID',
+        `${what} cannot go into ${whiteouts === 'entries' ? 'a Windows layer' : 'a base layer'}`,
+        {
+          path: host,
+          entry: path,
+          hint: opaque
+            ? 'Windows has no opaque folders: whiteout each child (.wh.NAME) instead'
+            : 'remove the marker file',
+        },
+      );
+    }
+    return {
+      kind: 'whiteout',
+      path,
+      target: `${dir}/${name.slice(WHITEOUT_PREFIX.length)}`,
+      win: { lastWriteTime: 0n },
+    };
   }
 
   /** The whiteouts recorded for a folder, right after the folder's own entry, in UTF-8 order of their names. */
@@ -455,24 +565,22 @@ class Walker {
       throw ioError(e, host, path);
     }
     // Symlink records never reach here: they are emitted from the sidecar before the disk is looked at.
-    const tree = path.startsWith('UtilityVM/Files/') ? 'UtilityVM/Files' : path.slice(0, path.indexOf('/'));
-    const skip = (reason: string): undefined => {
+    const problem = symlinkTargetProblem(path, target);
+    if (problem !== undefined) {
       if (this.#opts.symlinks === 'skip') {
-        this.#opts.onSkip?.(path, reason);
+        this.#opts.onSkip?.(path, problem);
         return undefined;
       }
-      throw new WinlayerError('LAYER_SYMLINK', `symlink target "${target}" ${reason}`, {
+      throw new WinlayerError('LAYER_SYMLINK', `symlink target "${target}" ${problem}`, {
         path: host,
         entry: path,
         hint: 'make the target relative and inside the layer, or pass --symlinks skip to leave such links out',
       });
-    };
-    if (target.startsWith('/') || target === '') return skip('is absolute on this host');
-    const resolved = posix.normalize(posix.join(posix.dirname(path), target));
-    if (resolved !== tree && !resolved.startsWith(`${tree}/`)) return skip(`leaves ${tree}/`);
+    }
+    const resolved = posix.normalize(posix.join(posix.dirname(path), target.replaceAll('\\', '/')));
     let toDir = false;
     try {
-      toDir = statSync(join(this.#root, ...resolved.split('/'))).isDirectory();
+      toDir = statSync(this.#host(resolved)).isDirectory();
     } catch {
       toDir = false; // dangling: a file symlink
     }

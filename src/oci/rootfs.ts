@@ -9,12 +9,19 @@
  *   (empty, valid hives) and their folders, in canonical order, unless the stream has them already.
  * The user's folder is only read, never copied or changed.
  */
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { bufferBody, type LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { createEmptyHive } from '../hive/index.js';
-import { BASE_LAYER_HIVES, defaultMetadata, HostFileBody, type MetadataPolicy, policyTimes } from '../layer/index.js';
+import {
+  BASE_LAYER_HIVES,
+  defaultMetadata,
+  type MetadataPolicy,
+  policyTimes,
+  symlinkTargetProblem,
+  walkPlainFolderSync,
+} from '../layer/index.js';
 import { checkLayerPath, compareUtf8, FILE_ATTRIBUTE, upcase } from '../windows/index.js';
 
 /** How plain content becomes Windows entries: the metadata policy and the symlink rule. */
@@ -32,151 +39,18 @@ function madeUpTime(policy: MetadataPolicy): bigint {
   return policy.clamp ?? 0n;
 }
 
-function checkName(path: string, host: string): void {
-  try {
-    checkLayerPath(path);
-  } catch (e) {
-    if (e instanceof WinlayerError)
-      throw new WinlayerError(e.code, e.message.replace(/ \([A-Z_]+\)(\n|$).*/s, ''), { path: host, entry: path });
-    throw e;
-  }
-}
-
 /**
- * Walks the plain folder `root` as the `Files/` tree of a layer: `Files` first, then every entry parents first,
- * siblings in UTF-8 byte order. Streams (bodies read on demand with `readSync` or iteration). Throws `NOT_FOUND`,
- * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `IO` while iterating.
+ * Walks the plain folder `root` as the `Files/` tree of a layer (the layer walker's plain mode: the same name rules,
+ * order, hard links, symlink rules and bodies as export). Streams. Throws `NOT_FOUND`, `NAME_INVALID`,
+ * `NAME_COLLISION`, `LAYER_INVALID` (refused `.wh.` markers), `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `IO` while
+ * iterating.
  */
-export function* walkPlainFolder(root: string, opts: PlainOptions): Generator<LayerEntry, void, undefined> {
-  let top: BigIntStats;
-  try {
-    top = statSync(root, { bigint: true });
-  } catch {
-    throw new WinlayerError('NOT_FOUND', 'the folder does not exist', { path: root });
-  }
-  if (!top.isDirectory()) throw new WinlayerError('NOT_FOUND', 'not a folder', { path: root });
-  const policy = opts.policy;
-  const links = new Map<string, string>();
-  let open: HostFileBody | undefined;
-  yield { kind: 'directory', path: 'Files', win: defaultMetadata(policy, 'directory', top.mtimeNs) };
-  function* tree(host: string, path: string): Generator<LayerEntry, void, undefined> {
-    let names: string[];
-    try {
-      names = readdirSync(host).sort(compareUtf8);
-    } catch (e) {
-      throw new WinlayerError('IO', `cannot list: ${(e as Error).message}`, { path: host, cause: e });
-    }
-    const seen = new Map<string, string>();
-    for (const name of names) {
-      const childHost = join(host, name);
-      const childPath = `${path}/${name}`;
-      checkName(childPath, childHost);
-      const key = upcase(name);
-      const other = seen.get(key);
-      if (other !== undefined) {
-        throw new WinlayerError('NAME_COLLISION', `"${name}" and "${other}" are the same name on Windows`, {
-          path: childHost,
-          entry: childPath,
-          hint: 'rename one of them',
-        });
-      }
-      seen.set(key, name);
-      const st = lstatSync(childHost, { bigint: true });
-      open?.close();
-      open = undefined;
-      if (name.startsWith('.wh.')) {
-        // overlay whiteout markers, as in a Linux tar: a whiteout entry in a layer on top, refused in a base layer
-        const what = name === '.wh..wh..opq' ? 'an opaque whiteout (.wh..wh..opq)' : `a whiteout (${name})`;
-        if (opts.whiteouts !== 'entries' || name === '.wh..wh..opq') {
-          throw new WinlayerError(
-            'LAYER_INVALID',
-            `${what} cannot go into ${opts.whiteouts === 'entries' ? 'a Windows layer' : 'a base layer'}`,
-            {
-              path: childHost,
-              entry: childPath,
-              hint:
-                name === '.wh..wh..opq'
-                  ? 'Windows has no opaque folders: whiteout each child (.wh.NAME) instead'
-                  : 'remove the marker file',
-            },
-          );
-        }
-        yield { kind: 'whiteout', path: childPath, target: `${path}/${name.slice(4)}`, win: { lastWriteTime: 0n } };
-        continue;
-      }
-      if (st.isDirectory()) {
-        yield { kind: 'directory', path: childPath, win: defaultMetadata(policy, 'directory', st.mtimeNs) };
-        yield* tree(childHost, childPath);
-      } else if (st.isFile()) {
-        if (st.nlink > 1n) {
-          const id = `${st.dev}:${st.ino}`;
-          const first = links.get(id);
-          if (first !== undefined) {
-            yield {
-              kind: 'hardlink',
-              path: childPath,
-              linkTarget: first,
-              win: defaultMetadata(policy, 'file', st.mtimeNs),
-            };
-            continue;
-          }
-          links.set(id, childPath);
-        }
-        open = new HostFileBody(childHost, childPath, Number(st.size));
-        yield {
-          kind: 'file',
-          path: childPath,
-          size: Number(st.size),
-          body: open,
-          win: defaultMetadata(policy, 'file', st.mtimeNs),
-        };
-      } else if (st.isSymbolicLink()) {
-        const target = readlinkSync(childHost);
-        const problem = symlinkProblem(target, path);
-        if (problem !== undefined) {
-          if (opts.symlinks === 'skip') {
-            opts.onSkip?.(childPath, problem);
-            continue;
-          }
-          throw new WinlayerError('LAYER_SYMLINK', `symlink target "${target}" ${problem}`, {
-            path: childHost,
-            entry: childPath,
-            hint: 'make the target relative and inside the folder, or pass --symlinks skip to leave such links out',
-          });
-        }
-        let toDir = false;
-        try {
-          toDir = statSync(childHost).isDirectory();
-        } catch {
-          toDir = false;
-        }
-        yield {
-          kind: 'symlink',
-          path: childPath,
-          linkTarget: target.replaceAll('/', '\\'),
-          win: defaultMetadata(policy, { symlinkToDirectory: toDir }, st.mtimeNs),
-        };
-      } else {
-        throw new WinlayerError('LAYER_SPECIAL_FILE', 'a FIFO, socket or device cannot go into a Windows layer', {
-          path: childHost,
-          entry: childPath,
-        });
-      }
-    }
-  }
-  try {
-    yield* tree(root, 'Files');
-  } finally {
-    open?.close();
-  }
-}
-
-/** Why a symlink target written on a Linux host cannot go into a layer (absolute, or leaving `Files/`), or undefined. */
-export function symlinkProblem(target: string, dirPath: string): string | undefined {
-  if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.startsWith('\\')) return 'is an absolute host path';
-  const resolved = posix.normalize(posix.join(dirPath, target.replaceAll('\\', '/')));
-  if (resolved !== 'Files' && !resolved.startsWith('Files/')) return 'leaves the container file system';
-  return undefined;
+export function walkPlainFolder(root: string, opts: PlainOptions): Generator<LayerEntry, void, undefined> {
+  return walkPlainFolderSync(root, opts.policy, {
+    ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
+    ...(opts.onSkip === undefined ? {} : { onSkip: opts.onSkip }),
+    ...(opts.whiteouts === undefined ? {} : { whiteouts: opts.whiteouts }),
+  });
 }
 
 /**
@@ -268,8 +142,7 @@ export async function* windowsizeEntries(
       }
       case 'symlink': {
         checkLayerPath(path);
-        const dir = path.slice(0, path.lastIndexOf('/'));
-        const problem = symlinkProblem(e.linkTarget, dir);
+        const problem = symlinkTargetProblem(path, e.linkTarget);
         if (problem !== undefined) {
           if (opts.symlinks === 'skip') {
             opts.onSkip?.(path, problem);
@@ -282,7 +155,9 @@ export async function* windowsizeEntries(
         }
         yield* parents(path);
         emitted.add(upcase(path));
-        const toDir = dirs.has(upcase(posix.normalize(posix.join(dir, e.linkTarget.replaceAll('\\', '/')))));
+        const toDir = dirs.has(
+          upcase(posix.normalize(posix.join(posix.dirname(path), e.linkTarget.replaceAll('\\', '/')))),
+        );
         const win =
           e.win.attributes === undefined
             ? defaultMetadata(policy, { symlinkToDirectory: toDir }, e.win.lastWriteTime)
