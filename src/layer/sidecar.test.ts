@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tempDir } from '../../test/helpers/tools.js';
 import { isWinlayerError } from '../errors.js';
 import { decodeRecord, encodeRecord, readSidecar, type SidecarRecord, SidecarWriter } from './sidecar.js';
@@ -218,4 +220,66 @@ test('encodeRecord gives exactly what JSON.stringify gives for the record (any f
     }),
     { numRuns: 400, seed: 11 },
   );
+});
+
+test('readSidecar: exact paths (case variants are different records); a duplicate line is refused with its number', (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, '.winlayer'));
+  writeFileSync(
+    join(dir, '.winlayer', 'manifest.json'),
+    '{"format":"winlayer-layer-folder","version":1,"kind":"base"}',
+  );
+  const lines = ['Files', 'Files/a', 'Files/A', 'Files/b'].map(
+    (p, i) => `{"path":"${p}","kind":"${i === 0 ? 'directory' : 'file'}","attributes":${i}}`,
+  );
+  writeFileSync(join(dir, '.winlayer', 'entries.ndjson'), `${lines.join('\n')}\n`);
+  const sc = readSidecar(dir)!;
+  assert.equal(sc.size, 4);
+  assert.equal(sc.get('Files/a')?.attributes, 1);
+  assert.equal(sc.get('Files/A')?.attributes, 2);
+  assert.equal(sc.get('files/a'), undefined);
+  assert.equal(sc.has('Files/b'), true);
+  assert.deepEqual([...sc.paths()], ['Files', 'Files/a', 'Files/A', 'Files/b']);
+  sc.close();
+  writeFileSync(join(dir, '.winlayer', 'entries.ndjson'), `${[...lines, lines[2]].join('\n')}\n`);
+  assert.throws(
+    () => readSidecar(dir),
+    (e: unknown) =>
+      isWinlayerError(e, 'SIDECAR_INVALID') &&
+      /duplicate record for Files\/A/.test(e.message) &&
+      /line 5/.test(e.message),
+  );
+});
+
+test('readSidecar: the index holds no paths (heap grows by under 50 bytes a record, not by its paths)', (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, '.winlayer'));
+  writeFileSync(
+    join(dir, '.winlayer', 'manifest.json'),
+    '{"format":"winlayer-layer-folder","version":1,"kind":"base"}',
+  );
+  const n = 200_000;
+  const body: string[] = [];
+  for (let i = 0; i < n; i++) {
+    body.push(
+      `{"path":"Files/Windows/WinSxS/amd64_component_${i % 500}/file-with-a-long-name-${i}.dll","kind":"file"}`,
+    );
+  }
+  writeFileSync(join(dir, '.winlayer', 'entries.ndjson'), `${body.join('\n')}\n`);
+  body.length = 0;
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void; // a gc() for this test without a command-line flag
+  const heap = (): number => {
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = heap();
+  const sc = readSidecar(dir)!;
+  const perRecord = (heap() - before) / n;
+  assert.equal(sc.get(`Files/Windows/WinSxS/amd64_component_7/file-with-a-long-name-${n - 493}.dll`)?.kind, 'file');
+  sc.close();
+  // Paths are ~75 bytes each: a Map of them took ~150 bytes a record.
+  assert.ok(perRecord < 50, `${perRecord.toFixed(1)} bytes a record`);
+  t.diagnostic(`${perRecord.toFixed(1)} bytes a record`);
 });

@@ -12,6 +12,7 @@ import { AtomicTarget } from '../atomic.js';
 import type { ExtendedAttribute, PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { formatPaxTime, parsePaxTime, type UnixNanos } from '../windows/filetime.js';
+import { HashSlots, stringHash } from './hash-slots.js';
 
 /** The sidecar folder name at the layer root. */
 export const SIDECAR_DIR = '.winlayer';
@@ -337,9 +338,10 @@ function parentOf(path: string): string {
 
 /**
  * Loads the sidecar of `layerDir`, or returns `undefined` when the folder has no `.winlayer/` (a plain folder).
- * Reads `entries.ndjson` once (synchronously, in 1 MiB chunks), checks every record, and keeps only each path and
- * its byte offset (about 100 bytes per entry); `get` reads a record back with one positioned read. Memory is
- * proportional to the number of entries, never to data. Throws `SIDECAR_INVALID` for a malformed or incomplete sidecar
+ * Reads `entries.ndjson` once (synchronously, in 1 MiB chunks), checks every record, and keeps no paths: a hash
+ * table of (hash of the path, line number) and each line's offset and length, 25–40 bytes per entry (a million
+ * entries: under 40 MB); `get` reads a record back with one positioned read and confirms its path. Records that stand
+ * without a disk object (`detached`) are kept whole. Throws `SIDECAR_INVALID` for a malformed or incomplete sidecar
  * (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id). Call `close()` when done.
  */
 export function readSidecar(layerDir: string): Sidecar | undefined {
@@ -373,18 +375,51 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
   }
 
   const entriesPath = join(dir, ENTRIES);
-  const index = new Map<string, number>(); // path → line number (0-based) into starts/lengths
+  // The index holds no paths: a hash table of (hash of the path, line number) plus each line's offset and length,
+  // 25–40 bytes a record. A record is read back (one positioned read) to answer `get` and to confirm a hash.
+  const index = new HashSlots();
   let starts = new Float64Array(1024);
   let lengths = new Uint32Array(1024);
+  let count = 0;
   const detached = new Map<string, SidecarRecord[]>();
+  let fd = -1;
+  let buf = Buffer.allocUnsafe(4096);
+  const readBack = (i: number): SidecarRecord => {
+    const len = lengths[i]!;
+    if (buf.length < len) buf = Buffer.allocUnsafe(Math.max(len, buf.length * 2));
+    try {
+      if (fd < 0) fd = openSync(entriesPath, 'r');
+      let got = 0;
+      while (got < len) {
+        const k = readSync(fd, buf, got, len - got, starts[i]! + got);
+        if (k === 0) throw new Error('the file shrank');
+        got += k;
+      }
+    } catch (e) {
+      throw new WinlayerError('SIDECAR_INVALID', `cannot read back a record: ${(e as Error).message}`, {
+        path: entriesPath,
+        cause: e,
+        hint: 'the sidecar changed while it was in use',
+      });
+    }
+    return decodeRecord(buf.toString('utf8', 0, len), entriesPath, i + 1);
+  };
+  /** The record of `path`, found through the hash table and confirmed by its own path. */
+  const lookup = (path: string): SidecarRecord | undefined => {
+    let found: SidecarRecord | undefined;
+    index.find(stringHash(path), (i) => {
+      const r = readBack(i);
+      if (r.path !== path) return false;
+      found = r;
+      return true;
+    });
+    return found;
+  };
   if (existsSync(entriesPath)) {
-    let n = 0;
     for (const { text, start, length } of fileLines(entriesPath)) {
-      n++;
-      const r = decodeRecord(text, entriesPath, n);
-      if (index.has(r.path)) throw invalid(entriesPath, `duplicate record for ${r.path}`, n);
-      if (r.sd !== undefined && r.sd >= sds.length) throw invalid(entriesPath, `sd id ${r.sd} is not in ${SDS}`, n);
-      const i = index.size;
+      const i = count++;
+      const r = decodeRecord(text, entriesPath, i + 1);
+      if (r.sd !== undefined && r.sd >= sds.length) throw invalid(entriesPath, `sd id ${r.sd} is not in ${SDS}`, i + 1);
       if (i === starts.length) {
         const s2 = new Float64Array(i * 2);
         s2.set(starts);
@@ -395,7 +430,8 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
       }
       starts[i] = start;
       lengths[i] = length;
-      index.set(r.path, i);
+      if (lookup(r.path) !== undefined) throw invalid(entriesPath, `duplicate record for ${r.path}`, i + 1);
+      index.add(stringHash(r.path), i);
       if (r.kind === 'whiteout' || r.kind === 'symlink' || (r.kind === 'hardlink' && r.inParent === true)) {
         const p = parentOf(r.path);
         const group = detached.get(p);
@@ -405,38 +441,16 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
     }
   }
 
-  // Records are read back on demand (one positioned read each), so memory holds paths and offsets, not records.
-  let fd = -1;
-  let buf = Buffer.allocUnsafe(4096);
   return {
     dir,
     manifest,
-    size: index.size,
+    size: count,
     detached,
-    get(path: string): SidecarRecord | undefined {
-      const i = index.get(path);
-      if (i === undefined) return undefined;
-      const len = lengths[i]!;
-      if (buf.length < len) buf = Buffer.allocUnsafe(Math.max(len, buf.length * 2));
-      try {
-        if (fd < 0) fd = openSync(entriesPath, 'r');
-        let got = 0;
-        while (got < len) {
-          const k = readSync(fd, buf, got, len - got, starts[i]! + got);
-          if (k === 0) throw new Error('the file shrank');
-          got += k;
-        }
-      } catch (e) {
-        throw new WinlayerError('SIDECAR_INVALID', `cannot read back a record: ${(e as Error).message}`, {
-          path: entriesPath,
-          cause: e,
-          hint: 'the sidecar changed while it was in use',
-        });
-      }
-      return decodeRecord(buf.toString('utf8', 0, len), entriesPath, i + 1);
+    get: lookup,
+    has: (path: string) => lookup(path) !== undefined,
+    *paths(): IterableIterator<string> {
+      for (let i = 0; i < count; i++) yield readBack(i).path;
     },
-    has: (path: string) => index.has(path),
-    paths: () => index.keys(),
     securityDescriptor(id: number): Uint8Array {
       const sd = sds[id];
       if (sd === undefined) throw invalid(sdsPath, `no security descriptor with id ${id}`);
