@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import {
+import fs, {
   type BigIntStats,
   closeSync,
   lstatSync,
@@ -12,6 +12,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
@@ -44,6 +45,22 @@ test('utimeSeconds: the disk shows exactly the microsecond asked for (float erro
     const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
     assert.equal(statSync(p, { bigint: true }).mtimeNs, us * 1000n, `ns ${ns}`);
   }
+});
+
+test('utimeSeconds: its fast path gives the very number the exact bigint formula gives', () => {
+  const reference = (ns: bigint): number => {
+    const us = ns / 1000n;
+    const sec = us / 1_000_000n;
+    return Number(sec) + (Number(us - sec * 1_000_000n) + 0.5) / 1e6;
+  };
+  const limit = BigInt(Number.MAX_SAFE_INTEGER) * 1000n;
+  const samples = [0n, 999n, 1000n, 999_999_999n, 1_000_000_000n, T, limit - 1n, limit];
+  for (let i = 0; i < 20_000; i++) {
+    const sec = BigInt(Math.floor(Math.random() * 9e9));
+    samples.push(sec * 1_000_000_000n + BigInt(Math.floor(Math.random() * 1e9)), sec * 1_000_000_000n - 1n);
+  }
+  for (const ns of samples) if (ns >= 0n) assert.equal(utimeSeconds(ns), reference(ns), `ns ${ns}`);
+  assert.equal(typeof utimeSeconds(limit + 1_000_000n), 'number', 'beyond the fast path: the bigint path');
 });
 
 test('folder times survive (set last, children first); modes 0644/0755 under any umask', async (t) => {
@@ -83,6 +100,43 @@ test('folder times survive (set last, children first); modes 0644/0755 under any
     { attributes: 0x21, lastWriteTime: T + 2_000_000n, diskMtime: ((T + 2_000_000n) / 1000n) * 1000n, size: 5 },
   );
   assert.equal(sidecar.get('Files/a')!.diskMtime, st('Files/a').mtimeNs);
+});
+
+test('spill files never stay in the layer; folders on a disk rounding times get the mtime read back', async (t) => {
+  const root = tempDir(t);
+  const target = join(root, 'layer');
+  const realFstat = fs.fstatSync;
+  // A disk that keeps whole seconds, as far as the writer can tell: its time probe and the fstat of each file.
+  t.mock.method(fs, 'fstatSync', (fd: number, opts?: { bigint?: boolean }) => {
+    const st = realFstat(fd, opts as { bigint: true });
+    if (opts?.bigint === true) st.mtimeNs = (st.mtimeNs / 1_000_000_000n) * 1_000_000_000n;
+    return st;
+  });
+  syncBuiltinESMExports();
+  try {
+    await writeLayerDir(
+      from([dir('Files', T), dir('Files/a', T + 1_000_000n), file('Files/a/x', 'hi', T + 2_000_000n), dir('Files/b')]),
+      target,
+      { sync: false },
+    );
+  } finally {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  }
+  assert.deepEqual(readdirSync(target).sort(), ['.winlayer', 'Files']);
+  const sidecar = readSidecar(target)!;
+  assert.equal(sidecar.get('Files/a/x')!.diskMtime, ((T + 2_000_000n) / 1_000_000_000n) * 1_000_000_000n);
+  for (const [path, t0] of [
+    ['Files', T],
+    ['Files/a', T + 1_000_000n],
+    ['Files/b', T],
+  ] as const) {
+    const mtime = lstatSync(join(target, path), { bigint: true }).mtimeNs;
+    assert.equal(mtime, (t0 / 1000n) * 1000n, path);
+    const rec = sidecar.get(path)!;
+    assert.deepEqual([rec.kind, rec.lastWriteTime, rec.diskMtime], ['directory', t0, mtime], path);
+  }
+  sidecar.close();
 });
 
 test('a parent folder holding a symlink is never followed when resolving links into parents', async (t) => {

@@ -6,8 +6,10 @@
  * Safety: every entry passes `ImportGuard` before anything touches the disk; the folder is built in a temporary
  * sibling (`AtomicTarget`), files are created with `O_CREAT|O_EXCL` (never through an existing name or link), no host
  * symbolic link is ever created, and on any error the temporary is removed — the target stays as it was.
- * Speed: synchronous fs calls (faster than promises for many small files), times set on the open descriptor, one
- * filesystem sync at the end instead of one fsync per file.
+ * Speed: synchronous fs calls (faster than promises for many small files), bodies written straight from the tar
+ * reader's input chunk, times set on the open descriptor, one filesystem sync at the end instead of one fsync per file.
+ * Memory: flat but for the guard's table of names (two 32-bit words per name); the names themselves and the folders
+ * whose times are set last go to spill files in the temporary folder.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -30,9 +32,18 @@ import { dirname, join, resolve } from 'node:path';
 import { AtomicTarget, removeStaleTemps } from '../atomic.js';
 import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
+import { bodyViewReader } from '../tar/read.js';
 import type { UnixNanos } from '../windows/index.js';
+import { RecordLog } from './record-log.js';
 import { ImportGuard, trimName } from './safety.js';
-import { type LayerKind, type SidecarRecord, type SidecarStream, SidecarWriter } from './sidecar.js';
+import {
+  decodeRecord,
+  encodeRecord,
+  type LayerKind,
+  type SidecarRecord,
+  type SidecarStream,
+  SidecarWriter,
+} from './sidecar.js';
 import { BackgroundWriter, CREATE_FLAGS, utimeSeconds } from './write-worker.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
@@ -109,16 +120,21 @@ interface PendingRecord {
   readonly directory: boolean;
 }
 
-interface DirTimes {
-  readonly disk: string;
-  readonly atime: number | string;
-  readonly mtime: number | string;
-  readonly expected: UnixNanos | undefined;
-}
+/**
+ * Spill files in the temporary folder, unlinked as soon as they are open (else removed at the end): the guard's names
+ * and the work left for the end (folder times, hard-link records). No layer entry can take these names (entries live
+ * under `Files/`, `UtilityVM/` and `Hives/`).
+ */
+const NAMES_SPILL = '.winlayer-names';
+const DEFERRED_SPILL = '.winlayer-deferred';
+/** `#deferred` tags: a folder whose times are set at the end; a hard link whose record waits for its disk mtime. */
+const DEFER_FOLDER = 0;
+const DEFER_LINK = 1;
 
 /**
  * Writes `entries` into the layer folder `layerDir` (sink). Streams: bodies are copied straight to disk; memory holds
- * an index of names and the directory records (their times are set last, children first). The target must not exist
+ * a table of two 32-bit words per name, the names and the folders (whose times are set last) are spilled to files in
+ * the temporary folder. The target must not exist
  * or be an empty folder, unless `force`. Throws `WinlayerError` — `LAYER_UNSAFE`, `LAYER_INVALID`, `LAYER_HARDLINK`,
  * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SPECIAL_FILE`, `LAYER_EXISTS`, `IO`, or whatever the source throws — and
  * then leaves nothing behind.
@@ -145,12 +161,13 @@ export async function writeLayerDir(
   let sidecar: SidecarWriter | undefined;
   try {
     mkdirSync(target.tempPath, { mode: DIR_MODE });
-    const w = new DirWriter(target.tempPath, parents, opts);
     sidecar = new SidecarWriter(target.tempPath, {
       kind: opts.kind ?? 'base',
       parents: (opts.parents ?? []).map((path) => ({ path })),
       uniquePaths: true, // the guard refuses duplicate names
     });
+    // Opens its spill files last: from here on, `run` closes them whatever happens.
+    const w = new DirWriter(target.tempPath, parents, opts);
     const result = await w.run(entries, sidecar);
     if (opts.sync !== false) syncTree(target.tempPath);
     target.commit({ synced: true, replaceDirectory: exists });
@@ -224,8 +241,13 @@ class DirWriter {
   readonly #parents: readonly string[];
   readonly #opts: WriteLayerDirOptions;
   readonly #guard: ImportGuard;
-  readonly #dirs: DirTimes[] = [];
-  readonly #dirRecords: Rec[] = [];
+  /**
+   * What is done at the end, in archive order. `DEFER_FOLDER`: path, then `atime\nmtime` (numbers as `utimeSeconds`
+   * gives them) and, when the disk's mtime must be read back, the record's JSON line. `DEFER_LINK`: path, then the
+   * record's JSON line (a link shares its file's mtime, read back with one `lstat` once every link exists: links are
+   * made in order with the files, on the writer thread too, never waiting for it).
+   */
+  readonly #deferred: RecordLog;
   readonly #buffer = Buffer.allocUnsafe(COPY_BUFFER);
   #pending: PendingRecord | undefined;
   #fileChmod = false;
@@ -254,25 +276,35 @@ class DirWriter {
     this.#root = root;
     this.#parents = parents;
     this.#opts = opts;
+    const umask = 0o777 & ~statSync(root).mode;
+    this.#fileChmod = (FILE_MODE & umask) !== 0;
+    this.#dirChmod = (DIR_MODE & umask) !== 0;
     // A base layer has no parents to link into; links into parents make an auto-detected layer non-base.
     this.#guard = new ImportGuard({
       kind: opts.kind ?? 'auto',
       parentLinks: parents.length > 0 && opts.kind !== 'base',
+      spillFile: `${root}/${NAMES_SPILL}`,
     });
-    const umask = 0o777 & ~statSync(root).mode;
-    this.#fileChmod = (FILE_MODE & umask) !== 0;
-    this.#dirChmod = (DIR_MODE & umask) !== 0;
+    try {
+      this.#deferred = new RecordLog(`${root}/${DEFERRED_SPILL}`);
+    } catch (e) {
+      this.#guard.close();
+      throw e;
+    }
   }
 
   async run(
     entries: AsyncIterable<LayerEntry>,
     sidecar: SidecarWriter,
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
-    if (this.#opts.background === true && this.#probeExactTimes()) this.#bg = new BackgroundWriter();
     try {
+      // Known before the first folder: then a folder's record is final at once (its mtime on disk is computed).
+      if (this.#probeExactTimes() && this.#opts.background === true) this.#bg = new BackgroundWriter();
       return await this.#run(entries, sidecar);
     } finally {
       await this.#bg?.stop();
+      this.#guard.close();
+      this.#deferred.close();
     }
   }
 
@@ -311,7 +343,7 @@ class DirWriter {
       });
     }
     await this.#bg?.drain();
-    this.#finishDirectories(sidecar);
+    this.#finishDeferred(sidecar);
     const kind: LayerKind = this.#opts.kind ?? (this.#nonBase ? 'non-base' : 'base');
     sidecar.finish({ kind });
     return {
@@ -338,14 +370,17 @@ class DirWriter {
           mkdirSync(disk, { mode: DIR_MODE });
           if (this.#dirChmod) chmodDir(disk);
         }
-        const atime = e.win.lastAccessTime ?? e.win.lastWriteTime;
-        this.#dirs.push({
-          disk,
-          atime: utimeSeconds(atime),
-          mtime: utimeSeconds(e.win.lastWriteTime),
-          expected: e.win.lastWriteTime,
-        });
-        this.#pending = { record: this.#meta(e, 'directory', sidecar), streams: [], directory: true };
+        const record = this.#meta(e, 'directory', sidecar);
+        const atime = utimeSeconds(e.win.lastAccessTime ?? e.win.lastWriteTime);
+        const times = `${atime}\n${utimeSeconds(e.win.lastWriteTime)}`;
+        if (this.#exactTimes === true) {
+          // What the disk will show once the times are set at the end: the record is final now.
+          record.diskMtime = microsFloor(e.win.lastWriteTime);
+          this.#deferred.append(DEFER_FOLDER, e.path, times);
+        } else {
+          this.#deferred.append(DEFER_FOLDER, e.path, `${times}\n${encodeRecord(record)}`);
+        }
+        this.#pending = { record, streams: [], directory: true };
         this.#counts.directories++;
         return queued;
       }
@@ -363,17 +398,14 @@ class DirWriter {
         if (link === undefined)
           throw new WinlayerError('INTERNAL', 'a hard link without a resolution', { entry: e.path });
         if (link.in === 'layer') {
-          const linkIt = (): void => {
-            linkSync(`${this.#root}/${link.dataPath}`, disk);
-            const record = this.#meta(e, 'hardlink', sidecar);
-            record.linkTarget = trimName(e.linkTarget);
-            record.diskMtime = lstatSync(disk, { bigint: true }).mtimeNs;
-            sidecar.add(record);
-            this.#counts.hardlinks++;
-          };
-          // The target must be on disk: let the background writer catch up first.
-          if (this.#bg !== undefined) return this.#bg.drain().then(linkIt);
-          linkIt();
+          const record = this.#meta(e, 'hardlink', sidecar);
+          record.linkTarget = trimName(e.linkTarget);
+          this.#deferred.append(DEFER_LINK, e.path, encodeRecord(record));
+          this.#counts.hardlinks++;
+          // The writer thread runs its operations in order: the target file is on disk before the link is made.
+          if (this.#bg !== undefined)
+            return this.#bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
+          linkSync(`${this.#root}/${link.dataPath}`, disk);
         } else {
           if (this.#findInParents(link.path) === undefined) {
             throw new WinlayerError(
@@ -590,11 +622,18 @@ class DirWriter {
     const fd = this.#create(disk);
     try {
       let written = 0;
-      for (;;) {
-        const n = body.readSync!(this.#buffer);
-        if (n === 0) break;
-        writeAll(fd, this.#buffer, n);
-        written += n;
+      const view = bodyViewReader(body);
+      if (view !== undefined) {
+        // The tar reader lends its input chunk: written from there, without a copy.
+        for (let v = view(COPY_BUFFER); v.length > 0; v = view(COPY_BUFFER)) {
+          writeAll(fd, v, v.length);
+          written += v.length;
+        }
+      } else {
+        for (let n = body.readSync!(this.#buffer); n > 0; n = body.readSync!(this.#buffer)) {
+          writeAll(fd, this.#buffer, n);
+          written += n;
+        }
       }
       return this.#finishFile(fd, written, size, entry, win);
     } finally {
@@ -653,26 +692,29 @@ class DirWriter {
     if (p === undefined) return;
     this.#pending = undefined;
     if (p.streams.length > 0) p.record.streams = p.streams;
-    if (p.directory) this.#dirRecords.push(p.record);
-    else sidecar.add(p.record);
+    // A folder's record waits in the folders' spill file unless its disk mtime is known already.
+    if (!p.directory || this.#exactTimes === true) sidecar.add(p.record);
   }
 
-  /** Folder times last, children first (reverse archive order: parents always come before children). */
-  #finishDirectories(sidecar: SidecarWriter): void {
-    for (let i = this.#dirs.length - 1; i >= 0; i--) {
-      const d = this.#dirs[i]!;
-      utimesSync(d.disk, d.atime, d.mtime);
-    }
-    for (let i = 0; i < this.#dirRecords.length; i++) {
-      const d = this.#dirs[i]!;
-      const diskMtime =
-        this.#exactTimes === true && d.expected !== undefined
-          ? microsFloor(d.expected)
-          : lstatSync(d.disk, { bigint: true }).mtimeNs;
-      const record = this.#dirRecords[i]!;
-      record.diskMtime = diskMtime;
+  /**
+   * Folder times last, when nothing more is created inside them. Archive order is fine: setting a folder's times does
+   * not change its parent's (only creating or removing a name does). Where the disk's mtime cannot be computed (a
+   * folder on a disk that rounds times, a hard link), it is read back and the record written now.
+   */
+  #finishDeferred(sidecar: SidecarWriter): void {
+    this.#deferred.forEach(({ tag, first: path, second }) => {
+      const disk = `${this.#root}/${path}`;
+      let json: string | undefined = second;
+      if (tag === DEFER_FOLDER) {
+        const [atime, mtime, folderJson] = (second ?? '').split('\n', 3);
+        utimesSync(disk, utimeArg(atime!), utimeArg(mtime!));
+        json = folderJson;
+      }
+      if (json === undefined) return;
+      const record = decodeRecord(json) as Rec;
+      record.diskMtime = lstatSync(disk, { bigint: true }).mtimeNs;
       sidecar.add(record);
-    }
+    });
   }
 
   /** The first parent folder whose `Files/...` holds `layerPath` as a regular file, reached without any symlink. */
@@ -694,6 +736,11 @@ class DirWriter {
     }
     return undefined;
   }
+}
+
+/** A time spilled as text back to what `utimeSeconds` gave: a number, or a numeric string for times before 1970. */
+function utimeArg(text: string): number | string {
+  return text.startsWith('-') ? text : Number(text);
 }
 
 function chmodDir(path: string): void {

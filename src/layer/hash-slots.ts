@@ -65,10 +65,24 @@ export class HashSlots {
   }
 }
 
-/** FNV-1a over the UTF-16 units of `s`, then a final mix (the table indexes by the low bits). Case-sensitive. */
+/** The FNV-1a offset basis: where a {@link fnvStep} chain starts. */
+export const FNV_BASIS = 0x811c9dc5;
+
+/** One FNV-1a step over a 16-bit unit. */
+export function fnvStep(h: number, unit: number): number {
+  return Math.imul(h ^ unit, 0x01000193);
+}
+
+/** FNV-1a over the UTF-16 units of `s`, then {@link finishHash}. Case-sensitive. */
 export function stringHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  let h = FNV_BASIS;
+  for (let i = 0; i < s.length; i++) h = fnvStep(h, s.charCodeAt(i));
+  return finishHash(h);
+}
+
+/** The final mix of an FNV chain (murmur3's): the table indexes by the low bits, which FNV alone spreads poorly. */
+export function finishHash(hash: number): number {
+  let h = hash;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { bufferBody, type LayerEntry } from '../entry.js';
+import { upcaseHash } from './name-set.js';
 import { checkNameSyntax, ImportGuard, nameKey, trimName } from './safety.js';
 
 const win = { lastWriteTime: 0n };
@@ -111,4 +115,29 @@ test('nameKey is upcase (ASCII fast path included); checkNameSyntax agrees with 
     }),
     { numRuns: 1000, seed: 6 },
   );
+});
+
+test('names whose hashes collide are told apart; the names may live in a spill file', (t) => {
+  const seen = new Map<number, string>();
+  let pair: [string, string] | undefined;
+  for (let i = 0; pair === undefined; i++) {
+    const name = `Files/n${i.toString(36)}`;
+    const other = seen.get(upcaseHash(name));
+    if (other !== undefined) pair = [other, name];
+    else seen.set(upcaseHash(name), name);
+  }
+  const [a, b] = pair;
+  const dir0 = mkdtempSync(join(tmpdir(), 'winlayer-guard-'));
+  t.after(() => rmSync(dir0, { recursive: true, force: true }));
+  const g = new ImportGuard({ spillFile: join(dir0, 'names') });
+  g.check(dir('Files'));
+  g.check(file(a));
+  g.check(dir(b));
+  g.check(file(`${b}/inside`)); // the parent found is the folder b, not the file a with the same hash
+  assert.deepEqual(g.check(link('Files/l', a)).link, { in: 'layer', dataPath: a });
+  assert.throws(() => g.check(link('Files/m', b)), { code: 'LAYER_HARDLINK', message: /is a folder/ });
+  const variant = `Files/${a.slice('Files/'.length).toUpperCase()}`;
+  assert.throws(() => g.check(file(variant)), { code: 'NAME_COLLISION', message: new RegExp(a) });
+  assert.throws(() => g.check(file(b)), { code: 'LAYER_INVALID', message: /appears twice/ });
+  g.close();
 });

@@ -1,8 +1,9 @@
 /**
  * Path safety for archives we did not write: the rules that stand between a hostile layer tar and the host filesystem.
  * `ImportGuard` sees every entry in archive order and either accepts it (returning where it goes) or throws a
- * `WinlayerError` that names the entry and the rule. It keeps an index of names (upper-cased keys, never bytes), so
- * memory grows with the number of entries, not with their size.
+ * `WinlayerError` that names the entry and the rule. It keeps an index of every name (`NameSet`: a table of two 32-bit
+ * words per name in memory, the names themselves in a spill file when the caller gives one), so memory hardly grows
+ * with the number of entries and never with their size.
  *
  * The guarantees, whatever the entry order:
  * - every accepted name is relative, `/`-separated, free of `..`, `.`, empty components, NUL and backslashes, and
@@ -17,6 +18,7 @@
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { upcase, windowsNameProblem } from '../windows/index.js';
+import { type NameEntry, NameSet } from './name-set.js';
 
 /** What the guard knows about the layer kind: `auto` decides at the end (a `Hives/` entry or a whiteout ⇒ non-base). */
 export type GuardLayerKind = 'base' | 'non-base' | 'auto';
@@ -26,6 +28,11 @@ export interface ImportGuardOptions {
   readonly kind?: GuardLayerKind;
   /** True when hard links may point into parent layers (non-base import with `--parent` folders). */
   readonly parentLinks?: boolean;
+  /**
+   * A file (that must not exist) where the guard keeps the names it has seen, so that memory does not grow with them;
+   * it is unlinked at once where the platform allows, else by `close()`. Default: names are kept in memory.
+   */
+  readonly spillFile?: string;
 }
 
 /** Where a hard link's data lives, as the guard resolved it. */
@@ -52,9 +59,32 @@ interface KnownName {
   readonly dataPath?: string;
 }
 
+/** The `NameSet` tag of each kind. */
+const TAGS: Readonly<Record<Known, number>> = {
+  directory: 1,
+  file: 2,
+  hardlink: 3,
+  symlink: 4,
+  whiteout: 5,
+  stream: 6,
+  parentLink: 7,
+};
+const KINDS: readonly (Known | undefined)[] = [
+  undefined,
+  'directory',
+  'file',
+  'hardlink',
+  'symlink',
+  'whiteout',
+  'stream',
+  'parentLink',
+];
+
 const ROOTS = new Set(['Files', 'UtilityVM', 'Hives']);
 const PLAIN: GuardVerdict = Object.freeze({ nonBase: false });
 const NON_BASE: GuardVerdict = Object.freeze({ nonBase: true });
+/** Parent folders remembered by `ImportGuard` (a bounded cache: memory stays flat). */
+const RECENT_PARENTS = 64;
 /** The longest path Windows opens (`\\?\` form), in UTF-16 units. */
 const MAX_PATH_UNITS = 32767;
 
@@ -128,27 +158,36 @@ export function inFileTree(path: string): boolean {
 }
 
 /**
- * The stateful checker of one archive. Call `check` for every entry in archive order; it returns the verdict or throws.
- * It never touches the filesystem.
+ * The stateful checker of one archive. Call `check` for every entry in archive order; it returns the verdict or throws;
+ * `close()` at the end. It never touches the filesystem, except for its own spill file when given one.
  */
 export class ImportGuard {
   readonly #kind: GuardLayerKind;
   readonly #parentLinks: boolean;
-  /**
-   * Every accepted name by its case-insensitive key. A regular file (most entries) is stored as its path string alone,
-   * anything else as a `KnownName`: the index costs the two strings and a map slot per entry.
-   */
-  readonly #names = new Map<string, KnownName | string>();
+  /** Every accepted name, by Windows' case rule, with its kind and (links) the path holding the data. */
+  readonly #names: NameSet;
   /** The last entry that can own streams (a file or a directory), cleared by any other entry. */
   #streamOwner: string | undefined;
   #streamOwnerIsDir = false;
   #count = 0;
+  /**
+   * The folders most recently found as parents, by exact path (a name, once claimed, never changes): a tar walks its
+   * tree depth first, so the folders it comes back to are few; each lookup in `#names` may cost a read.
+   */
+  readonly #recentParents = new Map<string, KnownName>();
+  /** The last of them (neighbours share their folder: a string comparison, no map lookup). */
   #lastParent: string | undefined;
   #lastParentKnown: KnownName | undefined;
 
   constructor(opts: ImportGuardOptions = {}) {
     this.#kind = opts.kind ?? 'auto';
     this.#parentLinks = opts.parentLinks === true;
+    this.#names = new NameSet(opts.spillFile);
+  }
+
+  /** Releases the spill file (the guard must not be used afterwards). Safe more than once. */
+  close(): void {
+    this.#names.close();
   }
 
   /** Number of entries accepted so far. */
@@ -338,20 +377,24 @@ export class ImportGuard {
   #checkParent(path: string, label: string, undeclaredOk: boolean): void {
     const parent = parentOf(path);
     if (parent === undefined) return;
-    // Neighbours share their folder: remember the last one found (a name, once claimed, never changes).
-    let known: KnownName | undefined;
-    if (parent === this.#lastParent) known = this.#lastParentKnown;
-    else {
-      known = this.#lookup(nameKey(parent));
+    let known = parent === this.#lastParent ? this.#lastParentKnown : this.#recentParents.get(parent);
+    if (known === undefined) {
+      known = this.#lookup(parent);
       if (known !== undefined) {
-        this.#lastParent = parent;
-        this.#lastParentKnown = known;
+        if (this.#recentParents.size >= RECENT_PARENTS) {
+          this.#recentParents.delete(this.#recentParents.keys().next().value!);
+        }
+        this.#recentParents.set(parent, known);
       }
+    }
+    if (known !== undefined) {
+      this.#lastParent = parent;
+      this.#lastParentKnown = known;
     }
     if (known === undefined && undeclaredOk) {
       // The nearest declared ancestor must still be a folder: no whiteout below a link or a file.
       for (let up = parentOf(parent); up !== undefined; up = parentOf(up)) {
-        const k = this.#lookup(nameKey(up));
+        const k = this.#lookup(up);
         if (k === undefined) continue;
         if (k.kind !== 'directory') {
           throw unsafe(label, `lies below "${k.path}", which is a ${describe(k.kind)}, not a folder`);
@@ -387,15 +430,19 @@ export class ImportGuard {
     }
   }
 
-  #lookup(key: string): KnownName | undefined {
-    const v = this.#names.get(key);
-    return typeof v === 'string' ? { path: v, kind: 'file', dataPath: v } : v;
+  #lookup(path: string): KnownName | undefined {
+    const v = this.#names.get(path);
+    return v === undefined ? undefined : knownOf(v);
   }
 
   #claim(path: string, known: KnownName, label: string): void {
-    const key = nameKey(path);
-    const before = this.#lookup(key);
-    if (before !== undefined) {
+    const found = this.#names.claim(
+      path,
+      TAGS[known.kind],
+      known.dataPath === undefined || known.dataPath === path ? undefined : known.dataPath,
+    );
+    if (found !== undefined) {
+      const before = knownOf(found);
       if (before.path === path) {
         throw new WinlayerError('LAYER_INVALID', `duplicate entry: "${path}" appears twice`, { entry: label });
       }
@@ -404,7 +451,6 @@ export class ImportGuard {
         hint: 'Windows compares names without case; rename one of them',
       });
     }
-    this.#names.set(key, known.kind === 'file' && known.dataPath === known.path ? known.path : known);
   }
 
   #resolveLink(target: string, path: string, label: string): LinkResolution {
@@ -425,7 +471,7 @@ export class ImportGuard {
         },
       );
     }
-    const known = this.#lookup(nameKey(t));
+    const known = this.#lookup(t);
     if (known === undefined || known.kind === 'whiteout') {
       if (this.#parentLinks && t.startsWith('Files/')) return { in: 'parent', path: t };
       throw new WinlayerError(
@@ -486,6 +532,12 @@ export class ImportGuard {
     this.#count++;
     return PLAIN;
   }
+}
+
+function knownOf(e: NameEntry): KnownName {
+  const kind = KINDS[e.tag];
+  if (kind === undefined) throw new WinlayerError('INTERNAL', `unknown name tag ${e.tag}`);
+  return { path: e.path, kind, dataPath: e.data ?? (kind === 'file' || kind === 'hardlink' ? e.path : undefined) };
 }
 
 function describe(kind: Known): string {

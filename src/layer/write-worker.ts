@@ -1,11 +1,12 @@
 /**
  * The background writer of `writeLayerDir` (opt-in: `background: true`): a worker thread that performs the folder's
- * filesystem calls (mkdir, create with O_EXCL, write, futimes, close) while the main thread parses the archive and
- * checks the next entries. With an idle second core the import costs about what the filesystem work costs, not that
- * plus the parsing; with every core busy it costs more (the copy into batches, the thread hand-offs): measured ~1.25×
- * the synchronous path on a 2-core host with one core taken by another process.
+ * filesystem calls (mkdir, create with O_EXCL, write, futimes, close, link) while the main thread parses the archive
+ * and checks the next entries. With an idle second core the import costs about what the filesystem work costs, not that
+ * plus the parsing; with every core busy it costs more (the copy into batches, the thread hand-offs). Measured on a
+ * 2-core host with another process busy on and off (tmpfs, 30,000 files, 615 MB): 0.85–0.9× the synchronous path's
+ * time; earlier, when every hard link waited for the queue to drain, ~1.25×.
  *
- * The main thread encodes operations into 1 MiB batches (file data copied in) in a fixed ring of shared memory, posts
+ * The main thread encodes operations into 2 MiB batches (file data copied in) in a fixed ring of shared memory, posts
  * each batch's slot number (no copy, no transfer) and keeps at most `MAX_IN_FLIGHT` batches queued: memory is fixed.
  * The worker runs the operations in order and answers each batch; the first failure stops it and is reported with the
  * operation's entry name.
@@ -24,6 +25,20 @@ import type { UnixNanos } from '../windows/index.js';
  * before 1970 a numeric string (Node turns a negative number into "now", but passes numeric strings through).
  */
 export function utimeSeconds(ns: UnixNanos): number | string {
+  if (ns >= 0n && ns <= MAX_FAST_NS) {
+    // One bigint division; below 2^53 µs the rest is exact in doubles, and the result is the same number as below.
+    const us = Number(ns / 1000n);
+    let sec = Math.floor(us / 1e6);
+    let frac = us - sec * 1e6;
+    if (frac < 0) {
+      sec -= 1;
+      frac += 1e6;
+    } else if (frac >= 1e6) {
+      sec += 1;
+      frac -= 1e6;
+    }
+    return sec + (frac + 0.5) / 1e6;
+  }
   const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n); // floor to µs
   const sec = us >= 0n ? us / 1_000_000n : -((-us + 999_999n) / 1_000_000n);
   const frac = Number(us - sec * 1_000_000n); // 0..999999
@@ -31,6 +46,9 @@ export function utimeSeconds(ns: UnixNanos): number | string {
   // Nudge half a microsecond away from the truncation direction so float error never drops a microsecond.
   return value >= 0 ? Number(sec) + (frac + 0.5) / 1e6 : String(Number(sec) + (frac - 0.5) / 1e6);
 }
+
+/** The largest time (ns) whose microseconds are a safe integer: `utimeSeconds` then avoids most bigint work. */
+const MAX_FAST_NS = BigInt(Number.MAX_SAFE_INTEGER) * 1000n;
 
 /** File creation flags: create, never through an existing name or link (`wx`). */
 export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
@@ -42,11 +60,12 @@ const OP_FILE = 2;
 const OP_OPEN = 3;
 const OP_WRITE = 4;
 const OP_CLOSE = 5;
+const OP_LINK = 6;
 const FLAG_TIMES = 1;
 const FLAG_CHMOD = 2;
 
 /** Bytes per batch (one slot of the shared ring); larger data is split. */
-const BATCH = 1 << 20;
+const BATCH = 2 << 20;
 /** Batches posted and not yet answered; beyond this the main thread waits (memory stays flat). */
 const MAX_IN_FLIGHT = 3;
 /**
@@ -191,6 +210,16 @@ export class BackgroundWriter {
     return this.#commit(label);
   }
 
+  /** Queues `link(existing, path)` (a hard link; the operations before it, such as creating `existing`, run first). */
+  link(existing: string, path: string, label: string): Promise<void> | undefined {
+    this.#room(2 + 8 + (existing.length + path.length) * 3);
+    this.#buf[this.#pos++] = OP_LINK;
+    this.#buf[this.#pos++] = 0;
+    this.#putString(existing);
+    this.#putString(path);
+    return this.#commit(label);
+  }
+
   /** Queues the end of the open file: its times (when given to `open`), then close. */
   close(label: string): Promise<void> | undefined {
     this.#room(2);
@@ -317,11 +346,12 @@ export class BackgroundWriter {
  * The worker's code, as plain JavaScript run with `eval` (a worker does not inherit the TypeScript loader of tests and
  * `tsx`). Batch layout, per operation: op (u8), flags (u8), then by op — MKDIR: path; FILE: path, times, u32 size,
  * data; OPEN: path, times; WRITE: u32 size, data; CLOSE: nothing. A path is u32 length + UTF-8; times are two f64
- * seconds (atime, mtime) as `utimeSeconds` gives them, a negative value standing for the numeric string.
+ * seconds (atime, mtime) as `utimeSeconds` gives them, a negative value standing for the numeric string. LINK: the
+ * existing path, then the new one.
  */
 const WORKER_SOURCE = `
 'use strict';
-const { closeSync, fchmodSync, futimesSync, mkdirSync, openSync, writeSync } = require('node:fs');
+const { closeSync, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, writeSync } = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
 const ctl = workerData.ctl;
 const ring = workerData.ring;
@@ -404,6 +434,9 @@ parentPort.on('message', (msg) => {
         } finally {
           closeSync(f);
         }
+      } else if (op === ${OP_LINK}) {
+        const existing = str();
+        linkSync(existing, str());
       } else {
         throw new Error('unknown writer operation ' + op);
       }

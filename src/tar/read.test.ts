@@ -7,7 +7,7 @@ import { bufferBody, type LayerEntry } from '../entry.js';
 import { isWinlayerError, WinlayerError } from '../errors.js';
 import { sddlToBytes } from '../windows/index.js';
 import { USTAR } from './header.js';
-import { readTar } from './read.js';
+import { bodyViewReader, readTar } from './read.js';
 import { chunks, collect, concat, END, fixChecksum, headerBlock, member, paxMember } from './testing.js';
 import type { ReadTarOptions } from './types.js';
 import { writeTar } from './write.js';
@@ -469,6 +469,34 @@ describe('readTar bodies', () => {
     const viaAsync = await readAll(bytes, 'whole');
     const viaBytes = await readAll(bytes, 'bytes');
     assert.deepEqual(viaBytes, viaAsync);
+  });
+
+  it('bodyViewReader lends the bytes readSync would copy, shares its one way, and exists only where readSync does', async () => {
+    const bytes = await tarOf(sample());
+    const whole = new Map<string, Buffer>();
+    let kept: ((max: number) => Uint8Array) | undefined;
+    for await (const e of readTar(chunks(bytes, 'whole'))) {
+      if (e.kind !== 'file' && e.kind !== 'stream') continue;
+      const view = bodyViewReader(e.body);
+      assert.ok(view !== undefined, e.path);
+      const parts: Uint8Array[] = [];
+      for (let v = view(3); v.length > 0; v = view(3)) parts.push(Buffer.from(v)); // copied: a view is lent briefly
+      assert.equal(e.body.readSync!(new Uint8Array(8)), 0, 'the synchronous reads share one position');
+      assert.throws(() => e.body[Symbol.asyncIterator](), /BODY_STALE/);
+      whole.set(e.path, Buffer.concat(parts));
+      kept = view;
+    }
+    assert.throws(() => kept!(8), /BODY_STALE/);
+    assert.ok(whole.size >= 2);
+    const viaAsync = await readAll(bytes, 'whole');
+    for (const [path, data] of whole) {
+      const entry = viaAsync.find((x) => x.path === path) as { data?: string } | undefined;
+      assert.equal(data.toString('latin1'), entry?.data, path);
+    }
+    assert.equal(bodyViewReader(bufferBody(Buffer.from('x'))), undefined);
+    for await (const e of readTar(chunks(bytes, 'bytes'))) {
+      if ((e.kind === 'file' || e.kind === 'stream') && e.size > 1) assert.equal(bodyViewReader(e.body), undefined);
+    }
   });
 
   it('an iterated body offers no second way: readSync after iteration is BODY_STALE', async () => {

@@ -16,6 +16,23 @@ import { decodeWindowsPax } from './windows-pax.js';
 export const DEFAULT_MAX_PAX_SIZE = 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
+/** The key of a body's zero-copy synchronous read (see `bodyViewReader`). */
+const VIEW = Symbol('winlayer.tar.bodyView');
+
+/** A body of this reader that can lend its bytes without a copy. */
+interface ViewBody extends EntryBody {
+  readonly [VIEW]: (max: number) => Uint8Array;
+}
+
+/**
+ * The zero-copy form of `body.readSync`, for a body of `readTar` that offers `readSync`: a function that returns the
+ * next at most `max` bytes as a view into the reader's current input chunk (empty at the end). A view is valid only
+ * until the input moves on (the caller must use it before reading the next entry or chunk), so it suits a sink that
+ * writes each piece at once. Undefined for any other body (then use `readSync` or the iterator).
+ */
+export function bodyViewReader(body: EntryBody): ((max: number) => Uint8Array) | undefined {
+  return (body as Partial<ViewBody>)[VIEW];
+}
 const NO_RECORDS: PaxRecord[] = [];
 const PLAIN = { shape: 'plain' } as const;
 
@@ -458,24 +475,31 @@ async function* readEntries(
     };
     if (size > reader.available) return { [Symbol.asyncIterator]: iterate };
     let syncing = false;
-    return {
+    /** The next at most `max` bytes as a view (the synchronous reads share it). */
+    const view = (max: number): Uint8Array => {
+      if (used && !syncing) throw stale('the body was already read');
+      if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
+      used = true;
+      syncing = true;
+      if (left === 0) return EMPTY;
+      // Nothing moved the reader since this entry was read, so the current chunk still holds the rest.
+      const v = reader.tryNext(Math.min(left, max));
+      left -= v.length;
+      toSkip -= v.length;
+      return v;
+    };
+    const body: ViewBody = {
       [Symbol.asyncIterator]: () => {
         if (syncing) throw stale('the body is being read with readSync');
         return iterate();
       },
       readSync(buffer: Uint8Array): number {
-        if (used && !syncing) throw stale('the body was already read');
-        if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
-        used = true;
-        syncing = true;
-        if (left === 0) return 0;
-        // Nothing moved the reader since this entry was read, so the current chunk still holds the rest.
-        const v = reader.tryNext(Math.min(left, buffer.length));
+        const v = view(buffer.length);
         buffer.set(v);
-        left -= v.length;
-        toSkip -= v.length;
         return v.length;
       },
+      [VIEW]: view,
     };
+    return body;
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * A set of layer paths keyed by Windows' case rule (`upcaseUnit`, unit by unit), with a small tag and an optional
+ * second path per name, whose memory does not hold the names: an open-addressing hash table of two 32-bit words per
+ * slot (the hash of the upper-cased path, and where the record lies in a `RecordLog`), the records themselves in the
+ * log — in a spill file when one is given. About 11–21 bytes of memory per name (the table is kept at most 3/4 full
+ * and doubles), against ~180 bytes for a `Map` of two strings.
+ *
+ * A hash is never trusted: every slot whose hash matches is verified against its record (`equalUpcase`), so two names
+ * whose hashes collide are told apart exactly and a collision costs one read, never a false answer.
+ */
+import { equalUpcase, upcaseUnit } from '../windows/index.js';
+import { FNV_BASIS, finishHash, fnvStep, HashSlots } from './hash-slots.js';
+import { type LogRecord, RecordLog } from './record-log.js';
+
+/** What the set holds for one name. */
+export interface NameEntry {
+  /** The tag given to `claim` (0..255). */
+  readonly tag: number;
+  /** The path as it was claimed (exact spelling). */
+  readonly path: string;
+  /** The second path given to `claim`, if any. */
+  readonly data: string | undefined;
+}
+
+/**
+ * The hash of `path` upper-cased by Windows' rule: FNV-1a over the UTF-16 units, then a final mix (the table is
+ * indexed by the low bits). Any value is valid: an empty slot is marked in its locator word.
+ */
+export function upcaseHash(path: string): number {
+  let h = FNV_BASIS;
+  for (let i = 0; i < path.length; i++) {
+    let u = path.charCodeAt(i);
+    if (u >= 0x61) u = u <= 0x7a ? u - 0x20 : u < 0x80 ? u : upcaseUnit(u);
+    h = fnvStep(h, u);
+  }
+  return finishHash(h);
+}
+
+/** A case-insensitive set of paths; see the module comment. */
+export class NameSet {
+  readonly #log: RecordLog;
+  /** (hash of the upper-cased path, locator of its record in the log). */
+  readonly #table = new HashSlots();
+
+  /** An empty set; with `spillFile`, the names live in that file (see `RecordLog`), else in a memory log. */
+  constructor(spillFile?: string) {
+    this.#log = new RecordLog(spillFile);
+  }
+
+  /** The number of names. */
+  get size(): number {
+    return this.#table.size;
+  }
+
+  /** The entry whose path equals `path` by Windows' case rule, or undefined. */
+  get(path: string): NameEntry | undefined {
+    return this.#find(upcaseHash(path), path);
+  }
+
+  /**
+   * Adds `path` unless a name equal to it by Windows' case rule is already in the set: then returns that entry and
+   * adds nothing. Returns undefined when the name was added.
+   */
+  claim(path: string, tag: number, data?: string): NameEntry | undefined {
+    const h = upcaseHash(path);
+    const known = this.#find(h, path);
+    if (known !== undefined) return known;
+    this.#table.add(h, this.#log.append(tag, path, data));
+    return undefined;
+  }
+
+  /** Releases the spill file. The set must not be used afterwards. */
+  close(): void {
+    this.#log.close();
+  }
+
+  /** The entry with hash `h` whose record holds `path` (by Windows' case rule): each candidate costs one read. */
+  #find(h: number, path: string): NameEntry | undefined {
+    let found: LogRecord | undefined;
+    this.#table.find(h, (loc) => {
+      const rec = this.#log.read(loc);
+      if (!equalUpcase(rec.first, path)) return false;
+      found = rec;
+      return true;
+    });
+    return found === undefined ? undefined : entryOf(found);
+  }
+}
+
+function entryOf(rec: LogRecord): NameEntry {
+  return { tag: rec.tag, path: rec.first, data: rec.second };
+}
