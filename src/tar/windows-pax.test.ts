@@ -78,4 +78,15 @@ describe('Windows PAX records', () => {
     }
     assert.deepEqual(decodeBase64Strict('AR==', true), new Uint8Array([1]));
   });
+
+  it('shares one decoded SD between entries with the same rawsd; a lenient read never lets a strict one pass', () => {
+    const sd = 'AQAEgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==';
+    const one = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }]).win.securityDescriptor;
+    const two = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }]).win.securityDescriptor;
+    assert.ok(one !== undefined && one === two, 'the same array');
+    assert.equal(Buffer.from(one).toString('base64'), sd);
+    const sloppy = 'AQAEgA=='.replace('A==', 'B=='); // non-zero bits after the last byte: not canonical
+    assert.ok(decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sloppy }], { lenient: true }).win.securityDescriptor);
+    assert.throws(() => decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sloppy }]), /base64/);
+  });
 });

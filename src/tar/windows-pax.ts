@@ -141,7 +141,7 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
         break;
       }
       case PAX_KEYS.rawsd: {
-        const v = decodeBase64Strict(value, ctx.lenient);
+        const v = sdFromBase64(value, ctx.lenient === true);
         if (v === undefined || v.length === 0) throw valueError(ctx, key, value, 'not padded standard base64');
         win.securityDescriptor = v;
         break;
@@ -264,6 +264,26 @@ function paxTimeText(ns: UnixNanos): string {
 
 function clip(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/**
+ * Security descriptors already decoded, by their base64 text: a layer repeats a few dozen SDs over thousands of
+ * entries, and decoding one (a regular expression, two conversions) costs more than the rest of its PAX records.
+ * Entries with the same SD then share one array (`WindowsMetadata.securityDescriptor` is never changed in place).
+ * Bounded: cleared when full.
+ */
+const decodedSds = new Map<string, Uint8Array>();
+const DECODED_SDS_MAX = 1024;
+
+function sdFromBase64(text: string, lenient: boolean): Uint8Array | undefined {
+  const known = decodedSds.get(text);
+  if (known !== undefined) return known;
+  const v = decodeBase64Strict(text, lenient);
+  // Only canonical text is kept (what the strict rule accepts): a lenient read must not make a later strict one pass.
+  if (v === undefined || lenient || text.length > 4096) return v;
+  if (decodedSds.size >= DECODED_SDS_MAX) decodedSds.clear();
+  decodedSds.set(text, v);
+  return v;
 }
 
 /** base64 of security descriptors already seen: a layer shares a few dozen SD objects across thousands of entries. */
