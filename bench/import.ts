@@ -123,6 +123,8 @@ class Targets {
     const made = this.#made.splice(0);
     if (process.env.BENCH_KEEP !== undefined && process.env.BENCH_KEEP !== '') return;
     for (const path of made) rmSync(path, { recursive: true, force: true });
+    // Synced, the freed inodes wait 60 s before reuse instead of 360 s (their inode-table blocks are clean).
+    if (made.length > 0) execFileSync('sync', ['-f', dirname(made[0]!)]);
   }
 }
 
@@ -159,7 +161,7 @@ function gnu(tar: string, target: string, sync: boolean): { wall: number } {
     });
     if (sync) execFileSync('sync', ['-f', target]);
   });
-  rmSync(target, { recursive: true, force: true });
+  // Not removed here: a removal of many files slows every row that follows it (see the module comment).
   return { wall };
 }
 
