@@ -195,16 +195,20 @@ export async function benchImport(
       () => ours(tar, targets.next(), false, true),
     ]) as [Measured, Measured, Measured, Measured, Measured];
     targets.removeAll();
-    rows.push({ ...common, what: 'tar -xf', ...plain });
-    rows.push({ ...common, what: 'tar -xf; sync -f', ...synced });
-    rows.push({ ...common, what: 'winlayer import (one sync)', ...mine, ratio: mine.wall / synced.wall });
-    rows.push({ ...common, what: 'winlayer import (no sync)', ...mineNoSync, ratio: mineNoSync.wall / plain.wall });
-    rows.push({
+    /** A row, with its ratio to `peer` when it has one. */
+    const row = (what: string, m: Measured, peer?: Measured): BenchRow => ({
       ...common,
-      what: 'winlayer import (no sync, background writer)',
-      ...mineThread,
-      ratio: mineThread.wall / plain.wall,
+      what,
+      ...m,
+      ...(peer === undefined ? {} : { ratio: m.wall / peer.wall }),
     });
+    rows.push(
+      row('tar -xf', plain),
+      row('tar -xf; sync -f', synced),
+      row('winlayer import (one sync)', mine, synced),
+      row('winlayer import (no sync)', mineNoSync, plain),
+      row('winlayer import (no sync, background writer)', mineThread, plain),
+    );
     if (opts.tmpfs !== undefined) {
       // tmpfs frees inodes at once: each row may remove its output, so the RAM holds one extracted tree at a time.
       mkdirSync(opts.tmpfs, { recursive: true });
@@ -221,14 +225,11 @@ export async function benchImport(
         () => inMemory((t) => ours(tar, t, false)),
         () => inMemory((t) => ours(tar, t, false, true)),
       ]) as [Measured, Measured, Measured];
-      rows.push({ ...common, what: 'tar -xf (tmpfs)', ...memTar });
-      rows.push({ ...common, what: 'winlayer import (tmpfs)', ...memOurs, ratio: memOurs.wall / memTar.wall });
-      rows.push({
-        ...common,
-        what: 'winlayer import (tmpfs, background writer)',
-        ...memThread,
-        ratio: memThread.wall / memTar.wall,
-      });
+      rows.push(
+        row('tar -xf (tmpfs)', memTar),
+        row('winlayer import (tmpfs)', memOurs, memTar),
+        row('winlayer import (tmpfs, background writer)', memThread, memTar),
+      );
     }
   }
   return rows;

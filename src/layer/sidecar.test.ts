@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { tempDir } from '../../test/helpers/tools.js';
@@ -222,13 +222,19 @@ test('encodeRecord gives exactly what JSON.stringify gives for the record (any f
   );
 });
 
-test('readSidecar: exact paths (case variants are different records); a duplicate line is refused with its number', (t) => {
+/** A folder with a base-layer sidecar manifest (entries are the caller's). */
+function baseLayerSidecar(t: TestContext): string {
   const dir = tempDir(t);
   mkdirSync(join(dir, '.winlayer'));
   writeFileSync(
     join(dir, '.winlayer', 'manifest.json'),
     '{"format":"winlayer-layer-folder","version":1,"kind":"base"}',
   );
+  return dir;
+}
+
+test('readSidecar: exact paths (case variants are different records); a duplicate line is refused with its number', (t) => {
+  const dir = baseLayerSidecar(t);
   const lines = ['Files', 'Files/a', 'Files/A', 'Files/b'].map(
     (p, i) => `{"path":"${p}","kind":"${i === 0 ? 'directory' : 'file'}","attributes":${i}}`,
   );
@@ -252,12 +258,7 @@ test('readSidecar: exact paths (case variants are different records); a duplicat
 });
 
 test('readSidecar: the index holds no paths (heap grows by under 50 bytes a record, not by its paths)', (t) => {
-  const dir = tempDir(t);
-  mkdirSync(join(dir, '.winlayer'));
-  writeFileSync(
-    join(dir, '.winlayer', 'manifest.json'),
-    '{"format":"winlayer-layer-folder","version":1,"kind":"base"}',
-  );
+  const dir = baseLayerSidecar(t);
   const n = 200_000;
   const body: string[] = [];
   for (let i = 0; i < n; i++) {
