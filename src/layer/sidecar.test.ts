@@ -63,6 +63,11 @@ test('SidecarWriter writes a sidecar readSidecar reads back; SDs are stored once
   const sdB = w.addSecurityDescriptor(new Uint8Array([1, 0, 4, 0x81]));
   assert.equal(w.addSecurityDescriptor(new Uint8Array([1, 0, 4, 0x80])), sdA);
   assert.notEqual(sdA, sdB);
+  // The same array again (what the tar reader hands out) and a view into a larger buffer both find their id.
+  const shared = new Uint8Array([1, 0, 4, 0x81]);
+  assert.equal(w.addSecurityDescriptor(shared), sdB);
+  assert.equal(w.addSecurityDescriptor(shared), sdB);
+  assert.equal(w.addSecurityDescriptor(new Uint8Array([9, 1, 0, 4, 0x80, 9]).subarray(1, 5)), sdA);
   const s = w.allocateStream();
   writeFileSync(s.hostPath, 'zone');
   const records: SidecarRecord[] = [

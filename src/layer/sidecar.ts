@@ -577,6 +577,11 @@ export class SidecarWriter {
   readonly #options: SidecarWriterOptions;
   readonly #fd: number;
   readonly #sdIds = new Map<string, number>();
+  /**
+   * Ids by array: the tar reader hands every entry with the same rawsd the same array, so most entries are found here
+   * without encoding their SD again (the entry model's arrays are never changed in place).
+   */
+  readonly #sdIdsByArray = new WeakMap<Uint8Array, number>();
   readonly #sds: string[] = [];
   /** Paths added so far, to refuse duplicates; undefined when the caller guarantees uniqueness. */
   readonly #paths: Set<string> | undefined;
@@ -601,13 +606,16 @@ export class SidecarWriter {
 
   /** Adds a security descriptor to the table (once per distinct byte string) and returns its id. */
   addSecurityDescriptor(sd: Uint8Array): number {
-    const key = Buffer.from(sd).toString('base64');
+    const known = this.#sdIdsByArray.get(sd);
+    if (known !== undefined) return known;
+    const key = Buffer.from(sd.buffer, sd.byteOffset, sd.byteLength).toString('base64');
     let id = this.#sdIds.get(key);
     if (id === undefined) {
       id = this.#sds.length;
       this.#sds.push(key);
       this.#sdIds.set(key, id);
     }
+    this.#sdIdsByArray.set(sd, id);
     return id;
   }
 
