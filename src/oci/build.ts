@@ -12,8 +12,7 @@ import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type PolicyOptions, resolvePolicy, walkLayer } from '../layer/index.js';
 import { readTar, type TarSummary, writeTarFile } from '../tar/index.js';
-import { type WriteImageResult, writeImage } from './copy.js';
-import type { Digest } from './digest.js';
+import { type BuiltLayer, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { type ImageHandle, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
 import { parsePlatform } from './platform.js';
@@ -86,7 +85,7 @@ export interface AppendImageOptions extends BuildImageOptions {
 /** What `createImage` / `appendImage` wrote: the destination result plus the new layer. */
 export interface BuildResult extends WriteImageResult {
   /** The layer written. */
-  readonly layer: { readonly digest: Digest; readonly diffId: Digest; readonly size: number; readonly entries: number };
+  readonly layer: BuiltLayer;
   /** Hive files added (create). */
   readonly hivesAdded?: readonly string[];
   /** Symlinks left out under `--symlinks skip`. */
@@ -229,17 +228,7 @@ export async function createImage(
     };
     const newLayer: Descriptor = { mediaType: ociLayerType(compression), digest: layer.digest, size: layer.size };
     const h = assemble(`image from ${rootfs}`, staging, undefined, [], newLayer, config);
-    const r = await writeImage(h, d, {
-      ...(opts.registries === undefined ? {} : { registries: opts.registries }),
-      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
-      env,
-    });
-    return {
-      ...r,
-      layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries },
-      hivesAdded,
-      skipped,
-    };
+    return { ...(await writeBuiltImage(h, d, opts, env, layer)), hivesAdded, skipped };
   } finally {
     staging.dispose();
   }
@@ -348,16 +337,7 @@ export async function appendImage(
       config,
       annotations,
     );
-    const r = await writeImage(h, d, {
-      ...(opts.registries === undefined ? {} : { registries: opts.registries }),
-      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
-      env,
-    });
-    return {
-      ...r,
-      layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries },
-      skipped,
-    };
+    return { ...(await writeBuiltImage(h, d, opts, env, layer)), skipped };
   } finally {
     staging.dispose();
   }

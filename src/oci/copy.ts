@@ -26,6 +26,33 @@ export interface WriteImageOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** The layer an image build added (create, append, squash), as their results report it. */
+export interface BuiltLayer {
+  readonly digest: string;
+  readonly diffId: string;
+  readonly size: number;
+  readonly entries: number;
+}
+
+/**
+ * Writes an image that create, append or squash just built, with the options they share (registries, tag), and
+ * returns the write result with the new layer's digests.
+ */
+export async function writeBuiltImage(
+  h: ImageHandle,
+  dest: Destination,
+  opts: { readonly registries?: Registries; readonly tag?: string },
+  env: NodeJS.ProcessEnv,
+  layer: BuiltLayer,
+): Promise<WriteImageResult & { readonly layer: BuiltLayer }> {
+  const r = await writeImage(h, dest, {
+    ...(opts.registries === undefined ? {} : { registries: opts.registries }),
+    ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+    env,
+  });
+  return { ...r, layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries } };
+}
+
 /** What `writeImage` wrote, and what is worth a warning. */
 export interface WriteImageResult {
   readonly destination: string;

@@ -27,7 +27,7 @@ import {
 } from '../layer/index.js';
 import { readTar } from '../tar/index.js';
 import { upcase } from '../windows/index.js';
-import { type WriteImageResult, writeImage } from './copy.js';
+import { type BuiltLayer, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { streamToFile } from './files.js';
 import { type ImageHandle, type ResolvedImage, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
@@ -60,7 +60,7 @@ export interface SquashOptions extends PolicyOptions {
 
 /** What `squashImage` wrote. */
 export interface SquashResult extends WriteImageResult {
-  readonly layer: { readonly digest: string; readonly diffId: string; readonly size: number; readonly entries: number };
+  readonly layer: BuiltLayer;
   readonly squashedLayers: number;
   /** Delta hives left out under `dropHiveDeltas`. */
   readonly droppedHiveDeltas: readonly string[];
@@ -158,14 +158,8 @@ export async function squashImage(
       root: { descriptor: descriptorOf({ ...m.descriptor, platform: configPlatform(config) }), bytes: m.bytes },
       blobs,
     };
-    const r = await writeImage(out, d, {
-      ...(opts.registries === undefined ? {} : { registries: opts.registries }),
-      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
-      env,
-    });
     return {
-      ...r,
-      layer: { digest: summary.digest, diffId: summary.diffId, size: summary.size, entries: summary.entries },
+      ...(await writeBuiltImage(out, d, opts, env, summary)),
       squashedLayers: layers.length,
       droppedHiveDeltas: dropped,
       hivesAdded,
