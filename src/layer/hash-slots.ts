@@ -1,7 +1,7 @@
 /**
  * An open-addressing hash table of (32-bit hash, 32-bit locator) pairs, for indexes whose keys live elsewhere — a
  * file, a record log — so that memory holds 8 bytes a slot (kept at most 3/4 full, doubled when fuller) instead of
- * the keys. A hash is never trusted: the caller checks every candidate against its real key, so a collision costs one
+ * the keys (hash them with `upcaseHash`, Windows' case rule, or any 32-bit hash). A hash is never trusted: the caller checks every candidate against its real key, so a collision costs one
  * look at the key, never a wrong answer.
  */
 
@@ -63,30 +63,4 @@ export class HashSlots {
     this.#slots = slots;
     this.#mask = mask;
   }
-}
-
-/** The FNV-1a offset basis: where a {@link fnvStep} chain starts. */
-export const FNV_BASIS = 0x811c9dc5;
-
-/** One FNV-1a step over a 16-bit unit. */
-export function fnvStep(h: number, unit: number): number {
-  return Math.imul(h ^ unit, 0x01000193);
-}
-
-/** FNV-1a over the UTF-16 units of `s`, then {@link finishHash}. Case-sensitive. */
-export function stringHash(s: string): number {
-  let h = FNV_BASIS;
-  for (let i = 0; i < s.length; i++) h = fnvStep(h, s.charCodeAt(i));
-  return finishHash(h);
-}
-
-/** The final mix of an FNV chain (murmur3's): the table indexes by the low bits, which FNV alone spreads poorly. */
-export function finishHash(hash: number): number {
-  let h = hash;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { upcase } from '../windows/index.js';
-import { NameSet, upcaseHash } from './name-set.js';
+import { upcase, upcaseHash } from '../windows/index.js';
+import { NameSet } from './name-set.js';
 import { RecordLog } from './record-log.js';
 
 /** Two different names (not equal by case) with the same 32-bit hash, found by a deterministic birthday search. */

@@ -8,8 +8,8 @@
  * A hash is never trusted: every slot whose hash matches is verified against its record (`equalUpcase`), so two names
  * whose hashes collide are told apart exactly and a collision costs one read, never a false answer.
  */
-import { equalUpcase, upcaseUnit } from '../windows/index.js';
-import { FNV_BASIS, finishHash, fnvStep, HashSlots } from './hash-slots.js';
+import { equalUpcase, upcaseHash } from '../windows/index.js';
+import { HashSlots } from './hash-slots.js';
 import { type LogRecord, RecordLog } from './record-log.js';
 
 /** What the set holds for one name. */
@@ -20,20 +20,6 @@ export interface NameEntry {
   readonly path: string;
   /** The second path given to `claim`, if any. */
   readonly data: string | undefined;
-}
-
-/**
- * The hash of `path` upper-cased by Windows' rule: FNV-1a over the UTF-16 units, then a final mix (the table is
- * indexed by the low bits). Any value is valid: an empty slot is marked in its locator word.
- */
-export function upcaseHash(path: string): number {
-  let h = FNV_BASIS;
-  for (let i = 0; i < path.length; i++) {
-    let u = path.charCodeAt(i);
-    if (u >= 0x61) u = u <= 0x7a ? u - 0x20 : u < 0x80 ? u : upcaseUnit(u);
-    h = fnvStep(h, u);
-  }
-  return finishHash(h);
 }
 
 /** A case-insensitive set of paths; see the module comment. */

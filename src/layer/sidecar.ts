@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { AtomicTarget } from '../atomic.js';
 import type { ExtendedAttribute, PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
+import { upcaseHash } from '../windows/case.js';
 import { formatPaxTime, parsePaxTime, type UnixNanos } from '../windows/filetime.js';
-import { HashSlots, stringHash } from './hash-slots.js';
+import { HashSlots } from './hash-slots.js';
 
 /** The sidecar folder name at the layer root. */
 export const SIDECAR_DIR = '.winlayer';
@@ -375,7 +376,7 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
   }
 
   const entriesPath = join(dir, ENTRIES);
-  // The index holds no paths: a hash table of (hash of the path, line number) plus each line's offset and length,
+  // The index holds no paths: a hash table of (hash of the path by Windows' case rule, line number) plus each line's offset and length,
   // 25–40 bytes a record. A record is read back (one positioned read) to answer `get` and to confirm a hash.
   const index = new HashSlots();
   let starts = new Float64Array(1024);
@@ -407,7 +408,7 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
   /** The record of `path`, found through the hash table and confirmed by its own path. */
   const lookup = (path: string): SidecarRecord | undefined => {
     let found: SidecarRecord | undefined;
-    index.find(stringHash(path), (i) => {
+    index.find(upcaseHash(path), (i) => {
       const r = readBack(i);
       if (r.path !== path) return false;
       found = r;
@@ -431,7 +432,7 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
       starts[i] = start;
       lengths[i] = length;
       if (lookup(r.path) !== undefined) throw invalid(entriesPath, `duplicate record for ${r.path}`, i + 1);
-      index.add(stringHash(r.path), i);
+      index.add(upcaseHash(r.path), i);
       if (r.kind === 'whiteout' || r.kind === 'symlink' || (r.kind === 'hardlink' && r.inParent === true)) {
         const p = parentOf(r.path);
         const group = detached.get(p);

@@ -12,7 +12,7 @@ import { type BigIntStats, lstatSync, readdirSync, readlinkSync, statSync } from
 import { join, posix, sep } from 'node:path';
 import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { compareUtf8, equalUpcase, upcase, windowsNameProblem } from '../windows/index.js';
+import { compareUtf8, equalUpcase, NameIndex, windowsNameProblem } from '../windows/index.js';
 import { HostFileBody } from './host-file-body.js';
 import { defaultMetadata, type MetadataPolicy, type PolicyOptions, policyTimes, resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar, SIDECAR_DIR, type Sidecar, type SidecarRecord } from './sidecar.js';
@@ -405,7 +405,7 @@ class Walker {
       const have = new Set(names);
       for (const n of more) if (!have.has(n)) names.push(n);
     }
-    const seen = new Map<string, string>();
+    const seen = new NameIndex();
     for (const name of names) {
       if (name.startsWith(WHITEOUT_PREFIX) && this.#source.kind === 'layer') {
         // In a layer tar this name is a tombstone, not a file: every reader (hcsshim, containerd, ours) would delete
@@ -428,8 +428,7 @@ class Walker {
           hint: 'rename it; Windows could not import this layer',
         });
       }
-      const key = upcase(name);
-      const other = seen.get(key);
+      const other = seen.add(name);
       if (other !== undefined) {
         const [a, b] = [other, name].sort(compareUtf8);
         throw new WinlayerError('NAME_COLLISION', `${path}/${a} and ${path}/${b} are the same name on Windows`, {
@@ -438,7 +437,6 @@ class Walker {
           hint: 'rename or remove one of them; Windows names ignore case',
         });
       }
-      seen.set(key, name);
       if (path.length + 1 + name.length > MAX_PATH_UNITS) {
         throw new WinlayerError('NAME_INVALID', `the path is longer than ${MAX_PATH_UNITS} UTF-16 units`, {
           entry: `${path}/${name}`,

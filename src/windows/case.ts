@@ -73,3 +73,23 @@ export function compareUpcase(a: string, b: string): number {
 export function equalUpcase(a: string, b: string): boolean {
   return a.length === b.length && compareUpcase(a, b) === 0;
 }
+
+/**
+ * A 32-bit hash of a name as Windows compares it: FNV-1a over the upper-cased UTF-16 units (the per-unit rule of
+ * {@link upcaseUnit}), then murmur3's final mix, so that tables indexed by the low bits spread well. Names equal by
+ * {@link equalUpcase} hash equal; the upper-cased string is never built.
+ */
+export function upcaseHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    let u = name.charCodeAt(i);
+    if (u >= 0x61) u = u <= 0x7a ? u - 0x20 : u < 0x80 ? u : upcaseUnit(u);
+    h = Math.imul(h ^ u, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -12,7 +12,7 @@
  * - a whole path is at most 32767 UTF-16 units (the NT path limit).
  */
 import { WinlayerError } from '../errors.js';
-import { equalUpcase, upcaseUnit } from './case.js';
+import { equalUpcase, upcaseHash } from './case.js';
 
 /** The longest component NTFS stores, in UTF-16 units. */
 export const MAX_COMPONENT_LENGTH = 255;
@@ -153,15 +153,4 @@ export class NameIndex {
     if (typeof bucket === 'string') return equalUpcase(bucket, path) ? bucket : undefined;
     return bucket.find((p) => equalUpcase(p, path));
   }
-}
-
-/** FNV-1a over the upper-cased UTF-16 units. */
-function upcaseHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    const u = upcaseUnit(s.charCodeAt(i));
-    h = Math.imul(h ^ (u & 0xff), 0x01000193);
-    h = Math.imul(h ^ (u >>> 8), 0x01000193);
-  }
-  return h >>> 0;
 }
