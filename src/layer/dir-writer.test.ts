@@ -294,34 +294,40 @@ test('background writer: a failure on the writer thread names its entry and leav
   assert.deepEqual(readdirSync(root), []);
 });
 
-test('SIGTERM while the background writer works: the worker stops first, the temporary folder is removed', async (t) => {
-  const root = tempDir(t);
-  const script = `
-    import { writeLayerDir } from ${JSON.stringify(new URL('./dir-writer.ts', import.meta.url).pathname)};
-    import { bufferBody } from ${JSON.stringify(new URL('../entry.ts', import.meta.url).pathname)};
-    const win = { lastWriteTime: 0n };
-    async function* entries() {
-      yield { kind: 'directory', path: 'Files', win };
-      for (let d = 0; ; d++) {
-        yield { kind: 'directory', path: 'Files/d' + d, win };
-        for (let i = 0; i < 200; i++) {
-          const data = Buffer.alloc(2000, i);
-          yield { kind: 'file', path: 'Files/d' + d + '/f' + i, size: data.length, body: bufferBody(data), win };
+for (const background of [true, false]) {
+  // A source that never waits (as a tar file read synchronously) must not keep the signal handlers from running.
+  const what = background
+    ? 'the background writer works: the worker stops first,'
+    : 'a source that never waits is written:';
+  test(`SIGTERM while ${what} the temporary folder is removed`, async (t) => {
+    const root = tempDir(t);
+    const script = `
+      import { writeLayerDir } from ${JSON.stringify(new URL('./dir-writer.ts', import.meta.url).pathname)};
+      import { bufferBody } from ${JSON.stringify(new URL('../entry.ts', import.meta.url).pathname)};
+      const win = { lastWriteTime: 0n };
+      async function* entries() {
+        yield { kind: 'directory', path: 'Files', win };
+        for (let d = 0; ; d++) {
+          yield { kind: 'directory', path: 'Files/d' + d, win };
+          for (let i = 0; i < 200; i++) {
+            const data = Buffer.alloc(2000, i);
+            yield { kind: 'file', path: 'Files/d' + d + '/f' + i, size: data.length, body: bufferBody(data), win };
+          }
+          if (d === 5) process.stdout.write('started\\n');
         }
-        if (d === 5) process.stdout.write('started\\n');
       }
-    }
-    await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))}, { background: true, sync: false });
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+      await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))}, { background: ${background}, sync: false });
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+      child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 143);
+    assert.deepEqual(readdirSync(root), []);
   });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
-    child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 143);
-  assert.deepEqual(readdirSync(root), []);
-});
+}

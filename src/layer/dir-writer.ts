@@ -44,7 +44,7 @@ import {
   type SidecarStream,
   SidecarWriter,
 } from './sidecar.js';
-import { BackgroundWriter, CREATE_FLAGS, utimeSeconds } from './write-worker.js';
+import { BackgroundWriter, CREATE_FLAGS, type SharedInput, utimeSeconds, WHOLE_FILE_MAX } from './write-worker.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
 export interface WriteLayerDirOptions {
@@ -108,8 +108,8 @@ export const BCD_BACKUPS: ReadonlyMap<string, string> = new Map([
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 const COPY_BUFFER = 1 << 20;
-/** Files up to this size go to the background writer in one piece; larger ones are streamed to it. */
-const WHOLE_FILE = 256 * 1024;
+/** Longest stretch (ms) without an event-loop turn: signal handlers must run. */
+const YIELD_MS = 20;
 
 /** A sidecar record under construction: one fixed shape for every kind (absent fields are `undefined`). */
 type Rec = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
@@ -137,12 +137,14 @@ const DEFER_LINK = 1;
  * the temporary folder. The target must not exist
  * or be an empty folder, unless `force`. Throws `WinlayerError` — `LAYER_UNSAFE`, `LAYER_INVALID`, `LAYER_HARDLINK`,
  * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SPECIAL_FILE`, `LAYER_EXISTS`, `IO`, or whatever the source throws — and
- * then leaves nothing behind.
+ * then leaves nothing behind. `input` (from `importLayer`): the shared buffers the entries' bodies are read into, whose
+ * bytes the background writer then writes without a copy.
  */
 export async function writeLayerDir(
   entries: AsyncIterable<LayerEntry>,
   layerDir: string,
   opts: WriteLayerDirOptions = {},
+  input?: SharedInput,
 ): Promise<ImportResult> {
   const finalPath = resolve(layerDir);
   const parents = (opts.parents ?? []).map((p) => resolve(p));
@@ -167,7 +169,7 @@ export async function writeLayerDir(
       uniquePaths: true, // the guard refuses duplicate names
     });
     // Opens its spill files last: from here on, `run` closes them whatever happens.
-    const w = new DirWriter(target.tempPath, parents, opts);
+    const w = new DirWriter(target.tempPath, parents, opts, input);
     const result = await w.run(entries, sidecar);
     if (opts.sync !== false) syncTree(target.tempPath);
     target.commit({ synced: true, replaceDirectory: exists });
@@ -238,6 +240,8 @@ function microsFloor(ns: UnixNanos): UnixNanos {
 
 class DirWriter {
   readonly #root: string;
+  /** The tar reader's shared read buffers, when it reads a plain file (the background writer names their bytes). */
+  readonly #input: SharedInput | undefined;
   readonly #parents: readonly string[];
   readonly #opts: WriteLayerDirOptions;
   readonly #guard: ImportGuard;
@@ -272,8 +276,9 @@ class DirWriter {
   };
   readonly #bcd: string[] = [];
 
-  constructor(root: string, parents: readonly string[], opts: WriteLayerDirOptions) {
+  constructor(root: string, parents: readonly string[], opts: WriteLayerDirOptions, input?: SharedInput) {
     this.#root = root;
+    this.#input = input;
     this.#parents = parents;
     this.#opts = opts;
     const umask = 0o777 & ~statSync(root).mode;
@@ -299,7 +304,7 @@ class DirWriter {
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
     try {
       // Known before the first folder: then a folder's record is final at once (its mtime on disk is computed).
-      if (this.#probeExactTimes() && this.#opts.background === true) this.#bg = new BackgroundWriter();
+      if (this.#probeExactTimes() && this.#opts.background === true) this.#bg = new BackgroundWriter(this.#input);
       return await this.#run(entries, sidecar);
     } finally {
       await this.#bg?.stop();
@@ -312,7 +317,14 @@ class DirWriter {
     entries: AsyncIterable<LayerEntry>,
     sidecar: SidecarWriter,
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
+    let lastTurn = performance.now();
     for await (const e of entries) {
+      // A source that never waits (a tar file read synchronously) would keep the event loop from ever turning: give
+      // it a turn every YIELD_MS, so that SIGINT/SIGTERM handlers run and remove the temporary folder.
+      if (performance.now() - lastTurn > YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastTurn = performance.now();
+      }
       // The archive root (`./`, normalised to '') is the layer folder itself: nothing to write, nothing to record.
       if (e.kind === 'directory' && e.path === '' && e.raw !== undefined && /^(\.\/+)+$|^\.$/.test(e.raw.name))
         continue;
@@ -342,7 +354,7 @@ class DirWriter {
         hint: 'every Windows layer holds Files/ (the container sees it as C:\\)',
       });
     }
-    await this.#bg?.drain();
+    this.#bg?.drain();
     this.#finishDeferred(sidecar);
     const kind: LayerKind = this.#opts.kind ?? (this.#nonBase ? 'non-base' : 'base');
     sidecar.finish({ kind });
@@ -364,8 +376,7 @@ class DirWriter {
     switch (e.kind) {
       case 'directory': {
         if (e.path === 'Files') this.#sawFiles = true;
-        let queued: Promise<void> | undefined;
-        if (this.#bg !== undefined) queued = this.#bg.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
+        if (this.#bg !== undefined) this.#bg.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
         else {
           mkdirSync(disk, { mode: DIR_MODE });
           if (this.#dirChmod) chmodDir(disk);
@@ -382,7 +393,7 @@ class DirWriter {
         }
         this.#pending = { record, streams: [], directory: true };
         this.#counts.directories++;
-        return queued;
+        return;
       }
       case 'file': {
         if (this.#bg !== undefined) return this.#fileInBackground(this.#bg, e, disk, sidecar);
@@ -403,9 +414,8 @@ class DirWriter {
           this.#deferred.append(DEFER_LINK, e.path, encodeRecord(record));
           this.#counts.hardlinks++;
           // The writer thread runs its operations in order: the target file is on disk before the link is made.
-          if (this.#bg !== undefined)
-            return this.#bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
-          linkSync(`${this.#root}/${link.dataPath}`, disk);
+          if (this.#bg !== undefined) this.#bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
+          else linkSync(`${this.#root}/${link.dataPath}`, disk);
         } else {
           if (this.#findInParents(link.path) === undefined) {
             throw new WinlayerError(
@@ -492,18 +502,22 @@ class DirWriter {
     sidecar: SidecarWriter,
   ): Promise<void> | undefined {
     const w = e.win;
-    const queued = this.#queueFile(bg, disk, e, [w.lastAccessTime ?? w.lastWriteTime, w.lastWriteTime]);
-    const record = (): Promise<void> | undefined => {
-      const diskMtime = microsFloor(w.lastWriteTime);
+    const record = (): void => {
       // The boot-file backup copies the file on disk: wait for it.
-      if (BCD_BACKUPS.has(e.path)) return bg.drain().then(() => this.#fileWritten(e, disk, diskMtime, sidecar));
-      this.#fileWritten(e, disk, diskMtime, sidecar);
-      return undefined;
+      if (BCD_BACKUPS.has(e.path)) bg.drain();
+      this.#fileWritten(e, disk, microsFloor(w.lastWriteTime), sidecar);
     };
-    return queued === undefined ? record() : queued.then(record);
+    const queued = this.#queueFile(bg, disk, e, [w.lastAccessTime ?? w.lastWriteTime, w.lastWriteTime]);
+    if (queued !== undefined) return queued.then(record);
+    record();
+    return undefined;
   }
 
-  /** Queues a file's (or stream's) data to the background writer: whole when small and synchronous, else streamed. */
+  /**
+   * Queues a file's (or stream's) data to the background writer. A body lent by the tar reader from the shared input
+   * is named, not copied; another synchronous body is copied into the batch when small; the rest is streamed (a
+   * promise only for a body that must be iterated).
+   */
   #queueFile(
     bg: BackgroundWriter,
     disk: string,
@@ -512,8 +526,27 @@ class DirWriter {
   ): Promise<void> | undefined {
     const label = e.raw?.name ?? e.path;
     const { body, size } = e;
+    const view = bodyViewReader(body);
+    if (view !== undefined) {
+      // The whole body lies in the reader's current chunk (else it offers no view).
+      const data = view(size);
+      if (data.length === size && view(1).length === 0 && bg.inInput(data)) {
+        bg.fileFromInput(disk, data, times, this.#fileChmod, label);
+        return undefined;
+      }
+      bg.open(disk, times, this.#fileChmod, label);
+      let written = data.length;
+      bg.write(data, label);
+      for (let v = view(COPY_BUFFER); v.length > 0; v = view(COPY_BUFFER)) {
+        bg.write(v, label);
+        written += v.length;
+      }
+      this.#checkWritten(written, e);
+      bg.close(label);
+      return undefined;
+    }
     const readSync = body.readSync;
-    if (readSync === undefined || size > WHOLE_FILE) return this.#streamFile(bg, disk, e, times, label);
+    if (readSync === undefined || size > WHOLE_FILE_MAX) return this.#streamFile(bg, disk, e, times, label);
     const fill = (into: Uint8Array): void => {
       let got = 0;
       while (got < size) {
@@ -522,16 +555,13 @@ class DirWriter {
         got += n;
       }
       if (got === size) for (let n = readSync(this.#buffer); n > 0; n = readSync(this.#buffer)) got += n;
-      if (got !== size) {
-        throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${got}`, {
-          entry: e.path,
-        });
-      }
+      this.#checkWritten(got, e);
     };
-    return bg.file(disk, size, fill, times, this.#fileChmod, label);
+    bg.file(disk, size, fill, times, this.#fileChmod, label);
+    return undefined;
   }
 
-  /** Streams a large or asynchronous body to the background writer (open, pieces, close). */
+  /** Streams a large or iterated body to the background writer (open, pieces, close). */
   async #streamFile(
     bg: BackgroundWriter,
     disk: string,
@@ -539,26 +569,31 @@ class DirWriter {
     times: readonly [UnixNanos, UnixNanos] | undefined,
     label: string,
   ): Promise<void> {
-    await bg.open(disk, times, this.#fileChmod, label);
+    bg.open(disk, times, this.#fileChmod, label);
     let written = 0;
     const body = e.body;
     if (body.readSync !== undefined) {
       for (let n = body.readSync(this.#buffer); n > 0; n = body.readSync(this.#buffer)) {
-        await bg.write(this.#buffer.subarray(0, n), label);
+        bg.write(this.#buffer.subarray(0, n), label);
         written += n;
       }
     } else {
+      // Chunks of the tar reader's shared input are named; others are copied.
       for await (const chunk of body) {
-        await bg.write(chunk, label);
+        bg.write(chunk, label);
         written += chunk.length;
       }
     }
+    this.#checkWritten(written, e);
+    bg.close(label);
+  }
+
+  #checkWritten(written: number, e: Extract<LayerEntry, { kind: 'file' | 'stream' }>): void {
     if (written !== e.size) {
       throw new WinlayerError('LAYER_INVALID', `the entry declares ${e.size} bytes but holds ${written}`, {
         entry: e.path,
       });
     }
-    await bg.close(label);
   }
 
   /**

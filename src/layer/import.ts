@@ -7,6 +7,7 @@ import { closeSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
 import { type ByteInput, detectCompression, openTarFile, type ReadTarOptions, readTar } from '../tar/index.js';
 import { type ImportResult, type WriteLayerDirOptions, writeLayerDir } from './dir-writer.js';
+import { SharedInput } from './write-worker.js';
 
 /** Options of `importLayer`: the layer-folder options plus the tar reader's. */
 export interface ImportLayerOptions extends WriteLayerDirOptions {
@@ -23,6 +24,8 @@ const READ_CHUNK = 1 << 20;
  * garbage megabyte per read for the collector.
  */
 const RING = 4;
+/** Read buffers shared with the writer thread: more of them, so the reader runs ahead while the writer catches up. */
+const SHARED_RING = 16;
 
 /**
  * Imports the layer tar `input` — a file path (`FILE` or `layer:FILE`) or a byte stream such as stdin — into the
@@ -42,7 +45,10 @@ export async function importLayer(
   try {
     const tarOpts = opts.tar ?? {};
     const plain = tarOpts.compression === undefined ? isPlainTar(file.fd) : tarOpts.compression === 'none';
-    return await writeLayerDir(readTar(fileChunks(file.fd, file.path, plain), tarOpts), layerDir, opts);
+    // With the writer thread, a plain tar is read into shared memory: file data goes to disk from there, uncopied.
+    const shared = plain && opts.background === true ? new SharedInput(SHARED_RING, READ_CHUNK) : undefined;
+    const chunks = fileChunks(file.fd, file.path, plain, shared);
+    return await writeLayerDir(readTar(chunks, tarOpts), layerDir, opts, shared);
   } finally {
     closeSync(file.fd);
   }
@@ -64,10 +70,17 @@ function isPlainTar(fd: number): boolean {
  * waiting for the thread pool between chunks. With `reuse` (a plain tar read by `writeLayerDir`), chunks cycle through
  * a ring of `RING` buffers; else each chunk is a fresh buffer (a decompressor may hold on to its input).
  */
-async function* fileChunks(fd: number, path: string, reuse: boolean): AsyncGenerator<Uint8Array> {
-  const ring = reuse ? Array.from({ length: RING }, () => Buffer.allocUnsafe(READ_CHUNK)) : [];
+async function* fileChunks(
+  fd: number,
+  path: string,
+  reuse: boolean,
+  shared: SharedInput | undefined,
+): AsyncGenerator<Uint8Array> {
+  const ring = shared?.buffers ?? (reuse ? Array.from({ length: RING }, () => Buffer.allocUnsafe(READ_CHUNK)) : []);
   for (let turn = 0; ; turn++) {
-    const buf = reuse ? ring[turn % RING]! : Buffer.allocUnsafe(READ_CHUNK);
+    // A shared buffer may still be named by queued writes: wait until the writer thread is done with them.
+    shared?.release(turn % ring.length);
+    const buf = reuse ? ring[turn % ring.length]! : Buffer.allocUnsafe(READ_CHUNK);
     let n: number;
     try {
       n = readSync(fd, buf, 0, READ_CHUNK, null);

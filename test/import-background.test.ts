@@ -1,0 +1,84 @@
+/**
+ * The writer thread on a real tar file: the tar is read into shared buffers and file data is written from them by
+ * offset (no copy), each buffer reused only once the writes naming it are done. The tar here is several times the
+ * shared ring, with files that fit one read, files that straddle two reads, and files of many reads, so every path
+ * (whole file by reference, open/write/close by reference, buffer reuse while writes are queued) runs; the folder, the
+ * sidecar and the re-exported tar must equal what the synchronous path gives.
+ */
+import assert from 'node:assert/strict';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { exportLayer } from '../src/layer/export.js';
+import { importLayer } from '../src/layer/import.js';
+import { tempDir } from './helpers/tools.js';
+
+/** Deterministic bytes: each file's content depends on its index, so a byte written from the wrong buffer shows. */
+function content(i: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let x = (i + 1) * 2654435761;
+  for (let k = 0; k < size; k += 4) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    b.writeUInt32LE(x, k - (k + 4 > size ? k + 4 - size : 0));
+  }
+  return b;
+}
+
+/** Every file and folder of the layer (not `.winlayer/`, compared by content) with size, mtime and bytes, sorted. */
+function snapshot(root: string): string[] {
+  const rows: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      if (rel === '' && name === '.winlayer') continue;
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const st = lstatSync(join(root, r), { bigint: true });
+      if (st.isDirectory()) {
+        rows.push(`${r}/ ${st.mtimeNs}`);
+        walk(r);
+      } else {
+        const data = readFileSync(join(root, r));
+        rows.push(`${r} ${st.size} ${st.mtimeNs} ${st.nlink} ${data.subarray(0, 16).toString('hex')}`);
+        rows.push(`${r} sum ${data.reduce((a, v, k) => (a + v * (k + 1)) % 4294967291, 0)}`);
+      }
+    }
+  };
+  walk('');
+  return rows;
+}
+
+test('background import of a tar larger than the shared ring: the same folder, sidecar and tar as the synchronous path', async (t) => {
+  const root = tempDir(t, 'winlayer-bg-');
+  const src = join(root, 'src');
+  // ~40 MB: small files, files around the 1 MiB read size, and a few of several MiB.
+  const sizes: number[] = [];
+  for (let i = 0; i < 400; i++) sizes.push((i * 7919) % 20_000);
+  for (let i = 0; i < 12; i++) sizes.push((1 << 20) - 700 + i * 137);
+  for (let i = 0; i < 6; i++) sizes.push(3_000_000 + i * 555_555);
+  let n = 0;
+  for (const [i, size] of sizes.entries()) {
+    const dir = join(src, 'Files', `d${i % 9}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `f${i}.bin`), content(i, size));
+    n += size;
+  }
+  assert.ok(n > 30e6, `the tar must exceed the shared ring several times (${n} bytes)`);
+  const tar = join(root, 'layer.tar');
+  await exportLayer(src, { output: tar });
+
+  const plain = await importLayer(tar, join(root, 'sync'), { sync: false, background: false });
+  const bg = await importLayer(tar, join(root, 'bg'), { sync: false, background: true });
+  assert.deepEqual({ ...bg, layerDir: '' }, { ...plain, layerDir: '' });
+  assert.equal(bg.files, sizes.length);
+  assert.deepEqual(snapshot(join(root, 'bg')), snapshot(join(root, 'sync')));
+  for (const f of ['entries.ndjson', 'sds.ndjson', 'manifest.json']) {
+    assert.equal(
+      readFileSync(join(root, 'bg', '.winlayer', f), 'utf8'),
+      readFileSync(join(root, 'sync', '.winlayer', f), 'utf8'),
+    );
+  }
+  const again = join(root, 'again.tar');
+  await exportLayer(join(root, 'bg'), { output: again });
+  assert.ok(readFileSync(again).equals(readFileSync(tar)), 'the re-export of the background import differs');
+});
