@@ -200,6 +200,15 @@ function nodeStartup(): { wall: number } {
   return { wall: seconds(() => execFileSync(process.execPath, ['-e', '0'])) };
 }
 
+/**
+ * Wall time of `bench/floors/export.mjs` on `dir`: the least a Node program does to write the tar and its sha256 (walk,
+ * read, headers, a hashing thread; no PAX records, no checks), start-up included.
+ */
+function minimalExport(dir: string): { wall: number } {
+  const script = join(HERE, 'floors', 'export.mjs');
+  return { wall: seconds(() => execFileSync(process.execPath, [script, dir, '/dev/null'], { stdio: 'ignore' })) };
+}
+
 /** Wall time of one sha256 over `bytes` bytes fed in 1 MiB chunks, in this process (no start-up, no I/O). */
 function sha256Floor(bytes: number): { wall: number } {
   const chunk = Buffer.alloc(1 << 20, 0x5a);
@@ -268,6 +277,11 @@ export function benchExport(opts: BenchExportOptions = benchOptionsFromEnv()): B
       ...common,
       what: 'floor: sha256 of the tar bytes (Node, one stream)',
       ...best(repeat, () => sha256Floor(info.bytes)),
+    });
+    rows.push({
+      ...common,
+      what: 'floor: minimal Node export (walk, read, sha256 thread; no PAX, no checks)',
+      ...best(repeat, () => minimalExport(dir)),
     });
     rows.push({
       ...common,

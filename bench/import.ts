@@ -165,6 +165,19 @@ function gnu(tar: string, target: string, sync: boolean): { wall: number } {
   return { wall };
 }
 
+/**
+ * `bench/floors/extract.mjs` into a new folder (optionally followed by one `sync -f`): the least a Node program does to
+ * extract the tar (headers, folders, files, hard links, mtimes; no checks, no sidecar), start-up included.
+ */
+function minimal(tar: string, target: string, sync: boolean): { wall: number } {
+  const script = join(HERE, 'floors', 'extract.mjs');
+  const wall = seconds(() => {
+    execFileSync(process.execPath, [script, tar, target], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (sync) execFileSync('sync', ['-f', target]);
+  });
+  return { wall };
+}
+
 /** Runs the import benchmark and returns its rows (options as the export benchmark's; trees are shared with it). */
 export async function benchImport(
   opts: BenchExportOptions & { readonly tmpfs?: string } = importOptionsFromEnv(),
@@ -187,13 +200,15 @@ export async function benchImport(
     );
     execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]); // warm the page cache
     const targets = new Targets(target);
-    const [plain, synced, mine, mineNoSync, mineThread] = bestInTurns(repeat, [
+    const [plain, synced, mine, mineNoSync, mineThread, floor, floorSynced] = bestInTurns(repeat, [
       () => gnu(tar, targets.next(), false),
       () => gnu(tar, targets.next(), true),
       () => ours(tar, targets.next(), true),
       () => ours(tar, targets.next(), false),
       () => ours(tar, targets.next(), false, true),
-    ]) as [Measured, Measured, Measured, Measured, Measured];
+      () => minimal(tar, targets.next(), false),
+      () => minimal(tar, targets.next(), true),
+    ]) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
     targets.removeAll();
     /** A row, with its ratio to `peer` when it has one. */
     const row = (what: string, m: Measured, peer?: Measured): BenchRow => ({
@@ -208,6 +223,8 @@ export async function benchImport(
       row('winlayer import (one sync)', mine, synced),
       row('winlayer import (no sync)', mineNoSync, plain),
       row('winlayer import (no sync, background writer)', mineThread, plain),
+      row('floor: minimal Node extract (no checks, no sidecar)', floor, plain),
+      row('floor: minimal Node extract; sync -f', floorSynced, synced),
     );
     if (opts.tmpfs !== undefined) {
       // tmpfs frees inodes at once: each row may remove its output, so the RAM holds one extracted tree at a time.
@@ -220,15 +237,17 @@ export async function benchImport(
           rmSync(memTarget, { recursive: true, force: true });
         }
       };
-      const [memTar, memOurs, memThread] = bestInTurns(repeat, [
+      const [memTar, memOurs, memThread, memFloor] = bestInTurns(repeat, [
         () => inMemory((t) => gnu(tar, t, false)),
         () => inMemory((t) => ours(tar, t, false)),
         () => inMemory((t) => ours(tar, t, false, true)),
-      ]) as [Measured, Measured, Measured];
+        () => inMemory((t) => minimal(tar, t, false)),
+      ]) as [Measured, Measured, Measured, Measured];
       rows.push(
         row('tar -xf (tmpfs)', memTar),
         row('winlayer import (tmpfs)', memOurs, memTar),
         row('winlayer import (tmpfs, background writer)', memThread, memTar),
+        row('floor: minimal Node extract (tmpfs)', memFloor, memTar),
       );
     }
   }
@@ -255,7 +274,7 @@ export async function run(ctx: {
   });
   return rows.map((r) => ({
     case: `import ${r.tree}-like`,
-    tool: r.what.startsWith('winlayer') ? 'winlayer' : 'GNU tar',
+    tool: r.what.startsWith('winlayer') ? 'winlayer' : r.what.startsWith('floor') ? 'Node' : 'GNU tar',
     seconds: r.wall,
     entries: r.files,
     bytes: r.mb * 1e6,
