@@ -250,6 +250,7 @@ test('SIGTERM during an export removes the temporary output; nothing is left at 
       stdio: 'ignore',
     },
   );
+  t.after(() => child.kill('SIGKILL')); // never outlives the test
   let early: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {

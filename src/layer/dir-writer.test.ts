@@ -171,12 +171,16 @@ test('SIGTERM during an import removes the temporary folder', async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  t.after(() => child.kill('SIGKILL')); // a child that ignores the signal must not outlive the test
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
     child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
   });
   assert.equal(readdirSync(root).length, 1, 'the temporary exists while the import runs');
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null | 'still running'>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    setTimeout(() => resolve('still running'), 15_000).unref();
+  });
   child.kill('SIGTERM');
   assert.equal(await exited, 143);
   assert.deepEqual(readdirSync(root), []);
@@ -321,11 +325,15 @@ for (const background of [true, false]) {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    t.after(() => child.kill('SIGKILL')); // a child that ignores the signal must not outlive the test (or fill the disk)
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
       child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null | 'still running'>((resolve) => {
+      child.on('exit', (code) => resolve(code));
+      setTimeout(() => resolve('still running'), 15_000).unref();
+    });
     child.kill('SIGTERM');
     assert.equal(await exited, 143);
     assert.deepEqual(readdirSync(root), []);

@@ -42,13 +42,16 @@ export type NameShape =
   | { readonly shape: 'opaque'; readonly directory: string }
   | { readonly shape: 'plain' };
 
+const PLAIN: NameShape = Object.freeze({ shape: 'plain' });
+
 /** Classifies a (normalised) layer path by its base name. A bare `.wh.` is plain (there is nothing to delete). */
 export function nameShape(path: string): NameShape {
+  // Nearly every name: no whiteout prefix at the start of the base name, so nothing to split.
+  if (!path.startsWith(WHITEOUT_PREFIX, path.lastIndexOf('/') + 1)) return PLAIN;
   const { dir, base } = splitPath(path);
-  if (!base.startsWith(WHITEOUT_PREFIX)) return { shape: 'plain' };
   if (base === OPAQUE_WHITEOUT) return { shape: 'opaque', directory: dir };
   const rest = base.slice(WHITEOUT_PREFIX.length);
-  if (rest === '') return { shape: 'plain' };
+  if (rest === '') return PLAIN;
   return { shape: 'whiteout', target: joinPath(dir, rest) };
 }
 

@@ -5,11 +5,10 @@
 import type { PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { compareUtf8 } from '../windows/index.js';
+import { asciiText, decodeTextAt } from './header.js';
 
 export type { PaxRecord } from '../entry.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const utf8Lenient = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
 
 /** Where a PAX block sits, for error messages. */
@@ -30,45 +29,171 @@ export interface PaxContext {
  */
 export function decodePax(data: Uint8Array, ctx: PaxContext = {}): PaxRecord[] {
   const records: PaxRecord[] = [];
-  const base = ctx.offset ?? 0;
+  decodePaxInto(data, 0, data.length, ctx.entry, ctx.offset ?? 0, ctx.lenient === true, records);
+  return records;
+}
+
+/** PAX keys the reader meets on nearly every entry, as the constant strings (no decode, one identity), by length. */
+const KNOWN_KEYS: readonly (readonly string[])[] = (() => {
+  const keys = [
+    'path',
+    'linkpath',
+    'size',
+    'mtime',
+    'atime',
+    'ctime',
+    'uid',
+    'gid',
+    'uname',
+    'gname',
+    'hdrcharset',
+    'MSWINDOWS.fileattr',
+    'MSWINDOWS.rawsd',
+    'MSWINDOWS.sd',
+    'MSWINDOWS.mountpoint',
+    'LIBARCHIVE.creationtime',
+  ];
+  const byLen: string[][] = [];
+  for (const k of keys) {
+    while (byLen.length <= k.length) byLen.push([]);
+    byLen[k.length]!.push(k);
+  }
+  return byLen;
+})();
+
+/** The known key spelled by `b[start, end)`, or undefined. */
+function knownKey(b: Uint8Array, start: number, end: number): string | undefined {
+  const cands = KNOWN_KEYS[end - start];
+  if (cands === undefined) return undefined;
+  for (let c = 0; c < cands.length; c++) {
+    const k = cands[c]!;
+    let i = 0;
+    while (i < k.length && k.charCodeAt(i) === b[start + i]) i++;
+    if (i === k.length) return k;
+  }
+  return undefined;
+}
+
+/** Where the values already decoded in the current block are (the four times of an entry are usually one string). */
+const seenStart: number[] = [];
+const seenLen: number[] = [];
+const seenText: string[] = [];
+
+/** The text of the first of the `seen` values of the current block with the bytes `b[vs, vs + vlen)`, if any. */
+function seenValue(b: Uint8Array, vs: number, vlen: number, seen: number): string | undefined {
+  for (let k = 0; k < seen; k++) {
+    if (seenLen[k] !== vlen) continue;
+    const o = seenStart[k]!;
+    let j = 0;
+    while (j < vlen && b[o + j] === b[vs + j]) j++;
+    if (j === vlen) return seenText[k];
+  }
+  return undefined;
+}
+
+/**
+ * The texts of the last security descriptors seen (`MSWINDOWS.rawsd` values) and their bytes: a layer repeats a few
+ * dozen over thousands of entries, so one byte comparison replaces a new string (and the SD cache of the Windows
+ * decoder then finds it by identity).
+ */
+const SD_KEY = 'MSWINDOWS.rawsd';
+const SD_TEXTS_MAX = 16;
+const sdBytes: Uint8Array[] = [];
+const sdTexts: string[] = [];
+let sdNext = 0;
+
+function knownSd(b: Uint8Array, vs: number, vlen: number): string | undefined {
+  for (let k = 0; k < sdBytes.length; k++) {
+    const c = sdBytes[k]!;
+    if (c.length !== vlen) continue;
+    let j = 0;
+    while (j < vlen && c[j] === b[vs + j]) j++;
+    if (j === vlen) return sdTexts[k];
+  }
+  return undefined;
+}
+
+function rememberSd(b: Uint8Array, vs: number, vlen: number, text: string): void {
+  if (vlen > 4096) return;
+  sdBytes[sdNext] = b.slice(vs, vs + vlen);
+  sdTexts[sdNext] = text;
+  sdNext = (sdNext + 1) % SD_TEXTS_MAX;
+}
+
+/**
+ * {@link decodePax} of `b[start, end)`, appending the records to `out` (the reader's hot path: no view, no
+ * intermediate array). `base` is the archive offset of `b[start]`, for errors.
+ */
+export function decodePaxInto(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  entry: string | undefined,
+  base: number,
+  lenient: boolean,
+  out: PaxRecord[],
+): void {
   const fail = (rule: string, at: number): WinlayerError =>
-    new WinlayerError('TAR_PAX', rule, { entry: ctx.entry, offset: base + at });
+    new WinlayerError('TAR_PAX', rule, { entry, offset: base + at });
+  const length = end - start;
+  let seen = 0;
   let pos = 0;
-  while (pos < data.length) {
-    if (data[pos] === 0) {
-      for (let i = pos; i < data.length; i++) if (data[i] !== 0) throw fail('NUL byte inside the PAX records', i);
+  while (pos < length) {
+    if (b[start + pos] === 0) {
+      for (let i = pos; i < length; i++) if (b[start + i] !== 0) throw fail('NUL byte inside the PAX records', i);
       break;
     }
     // The length: decimal digits then one space.
     let len = 0;
     let i = pos;
-    while (i < data.length && data[i]! >= 0x30 && data[i]! <= 0x39) {
-      len = len * 10 + (data[i]! - 0x30);
-      if (len > data.length) throw fail('PAX record length runs past the end of the header', pos);
+    for (;;) {
+      if (i >= length) break;
+      const c = b[start + i]!;
+      if (c < 0x30 || c > 0x39) break;
+      len = len * 10 + (c - 0x30);
+      if (len > length) throw fail('PAX record length runs past the end of the header', pos);
       i++;
     }
-    if (i === pos || data[i] !== 0x20) throw fail('PAX record does not start with "<length> "', pos);
-    const end = pos + len;
-    if (len < i - pos + 4 || end > data.length) throw fail(`PAX record length ${len} is invalid`, pos);
-    if (data[end - 1] !== 0x0a) throw fail(`PAX record of length ${len} does not end with a newline`, pos);
-    const body = data.subarray(i + 1, end - 1);
-    const eq = body.indexOf(0x3d);
-    if (eq <= 0) throw fail('PAX record has no "key=" part', pos);
-    const key = decode(body.subarray(0, eq), ctx.lenient);
-    const value = decode(body.subarray(eq + 1), ctx.lenient);
+    if (i === pos || b[start + i] !== 0x20) throw fail('PAX record does not start with "<length> "', pos);
+    const recEnd = pos + len;
+    if (len < i - pos + 4 || recEnd > length) throw fail(`PAX record length ${len} is invalid`, pos);
+    if (b[start + recEnd - 1] !== 0x0a) throw fail(`PAX record of length ${len} does not end with a newline`, pos);
+    // key = b[ks, eq), value = b[eq + 1, ve), absolute; ASCII noted on the way.
+    const ks = start + i + 1;
+    const ve = start + recEnd - 1;
+    let eq = ks;
+    let asciiKey = true;
+    for (; eq < ve; eq++) {
+      const c = b[eq]!;
+      if (c === 0x3d) break;
+      if (c > 0x7f) asciiKey = false;
+    }
+    if (eq === ks || eq === ve) throw fail('PAX record has no "key=" part', pos);
+    let key = asciiKey ? knownKey(b, ks, eq) : undefined;
+    if (key === undefined) key = asciiKey ? asciiText(b, ks, eq) : decodeTextAt(b, ks, eq, lenient);
+    const vs = eq + 1;
+    const vlen = ve - vs;
+    // A repeated security descriptor, or the same bytes as a value before it in this block: the same string.
+    let value = key === SD_KEY && vlen >= 16 ? knownSd(b, vs, vlen) : undefined;
+    if (value === undefined && seen > 0) value = seenValue(b, vs, vlen, seen);
+    if (value === undefined) {
+      value = decodeTextAt(b, vs, ve, lenient);
+      if (value !== undefined && vlen > 0) {
+        // Only strictly decoded text (lenient text of bad bytes must not let a later strict read pass).
+        if (key === SD_KEY && vlen >= 16 && !lenient) rememberSd(b, vs, vlen, value);
+        if (seen < 16) {
+          seenStart[seen] = vs;
+          seenLen[seen] = vlen;
+          seenText[seen] = value;
+          seen++;
+        }
+      }
+    }
     if (key === undefined || value === undefined) throw fail('PAX record is not valid UTF-8', pos);
-    records.push({ key, value });
-    pos = end;
+    out.push({ key, value });
+    pos = recEnd;
   }
-  return records;
-}
-
-function decode(bytes: Uint8Array, lenient = false): string | undefined {
-  try {
-    return (lenient ? utf8Lenient : utf8).decode(bytes);
-  } catch {
-    return undefined;
-  }
+  seenText.fill('', 0, seen);
 }
 
 /** One record's bytes: the length prefix counts its own digits. */

@@ -692,4 +692,36 @@ describe('readTar rejects malformed archives with a typed error', () => {
       );
     }
   });
+
+  it('reads Buffer chunks at any byte offset of their memory alike (headers decoded in place)', async () => {
+    const bytes = await tarOf(sample());
+    for (const shift of [0, 1, 2, 3]) {
+      for (const size of [bytes.length, 1536, 1000]) {
+        const store = Buffer.alloc(bytes.length + 4);
+        store.set(bytes, shift);
+        const data = store.subarray(shift, shift + bytes.length);
+        async function* pieces(): AsyncGenerator<Uint8Array> {
+          for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
+        }
+        assert.deepEqual(strip(await collect(readTar(pieces()))), sampleRead(), `shift ${shift}, chunks of ${size}`);
+      }
+    }
+  });
+
+  it('a security descriptor text decoded leniently is not reused by a strict read', async () => {
+    const bad = Buffer.concat([Buffer.from('AQAAgBQAAAAkAAAA'), Buffer.from([0xff, 0xfe]), Buffer.from('AA==')]);
+    const record = Buffer.concat([Buffer.from(' MSWINDOWS.rawsd='), bad, Buffer.from('\n')]);
+    const data = Buffer.concat([Buffer.from(String(record.length + 2)), record]);
+    const ok = member({ name: 'Files/a', mode: 0o644, mtime: 0, typeflag: '0' }, enc('data'));
+    const bytes = concat([member({ name: 'p', mode: 0, mtime: 0, typeflag: 'x' }, data), ok, END]);
+    await rejects(bytes, 'TAR_PAX_VALUE', /rawsd/, { lenient: true });
+    await rejects(bytes, 'TAR_PAX', /UTF-8/);
+    // A good one, read twice: the same bytes again.
+    const good = concat([paxMember([{ key: 'MSWINDOWS.rawsd', value: SD.toString('base64') }]), ok, END]);
+    for (let i = 0; i < 2; i++) {
+      const list = await readAll(good);
+      assert.deepEqual(list[0]!.win.securityDescriptor, new Uint8Array(SD));
+      assert.equal(list[0]!.raw?.pax[0]?.value, SD.toString('base64'));
+    }
+  });
 });

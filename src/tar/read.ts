@@ -6,9 +6,9 @@
 import type { EntryBody, LayerEntry, PaxRecord, RawTarInfo, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type ByteInput, bytesOf, decompress, detectCompression } from './compress.js';
-import { BLOCK_SIZE, decodeHeader, decodeText, isZeroBlock, type TarHeader } from './header.js';
+import { BLOCK_SIZE, decodeHeaderAt, decodeText } from './header.js';
 import { nameShape, normalizeTarName, splitStreamName } from './names.js';
-import { decodePax } from './pax.js';
+import { decodePaxInto } from './pax.js';
 import type { ReadTarOptions } from './types.js';
 import { decodeWindowsPax } from './windows-pax.js';
 
@@ -16,14 +16,6 @@ import { decodeWindowsPax } from './windows-pax.js';
 export const DEFAULT_MAX_PAX_SIZE = 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
-/** The key of a body's zero-copy synchronous read (see `bodyViewReader`). */
-const VIEW = Symbol('winlayer.tar.bodyView');
-
-/** A body of this reader that can lend its bytes without a copy. */
-interface ViewBody extends EntryBody {
-  readonly [VIEW]: (max: number) => Uint8Array;
-}
-
 /**
  * The zero-copy form of `body.readSync`, for a body of `readTar` that offers `readSync`: a function that returns the
  * next at most `max` bytes as a view into the reader's current input chunk (empty at the end). A view is valid only
@@ -31,10 +23,10 @@ interface ViewBody extends EntryBody {
  * writes each piece at once. Undefined for any other body (then use `readSync` or the iterator).
  */
 export function bodyViewReader(body: EntryBody): ((max: number) => Uint8Array) | undefined {
-  return (body as Partial<ViewBody>)[VIEW];
+  if (!(body instanceof ChunkBody)) return undefined;
+  return (max: number): Uint8Array => body.view(max);
 }
 const NO_RECORDS: PaxRecord[] = [];
-const PLAIN = { shape: 'plain' } as const;
 
 /**
  * Reads a tar archive as a stream of layer entries. Returns at once; the input is touched only when iteration
@@ -101,6 +93,13 @@ class ByteReader {
   #at = 0;
   /** Bytes consumed so far (offset in the uncompressed archive). */
   offset = 0;
+  /**
+   * The current chunk as a plain `Uint8Array` (a second view of the same bytes when the input gives `Buffer`s), for
+   * decoding headers and PAX records in place; bodies are still views of the chunk as given.
+   */
+  u8: Uint8Array = EMPTY;
+  /** The same bytes as `u32` words when the chunk starts 4-byte aligned (for header checksums), else undefined. */
+  u32: Uint32Array | undefined;
 
   constructor(source: AsyncIterable<Uint8Array>) {
     this.#it = source[Symbol.asyncIterator]();
@@ -111,8 +110,11 @@ class ByteReader {
     for (;;) {
       const r = await this.#it.next();
       if (r.done) return false;
-      if (r.value.length > 0) {
-        this.#chunk = r.value;
+      const c = r.value;
+      if (c.length > 0) {
+        this.#chunk = c;
+        this.u8 = c.constructor === Uint8Array ? c : new Uint8Array(c.buffer, c.byteOffset, c.length);
+        this.u32 = (c.byteOffset & 3) === 0 ? new Uint32Array(c.buffer, c.byteOffset, c.length >>> 2) : undefined;
         this.#at = 0;
         return true;
       }
@@ -124,13 +126,16 @@ class ByteReader {
     return this.#chunk.length - this.#at;
   }
 
-  /** `n` bytes as a view when the current chunk holds them (no await), else undefined. */
-  tryRead(n: number): Uint8Array | undefined {
-    if (this.#chunk.length - this.#at < n) return undefined;
-    const v = this.#chunk.subarray(this.#at, this.#at + n);
-    this.#at += n;
+  /**
+   * Consumes `n` bytes when the current chunk holds them (no await) and returns where they start in `u8`; -1
+   * otherwise (nothing consumed).
+   */
+  tryTake(n: number): number {
+    const at = this.#at;
+    if (this.#chunk.length - at < n) return -1;
+    this.#at = at + n;
     this.offset += n;
-    return v;
+    return at;
   }
 
   /** Skips `n` bytes when the current chunk holds them (no await); false otherwise (nothing skipped). */
@@ -205,8 +210,17 @@ function padded(size: number): number {
   return size + ((BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE);
 }
 
-/** Typeflags whose size field carries no data (Go's `isHeaderOnlyType`). */
-const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
+/** True for the typeflags whose size field carries no data (Go's `isHeaderOnlyType`: `1` to `6`). */
+function headerOnly(t: string): boolean {
+  const c = t.charCodeAt(0);
+  return c >= 0x31 && c <= 0x36;
+}
+
+/** True when `b[p, p + 512)` is all zero bytes (an end-of-archive block). */
+function isZeroAt(b: Uint8Array, p: number): boolean {
+  for (let i = p; i < p + BLOCK_SIZE; i++) if (b[i] !== 0) return false;
+  return true;
+}
 
 const SPECIAL_NAMES: Readonly<Record<string, string>> = {
   '3': 'character device',
@@ -219,12 +233,113 @@ const SPECIAL_NAMES: Readonly<Record<string, string>> = {
   V: 'volume label',
 };
 
-interface Pending {
-  pax: PaxRecord[];
-  longName?: string;
-  longLink?: string;
-  /** Offset of the first header of the entry (its first `x`/`L`/`K`). */
-  firstOffset: number;
+function truncated(entry: string | undefined, rule: string, offset: number): WinlayerError {
+  return new WinlayerError('TAR_TRUNCATED', rule, {
+    entry,
+    offset,
+    hint: 'the download or copy was cut short; fetch the archive again',
+  });
+}
+
+/** What the bodies of one archive share with its reader. */
+class Shared {
+  /** Counts headers read: a body belongs to the value it was made at. */
+  generation = 0;
+  /** Bytes of the current entry still in the input (data + padding); skipped before the next header. */
+  toSkip = 0;
+  constructor(readonly reader: ByteReader) {}
+}
+
+/** The body of an entry: streams `size` bytes from the reader, then leaves the padding to skip. */
+class StreamBody implements EntryBody {
+  protected readonly s: Shared;
+  protected readonly gen: number;
+  protected readonly size: number;
+  protected readonly entryName: string;
+  protected used = false;
+  protected left: number;
+
+  constructor(s: Shared, size: number, entryName: string) {
+    this.s = s;
+    this.gen = s.generation;
+    this.size = size;
+    this.left = size;
+    this.entryName = entryName;
+  }
+
+  protected stale(why: string): WinlayerError {
+    return new WinlayerError('BODY_STALE', why, {
+      entry: this.entryName,
+      hint: 'read each body once, before moving to the next entry',
+    });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.iterate();
+  }
+
+  protected async *iterate(): AsyncGenerator<Uint8Array> {
+    if (this.used) throw this.stale('the body was already read');
+    const s = this.s;
+    if (this.gen !== s.generation) throw this.stale('the body was read after the stream moved to the next entry');
+    this.used = true;
+    const reader = s.reader;
+    while (this.left > 0) {
+      if (this.gen !== s.generation) throw this.stale('the body was read after the stream moved to the next entry');
+      const at = reader.offset;
+      let v = reader.tryNext(this.left);
+      if (v.length === 0) v = await reader.next(this.left);
+      if (v.length === 0) {
+        throw truncated(
+          this.entryName,
+          `the archive ends inside the data of this ${this.size}-byte entry (${this.left} bytes missing)`,
+          at,
+        );
+      }
+      this.left -= v.length;
+      s.toSkip -= v.length;
+      yield v;
+    }
+  }
+}
+
+/**
+ * A body that lies whole in the current input chunk (most small files): it also offers `readSync` (and the views of
+ * `bodyViewReader`), so a synchronous sink copies it without an await.
+ */
+class ChunkBody extends StreamBody {
+  #syncing = false;
+  #readSync: ((buffer: Uint8Array) => number) | undefined;
+
+  override [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.#syncing) throw this.stale('the body is being read with readSync');
+    return this.iterate();
+  }
+
+  /** The next at most `max` bytes as a view (the synchronous reads share it). */
+  view(max: number): Uint8Array {
+    if (this.used && !this.#syncing) throw this.stale('the body was already read');
+    if (this.gen !== this.s.generation) {
+      throw this.stale('the body was read after the stream moved to the next entry');
+    }
+    this.used = true;
+    this.#syncing = true;
+    if (this.left === 0) return EMPTY;
+    // Nothing moved the reader since this entry was read, so the current chunk still holds the rest.
+    const v = this.s.reader.tryNext(Math.min(this.left, max));
+    this.left -= v.length;
+    this.s.toSkip -= v.length;
+    return v;
+  }
+
+  get readSync(): (buffer: Uint8Array) => number {
+    this.#readSync ??= (buffer: Uint8Array): number => {
+      const v = this.view(buffer.length);
+      buffer.set(v);
+      return v.length;
+    };
+    return this.#readSync;
+  }
 }
 
 async function* readEntries(
@@ -232,43 +347,23 @@ async function* readEntries(
   opts: ReadTarOptions & { maxPaxSize: number },
 ): AsyncGenerator<LayerEntry> {
   const lenient = opts.lenient === true;
+  const maxPax = opts.maxPaxSize;
   const reader = new ByteReader(detected(input, opts.compression));
+  const shared = new Shared(reader);
   const globals = new Map<string, string>();
-  let pending: Pending | undefined;
+  // The entry being assembled from its meta headers (`x`, `L`, `K`; a `g` only when one of those came first).
+  let pending = false;
+  let pendingPax: PaxRecord[] = NO_RECORDS;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  /** Offset of the first header of the entry (its first `x`/`L`/`K`). */
+  let firstOffset = 0;
   let owner: string | undefined; // last file or folder path: alternate data streams attach to it
-  /** Bytes of the current entry still in the input (data + padding); skipped before the next header. */
-  let toSkip = 0;
   let skipEntry = '';
-  let generation = 0;
-
-  const truncated = (entry: string | undefined, rule: string, offset: number): WinlayerError =>
-    new WinlayerError('TAR_TRUNCATED', rule, {
-      entry,
-      offset,
-      hint: 'the download or copy was cut short; fetch the archive again',
-    });
-
-  /** Reads the data of a meta header (`x`, `g`, `L`, `K`) and its padding. */
-  const readMeta = async (h: TarHeader, offset: number): Promise<Uint8Array> => {
-    const size = Number(h.size);
-    if (size > opts.maxPaxSize) {
-      throw new WinlayerError(
-        'TAR_TOO_LARGE',
-        `extended header of ${size} bytes exceeds the limit of ${opts.maxPaxSize}`,
-        { entry: h.name, offset, hint: 'raise maxPaxSize if the archive is trusted' },
-      );
-    }
-    const data = reader.tryRead(size) ?? (await reader.read(size));
-    if (data.length < size) throw truncated(h.name, 'the archive ends inside an extended header', offset);
-    const pad = padded(size) - size;
-    if (!reader.trySkip(pad) && (await reader.skip(pad)) < pad) {
-      throw truncated(h.name, 'the archive ends inside an extended header', offset);
-    }
-    return data;
-  };
 
   try {
     for (;;) {
+      const toSkip = shared.toSkip;
       if (toSkip > 0 && !reader.trySkip(toSkip)) {
         const at = reader.offset;
         const n = await reader.skip(toSkip);
@@ -280,21 +375,31 @@ async function* readEntries(
           );
         }
       }
-      toSkip = 0;
-      generation++;
+      shared.toSkip = 0;
+      shared.generation++;
       const offset = reader.offset;
-      const block = reader.tryRead(BLOCK_SIZE) ?? (await reader.read(BLOCK_SIZE));
-      if (block.length === 0) {
-        if (pending !== undefined) throw truncated(undefined, 'the archive ends after an extended header', offset);
-        if (lenient) return;
-        throw new WinlayerError('TAR_TRUNCATED', 'the archive ends without its end-of-archive blocks', {
-          offset,
-          hint: 'the archive was cut short at an entry boundary (use lenient to accept it)',
-        });
+      // The header block, in place in the input chunk when it lies there whole (nearly always).
+      let hb: Uint8Array;
+      let words: Uint32Array | undefined;
+      let hp = reader.tryTake(BLOCK_SIZE);
+      if (hp >= 0) {
+        hb = reader.u8;
+        words = reader.u32;
+      } else {
+        hb = await reader.read(BLOCK_SIZE);
+        hp = 0;
+        if (hb.length === 0) {
+          if (pending) throw truncated(undefined, 'the archive ends after an extended header', offset);
+          if (lenient) return;
+          throw new WinlayerError('TAR_TRUNCATED', 'the archive ends without its end-of-archive blocks', {
+            offset,
+            hint: 'the archive was cut short at an entry boundary (use lenient to accept it)',
+          });
+        }
+        if (hb.length < BLOCK_SIZE) throw truncated(undefined, 'the archive ends inside a header block', offset);
       }
-      if (block.length < BLOCK_SIZE) throw truncated(undefined, 'the archive ends inside a header block', offset);
-      if (isZeroBlock(block)) {
-        if (pending !== undefined) {
+      if (isZeroAt(hb, hp)) {
+        if (pending) {
           throw new WinlayerError('TAR_HEADER', 'an extended header is not followed by an entry', { offset });
         }
         const second = await reader.read(BLOCK_SIZE);
@@ -303,60 +408,98 @@ async function* readEntries(
           if (lenient) return;
           throw truncated(undefined, 'the archive ends inside its end-of-archive blocks', offset + BLOCK_SIZE);
         }
-        if (isZeroBlock(second)) return;
+        if (isZeroAt(second, 0)) return;
         throw new WinlayerError('TAR_HEADER', 'a zero block is followed by a header (end-of-archive marker inside)', {
           offset,
         });
       }
-      const h = decodeHeader(block, offset, lenient);
+      const h = decodeHeaderAt(hb, hp, offset, lenient, words);
       const t = h.typeflag;
       if (t === 'x' || t === 'g' || t === 'L' || t === 'K') {
-        const data = await readMeta(h, offset);
-        pending ??= { pax: [], firstOffset: offset };
+        // The data of the meta header and its padding; in place when the chunk holds it.
+        const size = h.size;
+        if (size > maxPax) {
+          throw new WinlayerError('TAR_TOO_LARGE', `extended header of ${size} bytes exceeds the limit of ${maxPax}`, {
+            entry: h.name,
+            offset,
+            hint: 'raise maxPaxSize if the archive is trusted',
+          });
+        }
+        let db: Uint8Array;
+        let dp = reader.tryTake(size);
+        if (dp >= 0) {
+          db = reader.u8;
+        } else {
+          db = await reader.read(size);
+          dp = 0;
+          if (db.length < size) throw truncated(h.name, 'the archive ends inside an extended header', offset);
+        }
+        const pad = padded(size) - size;
+        if (!reader.trySkip(pad) && (await reader.skip(pad)) < pad) {
+          throw truncated(h.name, 'the archive ends inside an extended header', offset);
+        }
+        if (!pending) {
+          pending = true;
+          pendingPax = [];
+          firstOffset = offset;
+        }
         if (t === 'L' || t === 'K') {
+          const data = db.subarray(dp, dp + size);
           const end = data.indexOf(0);
           const text = decodeText(end === -1 ? data : data.subarray(0, end), lenient);
           if (text === undefined) {
             throw new WinlayerError('TAR_HEADER', 'GNU long name is not valid UTF-8', { offset });
           }
-          if (t === 'L') pending.longName = text;
-          else pending.longLink = text;
+          if (t === 'L') longName = text;
+          else longLink = text;
           continue;
         }
-        const records = decodePax(data, { entry: h.name, offset: offset + BLOCK_SIZE, lenient });
         if (t === 'x') {
-          pending.pax.push(...records);
+          decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, pendingPax);
         } else {
+          const records: PaxRecord[] = [];
+          decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, records);
           for (const r of records) {
             globals.delete(r.key);
             if (r.value !== '') globals.set(r.key, r.value);
           }
-          if (pending.pax.length === 0 && pending.longName === undefined && pending.longLink === undefined) {
-            pending = undefined;
+          if (pendingPax.length === 0 && longName === undefined && longLink === undefined) {
+            pending = false;
+            pendingPax = NO_RECORDS;
           }
         }
         continue;
       }
 
       // A real entry.
-      const p = pending;
-      pending = undefined;
-      const entryOffset = p?.firstOffset ?? offset;
+      const hadPending = pending;
+      const entryOffset = hadPending ? firstOffset : offset;
+      const pax = pendingPax;
+      const pLongName = longName;
+      const pLongLink = longLink;
+      pending = false;
+      pendingPax = NO_RECORDS;
+      longName = undefined;
+      longLink = undefined;
       let records: PaxRecord[];
       if (globals.size === 0) {
-        records = p === undefined ? NO_RECORDS : p.pax;
+        records = pax;
       } else {
         records = [];
         for (const [key, value] of globals) records.push({ key, value });
-        if (p !== undefined) for (const r of p.pax) records.push(r);
+        for (let i = 0; i < pax.length; i++) records.push(pax[i]!);
       }
-      let rawName = p?.longName ?? h.name;
-      for (const r of records) if (r.key === 'path' && r.value !== '') rawName = r.value;
-      const dec = records.length === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient });
-      const name = dec?.path ?? p?.longName ?? h.name;
-      const linkName = dec?.linkpath ?? p?.longLink ?? h.linkname;
+      const nrec = records.length;
+      let rawName = pLongName ?? h.name;
+      for (let i = 0; i < nrec; i++) {
+        const r = records[i]!;
+        if (r.key === 'path' && r.value !== '') rawName = r.value;
+      }
+      const dec = nrec === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient });
+      const name = dec?.path ?? pLongName ?? h.name;
+      const linkName = dec?.linkpath ?? pLongLink ?? h.linkname;
       const size = dec?.size ?? h.size;
-      const dataSize = HEADER_ONLY.has(t) ? 0 : size;
+      const dataSize = headerOnly(t) ? 0 : size;
       let win: WindowsMetadata;
       if (dec === undefined) {
         win = { lastWriteTime: BigInt(h.mtime) * 1_000_000_000n };
@@ -374,12 +517,12 @@ async function* readEntries(
         gid: dec?.gid ?? h.gid,
         uname: dec?.uname ?? h.uname,
         gname: dec?.gname ?? h.gname,
-        format: records.length > 0 ? 'pax' : h.format,
+        format: nrec > 0 ? 'pax' : h.format,
         pax: records,
         offset: entryOffset,
       };
       const path = normalizeTarName(name);
-      toSkip = padded(dataSize);
+      shared.toSkip = padded(dataSize);
       skipEntry = name;
 
       let entry: LayerEntry;
@@ -390,43 +533,48 @@ async function* readEntries(
           : regular || t === '5' || t === '1' || t === '2'
             ? undefined
             : (SPECIAL_NAMES[t] ?? `typeflag ${JSON.stringify(t)}`);
-      const shape = special === undefined ? nameShape(path) : PLAIN;
       if (special !== undefined) {
         entry = { kind: 'special', path, win, raw, typeflag: t, description: special };
         owner = undefined;
-      } else if (shape.shape === 'whiteout') {
-        entry = { kind: 'whiteout', path, win, raw, target: shape.target };
-        owner = undefined;
-      } else if (shape.shape === 'opaque') {
-        entry = { kind: 'opaqueWhiteout', path, win, raw, directory: shape.directory };
-        owner = undefined;
-      } else if (t === '5' || (t === '\0' && name.endsWith('/'))) {
-        entry = { kind: 'directory', path, win, raw };
-        owner = path;
-      } else if (t === '1') {
-        entry = { kind: 'hardlink', path, win, raw, linkTarget: normalizeTarName(linkName) };
-        owner = undefined;
-      } else if (t === '2') {
-        entry = { kind: 'symlink', path, win, raw, linkTarget: linkName };
-        owner = undefined;
       } else {
-        const ads = owner === undefined ? undefined : splitStreamName(path);
-        const body = makeBody(dataSize, name);
-        if (ads !== undefined && ads.filePath === owner) {
-          const streamPath = `${ads.filePath}:${ads.streamName}`;
-          entry = {
-            kind: 'stream',
-            path: streamPath,
-            win,
-            raw,
-            filePath: ads.filePath,
-            streamName: ads.streamName,
-            size: dataSize,
-            body,
-          };
-        } else {
-          entry = { kind: 'file', path, win, raw, size: dataSize, body };
+        const shape = nameShape(path);
+        if (shape.shape === 'whiteout') {
+          entry = { kind: 'whiteout', path, win, raw, target: shape.target };
+          owner = undefined;
+        } else if (shape.shape === 'opaque') {
+          entry = { kind: 'opaqueWhiteout', path, win, raw, directory: shape.directory };
+          owner = undefined;
+        } else if (t === '5' || (t === '\0' && name.endsWith('/'))) {
+          entry = { kind: 'directory', path, win, raw };
           owner = path;
+        } else if (t === '1') {
+          entry = { kind: 'hardlink', path, win, raw, linkTarget: normalizeTarName(linkName) };
+          owner = undefined;
+        } else if (t === '2') {
+          entry = { kind: 'symlink', path, win, raw, linkTarget: linkName };
+          owner = undefined;
+        } else {
+          const ads = owner === undefined ? undefined : splitStreamName(path);
+          const body: EntryBody =
+            dataSize > reader.available
+              ? new StreamBody(shared, dataSize, name)
+              : new ChunkBody(shared, dataSize, name);
+          if (ads !== undefined && ads.filePath === owner) {
+            const streamPath = `${ads.filePath}:${ads.streamName}`;
+            entry = {
+              kind: 'stream',
+              path: streamPath,
+              win,
+              raw,
+              filePath: ads.filePath,
+              streamName: ads.streamName,
+              size: dataSize,
+              body,
+            };
+          } else {
+            entry = { kind: 'file', path, win, raw, size: dataSize, body };
+            owner = path;
+          }
         }
       }
       if (dec !== undefined && dec.extra.length > 0)
@@ -434,72 +582,7 @@ async function* readEntries(
       yield entry;
     }
   } finally {
-    generation++;
+    shared.generation++;
     await reader.close();
-  }
-
-  /**
-   * The body of the entry just read: streams `size` bytes from the reader, then leaves the padding to skip. When the
-   * whole body already lies in the current input chunk (most small files), it also offers `readSync`, so a
-   * synchronous sink copies it without an await.
-   */
-  function makeBody(size: number, entryName: string): EntryBody {
-    const gen = generation;
-    let used = false;
-    let left = size;
-    const stale = (why: string): WinlayerError =>
-      new WinlayerError('BODY_STALE', why, {
-        entry: entryName,
-        hint: 'read each body once, before moving to the next entry',
-      });
-    const iterate = async function* (): AsyncGenerator<Uint8Array> {
-      if (used) throw stale('the body was already read');
-      if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
-      used = true;
-      while (left > 0) {
-        if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
-        const at = reader.offset;
-        let v = reader.tryNext(left);
-        if (v.length === 0) v = await reader.next(left);
-        if (v.length === 0) {
-          throw truncated(
-            entryName,
-            `the archive ends inside the data of this ${size}-byte entry (${left} bytes missing)`,
-            at,
-          );
-        }
-        left -= v.length;
-        toSkip -= v.length;
-        yield v;
-      }
-    };
-    if (size > reader.available) return { [Symbol.asyncIterator]: iterate };
-    let syncing = false;
-    /** The next at most `max` bytes as a view (the synchronous reads share it). */
-    const view = (max: number): Uint8Array => {
-      if (used && !syncing) throw stale('the body was already read');
-      if (gen !== generation) throw stale('the body was read after the stream moved to the next entry');
-      used = true;
-      syncing = true;
-      if (left === 0) return EMPTY;
-      // Nothing moved the reader since this entry was read, so the current chunk still holds the rest.
-      const v = reader.tryNext(Math.min(left, max));
-      left -= v.length;
-      toSkip -= v.length;
-      return v;
-    };
-    const body: ViewBody = {
-      [Symbol.asyncIterator]: () => {
-        if (syncing) throw stale('the body is being read with readSync');
-        return iterate();
-      },
-      readSync(buffer: Uint8Array): number {
-        const v = view(buffer.length);
-        buffer.set(v);
-        return v.length;
-      },
-      [VIEW]: view,
-    };
-    return body;
   }
 }

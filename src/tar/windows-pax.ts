@@ -95,6 +95,18 @@ export function encodeBase64(bytes: Uint8Array): string {
 
 /** A strict decimal unsigned integer up to `max`, or undefined. */
 function parseDecimal(text: string, max: number): number | undefined {
+  // Fast path: up to 15 digits (exact in a double), no regular expression.
+  const n = text.length;
+  if (n > 0 && n <= 15) {
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i) - 0x30;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+    }
+    if (i === n) return v <= max ? v : undefined;
+  }
   if (!DECIMAL.test(text) || text.length > 20) return undefined;
   const v = Number(text);
   return Number.isSafeInteger(v) && v <= max ? v : undefined;
@@ -123,11 +135,19 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
   let sparse = false;
   // POSIX: a later record for the same key overrides an earlier one; an empty value removes the key. Walk backwards
   // and take the first (= last stored) record of each key.
-  const seen = new Set<string>();
-  for (let i = records.length - 1; i >= 0; i--) {
-    const { key, value } = records[i]!;
-    if (seen.has(key)) continue;
-    seen.add(key);
+  const n = records.length;
+  // Few records (every real entry): a later record with the same key is found by a scan, no set.
+  const seen = n > 16 ? new Set<string>() : undefined;
+  for (let i = n - 1; i >= 0; i--) {
+    const r = records[i]!;
+    const key = r.key;
+    const value = r.value;
+    if (seen !== undefined) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+    } else if (laterKey(records, i, key)) {
+      continue;
+    }
     if (key.startsWith('GNU.sparse.')) {
       sparse = true;
       continue;
@@ -226,6 +246,12 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
   };
 }
 
+/** True when a record after `i` has the key `key`. */
+function laterKey(records: readonly PaxRecord[], i: number, key: string): boolean {
+  for (let j = i + 1; j < records.length; j++) if (records[j]!.key === key) return true;
+  return false;
+}
+
 function valueError(ctx: WindowsPaxContext, key: string, value: string, rule: string): WinlayerError {
   return new WinlayerError('TAR_PAX_VALUE', `PAX ${key}=${JSON.stringify(clip(value))}: ${rule}`, {
     entry: ctx.entry,
@@ -239,15 +265,46 @@ let lastTime: UnixNanos = 0n;
 
 function paxTime(ctx: WindowsPaxContext, key: string, value: string): UnixNanos {
   if (value === lastTimeText) return lastTime;
-  let t: UnixNanos;
-  try {
-    t = parsePaxTime(value);
-  } catch {
-    throw valueError(ctx, key, value, 'not a PAX time (seconds[.fraction])');
+  let t = simplePaxTime(value);
+  if (t === undefined) {
+    try {
+      t = parsePaxTime(value);
+    } catch {
+      throw valueError(ctx, key, value, 'not a PAX time (seconds[.fraction])');
+    }
   }
   lastTimeText = value;
   lastTime = t;
   return t;
+}
+
+/**
+ * {@link parsePaxTime} of the usual form, `seconds[.fraction]` with at most 15 digits of seconds, without a regular
+ * expression or a decimal-text bigint; undefined for any other text (then `parsePaxTime` decides). Exact: digits
+ * beyond nanoseconds are dropped, as there.
+ */
+function simplePaxTime(text: string): UnixNanos | undefined {
+  const n = text.length;
+  let secs = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) break;
+    secs = secs * 10 + c;
+  }
+  if (i === 0 || i > 15) return undefined;
+  let frac = 0;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 0x2e || i + 1 === n) return undefined;
+    let scale = 100_000_000;
+    for (let j = i + 1; j < n; j++) {
+      const c = text.charCodeAt(j) - 0x30;
+      if (c < 0 || c > 9) return undefined;
+      frac += c * scale;
+      scale = Math.floor(scale / 10);
+    }
+  }
+  return BigInt(secs) * 1_000_000_000n + BigInt(frac);
 }
 
 /** The last time formatted (same reason). */
