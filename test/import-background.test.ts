@@ -48,7 +48,7 @@ function snapshot(root: string): string[] {
   return rows;
 }
 
-test('background import of a tar larger than the shared ring: the same folder, sidecar and tar as the synchronous path', async (t) => {
+test('background import of a tar larger than the shared ring (plain and gzip): the same folder, sidecar and tar as the synchronous path', async (t) => {
   const root = tempDir(t, 'winlayer-bg-');
   const src = join(root, 'src');
   // ~40 MB: small files, files around the 1 MiB read size, and a few of several MiB.
@@ -81,4 +81,11 @@ test('background import of a tar larger than the shared ring: the same folder, s
   const again = join(root, 'again.tar');
   await exportLayer(join(root, 'bg'), { output: again });
   assert.ok(readFileSync(again).equals(readFileSync(tar)), 'the re-export of the background import differs');
+
+  // A compressed tar is not read into the shared ring: its bodies are copied into the writer's batches instead.
+  const gz = join(root, 'layer.tar.gz');
+  await exportLayer(src, { output: gz, compression: 'gzip' });
+  const bgz = await importLayer(gz, join(root, 'bg-gzip'), { sync: false, background: true });
+  assert.deepEqual({ ...bgz, layerDir: '' }, { ...plain, layerDir: '' });
+  assert.deepEqual(snapshot(join(root, 'bg-gzip')), snapshot(join(root, 'sync')));
 });
