@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,31 @@ describe('bin/winlayer.js (the built CLI)', () => {
     assert.ok(out.stdout.equals(readFileSync(file)), 'the CLI and the library wrote the same tar');
     const summary = JSON.parse(out.stderr.trim().split('\n').pop()!) as { diffId: string };
     assert.equal(summary.diffId, lib.diffId);
+  });
+
+  it('writes the same tar to stdout redirected to a file, and fails clearly when the reader of a pipe goes away', async (t) => {
+    if (!requireBuild(t)) return;
+    const layer = tempDir(t);
+    mkdirSync(join(layer, 'Files'), { recursive: true });
+    writeFileSync(join(layer, 'Files/big.bin'), Buffer.alloc(3_000_000, 1));
+    const dir = tempDir(t);
+    const redirected = join(dir, 'stdout.tar');
+    const fd = openSync(redirected, 'w');
+    const r = spawnSync(process.execPath, [BIN, 'export', layer, '--source-date-epoch', '1700000000'], {
+      cwd: ROOT,
+      stdio: ['ignore', fd, 'pipe'],
+    });
+    closeSync(fd);
+    assert.equal(r.status, 0, r.stderr.toString());
+    const file = join(dir, 'lib.tar');
+    await exportLayer(layer, { output: file, sourceDateEpoch: 1_700_000_000n });
+    assert.ok(readFileSync(redirected).equals(readFileSync(file)), "stdout as a file holds the library's tar");
+    // `winlayer export … | head -c 100`: the tar cannot be written whole; say so (as GNU tar does), exit 1.
+    const cut = spawnSync('sh', ['-c', `'${process.execPath}' '${BIN}' export '${layer}' | head -c 100 > /dev/null`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.match(cut.stderr, /stopped reading/);
   });
 
   it('fails with exit status 2 and a message for an unknown command', (t) => {

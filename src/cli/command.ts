@@ -2,6 +2,7 @@
  * The shape of one CLI command. `cli/main.ts` routes to these; a command turns flags into one library call and
  * renders the result (text, or the same result object as JSON). No layer logic lives here.
  */
+import { fstatSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -81,4 +82,27 @@ export function progressLine(
       if (last !== 0) ctx.stderr.write('\r\x1b[K');
     },
   };
+}
+
+/**
+ * Where a command writes a large byte stream that goes to `stream`: descriptor 1 when `stream` is this process's
+ * stdout redirected to a file or a pipe, else the stream itself. With the descriptor the tar writer writes
+ * synchronously, without a copy per chunk and without the stream's event-loop round trips (measured: an export piped
+ * into `cat` took twice its time through the stream). A pipe is switched to blocking mode first, so a full pipe makes
+ * the write wait instead of failing with EAGAIN.
+ */
+export function byteOutput(stream: CommandIO['stdout']): NodeJS.WritableStream | number {
+  if (stream !== process.stdout) return stream;
+  let kind: 'file' | 'pipe' | 'other';
+  try {
+    const st = fstatSync(1);
+    kind = st.isFile() ? 'file' : st.isFIFO() || st.isSocket() ? 'pipe' : 'other';
+  } catch {
+    return stream;
+  }
+  if (kind === 'file') return 1;
+  if (kind === 'other') return stream;
+  // Node's stdout over a pipe is a libuv pipe handle in non-blocking mode; `setBlocking` (0 = done) turns that off.
+  const handle = (process.stdout as { _handle?: { setBlocking?: (blocking: boolean) => number } })._handle;
+  return handle?.setBlocking?.(true) === 0 ? 1 : stream;
 }

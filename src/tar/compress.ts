@@ -107,6 +107,9 @@ interface Sink {
   finish(): Promise<void>;
 }
 
+/** Something to `Atomics.wait` on: a synchronous sleep. */
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
 class FdSink implements Sink {
   constructor(
     private readonly fd: number,
@@ -115,12 +118,24 @@ class FdSink implements Sink {
   write(chunk: Uint8Array): undefined {
     this.counter.add(chunk);
     let off = 0;
+    let waits = 0;
     while (off < chunk.length) {
       try {
         off += writeSync(this.fd, chunk, off, chunk.length - off);
+        waits = 0;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        throw new WinlayerError('IO', `cannot write the tar: ${(e as Error).message}`, { cause: e });
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') {
+          throw new WinlayerError('IO', 'the program reading the tar stopped reading before its end (EPIPE)', {
+            cause: e,
+            hint: 'the tar was not written whole; let the reader take all of it, or write it to a file with -o',
+          });
+        }
+        if (code !== 'EAGAIN') {
+          throw new WinlayerError('IO', `cannot write the tar: ${(e as Error).message}`, { cause: e });
+        }
+        // A non-blocking pipe or socket is full: wait for the reader (20 µs, doubling to 2 ms) instead of spinning.
+        Atomics.wait(SLEEP, 0, 0, Math.min(2, 0.02 * 2 ** waits++));
       }
     }
     return undefined;

@@ -1,7 +1,15 @@
 /** `winlayer export <layer-dir>`: writes a layer folder as a Windows layer tar and prints its digests. */
 import { WinlayerError } from '../../errors.js';
 import { type ExportLayerOptions, type ExportResult, exportLayer, type SdPreset } from '../../layer/index.js';
-import { type Command, type CommandContext, flagOpt, progressLine, stringOpt, writeJsonLine } from '../command.js';
+import {
+  byteOutput,
+  type Command,
+  type CommandContext,
+  flagOpt,
+  progressLine,
+  stringOpt,
+  writeJsonLine,
+} from '../command.js';
 
 export const command: Command = {
   name: 'export',
@@ -68,7 +76,7 @@ export const command: Command = {
     const symlinks = stringOpt(ctx, 'symlinks');
     const epoch = stringOpt(ctx, 'source-date-epoch') ?? nonEmpty(ctx.env.SOURCE_DATE_EPOCH);
     const opts: ExportLayerOptions = {
-      output: toStdout ? ctx.stdout : out,
+      output: toStdout ? byteOutput(ctx.stdout) : out,
       compression: flagOpt(ctx, 'gzip') ? 'gzip' : flagOpt(ctx, 'zstd') ? 'zstd' : 'none',
       ...(level === undefined ? {} : { level: Number(level) }),
       ...(stringOpt(ctx, 'sd') === undefined ? {} : { sd: stringOpt(ctx, 'sd') as SdPreset }),
