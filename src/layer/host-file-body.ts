@@ -3,9 +3,10 @@
  * bytes (the size the walk saw), and stale once the walk moves on. A file that changes size while it is read fails
  * the read instead of giving the sink other bytes than the header announced.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { EntryBody } from '../entry.js';
 import { WinlayerError } from '../errors.js';
+import { READ_INTO } from '../tar/write.js';
 
 /** Largest read per `readSync` call of the async iterator. */
 const CHUNK = 1 << 20;
@@ -30,11 +31,25 @@ export class HostFileBody implements EntryBody {
     this.#size = size;
   }
 
-  readonly readSync = (buffer: Uint8Array): number => {
+  /** The bound `readSync`, made on first use (the tar writer reads through {@link READ_INTO} instead). */
+  #readSync: ((buffer: Uint8Array) => number) | undefined;
+
+  /** Reads the next bytes into `buffer`; a bound function (it may be called detached). */
+  get readSync(): (buffer: Uint8Array) => number {
+    this.#readSync ??= (buffer: Uint8Array): number => {
+      if (this.#isStale || this.#mode === 'async') return this.#stale();
+      this.#mode = 'sync';
+      return this.#read(buffer, 0, buffer.length);
+    };
+    return this.#readSync;
+  }
+
+  /** `readSync(buffer.subarray(offset, offset + length))` without the view (the tar writer's fast path). */
+  [READ_INTO](buffer: Uint8Array, offset: number, length: number): number {
     if (this.#isStale || this.#mode === 'async') return this.#stale();
     this.#mode = 'sync';
-    return this.#read(buffer);
-  };
+    return this.#read(buffer, offset, length);
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     if (this.#isStale || this.#mode !== 'fresh') this.#stale();
@@ -42,7 +57,7 @@ export class HostFileBody implements EntryBody {
     const chunk = Math.max(1, Math.min(CHUNK, this.#size + 1));
     for (;;) {
       const buf = Buffer.allocUnsafe(chunk);
-      const n = this.#read(buf);
+      const n = this.#read(buf, 0, buf.length);
       if (n === 0) return;
       yield n === buf.length ? buf : buf.subarray(0, n);
     }
@@ -53,14 +68,14 @@ export class HostFileBody implements EntryBody {
    * same system call, at no extra cost. A read that ends exactly at `size` with room to spare has seen the end of the
    * file, and closes it.
    */
-  #read(buffer: Uint8Array): number {
-    if (this.#ended || buffer.length === 0) return 0;
+  #read(buffer: Uint8Array, offset: number, length: number): number {
+    if (this.#ended || length === 0) return 0;
     const left = this.#size - this.#pos;
-    const want = Math.min(buffer.length, left + 1);
+    const want = Math.min(length, left + 1);
     let n: number;
     try {
-      if (this.#fd < 0) this.#fd = openSync(this.#host, 'r');
-      n = readSync(this.#fd, buffer, 0, want, this.#pos);
+      if (this.#fd < 0) this.#fd = openSync(this.#host, constants.O_RDONLY);
+      n = readSync(this.#fd, buffer, offset, want, this.#pos);
     } catch (e) {
       this.#end();
       throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, {

@@ -2,13 +2,16 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
 import type { LayerEntry } from '../entry.js';
 import { isWinlayerError } from '../errors.js';
+import { CHECKED_PATH, writeTar } from '../tar/write.js';
 import { SD_PRESETS, sddlToBytes } from '../windows/index.js';
+import { resolvePolicy } from './policy.js';
 import { type SidecarRecord, SidecarWriter } from './sidecar.js';
-import { type WalkLayerOptions, walkLayer } from './walk.js';
+import { type WalkLayerOptions, walkLayer, walkLayerSync } from './walk.js';
 
 /** Creates files (content string), folders (trailing `/`) under `root`. */
 function tree(root: string, spec: Record<string, string>): void {
@@ -396,4 +399,61 @@ test('imported symlinks come from their records (no host symlink); folders carry
   const b = entries[3]!;
   assert.deepEqual(b.win, { attributes: 0x410, securityDescriptor: SD1, lastWriteTime: 7n, mountPoint: true });
   assert.equal(entries[1]!.win.lastWriteTime, 5n);
+});
+
+test('walkLayerSync is a generator: return() and errors end the walk and stale the body; done stays done', (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/a': 'aaa', 'Files/b': 'bb', 'Files/c/': '' });
+  const walk = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
+  assert.equal(walk[Symbol.iterator](), walk);
+  assert.equal(walk.next().value?.path, 'Files');
+  const a = walk.next().value!;
+  assert.equal(a.path, 'Files/a');
+  assert.deepEqual(walk.return(undefined), { value: undefined, done: true });
+  assert.throws(
+    () => (a as { body: { readSync: (b: Uint8Array) => number } }).body.readSync(new Uint8Array(8)),
+    (e) => isWinlayerError(e) && e.code === 'BODY_STALE',
+  );
+  assert.deepEqual(walk.next(), { value: undefined, done: true });
+
+  // All of it, then done for good.
+  const all = [...walkLayerSync(dir, resolvePolicy(), { sidecar: null })].map(shape);
+  assert.deepEqual(all, ['directory Files', 'file Files/a', 'file Files/b', 'directory Files/c']);
+
+  // An error ends it: the next call is done.
+  writeFileSync(join(dir, 'Files', 'bad:name'), '');
+  const failing = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
+  failing.next();
+  assert.throws(
+    () => failing.next(),
+    (e) => isWinlayerError(e) && e.code === 'NAME_INVALID',
+  );
+  assert.deepEqual(failing.next(), { value: undefined, done: true });
+});
+
+test('the tar writer skips its path check only for entries the walk built, unchanged', async (t) => {
+  const dir = tempDir(t);
+  tree(dir, { 'Files/a': 'aaa', 'Files/b/': '' });
+  const walk = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
+  // A source that hands on the walk's entries and its witness, but changes a path on the way: still checked.
+  const tampered = {
+    [Symbol.iterator]() {
+      return this;
+    },
+    next() {
+      const r = walk.next();
+      if (r.done !== true && r.value.path === 'Files/a') (r.value as { path: string }).path = 'Files/../a';
+      return r;
+    },
+    [CHECKED_PATH]: (e: LayerEntry) =>
+      (walk as unknown as Record<symbol, (x: LayerEntry) => boolean>)[CHECKED_PATH]!(e),
+  };
+  await assert.rejects(
+    writeTar(tampered as Iterable<LayerEntry>, new PassThrough().resume()),
+    (e) => isWinlayerError(e) && e.code === 'TAR_ENTRY' && e.entry === 'Files/../a',
+  );
+  // The walk itself writes.
+  const out = new PassThrough().resume();
+  const summary = await writeTar(walkLayerSync(dir, resolvePolicy(), { sidecar: null }), out);
+  assert.equal(summary.entries, 3);
 });

@@ -8,11 +8,19 @@
  * names of the folders on the current path, the (device, inode) → first path map of multiply-linked files, and the
  * sidecar index; never file data beyond one read buffer.
  */
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { type BigIntStats, constants as fsConstants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix, sep } from 'node:path';
 import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { compareUtf8, equalUpcase, NameIndex, windowsNameProblem } from '../windows/index.js';
+import { CHECKED_PATH } from '../tar/write.js';
+import {
+  compareUtf8,
+  equalUpcase,
+  MAX_COMPONENT_LENGTH,
+  NameIndex,
+  reservedDeviceName,
+  windowsNameProblem,
+} from '../windows/index.js';
 import { HostFileBody } from './host-file-body.js';
 import { defaultMetadata, type MetadataPolicy, type PolicyOptions, policyTimes, resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar, SIDECAR_DIR, type Sidecar, type SidecarRecord } from './sidecar.js';
@@ -83,17 +91,12 @@ export function walkLayerAsync(
 }
 
 /** The synchronous walk behind {@link walkLayer}, for sinks that run synchronously. Same order and errors. */
-export function* walkLayerSync(
+export function walkLayerSync(
   layerDir: string,
   policy: MetadataPolicy,
   opts: WalkLayerOptions = {},
 ): Generator<LayerEntry, void, undefined> {
-  const walker = new Walker(layerDir, policy, opts);
-  try {
-    yield* walker.run();
-  } finally {
-    walker.close();
-  }
+  return new Walker(layerDir, policy, opts);
 }
 
 /**
@@ -125,7 +128,7 @@ export interface WalkPlainOptions {
  * UTF-8 byte order; `.wh.NAME` files become whiteouts or are refused (`whiteouts`). The folder is only read. Throws
  * `NOT_FOUND`, `LAYER_INVALID` (refused markers), and the walk's errors, while iterating.
  */
-export function* walkPlainFolderSync(
+export function walkPlainFolderSync(
   root: string,
   policy: MetadataPolicy,
   opts: WalkPlainOptions = {},
@@ -135,19 +138,14 @@ export function* walkPlainFolderSync(
     ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
     ...(opts.onSkip === undefined ? {} : { onSkip: opts.onSkip }),
   };
-  const walker = new Walker(root, policy, walkOpts, { kind: 'plain', whiteouts: opts.whiteouts ?? 'refuse' });
-  try {
-    yield* walker.run();
-  } finally {
-    walker.close();
-  }
+  return new Walker(root, policy, walkOpts, { kind: 'plain', whiteouts: opts.whiteouts ?? 'refuse' });
 }
 
-/** One folder being listed: its layer path, host path and sorted children. */
+/** One folder being listed: its layer path, host path and sorted children (listed when the walk first gets there). */
 interface Frame {
   readonly path: string;
   readonly host: string;
-  readonly names: string[];
+  names: string[] | undefined;
   i: number;
   /** A folder that exists only in a parent layer (it holds whiteouts of this layer): no entry of its own. */
   readonly virtual: boolean;
@@ -162,6 +160,46 @@ interface Meta {
 
 const micros = (ns: bigint): bigint => (ns < 0n ? (ns - 999n) / 1000n : ns / 1000n);
 
+/** Largest file size the walk accepts (a JavaScript number holds it exactly). */
+const MAX_SIZE = BigInt(Number.MAX_SAFE_INTEGER);
+/** `lstat` with nanosecond times; one options object for every call. */
+const BIGINT = { bigint: true } as const;
+const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fsConstants;
+/** What `run` yields after pushing a tree's root folder: the walk goes on with the folder stack. */
+const DESCEND = Symbol('descend');
+const DONE: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
+
+/** ASCII characters a Windows name cannot hold: controls and `< > : " | ? * \\ /`. */
+const NAME_FORBIDDEN = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 0x20; c++) t[c] = 1;
+  for (const ch of '<>:"|?*\\/') t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
+/**
+ * True for a name that is certainly valid on Windows ({@link windowsNameProblem} would find nothing) and holds no
+ * UTF-16 unit from U+D800 up (so `<` orders it as UTF-8 does); false sends it to the full check. One pass, no
+ * regular expression: most names of a walk.
+ */
+function plainValidName(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > MAX_COMPONENT_LENGTH) return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0xd800 || (c < 0x80 && NAME_FORBIDDEN[c] === 1)) return false;
+  }
+  const last = name.charCodeAt(n - 1);
+  if (last === 0x2e || last === 0x20) return false;
+  return reservedDeviceName(name) === undefined;
+}
+
+/** True when a name holds a UTF-16 unit from U+D800 up (where `<` and UTF-8 order may differ). */
+function hasHighUnit(name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) >= 0xd800) return true;
+  return false;
+}
+
 /**
  * What the walker reads: a layer folder (`Files/`, `UtilityVM/Files/`, `Hives/`, the sidecar), or a plain folder that
  * is the `Files/` tree itself (`image create`/`append`), where `.wh.NAME` marker files are whiteout entries (a layer
@@ -169,21 +207,37 @@ const micros = (ns: bigint): bigint => (ns < 0n ? (ns - 999n) / 1000n : ns / 100
  */
 type WalkSource = { readonly kind: 'layer' } | { readonly kind: 'plain'; readonly whiteouts: 'entries' | 'refuse' };
 
-class Walker {
+class Walker implements Generator<LayerEntry, void, undefined> {
   readonly #root: string;
   readonly #source: WalkSource;
   readonly #policy: MetadataPolicy;
   readonly #opts: WalkLayerOptions;
   #sidecar: Sidecar | undefined;
   #kind: LayerKind = 'base';
-  /** `dev:ino` → layer path of the first name, for files with more than one link. */
-  readonly #links = new Map<string, string>();
+  /** device → inode → layer path of the first name, for files with more than one link. */
+  readonly #links = new Map<bigint, Map<bigint, string>>();
   /** Layer path of a folder → names of child folders that exist only to hold whiteouts (non-base). */
   readonly #virtual = new Map<string, Set<string>>();
   /** Symlink and parent-hard-link records by path: emitted from the record, whatever the disk holds there. */
   readonly #standalone = new Map<string, SidecarRecord>();
   #body: HostFileBody | undefined;
   #ownsSidecar = false;
+  /** The folders being listed, innermost last. */
+  readonly #stack: Frame[] = [];
+  /** Entries to hand out before the walk goes on (a folder's streams and whiteouts, a file's streams). */
+  #pending: Iterator<LayerEntry, void, undefined> | undefined;
+  /** The walk's outline (the trees, in order); undefined once the walk ended. */
+  #top: Generator<LayerEntry | typeof DESCEND, void, undefined> | undefined;
+  #started = false;
+  #closed = false;
+  /** The last default metadata made for a folder and for a file, and the disk time it was made from. */
+  #dirWin: WindowsMetadata | undefined;
+  #dirNs: bigint | undefined;
+  #fileWin: WindowsMetadata | undefined;
+  #fileNs: bigint | undefined;
+  /** The last entry built from checked names (and its path as built), for {@link CHECKED_PATH}. */
+  #checked: LayerEntry | undefined;
+  #checkedPath = '';
 
   constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions, source: WalkSource = { kind: 'layer' }) {
     this.#root = root;
@@ -200,10 +254,81 @@ class Walker {
   /** Closes the open body and, when the walk read the sidecar itself, the sidecar. */
   close(): void {
     this.closeBody();
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#ownsSidecar) this.#sidecar?.close();
   }
 
-  *run(): Generator<LayerEntry, void, undefined> {
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  /**
+   * For the tar writer: true when `e` is the entry just handed out and was built from names `#list` checked (a path
+   * of non-empty Windows names, none `.` or `..`, no NUL), with its path as built: the writer need not check it.
+   */
+  [CHECKED_PATH](e: LayerEntry): boolean {
+    return e === this.#checked && e.path === this.#checkedPath;
+  }
+
+  /**
+   * The next entry. A generator would do, but this is the walk's hot path: the folder stack is walked here directly
+   * (no generator resumed per entry); the outline (`run`) and the rare multi-entry parts (streams, whiteouts) are
+   * generators drained from here. Like a generator, the walk ends (and releases everything) at its end or first error.
+   */
+  next(): IteratorResult<LayerEntry, void> {
+    if (!this.#started) {
+      this.#started = true;
+      this.#top = this.#run();
+    }
+    const top = this.#top;
+    if (top === undefined) return DONE;
+    try {
+      for (;;) {
+        const pending = this.#pending;
+        if (pending !== undefined) {
+          const r = pending.next();
+          if (r.done !== true) return r;
+          this.#pending = undefined;
+        }
+        if (this.#stack.length > 0) {
+          const e = this.#step();
+          if (e !== undefined) return { value: e, done: false };
+          continue;
+        }
+        const r = top.next();
+        if (r.done === true) {
+          this.#end();
+          return DONE;
+        }
+        if (r.value !== DESCEND) return r as IteratorYieldResult<LayerEntry>;
+      }
+    } catch (e) {
+      this.#end();
+      throw e;
+    }
+  }
+
+  return(): IteratorResult<LayerEntry, void> {
+    this.#started = true;
+    this.#end();
+    return DONE;
+  }
+
+  throw(e: unknown): IteratorResult<LayerEntry, void> {
+    this.#started = true;
+    this.#end();
+    throw e;
+  }
+
+  #end(): void {
+    this.#top = undefined;
+    this.#pending = undefined;
+    this.#stack.length = 0;
+    this.close();
+  }
+
+  *#run(): Generator<LayerEntry | typeof DESCEND, void, undefined> {
     if (this.#source.kind === 'plain') {
       yield* this.#plain();
       return;
@@ -259,7 +384,7 @@ class Walker {
   }
 
   /** A plain folder as the `Files/` tree: no sidecar, no UtilityVM, no Hives. */
-  *#plain(): Generator<LayerEntry, void, undefined> {
+  *#plain(): Generator<LayerEntry | typeof DESCEND, void, undefined> {
     let top: BigIntStats;
     try {
       top = statSync(this.#root, { bigint: true }); // the folder given may be a symlink to one
@@ -297,91 +422,129 @@ class Walker {
     }
   }
 
-  /** A whole tree: its root folder's entry, then everything below it, depth first. */
-  *#tree(path: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
+  /** A whole tree: its root folder's entry; then the walk goes on below it, depth first, from {@link next}. */
+  *#tree(path: string, st: BigIntStats): Generator<LayerEntry | typeof DESCEND, void, undefined> {
     const host = this.#host(path);
     this.closeBody();
     yield* this.#dir(path, st);
     yield* this.#whiteouts(path);
-    const stack: Frame[] = [{ path, host, names: this.#list(path, host, false), i: 0, virtual: false }];
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1]!;
-      if (frame.i >= frame.names.length) {
-        stack.pop();
-        continue;
-      }
-      const name = frame.names[frame.i++]!;
-      const childPath = `${frame.path}/${name}`;
-      // Names come from readdir (or sidecar paths): one component, so plain concatenation is `join` without its cost.
-      const childHost = `${frame.host}${sep}${name}`;
-      if (this.#source.kind === 'plain' && name.startsWith(WHITEOUT_PREFIX)) {
-        this.closeBody();
-        yield this.#marker(frame.path, name, childHost, this.#source.whiteouts);
-        continue;
-      }
+    this.#stack.push({ path, host, names: undefined, i: 0, virtual: false });
+    yield DESCEND;
+  }
+
+  /**
+   * One step of the walk below a tree's root: the next child of the innermost folder (its entry, or undefined when it
+   * gave none: a folder finished or skipped, or entries left in `#pending`).
+   */
+  #step(): LayerEntry | undefined {
+    const stack = this.#stack;
+    const frame = stack[stack.length - 1]!;
+    let names = frame.names;
+    if (names === undefined) {
+      names = this.#list(frame.path, frame.host, frame.virtual);
+      frame.names = names;
+    }
+    if (frame.i >= names.length) {
+      stack.pop();
+      return undefined;
+    }
+    const name = names[frame.i++]!;
+    const childPath = `${frame.path}/${name}`;
+    // Names come from readdir (or sidecar paths): one component, so plain concatenation is `join` without its cost.
+    const childHost = `${frame.host}${sep}${name}`;
+    if (this.#source.kind === 'plain' && name.startsWith(WHITEOUT_PREFIX)) {
+      this.closeBody();
+      return this.#marker(frame.path, name, childHost, this.#source.whiteouts);
+    }
+    if (this.#standalone.size > 0) {
       const detached = this.#standalone.get(childPath);
       if (detached !== undefined) {
         this.closeBody();
-        yield this.#detachedEntry(detached);
-        continue;
-      }
-      let cst: BigIntStats | undefined;
-      if (!frame.virtual) {
-        try {
-          cst = lstatSync(childHost, { bigint: true });
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, childHost, childPath);
-        }
-      }
-      if (cst === undefined) {
-        if (this.#virtual.get(frame.path)?.has(name) === true) {
-          yield* this.#whiteouts(childPath);
-          stack.push({
-            path: childPath,
-            host: childHost,
-            names: this.#list(childPath, childHost, true),
-            i: 0,
-            virtual: true,
-          });
-          continue;
-        }
-        throw new WinlayerError('IO', 'the file disappeared during the walk, or its name is not valid UTF-8', {
-          path: childHost,
-          entry: childPath,
-        });
-      }
-      if (cst.isDirectory()) {
-        this.closeBody();
-        yield* this.#dir(childPath, cst);
-        yield* this.#whiteouts(childPath);
-        stack.push({
-          path: childPath,
-          host: childHost,
-          names: this.#list(childPath, childHost, false),
-          i: 0,
-          virtual: false,
-        });
-      } else if (cst.isFile()) {
-        // Not a generator: one fewer object and resumption per file (the common entry).
-        const meta = this.#meta(childPath, 'file', cst);
-        const e = this.#file(childPath, childHost, cst, meta);
-        yield e;
-        if (e.kind === 'file' && meta.record?.streams !== undefined)
-          yield* this.#streams(childPath, meta.record, meta.win);
-      } else if (cst.isSymbolicLink()) {
-        const e = this.#symlink(childPath, childHost, cst);
-        if (e !== undefined) {
-          this.closeBody();
-          yield e;
-        }
-      } else {
-        throw new WinlayerError('LAYER_SPECIAL_FILE', `a ${specialKind(cst)} cannot go into a Windows layer`, {
-          path: childHost,
-          entry: childPath,
-          hint: 'remove it from the layer folder',
-        });
+        return this.#detachedEntry(detached);
       }
     }
+    let cst: BigIntStats | undefined;
+    if (!frame.virtual) {
+      try {
+        cst = lstatSync(childHost, BIGINT);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, childHost, childPath);
+      }
+    }
+    if (cst === undefined) {
+      if (this.#virtual.get(frame.path)?.has(name) === true) {
+        this.#pending = this.#whiteouts(childPath);
+        stack.push({ path: childPath, host: childHost, names: undefined, i: 0, virtual: true });
+        return undefined;
+      }
+      throw new WinlayerError('IO', 'the file disappeared during the walk, or its name is not valid UTF-8', {
+        path: childHost,
+        entry: childPath,
+      });
+    }
+    // The type from the mode as a number: `isDirectory()` and co. of a BigIntStats make two BigInts each.
+    const type = Number(cst.mode) & S_IFMT;
+    if (type === S_IFDIR) {
+      this.closeBody();
+      stack.push({ path: childPath, host: childHost, names: undefined, i: 0, virtual: false });
+      if (this.#sidecar === undefined) {
+        return this.#vouch({ kind: 'directory', path: childPath, win: this.#defaultDir(cst.mtimeNs) });
+      }
+      // Its entry and streams, then its whiteouts, then (from the stack) its children.
+      this.#pending = this.#dirAndWhiteouts(childPath, cst);
+      return undefined;
+    }
+    if (type === S_IFREG) {
+      if (this.#sidecar === undefined) {
+        return this.#vouch(this.#file(childPath, childHost, cst, this.#defaultFile(cst.mtimeNs), undefined));
+      }
+      const meta = this.#meta(childPath, 'file', cst);
+      const e = this.#file(childPath, childHost, cst, meta.win, meta.extraPax);
+      if (e.kind === 'file' && meta.record?.streams !== undefined) {
+        this.#pending = this.#streams(childPath, meta.record, meta.win);
+      }
+      return e;
+    }
+    if (type === S_IFLNK) {
+      const e = this.#symlink(childPath, childHost, cst);
+      if (e !== undefined) this.closeBody();
+      return e;
+    }
+    throw new WinlayerError('LAYER_SPECIAL_FILE', `a ${specialKind(cst)} cannot go into a Windows layer`, {
+      path: childHost,
+      entry: childPath,
+      hint: 'remove it from the layer folder',
+    });
+  }
+
+  /** Marks `e` (built from checked names) for {@link CHECKED_PATH}. */
+  #vouch(e: LayerEntry): LayerEntry {
+    this.#checked = e;
+    this.#checkedPath = e.path;
+    return e;
+  }
+
+  *#dirAndWhiteouts(path: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
+    yield* this.#dir(path, st);
+    yield* this.#whiteouts(path);
+  }
+
+  /** The default metadata of a folder with this disk time (shared with the folder before when the time is the same). */
+  #defaultDir(mtimeNs: bigint): WindowsMetadata {
+    if (mtimeNs !== this.#dirNs || this.#dirWin === undefined) {
+      this.#dirWin = defaultMetadata(this.#policy, 'directory', mtimeNs);
+      this.#dirNs = mtimeNs;
+    }
+    return this.#dirWin;
+  }
+
+  /** The default metadata of a file with this disk time (shared with the file before when the time is the same). */
+  #defaultFile(mtimeNs: bigint): WindowsMetadata {
+    if (mtimeNs !== this.#fileNs || this.#fileWin === undefined) {
+      this.#fileWin = defaultMetadata(this.#policy, 'file', mtimeNs);
+      this.#fileNs = mtimeNs;
+    }
+    return this.#fileWin;
   }
 
   /** Children of a folder, checked (Windows names, case collisions) and sorted in UTF-8 byte order. */
@@ -406,7 +569,10 @@ class Walker {
       for (const n of more) if (!have.has(n)) names.push(n);
     }
     const seen = new NameIndex();
-    for (const name of names) {
+    // `<` order is UTF-8 order unless a name holds a unit from U+D800 up: then the comparator.
+    let unitOrder = true;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
       if (name.startsWith(WHITEOUT_PREFIX) && this.#source.kind === 'layer') {
         // In a layer tar this name is a tombstone, not a file: every reader (hcsshim, containerd, ours) would delete
         // the parent's file instead of writing this one, and a base layer with one is refused.
@@ -420,13 +586,16 @@ class Walker {
           },
         );
       }
-      const problem = windowsNameProblem(name);
-      if (problem !== undefined) {
-        throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid Windows name: ${problem}`, {
-          path: join(host, name),
-          entry: `${path}/${name}`,
-          hint: 'rename it; Windows could not import this layer',
-        });
+      if (!plainValidName(name)) {
+        const problem = windowsNameProblem(name);
+        if (problem !== undefined) {
+          throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid Windows name: ${problem}`, {
+            path: join(host, name),
+            entry: `${path}/${name}`,
+            hint: 'rename it; Windows could not import this layer',
+          });
+        }
+        if (unitOrder && hasHighUnit(name)) unitOrder = false;
       }
       const other = seen.add(name);
       if (other !== undefined) {
@@ -443,7 +612,7 @@ class Walker {
         });
       }
     }
-    return names.sort(compareUtf8);
+    return unitOrder ? names.sort() : names.sort(compareUtf8);
   }
 
   /** A `.wh.NAME` marker file of a plain folder, as in a Linux layer tar: a whiteout entry, or refused. */
@@ -492,31 +661,38 @@ class Walker {
   }
 
   /** A file's entry (a hard link to an earlier name when its inode was seen); its streams follow from the caller. */
-  #file(path: string, host: string, st: BigIntStats, meta: Meta): LayerEntry {
+  #file(
+    path: string,
+    host: string,
+    st: BigIntStats,
+    win: WindowsMetadata,
+    extraPax: SidecarRecord['extraPax'] | undefined,
+  ): LayerEntry {
     if (st.nlink > 1n) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = this.#links.get(key);
+      // Keyed by the numbers themselves (a Map compares bigints by value): no `dev:ino` string per linked file.
+      let inodes = this.#links.get(st.dev);
+      if (inodes === undefined) {
+        inodes = new Map<bigint, string>();
+        this.#links.set(st.dev, inodes);
+      }
+      const first = inodes.get(st.ino);
       if (first !== undefined) {
         this.closeBody();
-        return {
-          kind: 'hardlink',
-          path,
-          linkTarget: first,
-          win: meta.win,
-          ...(meta.extraPax ? { extraPax: meta.extraPax } : {}),
-        };
+        return extraPax
+          ? { kind: 'hardlink', path, linkTarget: first, win, extraPax }
+          : { kind: 'hardlink', path, linkTarget: first, win };
       }
-      this.#links.set(key, path);
+      inodes.set(st.ino, path);
     }
-    if (st.size > BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (st.size > MAX_SIZE) {
       throw new WinlayerError('TAR_TOO_LARGE', 'the file is larger than 2^53 bytes', { path: host, entry: path });
     }
     const size = Number(st.size);
     this.closeBody();
     const body = new HostFileBody(host, path, size);
     this.#body = body;
-    if (meta.extraPax === undefined) return { kind: 'file', path, size, body, win: meta.win };
-    return { kind: 'file', path, size, body, win: meta.win, extraPax: meta.extraPax };
+    if (extraPax === undefined) return { kind: 'file', path, size, body, win };
+    return { kind: 'file', path, size, body, win, extraPax };
   }
 
   /** The alternate data streams of a file or folder, from the sidecar, right after their owner. */
@@ -589,7 +765,10 @@ class Walker {
   /** A folder's entry, then its alternate data streams. */
   *#dir(path: string, st: BigIntStats): Generator<LayerEntry, void, undefined> {
     const m = this.#meta(path, 'directory', st);
-    yield { kind: 'directory', path, win: m.win, ...(m.extraPax ? { extraPax: m.extraPax } : {}) };
+    // Literals, not a spread: the same object shape as the folder entries of the walk's hot path.
+    yield m.extraPax
+      ? { kind: 'directory', path, win: m.win, extraPax: m.extraPax }
+      : { kind: 'directory', path, win: m.win };
     yield* this.#streams(path, m.record, m.win);
   }
 

@@ -381,11 +381,8 @@ function putOctal(block: Uint8Array, field: UstarField, value: number): number {
 /** Largest whole-second time the octal `mtime` field holds. */
 const MAX_OCTAL_TIME = 0o77777777777;
 
-let TEMPLATE: Uint8Array | undefined;
-
 /** The constant part of every header we write: uid/gid 0, ustar magic and version, device numbers 0. */
-function template(): Uint8Array {
-  if (TEMPLATE !== undefined) return TEMPLATE;
+const TEMPLATE: Uint8Array = (() => {
   const b = new Uint8Array(BLOCK_SIZE);
   putOctal(b, 'uid', 0);
   putOctal(b, 'gid', 0);
@@ -393,12 +390,11 @@ function template(): Uint8Array {
   putString(b, 'version', '00');
   putOctal(b, 'devmajor', 0);
   putOctal(b, 'devminor', 0);
-  TEMPLATE = b;
-  TEMPLATE_SUM = headerChecksum(b).unsigned;
   return b;
-}
+})();
 
-let TEMPLATE_SUM = 0;
+/** The byte sum of {@link TEMPLATE} with its checksum field counted as spaces. */
+const TEMPLATE_SUM = headerChecksum(TEMPLATE).unsigned;
 
 /**
  * Encodes a ustar header into `block` (512 bytes, overwritten whole): ustar magic, uid/gid 0, empty user and group
@@ -406,24 +402,120 @@ let TEMPLATE_SUM = 0;
  * with a PAX record carrying the real value); sizes over {@link MAX_OCTAL_SIZE} are written as 0 for the same reason.
  */
 export function encodeHeader(block: Uint8Array, h: HeaderFields): void {
-  const t = template();
-  block.set(t);
+  encodeHeaderAt(block, 0, h.name, -1, h.mode, h.size, h.mtime, h.typeflag.charCodeAt(0) & 0xff, h.linkname);
+}
+
+/** `PaxHeaders.0/`, the folder Go puts the `x` header of an entry in. */
+const PAX_DIR = 'PaxHeaders.0/';
+
+/**
+ * {@link encodeHeader} of the block at `buf[at, at + 512)`, with the fields as arguments (the writer's hot path: no
+ * object, no view). `typeflag` is the flag's byte. With `paxAt` ≥ 0 the name written is `name` with `PaxHeaders.0/`
+ * inserted before its character `paxAt` (the caller checked that the result is ASCII and fits).
+ */
+export function encodeHeaderAt(
+  buf: Uint8Array,
+  at: number,
+  name: string,
+  paxAt: number,
+  mode: number,
+  size: number,
+  mtime: number,
+  typeflag: number,
+  linkname: string | undefined,
+): void {
   // The checksum is the template's sum plus what we write (the template holds zeros where we write).
-  let sum = TEMPLATE_SUM;
-  sum += putString(block, 'name', h.name);
-  sum += putOctal(block, 'mode', h.mode);
-  sum += putOctal(block, 'size', h.size > MAX_OCTAL_SIZE ? 0 : h.size);
-  sum += putOctal(block, 'mtime', h.mtime < 0 || h.mtime > MAX_OCTAL_TIME ? 0 : h.mtime);
-  const flag = h.typeflag.charCodeAt(0) & 0xff;
-  block[USTAR.typeflag.at] = flag;
-  sum += flag;
-  if (h.linkname !== undefined) sum += putString(block, 'linkname', h.linkname);
+  let sum: number;
+  const t = templateOf(mode, typeflag);
+  if (t !== undefined) {
+    buf.set(t.bytes, at);
+    sum = t.sum;
+  } else {
+    buf.set(TEMPLATE, at);
+    sum = TEMPLATE_SUM + putOctalAt(buf, at + 100, 8, mode) + typeflag;
+    buf[at + 156] = typeflag;
+  }
+  if (paxAt < 0) {
+    sum += putText(buf, at, name, 0, name.length, 100);
+  } else {
+    let p = at;
+    sum += putText(buf, p, name, 0, paxAt, 100);
+    p += paxAt;
+    sum += putText(buf, p, PAX_DIR, 0, PAX_DIR.length, 100 - paxAt);
+    p += PAX_DIR.length;
+    sum += putText(buf, p, name, paxAt, name.length, 100 - paxAt - PAX_DIR.length);
+  }
+  sum += putOctalAt(buf, at + 124, 12, size > MAX_OCTAL_SIZE ? 0 : size);
+  sum += putOctalAt(buf, at + 136, 12, mtime < 0 || mtime > MAX_OCTAL_TIME ? 0 : mtime);
+  if (linkname !== undefined) sum += putText(buf, at + 157, linkname, 0, linkname.length, 100);
   // Go and GNU tar: six octal digits, NUL, space.
-  const s = sum.toString(8).padStart(6, '0');
-  const { at } = USTAR.chksum;
-  for (let i = 0; i < 6; i++) block[at + i] = s.charCodeAt(i);
-  block[at + 6] = 0;
-  block[at + 7] = 0x20;
+  const c = at + 148;
+  for (let i = 5; i >= 0; i--) {
+    buf[c + i] = 0x30 + (sum & 7);
+    sum >>>= 3;
+  }
+  buf[c + 6] = 0;
+  buf[c + 7] = 0x20;
+}
+
+/** A header template with the mode and type flag filled in, and its sum. */
+interface Template {
+  readonly bytes: Uint8Array;
+  readonly sum: number;
+}
+
+/** Templates by mode and type flag: a tar uses a handful. */
+const templates = new Map<number, Template>();
+
+/** The template of a mode and type flag (undefined for a mode that is not a plain octal number). */
+function templateOf(mode: number, typeflag: number): Template | undefined {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777777) return undefined;
+  const key = mode * 256 + typeflag;
+  let t = templates.get(key);
+  if (t === undefined) {
+    const bytes = TEMPLATE.slice();
+    putOctalAt(bytes, 100, 8, mode);
+    bytes[156] = typeflag;
+    t = { bytes, sum: headerChecksum(bytes).unsigned };
+    if (templates.size < 64) templates.set(key, t);
+  }
+  return t;
+}
+
+/** Writes `text[from, to)` (ASCII; at most `max` characters) at `p`; returns the sum of the bytes written. */
+function putText(buf: Uint8Array, p: number, text: string, from: number, to: number, max: number): number {
+  const n = Math.min(to - from, max);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(from + i) & 0x7f;
+    buf[p + i] = c;
+    sum += c;
+  }
+  return sum;
+}
+
+/** {@link putOctal} of the field at `buf[at, at + len)`. */
+function putOctalAt(buf: Uint8Array, at: number, len: number, value: number): number {
+  let v = value;
+  let sum = 0;
+  buf[at + len - 1] = 0;
+  if ((v | 0) === v && v >= 0) {
+    // A 31-bit integer (nearly every size and time): shifts instead of divisions.
+    for (let i = at + len - 2; i >= at; i--) {
+      const c = 0x30 + (v & 7);
+      buf[i] = c;
+      sum += c;
+      v >>>= 3;
+    }
+    return sum;
+  }
+  for (let i = at + len - 2; i >= at; i--) {
+    const c = 0x30 + (v % 8);
+    buf[i] = c;
+    sum += c;
+    v = Math.floor(v / 8);
+  }
+  return sum;
 }
 
 /**

@@ -311,7 +311,8 @@ function simplePaxTime(text: string): UnixNanos | undefined {
 let lastFormatNs: UnixNanos | undefined;
 let lastFormatText = '';
 
-function paxTimeText(ns: UnixNanos): string {
+/** {@link formatPaxTime}, remembering the last time formatted (an entry's four times are usually one). */
+export function paxTimeText(ns: UnixNanos): string {
   if (ns !== lastFormatNs) {
     lastFormatNs = ns;
     lastFormatText = formatPaxTime(ns);
@@ -346,11 +347,33 @@ function sdFromBase64(text: string, lenient: boolean): Uint8Array | undefined {
 /** base64 of security descriptors already seen: a layer shares a few dozen SD objects across thousands of entries. */
 const sdText = new WeakMap<Uint8Array, string>();
 
-function sdBase64(sd: Uint8Array): string {
+/** The last security descriptor encoded and its text: consecutive entries nearly always share one. */
+let lastSd: Uint8Array | undefined;
+let lastSdText = '';
+
+/** base64 of a security descriptor (remembered per descriptor object). */
+export function sdBase64(sd: Uint8Array): string {
+  if (sd === lastSd) return lastSdText;
   let text = sdText.get(sd);
   if (text === undefined) {
     text = encodeBase64(sd);
     sdText.set(sd, text);
+  }
+  lastSd = sd;
+  lastSdText = text;
+  return text;
+}
+
+/** Decimal text of attribute values (a layer uses a handful). */
+const attrTexts = new Map<number, string>();
+
+/** `String(attrs >>> 0)`, remembered. */
+export function attributesText(attrs: number): string {
+  const a = attrs >>> 0;
+  let text = attrTexts.get(a);
+  if (text === undefined) {
+    text = String(a);
+    if (attrTexts.size < 256) attrTexts.set(a, text);
   }
   return text;
 }
@@ -396,7 +419,7 @@ export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
   if (e.kind !== 'stream') {
     let attrs = w.attributes ?? defaultAttributes(e.kind, w.mountPoint === true);
     if (e.kind === 'directory') attrs |= FILE_ATTRIBUTE.DIRECTORY;
-    out.push({ key: PAX_KEYS.fileattr, value: String(attrs >>> 0) });
+    out.push({ key: PAX_KEYS.fileattr, value: attributesText(attrs) });
     if (w.mountPoint === true) out.push({ key: PAX_KEYS.mountpoint, value: '1' });
     if (w.securityDescriptor !== undefined) {
       out.push({ key: PAX_KEYS.rawsd, value: sdBase64(w.securityDescriptor) });

@@ -9,11 +9,13 @@ import { gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
 import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { BLOCK_SIZE, decodeHeader, USTAR } from './header.js';
-import { decodePax } from './pax.js';
+import { unixSeconds } from '../windows/index.js';
+import { asciiField, BLOCK_SIZE, decodeHeader, encodeHeader, fitsField, USTAR } from './header.js';
+import { decodePax, encodePax } from './pax.js';
 import { readTar } from './read.js';
 import { chunks, collect } from './testing.js';
 import type { WriteTarOptions } from './types.js';
+import { encodeWindowsPax } from './windows-pax.js';
 import { paxHeaderName, writeTar, writeTarFile } from './write.js';
 
 const T = 1677606423123456700n;
@@ -428,5 +430,110 @@ describe('writeTar (slow: set SLOW=1)', () => {
     const { list } = headers(bytes.subarray(0, 1024 + 512));
     assert.ok(list[0]!.pax!.includes(`size=${size}`));
     assert.equal(list[1]!.size, 0);
+  });
+});
+
+describe('writeTar: the direct PAX encoding', () => {
+  /** The tar of `entries` as the record path builds it: `encodeWindowsPax` → `encodePax`, `encodeHeader`. */
+  function reference(list: LayerEntry[], bodies: Map<LayerEntry, Uint8Array>): Buffer {
+    const modes = { directory: 0o755, file: 0o644, link: 0o644 };
+    const parts: Uint8Array[] = [];
+    const pad = (n: number) => new Uint8Array((BLOCK_SIZE - (n % BLOCK_SIZE)) % BLOCK_SIZE);
+    for (const e of list) {
+      const link = e.kind === 'hardlink' || e.kind === 'symlink' ? e.linkTarget : undefined;
+      const size = e.kind === 'file' || e.kind === 'stream' ? e.size : 0;
+      const pathFits = fitsField(e.path, 100);
+      const linkFits = link === undefined || fitsField(link, 100);
+      const data = encodePax(
+        encodeWindowsPax({
+          kind: e.kind,
+          path: e.path,
+          win: e.win,
+          extraPax: e.extraPax,
+          longPath: pathFits ? undefined : e.path,
+          longLinkpath: linkFits ? undefined : link,
+        }),
+      );
+      const x = new Uint8Array(BLOCK_SIZE);
+      encodeHeader(x, { name: paxHeaderName(e.path), mode: 0, size: data.length, mtime: 0, typeflag: 'x' });
+      const h = new Uint8Array(BLOCK_SIZE);
+      const typeflag = { directory: '5', file: '0', stream: '0', hardlink: '1', symlink: '2' }[e.kind as 'file'];
+      const mode =
+        e.kind === 'directory' ? modes.directory : e.kind === 'file' || e.kind === 'stream' ? modes.file : modes.link;
+      encodeHeader(h, {
+        name: pathFits ? e.path : asciiField(e.path, 100),
+        mode,
+        size,
+        mtime: Number(unixSeconds(e.win.lastWriteTime)),
+        typeflag,
+        linkname: link === undefined || linkFits ? link : asciiField(link, 100),
+      });
+      const body = bodies.get(e) ?? new Uint8Array(0);
+      parts.push(x, data, pad(data.length), h, body, pad(body.length));
+    }
+    parts.push(new Uint8Array(2 * BLOCK_SIZE));
+    return Buffer.concat(parts);
+  }
+
+  it('gives the bytes of encodeWindowsPax + encodePax for every kind of metadata, name and time', async () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pick = <V>(a: readonly V[]): V => a[rnd(a.length)]!;
+    const names = ['a', 'Windows', 'é', '日本語', 'x'.repeat(90), 'y'.repeat(40), '\u{1F600}', 'b c', 'PaxHeaders.0'];
+    const times = [0n, 1n, 999_999_999n, 1_000_000_000n, T, 1677606423000000000n, -5n, -1_500_000_000n, 10n ** 20n];
+    const sds = [new Uint8Array([1, 0, 4, 128, 20, 0, 0, 0]), new Uint8Array(300).map((_, i) => i)];
+    const path = (): string => ['Files', ...Array.from({ length: 1 + rnd(4) }, () => pick(names))].join('/');
+    const win = () => {
+      const w: Record<string, unknown> = { lastWriteTime: pick(times) };
+      if (rnd(2) === 0) w.creationTime = pick(times);
+      if (rnd(3) === 0) w.lastAccessTime = pick(times);
+      if (rnd(3) === 0) w.changeTime = pick(times);
+      if (rnd(2) === 0) w.attributes = pick([0, 0x20, 0x10, 0x400, 0xffffffff, 0x80000000, 7]);
+      if (rnd(2) === 0) w.securityDescriptor = pick(sds);
+      if (rnd(6) === 0) w.mountPoint = true;
+      if (rnd(8) === 0) w.extendedAttributes = [{ name: 'EA', value: new Uint8Array([1, 2]) }];
+      if (rnd(8) === 0) w.extendedAttributes = [];
+      return w as unknown as LayerEntry['win'];
+    };
+    const list: LayerEntry[] = [];
+    const bodies = new Map<LayerEntry, Uint8Array>();
+    for (let i = 0; i < 600; i++) {
+      const kind = pick(['directory', 'file', 'file', 'hardlink', 'symlink'] as const);
+      const extra = rnd(8) === 0 ? { extraPax: rnd(2) === 0 ? [{ key: 'my.key', value: 'vé' }] : [] } : {};
+      const p = path();
+      if (kind === 'file') {
+        const bytes = new Uint8Array(pick([0, 1, 511, 512, 513, 3000])).fill(i & 0xff);
+        const e: LayerEntry = { kind, path: p, size: bytes.length, body: bufferBody(bytes), win: win(), ...extra };
+        bodies.set(e, bytes);
+        list.push(e);
+        if (rnd(4) === 0) {
+          const s = new Uint8Array(700).fill(1);
+          const se: LayerEntry = {
+            kind: 'stream',
+            path: `${p}:s${i}`,
+            filePath: p,
+            streamName: `s${i}`,
+            size: s.length,
+            body: bufferBody(s),
+            win: win(),
+          };
+          bodies.set(se, s);
+          list.push(se);
+        }
+      } else if (kind === 'directory') {
+        list.push({ kind, path: p, win: win(), ...extra });
+      } else {
+        const linkTarget = rnd(2) === 0 ? path() : `C:\\${pick(names)}`;
+        list.push({ kind, path: p, linkTarget, win: win(), ...extra });
+      }
+    }
+    const expected = reference(list, bodies);
+    // `reference` took the bytes from `bodies`: the bodies themselves are still unread.
+    const { bytes } = await toBytes(list);
+    assert.equal(bytes.length, expected.length);
+    assert.ok(bytes.equals(expected));
   });
 });

@@ -11,13 +11,43 @@ import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { AtomicTarget } from '../atomic.js';
 import type { LayerEntry, PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { unixSeconds } from '../windows/index.js';
+import { FILE_ATTRIBUTE, unixSeconds } from '../windows/index.js';
 import { createOutputChain, type TarOutputChain } from './compress.js';
 import { SLOT_SIZE, StreamHash } from './hash.js';
-import { asciiField, BLOCK_SIZE, encodeHeader, fitsField, type HeaderFields, MAX_OCTAL_SIZE, USTAR } from './header.js';
+import {
+  asciiField,
+  BLOCK_SIZE,
+  encodeHeader,
+  encodeHeaderAt,
+  fitsField,
+  type HeaderFields,
+  MAX_OCTAL_SIZE,
+  USTAR,
+} from './header.js';
 import { splitPath } from './names.js';
 import type { TarOutput, TarSummary, WriteTarOptions } from './types.js';
-import { encodeWindowsPax } from './windows-pax.js';
+import { attributesText, defaultAttributes, encodeWindowsPax, PAX_KEYS, paxTimeText, sdBase64 } from './windows-pax.js';
+
+/**
+ * An internal fast path between the folder walkers' file bodies and the writer (not part of the public API): a body
+ * with a method under this key reads straight into the writer's buffer at an offset, with the same result as its
+ * `readSync` given `buffer.subarray(offset, offset + length)` (and writing no byte past what it returns), without
+ * the view.
+ */
+export const READ_INTO: unique symbol = Symbol('winlayer.readInto');
+
+/**
+ * Internal (not part of the public API): an entry source with a method under this key vouches for the paths it
+ * built itself from names it checked (the folder walkers): `source[CHECKED_PATH](e)` is true only for such an entry,
+ * which then skips the writer's own path check. Any other entry, or any other source, is checked.
+ */
+export const CHECKED_PATH: unique symbol = Symbol('winlayer.checkedPath');
+
+/** The method under {@link CHECKED_PATH}. */
+export type PathWitness = (e: LayerEntry) => boolean;
+
+/** The method under {@link READ_INTO}. */
+export type ReadInto = (buffer: Uint8Array, offset: number, length: number) => number;
 
 /** PAX data larger than this is refused (readers such as Go's refuse it too). */
 export const MAX_PAX_SIZE = 1024 * 1024;
@@ -53,7 +83,8 @@ export async function writeTar(
   const chain = createOutputChain(out, compression, opts.level);
   const w = new BlockWriter(chain, new StreamHash({ threaded: opts.threadedHash === true }));
   const modes = { ...DEFAULT_MODES, ...opts.modes };
-  const state: WriteState = { w, modes, owner: undefined, count: 0 };
+  const witness = (entries as { readonly [CHECKED_PATH]?: PathWitness })[CHECKED_PATH];
+  const state: WriteState = { w, modes, owner: undefined, count: 0, witness: witness?.bind(entries) };
   try {
     const sync = (entries as Iterable<LayerEntry>)[Symbol.iterator];
     if (typeof sync === 'function' && !(Symbol.asyncIterator in entries)) {
@@ -91,21 +122,24 @@ interface WriteState {
   /** Path of the last file or folder: alternate data streams attach to it. */
   owner: string | undefined;
   count: number;
+  /** The source's {@link CHECKED_PATH} method, when it has one. */
+  readonly witness: PathWitness | undefined;
 }
 
 /** Writes one entry; returns a promise only when it had to wait (a flush, an iterated body). */
 function writeEntry(st: WriteState, e: LayerEntry): Promise<void> | undefined {
-  checkPath(e);
+  if (st.witness === undefined || !st.witness(e)) checkPath(e);
   const { w, modes } = st;
   let p: Promise<void> | undefined;
   switch (e.kind) {
     case 'directory':
-      p = writePaxEntry(w, e, '5', modes.directory, 0);
+      p = writePaxEntry(w, e, TYPE_DIR, modes.directory, 0, undefined);
       st.owner = e.path;
       break;
     case 'file':
       checkSize(e.path, e.size);
-      p = then(writePaxEntry(w, e, '0', modes.file, e.size), () => writeBody(w, e.path, e.size, e.body));
+      p = writePaxEntry(w, e, TYPE_FILE, modes.file, e.size, undefined);
+      p = p === undefined ? writeBody(w, e.path, e.size, e.body) : p.then(() => writeBody(w, e.path, e.size, e.body));
       st.owner = e.path;
       break;
     case 'stream': {
@@ -120,15 +154,16 @@ function writeEntry(st: WriteState, e: LayerEntry): Promise<void> | undefined {
       if (e.streamName === '' || e.streamName.includes(':') || name !== e.path) {
         throw new WinlayerError('TAR_ENTRY', `stream path must be "${name}"`, { entry: e.path });
       }
-      p = then(writePaxEntry(w, e, '0', modes.file, e.size), () => writeBody(w, e.path, e.size, e.body));
+      p = writePaxEntry(w, e, TYPE_FILE, modes.file, e.size, undefined);
+      p = p === undefined ? writeBody(w, e.path, e.size, e.body) : p.then(() => writeBody(w, e.path, e.size, e.body));
       break;
     }
     case 'hardlink':
-      p = writePaxEntry(w, e, '1', modes.link, 0, e.linkTarget);
+      p = writePaxEntry(w, e, TYPE_LINK, modes.link, 0, e.linkTarget);
       st.owner = undefined;
       break;
     case 'symlink':
-      p = writePaxEntry(w, e, '2', modes.link, 0, e.linkTarget);
+      p = writePaxEntry(w, e, TYPE_SYMLINK, modes.link, 0, e.linkTarget);
       st.owner = undefined;
       break;
     case 'whiteout':
@@ -283,10 +318,13 @@ class BlockWriter {
     const rem = size % BLOCK_SIZE;
     if (rem === 0) return;
     const n = BLOCK_SIZE - rem;
-    this.buf.fill(0, this.pos, this.pos + n);
+    // The typed array's own fill: Buffer's checks its arguments on every call.
+    u8fill.call(this.buf, 0, this.pos, this.pos + n);
     this.pos += n;
   }
 }
+
+const u8fill = Uint8Array.prototype.fill;
 
 function checkPath(e: LayerEntry): void {
   const p = e.path;
@@ -347,13 +385,217 @@ function seconds(ns: bigint): number {
   return lastSecs;
 }
 
+const TYPE_FILE = 0x30; // '0'
+const TYPE_LINK = 0x31; // '1'
+const TYPE_SYMLINK = 0x32; // '2'
+const TYPE_DIR = 0x35; // '5'
+const TYPE_PAX = 0x78; // 'x'
+const TYPE_CHARS = ['0', '1', '2', '3', '4', '5'] as const;
+const LINK_LEN = USTAR.linkname.len;
+/** `PaxHeaders.0/`: the `x` header's name is the entry's with this inserted before the base name. */
+const PAX_DIR_LEN = 'PaxHeaders.0/'.length;
+
+/** PAX keys of the records every entry gets, and the length of each record's fixed part (`" " key "=" "\n"`). */
+const K_CT = PAX_KEYS.creationtime;
+const K_ATTR = PAX_KEYS.fileattr;
+const K_MOUNT = PAX_KEYS.mountpoint;
+const K_SD = PAX_KEYS.rawsd;
+
+/**
+ * The `x` header, PAX records and ustar header of an entry. Entries without extra records or extended attributes
+ * (nearly all) have their records encoded straight into the buffer: the same records, in the same order, as
+ * {@link encodeWindowsPax} gives (its fixed order is already sorted then), with no record objects.
+ */
 function writePaxEntry(
   w: BlockWriter,
   e: LayerEntry,
-  typeflag: string,
+  typeflag: number,
   mode: number,
   size: number,
-  linkname?: string,
+  linkname: string | undefined,
+): Promise<void> | undefined {
+  const win = e.win;
+  const extra = e.extraPax;
+  const eas = win.extendedAttributes;
+  if ((extra !== undefined && extra.length > 0) || (eas !== undefined && eas.length > 0)) {
+    return writePaxEntryRecords(w, e, typeflag, mode, size, linkname);
+  }
+  const path = e.path;
+  const kind = e.kind;
+  const pathFits = fitsField(path, NAME_LEN);
+  const linkFits = linkname === undefined || fitsField(linkname, LINK_LEN);
+  const mt = win.lastWriteTime;
+  const tM = paxTimeText(mt);
+  const c = win.creationTime;
+  const tC = c === undefined || c === mt ? tM : paxTimeText(c);
+  const a = win.lastAccessTime;
+  const tA = a === undefined || a === mt ? tM : paxTimeText(a);
+  const x = win.changeTime;
+  const tX = x === undefined || x === mt ? tM : paxTimeText(x);
+  // Record lengths: every value but a long path or link target is ASCII.
+  let len = recordLength(K_CT.length + tC.length) + recordLength(5 + tA.length) + recordLength(5 + tX.length);
+  len += recordLength(5 + tM.length);
+  let attrs = '';
+  let mount = false;
+  let sd: string | undefined;
+  if (kind !== 'stream') {
+    let v = win.attributes ?? defaultAttributes(kind, win.mountPoint === true);
+    if (kind === 'directory') v |= FILE_ATTRIBUTE.DIRECTORY;
+    attrs = attributesText(v);
+    len += recordLength(K_ATTR.length + attrs.length);
+    if (win.mountPoint === true) {
+      mount = true;
+      len += recordLength(K_MOUNT.length + 1);
+    }
+    if (win.securityDescriptor !== undefined) {
+      sd = sdBase64(win.securityDescriptor);
+      len += recordLength(K_SD.length + sd.length);
+    }
+  }
+  let ascii = true;
+  if (!linkFits) {
+    const n = utf8Length(linkname!);
+    ascii = n === linkname!.length;
+    len += recordLength(8 + n);
+  }
+  if (!pathFits) {
+    const n = utf8Length(path);
+    ascii &&= n === path.length;
+    len += recordLength(4 + n);
+  }
+  const bigSize = size > MAX_OCTAL_SIZE ? String(size) : undefined;
+  if (bigSize !== undefined) len += recordLength(4 + bigSize.length);
+  if (len > MAX_PAX_SIZE) {
+    throw new WinlayerError('TAR_TOO_LARGE', `PAX data of ${len} bytes exceeds ${MAX_PAX_SIZE}`, { entry: path });
+  }
+  const need = 2 * BLOCK_SIZE + len + BLOCK_SIZE;
+  if (need > w.space) {
+    // The records do not fit in what is left of the buffer: as record objects, through the general path.
+    return writePaxEntryRecords(w, e, typeflag, mode, size, linkname);
+  }
+  const buf = w.buf;
+  const start = w.pos;
+  // The blocks of the records zeroed first (one copy each): the records then overwrite all but the padding.
+  const padded = len + ((BLOCK_SIZE - (len % BLOCK_SIZE)) % BLOCK_SIZE);
+  for (let q = start + BLOCK_SIZE; q < start + BLOCK_SIZE + padded; q += BLOCK_SIZE) buf.set(ZERO_BLOCK, q);
+  // The `x` header: `dir/PaxHeaders.0/base` written in place when it fits as is.
+  const slash = path.lastIndexOf('/') + 1;
+  if (pathFits && path.length + PAX_DIR_LEN <= NAME_LEN) {
+    encodeHeaderAt(buf, start, path, slash, 0, len, 0, TYPE_PAX, undefined);
+  } else {
+    encodeHeaderAt(buf, start, paxHeaderName(path), -1, 0, len, 0, TYPE_PAX, undefined);
+  }
+  let p = start + BLOCK_SIZE;
+  p = putTimeRecord(buf, p, CT_PREFIX, K_CT, tC);
+  if (attrs !== '') {
+    p = putBytes(buf, p, cachedRecord(K_ATTR, attrs));
+    if (mount) p = putBytes(buf, p, cachedRecord(K_MOUNT, '1'));
+    if (sd !== undefined) p = putBytes(buf, p, cachedRecord(K_SD, sd));
+  }
+  p = putTimeRecord(buf, p, AT_PREFIX, 'atime', tA);
+  p = putTimeRecord(buf, p, CX_PREFIX, 'ctime', tX);
+  if (!linkFits) p = putRecord(buf, p, 'linkpath', linkname!, ascii);
+  p = putTimeRecord(buf, p, MT_PREFIX, 'mtime', tM);
+  if (!pathFits) p = putRecord(buf, p, 'path', path, ascii);
+  if (bigSize !== undefined) p = putRecord(buf, p, 'size', bigSize, true);
+  if (p !== start + BLOCK_SIZE + len) {
+    throw new WinlayerError('INTERNAL', `PAX records took ${p - start - BLOCK_SIZE} bytes, not ${len}`);
+  }
+  const at = start + BLOCK_SIZE + padded;
+  const name = pathFits ? path : asciiField(path, NAME_LEN);
+  const link = linkname === undefined || linkFits ? linkname : asciiField(linkname, LINK_LEN);
+  encodeHeaderAt(buf, at, name, -1, mode, size, wholeSeconds(mt, tM), typeflag, link);
+  w.pos = at + BLOCK_SIZE;
+  return undefined;
+}
+
+/** Whole seconds of a time whose PAX text is `text`: read off the text when it is a plain non-negative one. */
+function wholeSeconds(ns: bigint, text: string): number {
+  let v = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) break;
+    if (c < 0x30 || c > 0x39) return seconds(ns);
+    v = v * 10 + (c - 0x30);
+  }
+  return i > 0 && i <= 15 ? v : seconds(ns);
+}
+
+/** Record bytes of repeated key/value pairs (attributes, security descriptors), by key and value. */
+const recordCache = new Map<string, Map<string, Uint8Array>>();
+const RECORD_CACHE_MAX = 64;
+
+/** The bytes of the record `key=value` (both ASCII), remembered (the last few values of each key). */
+function cachedRecord(key: string, value: string): Uint8Array {
+  let byValue = recordCache.get(key);
+  if (byValue === undefined) {
+    byValue = new Map();
+    recordCache.set(key, byValue);
+  }
+  let bytes = byValue.get(value);
+  if (bytes === undefined) {
+    bytes = Buffer.from(`${recordLength(key.length + value.length)} ${key}=${value}\n`, 'latin1');
+    if (byValue.size >= RECORD_CACHE_MAX) byValue.clear();
+    byValue.set(value, bytes);
+  }
+  return bytes;
+}
+
+/** Copies `bytes` to `pos`; returns the position after them. */
+function putBytes(buf: Buffer, pos: number, bytes: Uint8Array): number {
+  buf.set(bytes, pos);
+  return pos + bytes.length;
+}
+
+/** `"%d KEY="` of the time records, by the length of the value (a time is at most ~30 characters). */
+const CT_PREFIX: Uint8Array[] = [];
+const AT_PREFIX: Uint8Array[] = [];
+const CX_PREFIX: Uint8Array[] = [];
+const MT_PREFIX: Uint8Array[] = [];
+
+/** Writes the record of a time (ASCII text): its cached `"%d KEY="` then the text. */
+function putTimeRecord(buf: Buffer, pos: number, prefixes: Uint8Array[], key: string, value: string): number {
+  const vl = value.length;
+  let prefix = prefixes[vl];
+  if (prefix === undefined) {
+    prefix = Buffer.from(`${recordLength(key.length + vl)} ${key}=`, 'latin1');
+    if (vl < 64) prefixes[vl] = prefix;
+  }
+  buf.set(prefix, pos);
+  let p = pos + prefix.length;
+  for (let i = 0; i < vl; i++) buf[p + i] = value.charCodeAt(i);
+  p += vl;
+  buf[p++] = 0x0a; // '\n'
+  return p;
+}
+
+/** Writes the record `"%d %s=%s\n"` at `pos` (its length from {@link recordLength}); returns the position after it. */
+function putRecord(buf: Buffer, pos: number, key: string, value: string, ascii: boolean): number {
+  const vl = ascii ? value.length : utf8Length(value);
+  let p = putDecimal(buf, pos, recordLength(key.length + vl));
+  buf[p++] = 0x20; // ' '
+  p = putText(buf, p, key, true);
+  buf[p++] = 0x3d; // '='
+  p = putText(buf, p, value, ascii);
+  buf[p++] = 0x0a; // '\n'
+  return p;
+}
+
+/** Length of the PAX record of a key and value of `kv` bytes together: the length counts its own digits. */
+function recordLength(kv: number): number {
+  const body = kv + 3;
+  return body >= 9 && body <= 97 ? body + 2 : paxRecordLength(body);
+}
+
+/** {@link writePaxEntry} through record objects ({@link encodeWindowsPax}): extra records, extended attributes. */
+function writePaxEntryRecords(
+  w: BlockWriter,
+  e: LayerEntry,
+  typeflag: number,
+  mode: number,
+  size: number,
+  linkname: string | undefined,
 ): Promise<void> | undefined {
   const pathFits = fitsField(e.path, NAME_LEN);
   const linkFits = linkname === undefined || fitsField(linkname, USTAR.linkname.len);
@@ -371,7 +613,7 @@ function writePaxEntry(
     mode,
     size,
     mtime: seconds(e.win.lastWriteTime),
-    typeflag,
+    typeflag: TYPE_CHARS[typeflag - TYPE_FILE]!,
     linkname: linkname === undefined || linkFits ? linkname : asciiField(linkname, USTAR.linkname.len),
   };
   return writeWithPax(w, e.path, records, header);
@@ -522,13 +764,29 @@ function writeWhiteout(w: BlockWriter, path: string): Promise<void> | undefined 
   return then(w.flush(), () => w.header(header));
 }
 
-type Body = { readonly readSync?: (b: Uint8Array) => number } & AsyncIterable<Uint8Array>;
+type Body = {
+  readonly readSync?: (b: Uint8Array) => number;
+  readonly [READ_INTO]?: ReadInto;
+} & AsyncIterable<Uint8Array>;
+
+/** One 512-byte block of zeros: padding is written by copying it (cheaper than a fill per entry). */
+const ZERO_BLOCK = new Uint8Array(BLOCK_SIZE);
 
 function writeBody(w: BlockWriter, path: string, size: number, body: Body): Promise<void> | undefined {
+  // Small bodies (the common case) go into the buffer without a promise.
+  const rem = size % BLOCK_SIZE;
+  const padded = rem === 0 ? size : size + BLOCK_SIZE - rem;
+  const readInto = body[READ_INTO];
+  if (readInto !== undefined && padded + 1 <= w.space) {
+    // The last block zeroed first: the body's bytes (exactly what it says it read) then overwrite all but the padding.
+    if (rem !== 0) w.buf.set(ZERO_BLOCK, w.pos + size - rem);
+    const start = w.pos;
+    readAllInto(w, body, readInto, size, path);
+    w.pos = start + padded;
+    return undefined;
+  }
   if (body.readSync === undefined) return writeIteratedBody(w, path, size, body);
   const readSync = body.readSync;
-  // Small bodies (the common case) go into the buffer without a promise.
-  const padded = size + ((BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE);
   if (padded + 1 <= w.space) {
     readAllSync(w, readSync, size, path);
     w.padSync(size);
@@ -570,6 +828,22 @@ function readAllSync(w: BlockWriter, readSync: (b: Uint8Array) => number, size: 
     probed = true;
   }
   if (!probed && readSync(PROBE) !== 0) throw changedError(path, size, 'more bytes');
+}
+
+/** {@link readAllSync} through the body's {@link READ_INTO}: no view of the buffer per read. */
+function readAllInto(w: BlockWriter, body: Body, readInto: ReadInto, size: number, path: string): void {
+  let remaining = size;
+  let probed = false;
+  while (remaining > 0) {
+    const want = remaining + 1;
+    const n = readInto.call(body, w.buf, w.pos, want);
+    if (n === 0) throw changedError(path, size, `only ${size - remaining} bytes`);
+    if (n > remaining) throw changedError(path, size, 'more bytes');
+    w.pos += n;
+    remaining -= n;
+    probed = true;
+  }
+  if (!probed && readInto.call(body, PROBE, 0, 1) !== 0) throw changedError(path, size, 'more bytes');
 }
 
 const PROBE = new Uint8Array(1);

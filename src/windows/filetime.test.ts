@@ -149,3 +149,35 @@ describe('formatIso7 at the edges', () => {
     );
   });
 });
+
+describe('formatPaxTime without division', () => {
+  /** The formula by division: `secs[.fraction]`, the fraction without trailing zeros, a leading `-` when negative. */
+  function byDivision(ns: bigint): string {
+    const abs = ns < 0n ? -ns : ns;
+    const frac = abs % 1_000_000_000n;
+    const text =
+      frac === 0n
+        ? `${abs / 1_000_000_000n}`
+        : `${abs / 1_000_000_000n}.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
+    return ns < 0n ? `-${text}` : text;
+  }
+
+  test('gives the text of the division formula for every time, around whole seconds too', () => {
+    for (const ns of [
+      0n,
+      1n,
+      999_999_999n,
+      1_000_000_000n,
+      1_000_000_001n,
+      1_100_000_000n,
+      10n ** 20n,
+      -1n,
+      -(10n ** 9n),
+    ]) {
+      assert.equal(formatPaxTime(ns), byDivision(ns), String(ns));
+    }
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 21n), max: 10n ** 21n }), (ns) => formatPaxTime(ns) === byDivision(ns)),
+    );
+  });
+});

@@ -46,6 +46,14 @@ export function dateToUnixNanos(d: Date): UnixNanos {
  * (`1677606423.1234567`); negative times carry a leading `-` on the whole value, as Go's archive/tar writes them.
  */
 export function formatPaxTime(ns: UnixNanos): string {
+  if (ns >= NS_PER_SEC) {
+    // At least one whole second: the decimal digits of `ns`, the point before the last nine (no division).
+    const s = ns.toString();
+    const cut = s.length - 9;
+    let end = s.length;
+    while (end > cut && s.charCodeAt(end - 1) === 0x30) end--;
+    return end === cut ? s.slice(0, cut) : `${s.slice(0, cut)}.${s.slice(cut, end)}`;
+  }
   const sign = ns < 0n ? '-' : '';
   const abs = ns < 0n ? -ns : ns;
   const secs = abs / NS_PER_SEC;
