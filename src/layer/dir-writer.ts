@@ -7,8 +7,7 @@
  * sibling (`AtomicTarget`), files are created with `O_CREAT|O_EXCL` (never through an existing name or link), no host
  * symbolic link is ever created, and on any error the temporary is removed — the target stays as it was.
  * Speed: synchronous fs calls (faster than promises for many small files), bodies written straight from the tar
- * reader's input chunk, times set on the open descriptor, one filesystem sync at the end instead of one fsync per file
- * (its write-back started early by background syncs, `write-behind.ts`).
+ * reader's input chunk, times set on the open descriptor, one filesystem sync at the end instead of one fsync per file.
  * Memory: flat but for the guard's table of names (two 32-bit words per name); the names themselves and the folders
  * whose times are set last go to spill files in the temporary folder.
  */
@@ -45,7 +44,6 @@ import {
   type SidecarStream,
   SidecarWriter,
 } from './sidecar.js';
-import { WriteBehind } from './write-behind.js';
 import { BackgroundWriter, CREATE_FLAGS, type SharedInput, utimeSeconds, WHOLE_FILE_MAX } from './write-worker.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
@@ -261,8 +259,6 @@ class DirWriter {
   /** undefined until probed: whether the disk keeps the microseconds `utimes` sets (then no fstat per file). */
   #exactTimes: boolean | undefined;
   #bg: BackgroundWriter | undefined;
-  /** Background syncs while writing, when the import ends with a sync (the final one then has little left). */
-  readonly #writeBehind: WriteBehind | undefined;
   #nonBase = false;
   #sawFiles = false;
   #sdCount = 0;
@@ -283,7 +279,6 @@ class DirWriter {
   constructor(root: string, parents: readonly string[], opts: WriteLayerDirOptions, input?: SharedInput) {
     this.#root = root;
     this.#input = input;
-    this.#writeBehind = opts.sync === false ? undefined : new WriteBehind(root);
     this.#parents = parents;
     this.#opts = opts;
     const umask = 0o777 & ~statSync(root).mode;
@@ -313,7 +308,6 @@ class DirWriter {
       return await this.#run(entries, sidecar);
     } finally {
       await this.#bg?.stop();
-      await this.#writeBehind?.settle();
       this.#guard.close();
       this.#deferred.close();
     }
@@ -324,7 +318,6 @@ class DirWriter {
     sidecar: SidecarWriter,
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
     let lastTurn = performance.now();
-    let lastBytes = 0;
     for await (const e of entries) {
       // A source that never waits (a tar file read synchronously) would keep the event loop from ever turning: give
       // it a turn every YIELD_MS, so that SIGINT/SIGTERM handlers run and remove the temporary folder.
@@ -352,10 +345,6 @@ class DirWriter {
         });
       }
       this.#counts.entries++;
-      if (this.#writeBehind !== undefined && this.#counts.bytes !== lastBytes) {
-        this.#writeBehind.wrote(this.#counts.bytes - lastBytes);
-        lastBytes = this.#counts.bytes;
-      }
       this.#opts.onProgress?.({ entries: this.#counts.entries, bytes: this.#counts.bytes });
     }
     this.#flushPending(sidecar);
