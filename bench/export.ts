@@ -165,7 +165,7 @@ function sh(script: string, cwd: string): void {
  * The child: the CLI exactly as users run it (`bin/winlayer.js`, the bundle `npm run build` writes), with an exit hook
  * that reports the process's peak RSS on stderr. Its wall time, measured by the parent, includes Node's start-up.
  */
-const CHILD_JS = `
+export const CHILD_JS = `
 import { readFileSync, writeSync } from 'node:fs';
 const [bin, ...args] = process.argv.slice(1);
 process.on('exit', () => {
@@ -176,7 +176,7 @@ process.argv = [process.argv[0], bin, ...args];
 await import(bin);
 `;
 
-const BIN = join(ROOT, 'bin/winlayer.js');
+export const BIN = join(ROOT, 'bin/winlayer.js');
 
 /** Runs `winlayer export` in a child process; returns its wall time and peak RSS. */
 function ours(dir: string, compression: string): { wall: number; rssMb: number } {

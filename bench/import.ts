@@ -4,8 +4,10 @@
  * 2.2 GB). Each tree is exported once by winlayer (the canonical layer tar), then, in the same run:
  *
  * - `tar -xf layer.tar` into an empty folder, and the same followed by `sync -f` (GNU tar never syncs);
- * - `winlayer import` (one filesystem sync at the end, as shipped) and with `sync: false` (the same work as `tar -xf`);
- * - `winlayer import` with `background: true` (filesystem calls on a worker thread; pays off only with an idle core).
+ * - `winlayer import` as users run it (the built CLI: the bundle, one filesystem sync at the end);
+ * - the library in a child: with its one sync, and with `sync: false` (the same work as `tar -xf`);
+ * - `winlayer import` with `background: true` (filesystem calls on a worker thread);
+ * - floors: `bench/floors/extract.mjs`, the least a Node program does to extract the tar (no checks, no sidecar).
  *
  * Our import runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the
  * wall time measured by the parent includes Node's start-up. It runs the compiled library (`dist/`, run `npm run build`
@@ -39,8 +41,10 @@ import { fileURLToPath } from 'node:url';
 import {
   type BenchExportOptions,
   type BenchRow,
+  BIN,
   benchOptionsFromEnv,
   buildTree,
+  CHILD_JS,
   formatRows,
   SHAPES,
 } from './export.js';
@@ -152,6 +156,25 @@ function ours(
   return { wall, inner: j.inner, rssMb: j.rss / 1024 };
 }
 
+/**
+ * `winlayer import` exactly as users run it (the built CLI, `bin/winlayer.js`: the bundle, its one final sync), in a
+ * child that reports its peak RSS; the wall time includes Node's start-up.
+ */
+function oursCli(tar: string, target: string): { wall: number; rssMb: number } {
+  if (!existsSync(join(ROOT, 'dist/bin/main.js')))
+    throw new Error('run `npm run build` first: a row runs the built CLI');
+  const args = ['--input-type=module', '-e', CHILD_JS, BIN, 'import', target, '-i', tar, '--quiet'];
+  let err = '';
+  const wall = seconds(() => {
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (r.status !== 0) throw new Error(`winlayer import failed: ${r.stderr}`);
+    err = r.stderr;
+  });
+  const kb = /BENCH-RSS-KB (\d+)/.exec(err)?.[1];
+  if (kb === undefined) throw new Error(`the import child reported no peak RSS: ${err}`);
+  return { wall, rssMb: Number(kb) / 1024 };
+}
+
 /** GNU tar extracting into a new empty folder (optionally followed by one `sync -f`). */
 function gnu(tar: string, target: string, sync: boolean): { wall: number } {
   mkdirSync(target);
@@ -200,15 +223,16 @@ export async function benchImport(
     );
     execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]); // warm the page cache
     const targets = new Targets(target);
-    const [plain, synced, mine, mineNoSync, mineThread, floor, floorSynced] = bestInTurns(repeat, [
+    const [plain, synced, cli, mine, mineNoSync, mineThread, floor, floorSynced] = bestInTurns(repeat, [
       () => gnu(tar, targets.next(), false),
       () => gnu(tar, targets.next(), true),
+      () => oursCli(tar, targets.next()),
       () => ours(tar, targets.next(), true),
       () => ours(tar, targets.next(), false),
       () => ours(tar, targets.next(), false, true),
       () => minimal(tar, targets.next(), false),
       () => minimal(tar, targets.next(), true),
-    ]) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
+    ]) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
     targets.removeAll();
     /** A row, with its ratio to `peer` when it has one. */
     const row = (what: string, m: Measured, peer?: Measured): BenchRow => ({
@@ -220,7 +244,9 @@ export async function benchImport(
     rows.push(
       row('tar -xf', plain),
       row('tar -xf; sync -f', synced),
-      row('winlayer import (one sync)', mine, synced),
+      row('winlayer import, the CLI as shipped (one sync), vs tar -xf', cli, plain),
+      row('winlayer import, the CLI as shipped (one sync), vs tar -xf; sync -f', cli, synced),
+      row('winlayer import (library, one sync)', mine, synced),
       row('winlayer import (no sync)', mineNoSync, plain),
       row('winlayer import (no sync, background writer)', mineThread, plain),
       row('floor: minimal Node extract (no checks, no sidecar)', floor, plain),
@@ -237,15 +263,17 @@ export async function benchImport(
           rmSync(memTarget, { recursive: true, force: true });
         }
       };
-      const [memTar, memOurs, memThread, memFloor] = bestInTurns(repeat, [
+      const [memTar, memCli, memOurs, memThread, memFloor] = bestInTurns(repeat, [
         () => inMemory((t) => gnu(tar, t, false)),
+        () => inMemory((t) => oursCli(tar, t)),
         () => inMemory((t) => ours(tar, t, false)),
         () => inMemory((t) => ours(tar, t, false, true)),
         () => inMemory((t) => minimal(tar, t, false)),
-      ]) as [Measured, Measured, Measured, Measured];
+      ]) as [Measured, Measured, Measured, Measured, Measured];
       rows.push(
         row('tar -xf (tmpfs)', memTar),
-        row('winlayer import (tmpfs)', memOurs, memTar),
+        row('winlayer import, the CLI (tmpfs)', memCli, memTar),
+        row('winlayer import (tmpfs, library, no sync)', memOurs, memTar),
         row('winlayer import (tmpfs, background writer)', memThread, memTar),
         row('floor: minimal Node extract (tmpfs)', memFloor, memTar),
       );

@@ -60,9 +60,11 @@ export interface WriteLayerDirOptions {
   /** Sync the new folder to stable storage once before the rename. Default true. */
   readonly sync?: boolean;
   /**
-   * Perform the filesystem calls on a worker thread (`write-worker.ts`) while the entries are read and checked. Needs
-   * an idle second core to pay off; on a busy host it is slower (`bench/import.ts` measures both). Used only where the
-   * filesystem keeps the microseconds of file times. Default false.
+   * Perform the filesystem calls on a worker thread (`write-worker.ts`) while the entries are read and checked. Off
+   * by default: on the 2-core VM of `docs/benchmarks.md` it was no faster, on tmpfs or disk (measured: the worker's
+   * filesystem calls took about twice what the same calls take on the main thread, and the main thread's own reads
+   * slowed too, so it waited for the writer); `bench/import.ts` measures both. Used only where the filesystem keeps the
+   * microseconds of file times.
    */
   readonly background?: boolean;
   /** Called after each entry with running totals (for progress display). */

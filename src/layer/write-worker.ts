@@ -1,7 +1,9 @@
 /**
  * The background writer of `writeLayerDir`: a worker thread that performs the folder's filesystem calls (mkdir,
  * create with O_EXCL, write, futimes, close, link) while the main thread parses the archive and checks the next
- * entries, so an import costs about the larger of the two instead of their sum (on a host with a second core).
+ * entries, so that an import could cost the larger of the two instead of their sum. Opt-in: on the 2-core VM where it
+ * was measured it was no faster (the worker's calls took about twice their time on the main thread), see
+ * `docs/benchmarks.md`.
  *
  * Hand-over without messages or copies: the main thread encodes operations into batches in a fixed ring of shared
  * memory and publishes each with `Atomics` (like the hashing ring of `tar/hash.ts`); the worker runs them in order and
