@@ -7,7 +7,7 @@ import { closeSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
 import { type ByteInput, detectCompression, openTarFile, type ReadTarOptions, readTar } from '../tar/index.js';
 import { type ImportResult, type WriteLayerDirOptions, writeLayerDir } from './dir-writer.js';
-import { SharedInput } from './write-worker.js';
+import { SharedInput, useWriterThread } from './write-worker.js';
 
 /** Options of `importLayer`: the layer-folder options plus the tar reader's. */
 export interface ImportLayerOptions extends WriteLayerDirOptions {
@@ -25,7 +25,7 @@ const READ_CHUNK = 1 << 20;
  */
 const RING = 4;
 /** Read buffers shared with the writer thread: more of them, so the reader runs ahead while the writer catches up. */
-const SHARED_RING = 16;
+const SHARED_RING = 8;
 
 /**
  * Imports the layer tar `input` — a file path (`FILE` or `layer:FILE`) or a byte stream such as stdin — into the
@@ -46,7 +46,7 @@ export async function importLayer(
     const tarOpts = opts.tar ?? {};
     const plain = tarOpts.compression === undefined ? isPlainTar(file.fd) : tarOpts.compression === 'none';
     // With the writer thread, a plain tar is read into shared memory: file data goes to disk from there, uncopied.
-    const shared = plain && opts.background === true ? new SharedInput(SHARED_RING, READ_CHUNK) : undefined;
+    const shared = plain && useWriterThread(opts.background) ? new SharedInput(SHARED_RING, READ_CHUNK) : undefined;
     const chunks = fileChunks(file.fd, file.path, plain, shared);
     return await writeLayerDir(readTar(chunks, tarOpts), layerDir, opts, shared);
   } finally {
