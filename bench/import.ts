@@ -4,9 +4,11 @@
  * 2.2 GB). Each tree is exported once by winlayer (the canonical layer tar), then, in the same run:
  *
  * - `tar -xf layer.tar` into an empty folder, and the same followed by `sync -f` (GNU tar never syncs);
- * - `winlayer import` as users run it (the built CLI: the bundle, one filesystem sync at the end);
- * - the library in a child: with its one sync, and with `sync: false` (the same work as `tar -xf`);
- * - `winlayer import` with `background: true` (filesystem calls on a worker thread);
+ * - `winlayer import` as users run it (the built CLI: the bundle, the writer thread on a 2-core host, one filesystem
+ *   sync at the end);
+ * - the library in a child without the writer thread: with its one sync, and with `sync: false` (the same work as
+ *   `tar -xf`);
+ * - the library with `background: true` and `sync: false` (filesystem calls on the writer thread);
  * - floors: `bench/floors/extract.mjs`, the least a Node program does to extract the tar (no checks, no sidecar).
  *
  * Our import runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the
@@ -246,9 +248,9 @@ export async function benchImport(
       row('tar -xf; sync -f', synced),
       row('winlayer import, the CLI as shipped (one sync), vs tar -xf', cli, plain),
       row('winlayer import, the CLI as shipped (one sync), vs tar -xf; sync -f', cli, synced),
-      row('winlayer import (library, one sync)', mine, synced),
-      row('winlayer import (no sync)', mineNoSync, plain),
-      row('winlayer import (no sync, background writer)', mineThread, plain),
+      row('winlayer import (library, one sync, no writer thread)', mine, synced),
+      row('winlayer import (library, no sync, no writer thread)', mineNoSync, plain),
+      row('winlayer import (library, no sync, writer thread)', mineThread, plain),
       row('floor: minimal Node extract (no checks, no sidecar)', floor, plain),
       row('floor: minimal Node extract; sync -f', floorSynced, synced),
     );
@@ -273,8 +275,8 @@ export async function benchImport(
       rows.push(
         row('tar -xf (tmpfs)', memTar),
         row('winlayer import, the CLI (tmpfs)', memCli, memTar),
-        row('winlayer import (tmpfs, library, no sync)', memOurs, memTar),
-        row('winlayer import (tmpfs, background writer)', memThread, memTar),
+        row('winlayer import (tmpfs, library, no writer thread)', memOurs, memTar),
+        row('winlayer import (tmpfs, library, writer thread)', memThread, memTar),
         row('floor: minimal Node extract (tmpfs)', memFloor, memTar),
       );
     }

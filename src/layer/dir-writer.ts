@@ -69,7 +69,7 @@ export interface WriteLayerDirOptions {
   /**
    * Perform the filesystem calls on a worker thread (`write-worker.ts`) while the entries are read and checked. Default:
    * on when the host has a second core (`useWriterThread`; measured 14–37% faster for layers of many small files, even
-   * for a few large ones, ~17 MB more peak RSS); `false` keeps every call on the calling thread. Used only where the
+   * for a few large ones, 20–40 MB more peak RSS); `false` keeps every call on the calling thread. Used only where the
    * filesystem keeps the microseconds of file times.
    */
   readonly background?: boolean;

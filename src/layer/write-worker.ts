@@ -108,7 +108,8 @@ const FAILURE_BYTES = 4096;
 /**
  * Whether an import uses the writer thread: as asked, else whenever the host has a second core. Measured on a 2-core
  * VM (`docs/benchmarks.md`): 14–21% faster for a layer of 100,000 mostly small files, 37% for 1.1 million empty ones,
- * even (±5%) for 7,000 files of 268 MB; about 17 MB more peak RSS (the worker and its two shared rings).
+ * even (±5%) for 7,000 files of 268 MB; 20–40 MB more peak RSS (the worker, its two shared rings, the rest not pinned
+ * down): 147 MB for a layer of 1.1 million entries, under the 150 MB target.
  */
 export function useWriterThread(asked: boolean | undefined): boolean {
   return asked ?? availableParallelism() > 1;
