@@ -317,6 +317,8 @@ export class BackgroundWriter {
     process.removeListener('SIGTERM', this.#onSignal);
     Atomics.store(this.#c, C_STOP, 1);
     Atomics.notify(this.#c, C_HEAD);
+    // A reader still running must not wait for writes that will never be done.
+    if (this.#input !== undefined) this.#input.release = () => undefined;
     await this.#worker.terminate();
   }
 
