@@ -33,20 +33,25 @@ export function decodePax(data: Uint8Array, ctx: PaxContext = {}): PaxRecord[] {
   return records;
 }
 
+/** The POSIX keys that override ustar header fields or say how to read them (the reader decodes each itself). */
+export const POSIX_PAX_KEYS = [
+  'path',
+  'linkpath',
+  'size',
+  'mtime',
+  'atime',
+  'ctime',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'hdrcharset',
+] as const;
+
 /** PAX keys the reader meets on nearly every entry, as the constant strings (no decode, one identity), by length. */
 const KNOWN_KEYS: readonly (readonly string[])[] = (() => {
   const keys = [
-    'path',
-    'linkpath',
-    'size',
-    'mtime',
-    'atime',
-    'ctime',
-    'uid',
-    'gid',
-    'uname',
-    'gname',
-    'hdrcharset',
+    ...POSIX_PAX_KEYS,
     'MSWINDOWS.fileattr',
     'MSWINDOWS.rawsd',
     'MSWINDOWS.sd',

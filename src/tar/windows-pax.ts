@@ -10,7 +10,7 @@
 import type { EntryKind, ExtendedAttribute, PaxRecord, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { FILE_ATTRIBUTE, formatPaxTime, parsePaxTime, sddlToBytes, type UnixNanos } from '../windows/index.js';
-import { compareKeys } from './pax.js';
+import { compareKeys, POSIX_PAX_KEYS } from './pax.js';
 
 /** PAX keys of the Windows layer format. */
 export const PAX_KEYS = {
@@ -27,17 +27,7 @@ export const PAX_KEYS = {
  * `hdrcharset` change how the entry's bytes are read, so they are never carried over either.
  */
 const MANAGED = new Set<string>([
-  'path',
-  'linkpath',
-  'size',
-  'mtime',
-  'atime',
-  'ctime',
-  'uid',
-  'gid',
-  'uname',
-  'gname',
-  'hdrcharset',
+  ...POSIX_PAX_KEYS,
   PAX_KEYS.fileattr,
   PAX_KEYS.rawsd,
   PAX_KEYS.sd,
