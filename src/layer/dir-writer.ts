@@ -122,12 +122,6 @@ const YIELD_MS = 20;
 /** A sidecar record under construction: one fixed shape for every kind (absent fields are `undefined`). */
 type Rec = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
 
-interface PendingRecord {
-  readonly record: Rec;
-  readonly streams: SidecarStream[];
-  readonly directory: boolean;
-}
-
 /**
  * Spill files in the temporary folder, unlinked as soon as they are open (else removed at the end): the guard's names
  * and the work left for the end (folder times, hard-link records). No layer entry can take these names (entries live
@@ -261,7 +255,9 @@ class DirWriter {
    */
   readonly #deferred: RecordLog;
   readonly #buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  #pending: PendingRecord | undefined;
+  /** The last file's or folder's record, added once its streams (if any: `record.streams`) are known. */
+  #pending: Rec | undefined;
+  #pendingIsDir = false;
   #fileChmod = false;
   #dirChmod = false;
   /** undefined until probed: whether the disk keeps the microseconds `utimes` sets (then no fstat per file). */
@@ -271,6 +267,9 @@ class DirWriter {
   #sawFiles = false;
   #sdCount = 0;
   readonly #recentSds: [Buffer, number][] = [];
+  /** The last descriptor array and its id: the tar reader hands neighbours with the same rawsd the same array. */
+  #lastSd: Uint8Array | undefined;
+  #lastSdId = 0;
   #counts = {
     entries: 0,
     directories: 0,
@@ -391,16 +390,20 @@ class DirWriter {
           if (this.#dirChmod) chmodDir(disk);
         }
         const record = this.#meta(e, 'directory', sidecar);
-        const atime = utimeSeconds(e.win.lastAccessTime ?? e.win.lastWriteTime);
-        const times = `${atime}\n${utimeSeconds(e.win.lastWriteTime)}`;
+        const lastWrite = e.win.lastWriteTime;
+        const lastAccess = e.win.lastAccessTime;
+        const mtime = utimeSeconds(lastWrite);
+        const atime = lastAccess === undefined || lastAccess === lastWrite ? mtime : utimeSeconds(lastAccess);
+        const times = `${atime}\n${mtime}`;
         if (this.#exactTimes === true) {
           // What the disk will show once the times are set at the end: the record is final now.
-          record.diskMtime = microsFloor(e.win.lastWriteTime);
+          record.diskMtime = microsFloor(lastWrite);
           this.#deferred.append(DEFER_FOLDER, e.path, times);
         } else {
           this.#deferred.append(DEFER_FOLDER, e.path, `${times}\n${encodeRecord(record)}`);
         }
-        this.#pending = { record, streams: [], directory: true };
+        this.#pending = record;
+        this.#pendingIsDir = true;
         this.#counts.directories++;
         return;
       }
@@ -456,12 +459,15 @@ class DirWriter {
         return;
       case 'stream': {
         const pending = this.#pending;
-        if (pending === undefined || pending.record.path !== e.filePath) {
+        if (pending === undefined || pending.path !== e.filePath) {
           throw new WinlayerError('INTERNAL', 'a stream without its file record', { entry: e.path });
         }
         const slot = sidecar.allocateStream();
         const done = (): void => {
-          pending.streams.push({ name: e.streamName, size: e.size, data: slot.data });
+          const stream: SidecarStream = { name: e.streamName, size: e.size, data: slot.data };
+          // A record's stream list is made by its first stream (the record stays without `streams` when it has none).
+          if (pending.streams === undefined) pending.streams = [stream];
+          else (pending.streams as SidecarStream[]).push(stream);
           this.#counts.streams++;
         };
         if (this.#bg !== undefined) {
@@ -490,7 +496,8 @@ class DirWriter {
     diskMtime: UnixNanos | undefined,
     sidecar: SidecarWriter,
   ): void {
-    const bak = BCD_BACKUPS.get(e.path);
+    // Every boot file starts with `U`: most paths skip the map.
+    const bak = e.path.charCodeAt(0) === 0x55 ? BCD_BACKUPS.get(e.path) : undefined;
     if (bak !== undefined) {
       copyFileSync(disk, join(this.#root, bak));
       this.#bcd.push(bak);
@@ -498,7 +505,8 @@ class DirWriter {
     const record = this.#meta(e, 'file', sidecar);
     record.size = e.size;
     record.diskMtime = diskMtime;
-    this.#pending = { record, streams: [], directory: false };
+    this.#pending = record;
+    this.#pendingIsDir = false;
     this.#counts.files++;
     this.#counts.bytes += e.size;
   }
@@ -729,10 +737,22 @@ class DirWriter {
 
   /** The table id of a security descriptor; the last few are remembered (neighbours usually share one). */
   #sdId(sd: Uint8Array, sidecar: SidecarWriter): number {
-    for (const [bytes, id] of this.#recentSds) if (bytes.equals(sd)) return id;
-    const id = sidecar.addSecurityDescriptor(sd);
+    // The same array is the same bytes (the entry model's arrays are never changed in place): the same id.
+    if (sd === this.#lastSd) return this.#lastSdId;
+    const recent = this.#recentSds;
+    for (let i = 0; i < recent.length; i++) {
+      const r = recent[i]!;
+      if (r[0].equals(sd)) return this.#rememberSd(sd, r[1]);
+    }
+    const id = this.#rememberSd(sd, sidecar.addSecurityDescriptor(sd));
     this.#recentSds.unshift([Buffer.from(sd), id]);
     if (this.#recentSds.length > 4) this.#recentSds.pop();
+    return id;
+  }
+
+  #rememberSd(sd: Uint8Array, id: number): number {
+    this.#lastSd = sd;
+    this.#lastSdId = id;
     return id;
   }
 
@@ -740,9 +760,8 @@ class DirWriter {
     const p = this.#pending;
     if (p === undefined) return;
     this.#pending = undefined;
-    if (p.streams.length > 0) p.record.streams = p.streams;
     // A folder's record waits in the folders' spill file unless its disk mtime is known already.
-    if (!p.directory || this.#exactTimes === true) sidecar.add(p.record);
+    if (!this.#pendingIsDir || this.#exactTimes === true) sidecar.add(p);
   }
 
   /**

@@ -57,3 +57,15 @@ test('upcaseHash: names equal on Windows hash equal; 100,000 layer-like paths gi
   }
   assert.ok(collisions < 10, `${collisions} collisions`);
 });
+
+test('HashSlots.scan: the candidates of a hash, in the order find tries them, then -1', () => {
+  const slots = new HashSlots();
+  for (let i = 0; i < 5_000; i++) slots.add(i % 7 === 0 ? 42 : i * 2654435761, i);
+  const seen: number[] = [];
+  for (let s = slots.scan(42, -1); s >= 0; s = slots.scan(42, s)) seen.push(slots.locatorAt(s));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 715 }, (_, k) => k * 7),
+  );
+  assert.equal(new HashSlots().scan(42, -1), -1);
+});

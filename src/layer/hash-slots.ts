@@ -30,6 +30,26 @@ export class HashSlots {
     }
   }
 
+  /**
+   * Closure-free probing: the next slot after `slot` (pass -1 to start) that holds `hash`, or -1 once an empty slot is
+   * reached. Slots come in the order {@link find} tries them; read each candidate's locator with {@link locatorAt}.
+   */
+  scan(hash: number, slot: number): number {
+    const h = hash >>> 0;
+    const slots = this.#slots;
+    const mask = this.#mask;
+    for (let i = slot < 0 ? h & mask : (slot + 1) & mask; ; i = (i + 1) & mask) {
+      const loc = slots[2 * i + 1]!;
+      if (loc === 0) return -1;
+      if (slots[2 * i] === h) return i;
+    }
+  }
+
+  /** The locator held by a slot {@link scan} returned. */
+  locatorAt(slot: number): number {
+    return this.#slots[2 * slot + 1]! - 1;
+  }
+
   /** Adds a pair. It does not look for an equal key: call {@link find} first when keys must be unique. */
   add(hash: number, locator: number): void {
     if (!Number.isInteger(locator) || locator < 0 || locator >= 0xffff_ffff) {

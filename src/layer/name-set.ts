@@ -62,14 +62,12 @@ export class NameSet {
 
   /** The entry with hash `h` whose record holds `path` (by Windows' case rule): each candidate costs one read. */
   #find(h: number, path: string): NameEntry | undefined {
-    let found: LogRecord | undefined;
-    this.#table.find(h, (loc) => {
-      const rec = this.#log.read(loc);
-      if (!equalUpcase(rec.first, path)) return false;
-      found = rec;
-      return true;
-    });
-    return found === undefined ? undefined : entryOf(found);
+    const table = this.#table;
+    for (let slot = table.scan(h, -1); slot >= 0; slot = table.scan(h, slot)) {
+      const rec = this.#log.read(table.locatorAt(slot));
+      if (equalUpcase(rec.first, path)) return entryOf(rec);
+    }
+    return undefined;
   }
 }
 

@@ -80,8 +80,15 @@ export class RecordLog {
     buf[at + 1] = second === undefined ? 0 : HAS_SECOND;
     buf[at + 2] = 0;
     buf[at + 3] = 0;
-    buf.writeUInt32LE(n1, at + 4);
-    buf.writeUInt32LE(n2, at + 8);
+    // The two lengths, little-endian (what `writeUInt32LE` stores, without its checks: `at + 12` is in the buffer).
+    buf[at + 4] = n1;
+    buf[at + 5] = n1 >>> 8;
+    buf[at + 6] = n1 >>> 16;
+    buf[at + 7] = n1 >>> 24;
+    buf[at + 8] = n2;
+    buf[at + 9] = n2 >>> 8;
+    buf[at + 10] = n2 >>> 16;
+    buf[at + 11] = n2 >>> 24;
     const end = at + HEADER + n1 + n2;
     this.#used = end + ((ALIGN - (end % ALIGN)) % ALIGN);
     const locator = (this.#flushed + at) / ALIGN;

@@ -141,3 +141,58 @@ test('names whose hashes collide are told apart; the names may live in a spill f
   assert.throws(() => g.check(file(b)), { code: 'LAYER_INVALID', message: /appears twice/ });
   g.close();
 });
+
+test('place rules: roots, UtilityVM/Files and top-level folders, with their messages', () => {
+  const refuse = (e: LayerEntry, code: string, message: string, kind: 'auto' | 'base' = 'auto'): void => {
+    const g = new ImportGuard({ kind });
+    for (const d of ['Files', 'UtilityVM', 'UtilityVM/Files']) g.check(dir(d));
+    assert.throws(
+      () => g.check(e),
+      (err: { code: string; message: string }) => err.code === code && err.message.includes(message),
+      e.path,
+    );
+  };
+  refuse(dir('files'), 'LAYER_UNSAFE', 'the entry is outside Files/, UtilityVM/ and Hives/');
+  refuse(dir('Files2/a'), 'LAYER_UNSAFE', 'the entry is outside Files/, UtilityVM/ and Hives/');
+  refuse(file('Files'), 'LAYER_INVALID', 'the top-level "Files" must be a folder');
+  refuse(file('UtilityVM'), 'LAYER_INVALID', 'the top-level "UtilityVM" must be a folder');
+  for (const p of ['UtilityVM/File', 'UtilityVM/FilesX', 'UtilityVM/files/a', 'UtilityVM/FilesX/a']) {
+    refuse(dir(p), 'LAYER_INVALID', 'invalid UtilityVM layer: only UtilityVM/Files may be under UtilityVM');
+  }
+  refuse(file('UtilityVM/Files'), 'LAYER_INVALID', 'UtilityVM/Files must be a folder');
+  refuse(
+    dir('Hives'),
+    'LAYER_INVALID',
+    'a base layer cannot have Hives/ (registry deltas belong to non-base layers)',
+    'base',
+  );
+  refuse(file('Files/a:b'), 'LAYER_INVALID', 'an alternate data stream whose file does not directly precede it');
+  refuse(dir('Files/a/'), 'NAME_INVALID', 'the name is not normalised (leading "./" or trailing "/")');
+  const g = new ImportGuard();
+  g.check(dir('Files'));
+  g.check(dir('Files/A'));
+  g.check(file('Files/A/x'));
+  assert.throws(
+    () => g.check(file('Files/a/y')),
+    (err: { code: string; message: string }) =>
+      err.code === 'NAME_COLLISION' &&
+      err.message.includes('the parent is spelled "Files/a" but the folder was declared as "Files/A"'),
+  );
+  assert.throws(() => g.check(file('Files/B/y')), { code: 'LAYER_INVALID' }, 'an undeclared parent');
+});
+
+test('checkNameSyntax: components are read after trimming "./" and trailing "/"', () => {
+  for (const name of ['./a/', '././a//', 'a', './.../', '/', 'Files/./', './']) {
+    let expected = 'ok';
+    const n = trimName(name);
+    if (name.startsWith('/')) expected = 'LAYER_UNSAFE';
+    else if (n.split('/').some((c) => c === '' || c === '.')) expected = 'NAME_INVALID';
+    let got = 'ok';
+    try {
+      checkNameSyntax(name, name);
+    } catch (e) {
+      got = (e as { code: string }).code;
+    }
+    assert.equal(got, expected, name);
+  }
+});

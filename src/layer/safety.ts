@@ -81,6 +81,11 @@ const KINDS: readonly (Known | undefined)[] = [
 ];
 
 const ROOTS = new Set(['Files', 'UtilityVM', 'Hives']);
+/** `#checkPlace`'s names for the first component. */
+const ROOT_NONE = 0;
+const ROOT_FILES = 1;
+const ROOT_UVM = 2;
+const ROOT_HIVES = 3;
 const PLAIN: GuardVerdict = Object.freeze({ nonBase: false });
 const NON_BASE: GuardVerdict = Object.freeze({ nonBase: true });
 /** Parent folders remembered by `ImportGuard` (a bounded cache: memory stays flat). */
@@ -108,14 +113,18 @@ export function checkNameSyntax(name: string, entry: string, what = 'name'): voi
   }
   // One pass over the components: a ".." anywhere is unsafe; an empty or "." component is only malformed, so it is
   // reported when no ".." follows.
-  const n = trimName(name);
+  // The components of `trimName(name)`, read in place (`from`..`to`) rather than from a trimmed copy.
+  let from = 0;
+  while (name.startsWith('./', from)) from += 2;
+  let to = name.length;
+  while (to - from > 1 && name.charCodeAt(to - 1) === SLASH) to--;
   let emptyOrDot = false;
-  let start = 0;
-  for (let i = 0; i <= n.length; i++) {
-    if (i < n.length && n.charCodeAt(i) !== SLASH) continue;
+  let start = from;
+  for (let i = from; i <= to; i++) {
+    if (i < to && name.charCodeAt(i) !== SLASH) continue;
     const len = i - start;
-    if (len === 0 || (len === 1 && n.charCodeAt(start) === DOT)) emptyOrDot = true;
-    else if (len === 2 && n.charCodeAt(start) === DOT && n.charCodeAt(start + 1) === DOT) {
+    if (len === 0 || (len === 1 && name.charCodeAt(start) === DOT)) emptyOrDot = true;
+    else if (len === 2 && name.charCodeAt(start) === DOT && name.charCodeAt(start + 1) === DOT) {
       throw unsafe(entry, `the ${what} holds a ".." component`);
     }
     start = i + 1;
@@ -197,12 +206,14 @@ export class ImportGuard {
 
   /** Checks one entry; returns its verdict or throws a `WinlayerError` naming the entry and the rule. */
   check(entry: LayerEntry): GuardVerdict {
-    const label = entry.raw?.name ?? entry.path;
-    if (entry.raw !== undefined) checkNameSyntax(entry.raw.name, label);
+    const raw = entry.raw;
+    const label = raw?.name ?? entry.path;
+    if (raw !== undefined) checkNameSyntax(raw.name, label);
     const path = entry.path;
     if (entry.kind === 'stream') return this.#checkStream(entry, label);
-    if (entry.raw === undefined || entry.raw.name !== path) checkNameSyntax(path, label);
-    if (path !== trimName(path)) {
+    if (raw === undefined || raw.name !== path) checkNameSyntax(path, label);
+    // `path !== trimName(path)`, without the copy: trimName changes exactly these names.
+    if (path.startsWith('./') || (path.length > 1 && path.charCodeAt(path.length - 1) === SLASH)) {
       throw new WinlayerError('NAME_INVALID', 'the name is not normalised (leading "./" or trailing "/")', {
         entry: label,
       });
@@ -220,7 +231,8 @@ export class ImportGuard {
       });
     }
     this.#checkPlace(path, entry.kind, label);
-    if (entry.kind === 'file' && path.slice(path.lastIndexOf('/') + 1).includes(':')) {
+    const lastSlash = path.lastIndexOf('/');
+    if (entry.kind === 'file' && path.indexOf(':', lastSlash + 1) >= 0) {
       // The reader attaches `file:stream` entries to the file right before them; one it could not attach is here.
       throw new WinlayerError('LAYER_INVALID', 'an alternate data stream whose file does not directly precede it', {
         entry: label,
@@ -234,24 +246,19 @@ export class ImportGuard {
     }
     // Only the last component is new: every parent was itself checked when its folder entry was accepted (a whiteout
     // may sit in an undeclared folder, so all of its components are checked).
-    const components = entry.kind === 'whiteout' ? path.split('/') : [path.slice(path.lastIndexOf('/') + 1)];
-    for (const component of components) {
-      const problem = windowsNameProblem(component);
-      if (problem !== undefined) {
-        throw new WinlayerError('NAME_INVALID', `"${component}" cannot be a Windows name: ${problem}`, {
-          entry: label,
-        });
-      }
-    }
-    this.#checkParent(path, label, entry.kind === 'whiteout');
+    if (entry.kind === 'whiteout') for (const component of path.split('/')) checkComponent(component, label);
+    else checkComponent(lastSlash < 0 ? path : path.slice(lastSlash + 1), label);
+    this.#checkParent(path, lastSlash, label, entry.kind === 'whiteout');
     let verdict: GuardVerdict = path === 'Hives' || path.startsWith('Hives/') ? NON_BASE : PLAIN;
-    let known: KnownName;
+    // What `#claim` records for the name: its tag and (links) the path holding the data, when not the name itself.
+    let tag: number;
+    let data: string | undefined;
     switch (entry.kind) {
       case 'directory':
-        known = { path, kind: 'directory' };
+        tag = TAGS.directory;
         break;
       case 'file':
-        known = { path, kind: 'file', dataPath: path };
+        tag = TAGS.file;
         break;
       case 'symlink':
         if (entry.linkTarget.includes('\0')) {
@@ -260,15 +267,13 @@ export class ImportGuard {
         if (entry.linkTarget === '') {
           throw new WinlayerError('LAYER_SYMLINK', 'the symbolic link has an empty target', { entry: label });
         }
-        known = { path, kind: 'symlink' };
+        tag = TAGS.symlink;
         break;
       case 'hardlink': {
         const link = this.#resolveLink(entry.linkTarget, path, label);
         verdict = { ...verdict, link };
-        known =
-          link.in === 'layer'
-            ? { path, kind: 'hardlink', dataPath: link.dataPath }
-            : { path, kind: 'parentLink', dataPath: link.path };
+        tag = link.in === 'layer' ? TAGS.hardlink : TAGS.parentLink;
+        data = link.in === 'layer' ? link.dataPath : link.path;
         break;
       }
       case 'whiteout': {
@@ -295,13 +300,15 @@ export class ImportGuard {
         if (problem !== undefined) {
           throw new WinlayerError('NAME_INVALID', `"${base}" cannot be a Windows name: ${problem}`, { entry: label });
         }
-        this.#claim(target, { path: target, kind: 'whiteout' }, label);
+        this.#claim(target, TAGS.whiteout, undefined, label);
         verdict = NON_BASE;
-        known = { path, kind: 'whiteout' };
+        tag = TAGS.whiteout;
         break;
       }
     }
-    this.#claim(path, known, label);
+    this.#claim(path, tag, data, label);
+    // A new folder is the likely parent of the next entries: known now, without a lookup (`knownOf` gives the same).
+    if (tag === TAGS.directory) this.#rememberParent(path, { path, kind: 'directory', dataPath: undefined });
     this.#streamOwner = entry.kind === 'file' || entry.kind === 'directory' ? path : undefined;
     this.#streamOwnerIsDir = entry.kind === 'directory';
     this.#count++;
@@ -311,26 +318,35 @@ export class ImportGuard {
   /** Where a name may go: under one of the three roots, `UtilityVM` holding `Files` only; kinds by tree. */
   #checkPlace(path: string, kind: LayerEntry['kind'], label: string): void {
     const slash = path.indexOf('/');
-    const root = slash < 0 ? path : path.slice(0, slash);
-    // Only the first two components matter here: `parts` holds them (and says whether there are more).
-    const rest = slash < 0 ? undefined : path.slice(slash + 1);
-    const slash2 = rest === undefined ? -1 : rest.indexOf('/');
-    const parts =
-      rest === undefined ? [root] : slash2 < 0 ? [root, rest] : [root, rest.slice(0, slash2), rest.slice(slash2 + 1)];
-    if (!ROOTS.has(root)) {
-      const near = [...ROOTS].find((r) => r.toLowerCase() === root.toLowerCase());
+    const rootEnd = slash < 0 ? path.length : slash;
+    // Only the first two components matter here, read in place: how many there are (1, 2, or 3 for more) and which
+    // root the first one is.
+    const slash2 = slash < 0 ? -1 : path.indexOf('/', slash + 1);
+    const parts = slash < 0 ? 1 : slash2 < 0 ? 2 : 3;
+    const root =
+      rootEnd === 5 && path.startsWith('Files')
+        ? ROOT_FILES
+        : rootEnd === 9 && path.startsWith('UtilityVM')
+          ? ROOT_UVM
+          : rootEnd === 5 && path.startsWith('Hives')
+            ? ROOT_HIVES
+            : ROOT_NONE;
+    if (root === ROOT_NONE) {
+      const name = path.slice(0, rootEnd);
+      const near = [...ROOTS].find((r) => r.toLowerCase() === name.toLowerCase());
       throw unsafe(label, 'the entry is outside Files/, UtilityVM/ and Hives/', {
         hint:
           near !== undefined
-            ? `hcsshim matches "${near}" case-sensitively; "${root}" would lose its meaning on Windows`
+            ? `hcsshim matches "${near}" case-sensitively; "${name}" would lose its meaning on Windows`
             : 'a Linux-style tar needs the Files/ prefix (winlayer image append adds it)',
       });
     }
-    if (parts.length === 1 && kind !== 'directory') {
-      throw new WinlayerError('LAYER_INVALID', `the top-level "${root}" must be a folder`, { entry: label });
+    if (parts === 1 && kind !== 'directory') {
+      throw new WinlayerError('LAYER_INVALID', `the top-level "${path}" must be a folder`, { entry: label });
     }
-    if (root === 'UtilityVM' && parts.length >= 2) {
-      if (parts[1] !== 'Files') {
+    if (root === ROOT_UVM && parts >= 2) {
+      // The second component is `Files`: five units from `slash + 1` up to the next slash or the end.
+      if ((slash2 < 0 ? path.length : slash2) - slash !== 6 || !path.startsWith('Files', slash + 1)) {
         throw new WinlayerError(
           'LAYER_INVALID',
           'invalid UtilityVM layer: only UtilityVM/Files may be under UtilityVM',
@@ -339,11 +355,11 @@ export class ImportGuard {
           },
         );
       }
-      if (parts.length === 2 && kind !== 'directory') {
+      if (parts === 2 && kind !== 'directory') {
         throw new WinlayerError('LAYER_INVALID', 'UtilityVM/Files must be a folder', { entry: label });
       }
     }
-    if (root === 'Hives' && parts.length > 1) {
+    if (root === ROOT_HIVES && parts > 1) {
       if (this.#kind === 'base') {
         throw new WinlayerError(
           'LAYER_INVALID',
@@ -358,7 +374,7 @@ export class ImportGuard {
         throw new WinlayerError('LAYER_INVALID', 'Hives/ holds registry hive files only', { entry: label });
       }
     }
-    if (root === 'Hives' && parts.length === 1 && this.#kind === 'base') {
+    if (root === ROOT_HIVES && parts === 1 && this.#kind === 'base') {
       throw new WinlayerError(
         'LAYER_INVALID',
         'a base layer cannot have Hives/ (registry deltas belong to non-base layers)',
@@ -374,20 +390,17 @@ export class ImportGuard {
    * The parent must be an earlier directory entry spelled exactly the same. A whiteout may also sit in a folder this
    * layer does not declare (the folder comes from a parent layer; nothing is written on disk for a whiteout).
    */
-  #checkParent(path: string, label: string, undeclaredOk: boolean): void {
-    const parent = parentOf(path);
-    if (parent === undefined) return;
-    let known = parent === this.#lastParent ? this.#lastParentKnown : this.#recentParents.get(parent);
+  #checkParent(path: string, lastSlash: number, label: string, undeclaredOk: boolean): void {
+    if (lastSlash < 0) return;
+    // `parentOf(path)`: the last parent again (compared in place, no copy), else a copy looked up.
+    const last = this.#lastParent;
+    const again = last !== undefined && last.length === lastSlash && path.startsWith(last);
+    const parent = again ? last : path.slice(0, lastSlash);
+    let known = again ? this.#lastParentKnown : this.#recentParents.get(parent);
     if (known === undefined) {
       known = this.#lookup(parent);
-      if (known !== undefined) {
-        if (this.#recentParents.size >= RECENT_PARENTS) {
-          this.#recentParents.delete(this.#recentParents.keys().next().value!);
-        }
-        this.#recentParents.set(parent, known);
-      }
-    }
-    if (known !== undefined) {
+      if (known !== undefined) this.#rememberParent(parent, known);
+    } else {
       this.#lastParent = parent;
       this.#lastParentKnown = known;
     }
@@ -430,17 +443,24 @@ export class ImportGuard {
     }
   }
 
+  /** Caches a name found or claimed (a name, once claimed, never changes) as the last and a recent parent. */
+  #rememberParent(path: string, known: KnownName): void {
+    if (this.#recentParents.size >= RECENT_PARENTS) {
+      this.#recentParents.delete(this.#recentParents.keys().next().value!);
+    }
+    this.#recentParents.set(path, known);
+    this.#lastParent = path;
+    this.#lastParentKnown = known;
+  }
+
   #lookup(path: string): KnownName | undefined {
     const v = this.#names.get(path);
     return v === undefined ? undefined : knownOf(v);
   }
 
-  #claim(path: string, known: KnownName, label: string): void {
-    const found = this.#names.claim(
-      path,
-      TAGS[known.kind],
-      known.dataPath === undefined || known.dataPath === path ? undefined : known.dataPath,
-    );
+  /** Records `path` with its tag and, for links, `data` (the path holding the data; omitted when it is `path`). */
+  #claim(path: string, tag: number, data: string | undefined, label: string): void {
+    const found = this.#names.claim(path, tag, data === undefined || data === path ? undefined : data);
     if (found !== undefined) {
       const before = knownOf(found);
       if (before.path === path) {
@@ -528,9 +548,17 @@ export class ImportGuard {
       });
     }
     const key = `${entry.filePath}:${name}`;
-    this.#claim(key, { path: key, kind: 'stream' }, label);
+    this.#claim(key, TAGS.stream, undefined, label);
     this.#count++;
     return PLAIN;
+  }
+}
+
+/** Throws `NAME_INVALID` when `component` cannot be a Windows name. */
+function checkComponent(component: string, label: string): void {
+  const problem = windowsNameProblem(component);
+  if (problem !== undefined) {
+    throw new WinlayerError('NAME_INVALID', `"${component}" cannot be a Windows name: ${problem}`, { entry: label });
   }
 }
 

@@ -154,12 +154,30 @@ function numJson(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null';
 }
 
+/** `JSON.stringify(kind)`, without the call for the five kinds. */
+function kindJson(kind: string): string {
+  switch (kind) {
+    case 'file':
+      return '"file"';
+    case 'directory':
+      return '"directory"';
+    case 'hardlink':
+      return '"hardlink"';
+    case 'symlink':
+      return '"symlink"';
+    case 'whiteout':
+      return '"whiteout"';
+    default:
+      return JSON.stringify(kind);
+  }
+}
+
 /**
  * A record as one JSON line (no newline), fields in the documented order: the bytes `JSON.stringify` gives for the
  * record with times as PAX strings, built by concatenation (no intermediate object). Exported for tests and tools.
  */
 export function encodeRecord(r: SidecarRecord): string {
-  let s = `{"path":${JSON.stringify(r.path)},"kind":${JSON.stringify(r.kind)}`;
+  let s = `{"path":${JSON.stringify(r.path)},"kind":${kindJson(r.kind)}`;
   if (r.attributes !== undefined) s += `,"attributes":${numJson(r.attributes)}`;
   if (r.sd !== undefined) s += `,"sd":${numJson(r.sd)}`;
   if (r.creationTime !== undefined) s += `,"creationTime":${timeJson(r.creationTime)}`;

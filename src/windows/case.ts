@@ -71,7 +71,7 @@ export function compareUpcase(a: string, b: string): number {
 
 /** True when Windows sees the two names as the same. */
 export function equalUpcase(a: string, b: string): boolean {
-  return a.length === b.length && compareUpcase(a, b) === 0;
+  return a.length === b.length && (a === b || compareUpcase(a, b) === 0);
 }
 
 /**
