@@ -14,7 +14,7 @@ import fs, {
 } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
 import { bufferBody, type LayerEntry } from '../entry.js';
 import { utimeSeconds, writeLayerDir } from './dir-writer.js';
@@ -157,6 +157,32 @@ test('a parent folder holding a symlink is never followed when resolving links i
   assert.deepEqual(readdirSync(root).sort(), ['parent', 'secret']);
 });
 
+/**
+ * Runs `script` (ESM, through tsx) in a child until it prints "started", lets `whileRunning` look, sends SIGTERM and
+ * returns the exit code ('still running' after 15 s). The child never outlives the test.
+ */
+async function terminateWhileRunning(
+  t: TestContext,
+  script: string,
+  whileRunning: () => void = () => undefined,
+): Promise<number | null | 'still running'> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill('SIGKILL')); // a child that ignores the signal must not outlive the test (or fill the disk)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+    child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
+  });
+  whileRunning();
+  const exited = new Promise<number | null | 'still running'>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    setTimeout(() => resolve('still running'), 15_000).unref();
+  });
+  child.kill('SIGTERM');
+  return exited;
+}
+
 test('SIGTERM during an import removes the temporary folder', async (t) => {
   const root = tempDir(t);
   const script = `
@@ -168,21 +194,10 @@ test('SIGTERM during an import removes the temporary folder', async (t) => {
     }
     await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))});
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.after(() => child.kill('SIGKILL')); // a child that ignores the signal must not outlive the test
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
-    child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
-  });
-  assert.equal(readdirSync(root).length, 1, 'the temporary exists while the import runs');
-  const exited = new Promise<number | null | 'still running'>((resolve) => {
-    child.on('exit', (code) => resolve(code));
-    setTimeout(() => resolve('still running'), 15_000).unref();
-  });
-  child.kill('SIGTERM');
-  assert.equal(await exited, 143);
+  const code = await terminateWhileRunning(t, script, () =>
+    assert.equal(readdirSync(root).length, 1, 'the temporary exists while the import runs'),
+  );
+  assert.equal(code, 143);
   assert.deepEqual(readdirSync(root), []);
 });
 
@@ -322,20 +337,7 @@ for (const background of [true, false]) {
       }
       await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))}, { background: ${background}, sync: false });
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    t.after(() => child.kill('SIGKILL')); // a child that ignores the signal must not outlive the test (or fill the disk)
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
-      child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
-    });
-    const exited = new Promise<number | null | 'still running'>((resolve) => {
-      child.on('exit', (code) => resolve(code));
-      setTimeout(() => resolve('still running'), 15_000).unref();
-    });
-    child.kill('SIGTERM');
-    assert.equal(await exited, 143);
+    assert.equal(await terminateWhileRunning(t, script), 143);
     assert.deepEqual(readdirSync(root), []);
   });
 }
