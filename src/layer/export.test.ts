@@ -146,6 +146,24 @@ test('long paths, non-ASCII names, empty files and folders, 10,000 entries in on
   assert.deepEqual(many, sorted);
 });
 
+test('progress: one report per entry with running totals, and the same bytes as without it', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'Files/sub'), { recursive: true });
+  writeFileSync(join(dir, 'Files/a.txt'), 'alpha');
+  writeFileSync(join(dir, 'Files/sub/b.bin'), Buffer.alloc(70_000, 2));
+  const plain = join(tempDir(t), 'plain.tar');
+  const reported = join(tempDir(t), 'reported.tar');
+  await exportLayer(dir, { output: plain });
+  const seen: { entries: number; bytes: number; path: string }[] = [];
+  const r = await exportLayer(dir, { output: reported, onProgress: (p) => seen.push({ ...p }) });
+  assert.ok(readFileSync(plain).equals(readFileSync(reported)));
+  assert.deepEqual(
+    seen.map((p) => p.path),
+    ['Files', 'Files/a.txt', 'Files/sub', 'Files/sub/b.bin'],
+  );
+  assert.deepEqual(seen.at(-1), { entries: r.entries, bytes: 70_005, path: 'Files/sub/b.bin' });
+});
+
 test('sizes over 8 GiB: the header carries a PAX size record (synthetic entry into a hashing sink)', async () => {
   const size = 9 * GiB;
   const head: Buffer[] = [];

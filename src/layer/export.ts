@@ -11,6 +11,7 @@ import { relative, resolve, sep } from 'node:path';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type Compression, type TarSummary, writeTar, writeTarFile } from '../tar/index.js';
+import { CHECKED_PATH, type PathWitness } from '../tar/write.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
 import { type WalkLayerOptions, walkLayerSync } from './walk.js';
@@ -125,7 +126,7 @@ function withProgress(
   onProgress: ((p: ExportProgress) => void) | undefined,
 ): Iterable<LayerEntry> {
   if (onProgress === undefined) return walk;
-  return (function* () {
+  const reported = (function* () {
     let entries = 0;
     let bytes = 0;
     for (const e of walk) {
@@ -135,4 +136,7 @@ function withProgress(
       yield e;
     }
   })();
+  // The entries pass through unchanged: the walk still vouches for their paths (the writer need not check them again).
+  const witness = (walk as { readonly [CHECKED_PATH]?: PathWitness })[CHECKED_PATH];
+  return witness === undefined ? reported : Object.assign(reported, { [CHECKED_PATH]: witness.bind(walk) });
 }
