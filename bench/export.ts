@@ -165,7 +165,7 @@ function sh(script: string, cwd: string): void {
  * The child: the CLI exactly as users run it (`bin/winlayer.js`, the bundle `npm run build` writes), with an exit hook
  * that reports the process's peak RSS on stderr. Its wall time, measured by the parent, includes Node's start-up.
  */
-export const CHILD_JS = `
+const CHILD_JS = `
 import { readFileSync, writeSync } from 'node:fs';
 const [bin, ...args] = process.argv.slice(1);
 process.on('exit', () => {
@@ -176,23 +176,34 @@ process.argv = [process.argv[0], bin, ...args];
 await import(bin);
 `;
 
-export const BIN = join(ROOT, 'bin/winlayer.js');
+const BIN = join(ROOT, 'bin/winlayer.js');
 
-/** Runs `winlayer export` in a child process; returns its wall time and peak RSS. */
-function ours(dir: string, compression: string): { wall: number; rssMb: number } {
+/**
+ * Runs the built CLI (`bin/winlayer.js ARGS`) in a child process as a user does; returns its wall time (Node's start-up
+ * included) and peak RSS (reported by the child's exit hook, {@link CHILD_JS}).
+ */
+export function runBuiltCli(args: readonly string[]): { wall: number; rssMb: number } {
   if (!existsSync(join(ROOT, 'dist/bin/main.js')))
     throw new Error('run `npm run build` first: the benchmark runs the built CLI');
-  const flags = compression === 'gzip' ? ['--gzip'] : compression === 'zstd' ? ['--zstd'] : [];
-  const args = ['--input-type=module', '-e', CHILD_JS, BIN, 'export', dir, '-o', '/dev/null', '--quiet', ...flags];
   let err = '';
   const wall = seconds(() => {
-    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (r.status !== 0) throw new Error(`winlayer export failed: ${r.stderr}`);
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD_JS, BIN, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    if (r.status !== 0) throw new Error(`winlayer ${args[0]} failed: ${r.stderr}`);
     err = r.stderr;
   });
   const kb = /BENCH-RSS-KB (\d+)/.exec(err)?.[1];
-  if (kb === undefined) throw new Error(`the export child reported no peak RSS: ${err}`);
+  if (kb === undefined) throw new Error(`the ${args[0]} child reported no peak RSS: ${err}`);
   return { wall, rssMb: Number(kb) / 1024 };
+}
+
+/** Runs `winlayer export` in a child process; returns its wall time and peak RSS. */
+function ours(dir: string, compression: string): { wall: number; rssMb: number } {
+  const flags = compression === 'gzip' ? ['--gzip'] : compression === 'zstd' ? ['--zstd'] : [];
+  return runBuiltCli(['export', dir, '-o', '/dev/null', '--quiet', ...flags]);
 }
 
 /** Wall time of a Node process that does nothing. */

@@ -43,11 +43,10 @@ import { fileURLToPath } from 'node:url';
 import {
   type BenchExportOptions,
   type BenchRow,
-  BIN,
   benchOptionsFromEnv,
   buildTree,
-  CHILD_JS,
   formatRows,
+  runBuiltCli,
   SHAPES,
 } from './export.js';
 
@@ -163,18 +162,7 @@ function ours(
  * child that reports its peak RSS; the wall time includes Node's start-up.
  */
 function oursCli(tar: string, target: string): { wall: number; rssMb: number } {
-  if (!existsSync(join(ROOT, 'dist/bin/main.js')))
-    throw new Error('run `npm run build` first: a row runs the built CLI');
-  const args = ['--input-type=module', '-e', CHILD_JS, BIN, 'import', target, '-i', tar, '--quiet'];
-  let err = '';
-  const wall = seconds(() => {
-    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (r.status !== 0) throw new Error(`winlayer import failed: ${r.stderr}`);
-    err = r.stderr;
-  });
-  const kb = /BENCH-RSS-KB (\d+)/.exec(err)?.[1];
-  if (kb === undefined) throw new Error(`the import child reported no peak RSS: ${err}`);
-  return { wall, rssMb: Number(kb) / 1024 };
+  return runBuiltCli(['import', target, '-i', tar, '--quiet']);
 }
 
 /** GNU tar extracting into a new empty folder (optionally followed by one `sync -f`). */
