@@ -1,8 +1,8 @@
 /**
  * An open-addressing hash table of (32-bit hash, 32-bit locator) pairs, for indexes whose keys live elsewhere — a
  * file, a record log — so that memory holds 8 bytes a slot (kept at most 3/4 full, doubled when fuller) instead of
- * the keys (hash them with `upcaseHash`, Windows' case rule, or any 32-bit hash). A hash is never trusted: the caller checks every candidate against its real key, so a collision costs one
- * look at the key, never a wrong answer.
+ * the keys (hash them with `upcaseHash`, Windows' case rule, or any 32-bit hash). A hash is never trusted: the caller
+ * checks every candidate against its real key, so a collision costs one look at the key, never a wrong answer.
  */
 
 const FIRST_CAPACITY = 1 << 12;
@@ -21,18 +21,17 @@ export class HashSlots {
 
   /** The first locator stored with `hash` for which `matches` is true, or -1. Probes in insertion order. */
   find(hash: number, matches: (locator: number) => boolean): number {
-    const h = hash >>> 0;
-    const slots = this.#slots;
-    for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
-      const loc = slots[2 * i + 1]!;
-      if (loc === 0) return -1;
-      if (slots[2 * i] === h && matches(loc - 1)) return loc - 1;
+    for (let slot = this.scan(hash, -1); slot >= 0; slot = this.scan(hash, slot)) {
+      const loc = this.locatorAt(slot);
+      if (matches(loc)) return loc;
     }
+    return -1;
   }
 
   /**
-   * Closure-free probing: the next slot after `slot` (pass -1 to start) that holds `hash`, or -1 once an empty slot is
-   * reached. Slots come in the order {@link find} tries them; read each candidate's locator with {@link locatorAt}.
+   * The probe itself, without a callback (the hot path's form of {@link find}): the next slot after `slot` (pass -1
+   * to start) that holds `hash`, or -1 once an empty slot is reached; read each candidate's locator with
+   * {@link locatorAt}.
    */
   scan(hash: number, slot: number): number {
     const h = hash >>> 0;
