@@ -47,6 +47,7 @@ import {
 import {
   BackgroundWriter,
   CREATE_FLAGS,
+  entryWriteError,
   type SharedInput,
   useWriterThread,
   utimeSeconds,
@@ -234,6 +235,13 @@ function syncTree(path: string): void {
 
 export { utimeSeconds } from './write-worker.js';
 
+/** Throws `LAYER_INVALID` when a body held another number of bytes than its entry declared. */
+function checkSize(written: number, size: number, entry: string): void {
+  if (written !== size) {
+    throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${written}`, { entry });
+  }
+}
+
 /** `ns` truncated to whole microseconds (toward earlier time): what the disk shows after `utimeSeconds`. */
 function microsFloor(ns: UnixNanos): UnixNanos {
   const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
@@ -346,11 +354,7 @@ class DirWriter {
       } catch (err) {
         const errno = err as NodeJS.ErrnoException;
         if (err instanceof WinlayerError || typeof errno?.code !== 'string' || errno.syscall === undefined) throw err;
-        throw new WinlayerError('IO', `cannot write the entry: ${errno.message}`, {
-          entry: e.raw?.name ?? e.path,
-          cause: err,
-          ...(errno.code === 'ENAMETOOLONG' ? { hint: 'the path is longer than this host filesystem allows' } : {}),
-        });
+        throw entryWriteError(e.raw?.name ?? e.path, errno);
       }
       this.#counts.entries++;
       this.#opts.onProgress?.({ entries: this.#counts.entries, bytes: this.#counts.bytes });
@@ -563,7 +567,7 @@ class DirWriter {
         bg.write(v, label);
         written += v.length;
       }
-      this.#checkWritten(written, e);
+      checkSize(written, e.size, e.path);
       bg.close(label);
       return undefined;
     }
@@ -577,7 +581,7 @@ class DirWriter {
         got += n;
       }
       if (got === size) for (let n = readSync(this.#buffer); n > 0; n = readSync(this.#buffer)) got += n;
-      this.#checkWritten(got, e);
+      checkSize(got, e.size, e.path);
     };
     bg.file(disk, size, fill, times, this.#fileChmod, label);
     return undefined;
@@ -606,16 +610,8 @@ class DirWriter {
         written += chunk.length;
       }
     }
-    this.#checkWritten(written, e);
+    checkSize(written, e.size, e.path);
     bg.close(label);
-  }
-
-  #checkWritten(written: number, e: Extract<LayerEntry, { kind: 'file' | 'stream' }>): void {
-    if (written !== e.size) {
-      throw new WinlayerError('LAYER_INVALID', `the entry declares ${e.size} bytes but holds ${written}`, {
-        entry: e.path,
-      });
-    }
   }
 
   /**
@@ -658,9 +654,7 @@ class DirWriter {
     entry: string,
     win: WindowsMetadata | undefined,
   ): UnixNanos | undefined {
-    if (written !== size) {
-      throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${written}`, { entry });
-    }
+    checkSize(written, size, entry);
     if (win === undefined) return undefined;
     const mtime = utimeSeconds(win.lastWriteTime);
     const at = win.lastAccessTime;

@@ -105,6 +105,15 @@ const C_LEN = 9; // C_LEN + i: bytes in batch slot i
 const CONTROL_WORDS = C_LEN + SLOTS;
 const FAILURE_BYTES = 4096;
 
+/** `IO` for a filesystem call that failed on an entry (on either thread); `cause` keeps its errno fields. */
+export function entryWriteError(entry: string | undefined, cause: NodeJS.ErrnoException): WinlayerError {
+  return new WinlayerError('IO', `cannot write the entry: ${cause.message}`, {
+    entry,
+    cause,
+    ...(cause.code === 'ENAMETOOLONG' ? { hint: 'the path is longer than this host filesystem allows' } : {}),
+  });
+}
+
 /**
  * Whether an import uses the writer thread: as asked, else whenever the host has a second core. Measured on a 2-core
  * VM (`docs/benchmarks.md`): 14–21% faster for a layer of 100,000 mostly small files, 37% for 1.1 million empty ones,
@@ -350,12 +359,7 @@ export class BackgroundWriter {
     const json = Buffer.from(this.#failureArea, 0, Atomics.load(c, C_FAIL_LEN)).toString('utf8');
     const f = JSON.parse(json) as { message: string; code?: string; syscall?: string };
     const entry = this.#batchLabels.get(Atomics.load(c, C_FAIL_BATCH))?.[Atomics.load(c, C_FAIL_INDEX)];
-    const cause = Object.assign(new Error(f.message), { code: f.code, syscall: f.syscall });
-    return new WinlayerError('IO', `cannot write the entry: ${f.message}`, {
-      entry,
-      cause,
-      ...(f.code === 'ENAMETOOLONG' ? { hint: 'the path is longer than this host filesystem allows' } : {}),
-    });
+    return entryWriteError(entry, Object.assign(new Error(f.message), { code: f.code, syscall: f.syscall }));
   }
 
   /** Makes room for `n` bytes (at most a batch): publishes the current batch when they do not fit. */
