@@ -100,3 +100,34 @@ test('NameSet: grows past its first table, keeps every name, with the names in a
     assert.equal(existsSync(join(dir, 'names')), false);
   });
 });
+
+test('NameSet: a table past its memory limit moves to a spill file and answers as the in-memory one does', () => {
+  withDir((dir) => {
+    const spilled = new NameSet(join(dir, 'names'), { memorySlots: 4096, cachePages: 4 });
+    const memory = new NameSet();
+    const n = 30_000;
+    for (let i = 0; i < n; i++) {
+      const path = `Files/d${i % 61}/Näme${i}.dll`;
+      const data = i % 5 === 0 ? `Files/data${i}` : undefined;
+      assert.equal(spilled.claim(path, i % 200, data), undefined);
+      assert.equal(memory.claim(path, i % 200, data), undefined);
+    }
+    assert.equal(spilled.spilled, true);
+    assert.deepEqual(readdirSync(dir), [], 'both spill files are unlinked while open');
+    for (let i = 0; i < n; i += 13) {
+      const variant = `FILES/D${i % 61}/nÄME${i}.DLL`;
+      assert.deepEqual(spilled.get(variant), memory.get(variant));
+      assert.deepEqual(spilled.claim(variant, 9), memory.get(variant), 'a case variant is refused');
+    }
+    assert.equal(spilled.get('Files/d0/Näme1.dll'), undefined);
+    const [a, b] = collidingPair();
+    assert.equal(spilled.claim(a, 1), undefined);
+    assert.equal(spilled.claim(b, 2), undefined, 'a colliding hash is told apart once spilled too');
+    assert.deepEqual(spilled.get(b), { tag: 2, path: b, data: undefined });
+    assert.equal(spilled.size, n + 2);
+    spilled.close();
+    spilled.close();
+    memory.close();
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});

@@ -3,13 +3,15 @@
  * second path per name, whose memory does not hold the names: an open-addressing hash table of two 32-bit words per
  * slot (the hash of the upper-cased path, and where the record lies in a `RecordLog`), the records themselves in the
  * log — in a spill file when one is given. About 11–21 bytes of memory per name (the table is kept at most 3/4 full
- * and doubles), against ~180 bytes for a `Map` of two strings.
+ * and doubles), against ~180 bytes for a `Map` of two strings. With a spill file the table too is bounded: past
+ * 2^20 slots (786,000 names, 8 MiB) it moves to a second spill file beside the first (`HashSlots`), so memory
+ * stops growing with the names.
  *
  * A hash is never trusted: every slot whose hash matches is verified against its record (`equalUpcase`), so two names
  * whose hashes collide are told apart exactly and a collision costs one read, never a false answer.
  */
 import { equalUpcase, upcaseHash } from '../windows/index.js';
-import { HashSlots } from './hash-slots.js';
+import { HashSlots, type HashSlotsOptions } from './hash-slots.js';
 import { type LogRecord, RecordLog } from './record-log.js';
 
 /** What the set holds for one name. */
@@ -26,11 +28,16 @@ export interface NameEntry {
 export class NameSet {
   readonly #log: RecordLog;
   /** (hash of the upper-cased path, locator of its record in the log). */
-  readonly #table = new HashSlots();
+  readonly #table: HashSlots;
 
-  /** An empty set; with `spillFile`, the names live in that file (see `RecordLog`), else in a memory log. */
-  constructor(spillFile?: string) {
+  /**
+   * An empty set; with `spillFile`, the names live in that file (see `RecordLog`), else in a memory log, and a table
+   * outgrowing `table.memorySlots` moves to `<spillFile>.slots` (and `<spillFile>.slots~`; see `HashSlots`).
+   * `table` is for tests: a small `memorySlots` and `cachePages` exercise the spilled table quickly.
+   */
+  constructor(spillFile?: string, table: Omit<HashSlotsOptions, 'spillFile'> = {}) {
     this.#log = new RecordLog(spillFile);
+    this.#table = new HashSlots({ ...table, spillFile: spillFile === undefined ? undefined : `${spillFile}.slots` });
   }
 
   /** The number of names. */
@@ -55,9 +62,18 @@ export class NameSet {
     return undefined;
   }
 
-  /** Releases the spill file. The set must not be used afterwards. */
+  /** True once the table has moved to its spill file. */
+  get spilled(): boolean {
+    return this.#table.spilled;
+  }
+
+  /** Releases the spill files. The set must not be used afterwards. Safe more than once. */
   close(): void {
-    this.#log.close();
+    try {
+      this.#table.close();
+    } finally {
+      this.#log.close();
+    }
   }
 
   /** The entry with hash `h` whose record holds `path` (by Windows' case rule): each candidate costs one read. */
