@@ -4,12 +4,11 @@
  * 2.2 GB). Each tree is exported once by winlayer (the canonical layer tar), then, in the same run:
  *
  * - `tar -xf layer.tar` into an empty folder, and the same followed by `sync -f` (GNU tar never syncs);
- * - `winlayer import` as users run it (the built CLI: the bundle, the writer thread on a 2-core host, one filesystem
- *   sync at the end);
- * - the library in a child without the writer thread: with its one sync, and with `sync: false` (the same work as
- *   `tar -xf`);
- * - the library with `background: true` and `sync: false` (filesystem calls on the writer thread);
- * - floors: `bench/floors/extract.mjs`, the least a Node program does to extract the tar (no checks, no sidecar).
+ * - `winlayer import` as users run it (the built CLI: the bundle, two writer threads on a 2-core host, one
+ *   filesystem sync at the end);
+ * - the library in a child with `sync: false` (the same work as `tar -xf`): without a writer thread, with one, with two;
+ * - floors: `bench/floors/extract.mjs`, the least a Node program does to extract the tar (no checks, no sidecar), with
+ *   and without one `sync -f`, and `extract-threads.mjs` with two writer threads and one sync.
  *
  * Our import runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the
  * wall time measured by the parent includes Node's start-up. It runs the compiled library (`dist/`, run `npm run build`
@@ -91,9 +90,13 @@ function compiledChild(lib: string): string {
     const { readFileSync } = await import('node:fs');
     const peakRssKb = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
     const { importLayer } = await import(${JSON.stringify(lib)});
-    const [tar, target, sync, background] = process.argv.slice(-4);
+    const [tar, target, sync, threads] = process.argv.slice(-4);
     const t0 = process.hrtime.bigint();
-    const r = await importLayer(tar, target, { sync: sync === 'true', background: background === 'true' });
+    const r = await importLayer(tar, target, {
+      sync: sync === 'true',
+      background: threads !== '0',
+      ...(threads === '0' ? {} : { writerThreads: Number(threads) }),
+    });
     const inner = Number(process.hrtime.bigint() - t0) / 1e9;
     process.stdout.write(JSON.stringify({ inner, rss: peakRssKb(), entries: r.entries }) + '\\n');
   `;
@@ -133,16 +136,11 @@ class Targets {
   }
 }
 
-/** Runs our import in a child process; returns its wall time, inner time and peak RSS. */
-function ours(
-  tar: string,
-  target: string,
-  sync: boolean,
-  background = false,
-): { wall: number; inner: number; rssMb: number } {
+/** Runs our import in a child process with `threads` writer threads (0: none); returns wall and inner time, peak RSS. */
+function ours(tar: string, target: string, sync: boolean, threads = 0): { wall: number; inner: number; rssMb: number } {
   let out = '';
   const wall = seconds(() => {
-    const args = [tar, target, String(sync), String(background)];
+    const args = [tar, target, String(sync), String(threads)];
     const r = spawnSync(
       process.execPath,
       COMPILED === undefined
@@ -182,10 +180,12 @@ function gnu(tar: string, target: string, sync: boolean): { wall: number } {
  * `bench/floors/extract.mjs` into a new folder (optionally followed by one `sync -f`): the least a Node program does to
  * extract the tar (headers, folders, files, hard links, mtimes; no checks, no sidecar), start-up included.
  */
-function minimal(tar: string, target: string, sync: boolean): { wall: number } {
-  const script = join(HERE, 'floors', 'extract.mjs');
+function minimal(tar: string, target: string, sync: boolean, threads = 0): { wall: number } {
+  // With threads: `extract-threads.mjs`, the same job with the file writes on that many worker threads.
+  const script = join(HERE, 'floors', threads === 0 ? 'extract.mjs' : 'extract-threads.mjs');
+  const args = threads === 0 ? [script, tar, target] : [script, tar, target, String(threads)];
   const wall = seconds(() => {
-    execFileSync(process.execPath, [script, tar, target], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     if (sync) execFileSync('sync', ['-f', target]);
   });
   return { wall };
@@ -213,16 +213,20 @@ export async function benchImport(
     );
     execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]); // warm the page cache
     const targets = new Targets(target);
-    const [plain, synced, cli, mine, mineNoSync, mineThread, floor, floorSynced] = bestInTurns(repeat, [
-      () => gnu(tar, targets.next(), false),
-      () => gnu(tar, targets.next(), true),
-      () => oursCli(tar, targets.next()),
-      () => ours(tar, targets.next(), true),
-      () => ours(tar, targets.next(), false),
-      () => ours(tar, targets.next(), false, true),
-      () => minimal(tar, targets.next(), false),
-      () => minimal(tar, targets.next(), true),
-    ]) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
+    const [plain, synced, cli, mineNoSync, mineThread, mineThreads, floor, floorSynced, floor2Synced] = bestInTurns(
+      repeat,
+      [
+        () => gnu(tar, targets.next(), false),
+        () => gnu(tar, targets.next(), true),
+        () => oursCli(tar, targets.next()),
+        () => ours(tar, targets.next(), false),
+        () => ours(tar, targets.next(), false, 1),
+        () => ours(tar, targets.next(), false, 2),
+        () => minimal(tar, targets.next(), false),
+        () => minimal(tar, targets.next(), true),
+        () => minimal(tar, targets.next(), true, 2),
+      ],
+    ) as Measured[] as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
     targets.removeAll();
     /** A row, with its ratio to `peer` when it has one. */
     const row = (what: string, m: Measured, peer?: Measured): BenchRow => ({
@@ -236,11 +240,12 @@ export async function benchImport(
       row('tar -xf; sync -f', synced),
       row('winlayer import, the CLI as shipped (one sync), vs tar -xf', cli, plain),
       row('winlayer import, the CLI as shipped (one sync), vs tar -xf; sync -f', cli, synced),
-      row('winlayer import (library, one sync, no writer thread)', mine, synced),
       row('winlayer import (library, no sync, no writer thread)', mineNoSync, plain),
-      row('winlayer import (library, no sync, writer thread)', mineThread, plain),
+      row('winlayer import (library, no sync, one writer thread)', mineThread, plain),
+      row('winlayer import (library, no sync, two writer threads)', mineThreads, plain),
       row('floor: minimal Node extract (no checks, no sidecar)', floor, plain),
-      row('floor: minimal Node extract; sync -f', floorSynced, synced),
+      row('floor: minimal Node extract; sync -f, vs tar -xf', floorSynced, plain),
+      row('floor: minimal Node extract, two writer threads; sync -f, vs tar -xf', floor2Synced, plain),
     );
     if (opts.tmpfs !== undefined) {
       // tmpfs frees inodes at once: each row may remove its output, so the RAM holds one extracted tree at a time.
@@ -257,14 +262,14 @@ export async function benchImport(
         () => inMemory((t) => gnu(tar, t, false)),
         () => inMemory((t) => oursCli(tar, t)),
         () => inMemory((t) => ours(tar, t, false)),
-        () => inMemory((t) => ours(tar, t, false, true)),
+        () => inMemory((t) => ours(tar, t, false, 2)),
         () => inMemory((t) => minimal(tar, t, false)),
       ]) as [Measured, Measured, Measured, Measured, Measured];
       rows.push(
         row('tar -xf (tmpfs)', memTar),
         row('winlayer import, the CLI (tmpfs)', memCli, memTar),
         row('winlayer import (tmpfs, library, no writer thread)', memOurs, memTar),
-        row('winlayer import (tmpfs, library, writer thread)', memThread, memTar),
+        row('winlayer import (tmpfs, library, two writer threads)', memThread, memTar),
         row('floor: minimal Node extract (tmpfs)', memFloor, memTar),
       );
     }
@@ -305,17 +310,21 @@ export async function run(ctx: {
   }));
 }
 
-async function child(tar: string, target: string, sync: boolean, background: boolean): Promise<void> {
+async function child(tar: string, target: string, sync: boolean, threads: number): Promise<void> {
   const { importLayer } = await import('../src/layer/index.js');
   const t0 = process.hrtime.bigint();
-  const r = await importLayer(tar, target, { sync, background });
+  const r = await importLayer(tar, target, {
+    sync,
+    background: threads > 0,
+    ...(threads > 0 ? { writerThreads: threads } : {}),
+  });
   const inner = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(`${JSON.stringify({ inner, rss: peakRssKb(), entries: r.entries })}\n`);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv[2] === '--child') {
-    await child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'true', process.argv[6] === 'true');
+    await child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'true', Number(process.argv[6]));
   } else {
     const rows = await benchImport({ ...importOptionsFromEnv(), log: (m) => process.stderr.write(`[import] ${m}\n`) });
     process.stdout.write(`${formatRows(rows)}\n`);

@@ -6,7 +6,7 @@
  * sidecar and the re-exported tar must equal what the synchronous path gives.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportLayer } from '../src/layer/export.js';
@@ -63,24 +63,39 @@ test('background import of a tar larger than the shared ring (plain and gzip): t
     writeFileSync(join(dir, `f${i}.bin`), content(i, size));
     n += size;
   }
+  // Hard links into other folders: with several writer threads the target may have been written by another one.
+  for (let i = 0; i < sizes.length; i += 23) {
+    const dir = join(src, 'Files', `links${i % 4}`);
+    mkdirSync(dir, { recursive: true });
+    linkSync(join(src, 'Files', `d${i % 9}`, `f${i}.bin`), join(dir, `l${i}.bin`));
+  }
   assert.ok(n > 30e6, `the tar must exceed the shared ring several times (${n} bytes)`);
   const tar = join(root, 'layer.tar');
   await exportLayer(src, { output: tar });
 
   const plain = await importLayer(tar, join(root, 'sync'), { sync: false, background: false });
-  const bg = await importLayer(tar, join(root, 'bg'), { sync: false, background: true });
-  assert.deepEqual({ ...bg, layerDir: '' }, { ...plain, layerDir: '' });
-  assert.equal(bg.files, sizes.length);
-  assert.deepEqual(snapshot(join(root, 'bg')), snapshot(join(root, 'sync')));
-  for (const f of ['entries.ndjson', 'sds.ndjson', 'manifest.json']) {
-    assert.equal(
-      readFileSync(join(root, 'bg', '.winlayer', f), 'utf8'),
-      readFileSync(join(root, 'sync', '.winlayer', f), 'utf8'),
+  assert.ok(plain.hardlinks > 10, `the tar must hold hard links (${plain.hardlinks})`);
+  // One writer thread queues folders too; with more, folders are made on the calling thread and links wait for the
+  // other threads.
+  for (const threads of [1, 2, 3]) {
+    const out = join(root, `bg${threads}`);
+    const bg = await importLayer(tar, out, { sync: false, background: true, writerThreads: threads });
+    assert.deepEqual({ ...bg, layerDir: '' }, { ...plain, layerDir: '' }, `${threads} writer threads`);
+    assert.equal(bg.files, sizes.length);
+    assert.deepEqual(snapshot(out), snapshot(join(root, 'sync')), `${threads} writer threads`);
+    for (const f of ['entries.ndjson', 'sds.ndjson', 'manifest.json']) {
+      assert.equal(
+        readFileSync(join(out, '.winlayer', f), 'utf8'),
+        readFileSync(join(root, 'sync', '.winlayer', f), 'utf8'),
+      );
+    }
+    const again = join(root, `again${threads}.tar`);
+    await exportLayer(out, { output: again });
+    assert.ok(
+      readFileSync(again).equals(readFileSync(tar)),
+      `the re-export of ${threads} writer threads' import differs`,
     );
   }
-  const again = join(root, 'again.tar');
-  await exportLayer(join(root, 'bg'), { output: again });
-  assert.ok(readFileSync(again).equals(readFileSync(tar)), 'the re-export of the background import differs');
 
   // A compressed tar is not read into the shared ring: its bodies are copied into the writer's batches instead.
   const gz = join(root, 'layer.tar.gz');
@@ -88,4 +103,26 @@ test('background import of a tar larger than the shared ring (plain and gzip): t
   const bgz = await importLayer(gz, join(root, 'bg-gzip'), { sync: false, background: true });
   assert.deepEqual({ ...bgz, layerDir: '' }, { ...plain, layerDir: '' });
   assert.deepEqual(snapshot(join(root, 'bg-gzip')), snapshot(join(root, 'sync')));
+});
+
+test('writer threads: a count out of range is refused with USAGE, and nothing is left behind', async (t) => {
+  const root = tempDir(t, 'winlayer-bg-threads-');
+  const src = join(root, 'src');
+  mkdirSync(join(src, 'Files'), { recursive: true });
+  writeFileSync(join(src, 'Files', 'a.txt'), 'a');
+  const tar = join(root, 'layer.tar');
+  await exportLayer(src, { output: tar });
+  for (const writerThreads of [0, 1.5, 9]) {
+    const out = join(root, `out-${writerThreads}`);
+    await assert.rejects(importLayer(tar, out, { sync: false, background: true, writerThreads }), (e: Error) => {
+      assert.equal((e as { code?: string }).code, 'USAGE');
+      assert.match(e.message, /writer threads must be a whole number from 1 to 8/);
+      return true;
+    });
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.startsWith('.out') || n.startsWith('out')),
+      [],
+      'no target and no temporary folder',
+    );
+  }
 });

@@ -52,6 +52,7 @@ import {
   useWriterThread,
   utimeSeconds,
   WHOLE_FILE_MAX,
+  writerLanes,
 } from './write-worker.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
@@ -68,12 +69,17 @@ export interface WriteLayerDirOptions {
   /** Sync the new folder to stable storage once before the rename. Default true. */
   readonly sync?: boolean;
   /**
-   * Perform the filesystem calls on a worker thread (`write-worker.ts`) while the entries are read and checked. Default:
+   * Perform the filesystem calls on worker threads (`write-worker.ts`) while the entries are read and checked. Default:
    * on when the host has a second core (`useWriterThread`; measured 14–37% faster for layers of many small files, even
-   * for a few large ones, 20–40 MB more peak RSS); `false` keeps every call on the calling thread. Used only where the
-   * filesystem keeps the microseconds of file times.
+   * for a few large ones, ~6 MB more peak RSS a thread); `false` keeps every call on the calling thread. Used only where
+   * the filesystem keeps the microseconds of file times.
    */
   readonly background?: boolean;
+  /**
+   * Writer threads with `background` (default {@link writerLanes}: two where the host has two cores or more). Files go
+   * to the least busy thread; with more than one, folders are created on the calling thread.
+   */
+  readonly writerThreads?: number;
   /** Called after each entry with running totals (for progress display). */
   readonly onProgress?: (progress: { readonly entries: number; readonly bytes: number }) => void;
 }
@@ -320,7 +326,7 @@ class DirWriter {
     try {
       // Known before the first folder: then a folder's record is final at once (its mtime on disk is computed).
       if (this.#probeExactTimes() && useWriterThread(this.#opts.background))
-        this.#bg = new BackgroundWriter(this.#input);
+        this.#bg = new BackgroundWriter(this.#input, this.#opts.writerThreads ?? writerLanes());
       return await this.#run(entries, sidecar);
     } finally {
       await this.#bg?.stop();
@@ -388,7 +394,8 @@ class DirWriter {
     switch (e.kind) {
       case 'directory': {
         if (e.path === 'Files') this.#sawFiles = true;
-        if (this.#bg !== undefined) this.#bg.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
+        const bg = this.#writer();
+        if (bg?.queuesFolders === true) bg.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
         else {
           mkdirSync(disk, { mode: DIR_MODE });
           if (this.#dirChmod) chmodDir(disk);
@@ -412,7 +419,8 @@ class DirWriter {
         return;
       }
       case 'file': {
-        if (this.#bg !== undefined) return this.#fileInBackground(this.#bg, e, disk, sidecar);
+        const bg = this.#writer();
+        if (bg !== undefined) return this.#fileInBackground(bg, e, disk, sidecar);
         if (e.body.readSync === undefined) {
           return this.#writeFileAsync(disk, e.body, e.size, e.path, e.win).then((t) =>
             this.#fileWritten(e, disk, t, sidecar),
@@ -430,7 +438,8 @@ class DirWriter {
           this.#deferred.append(DEFER_LINK, e.path, encodeRecord(record));
           this.#counts.hardlinks++;
           // The writer thread runs its operations in order: the target file is on disk before the link is made.
-          if (this.#bg !== undefined) this.#bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
+          const bg = this.#writer();
+          if (bg !== undefined) bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
           else linkSync(`${this.#root}/${link.dataPath}`, disk);
         } else {
           if (this.#findInParents(link.path) === undefined) {
@@ -474,8 +483,9 @@ class DirWriter {
           else (pending.streams as SidecarStream[]).push(stream);
           this.#counts.streams++;
         };
-        if (this.#bg !== undefined) {
-          const queued = this.#queueFile(this.#bg, slot.hostPath, e, undefined);
+        const bg = this.#writer();
+        if (bg !== undefined) {
+          const queued = this.#queueFile(bg, slot.hostPath, e, undefined);
           if (queued !== undefined) return queued.then(done);
           done();
           return;
@@ -491,6 +501,14 @@ class DirWriter {
         // The guard refuses every other kind before we get here.
         throw new WinlayerError('INTERNAL', `unexpected entry kind ${e.kind}`, { entry: e.path });
     }
+  }
+
+  /**
+   * The background writer once its threads run, else undefined: until then this thread writes the entries itself
+   * (the first entries need not wait for a thread to start), and from then on everything is queued, in order.
+   */
+  #writer(): BackgroundWriter | undefined {
+    return this.#bg?.ready === true ? this.#bg : undefined;
   }
 
   /** After a file's data is on disk: the BCD backup copy, the pending sidecar record, the counts. */
