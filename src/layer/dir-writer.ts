@@ -44,6 +44,7 @@ import {
   type SidecarStream,
   SidecarWriter,
 } from './sidecar.js';
+import { EarlyWriteBack } from './write-back.js';
 import {
   BackgroundWriter,
   CREATE_FLAGS,
@@ -277,6 +278,8 @@ class DirWriter {
   /** undefined until probed: whether the disk keeps the microseconds `utimes` sets (then no fstat per file). */
   #exactTimes: boolean | undefined;
   #bg: BackgroundWriter | undefined;
+  /** Background syncs while a large layer is written (only when the import ends with a sync). */
+  readonly #writeBack: EarlyWriteBack | undefined;
   #nonBase = false;
   #sawFiles = false;
   #sdCount = 0;
@@ -302,6 +305,7 @@ class DirWriter {
     this.#input = input;
     this.#parents = parents;
     this.#opts = opts;
+    this.#writeBack = opts.sync === false ? undefined : new EarlyWriteBack(root);
     const umask = 0o777 & ~statSync(root).mode;
     this.#fileChmod = (FILE_MODE & umask) !== 0;
     this.#dirChmod = (DIR_MODE & umask) !== 0;
@@ -329,6 +333,7 @@ class DirWriter {
         this.#bg = new BackgroundWriter(this.#input, this.#opts.writerThreads ?? writerLanes());
       return await this.#run(entries, sidecar);
     } finally {
+      this.#writeBack?.stop();
       await this.#bg?.stop();
       this.#guard.close();
       this.#deferred.close();
@@ -346,6 +351,7 @@ class DirWriter {
       if (performance.now() - lastTurn > YIELD_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         lastTurn = performance.now();
+        this.#writeBack?.progress(this.#counts.bytes);
       }
       // The archive root (`./`, normalised to '') is the layer folder itself: nothing to write, nothing to record.
       if (e.kind === 'directory' && e.path === '' && e.raw !== undefined && /^(\.\/+)+$|^\.$/.test(e.raw.name))
