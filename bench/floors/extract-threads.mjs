@@ -42,6 +42,7 @@ import {
 } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { paxRecords, ustarHeader } from './ustar.mjs';
 
 const args = process.argv.slice(2);
 const opts = Object.fromEntries(
@@ -270,21 +271,6 @@ function fill(p, n) {
   return readPos >= p + n;
 }
 
-const octal = (b, off, n) => {
-  let v = 0;
-  for (let i = off; i < off + n; i++) {
-    const c = b[i];
-    if (c >= 48 && c <= 55) v = v * 8 + (c - 48);
-    else if (v > 0 || c === 0) break;
-  }
-  return v;
-};
-const cstr = (b, off, n) => {
-  let e = off;
-  while (e < off + n && b[e] !== 0) e++;
-  return b.toString('utf8', off, e);
-};
-
 /** Bytes [p, p + n) of the stream as one Buffer (copied only if they wrap around the ring). */
 function bytes(p, n) {
   const off = p % RING;
@@ -295,37 +281,20 @@ function bytes(p, n) {
 const splitFiles = []; // [path, mtime] of files written in pieces
 const owner = new Map(); // file or link path -> worker that made it (null = main thread)
 let p = 0; // parse position
-let paxPath;
-let paxLink;
-let paxMtime;
+let pax;
 let sinceSync = 0;
 for (;;) {
   if (!fill(p, 512)) break;
   const h = ring.subarray(p % RING, (p % RING) + 512);
   if (h[0] === 0) break;
-  const size = octal(h, 124, 12);
-  const type = h[156] || 48;
-  const prefix = cstr(h, 345, 155);
-  const name = paxPath ?? (prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
-  const link = paxLink ?? cstr(h, 157, 100);
   // PAX mtime carries fractions of a second (tar -xf sets them); futimes takes seconds as a double
-  const mtime = paxMtime ?? octal(h, 136, 12);
+  const { size, type, name, link, mtime } = ustarHeader(h, pax);
   p += 512;
-  paxPath = paxLink = paxMtime = undefined;
+  pax = undefined;
   const padded = Math.ceil(size / 512) * 512;
   if (type === 120 /* x */) {
     fill(p, padded);
-    const text = bytes(p, size).toString('utf8');
-    for (let i = 0; i < text.length; ) {
-      const sp = text.indexOf(' ', i);
-      const n = Number(text.slice(i, sp));
-      const rec = text.slice(sp + 1, i + n - 1);
-      const eq = rec.indexOf('=');
-      if (rec.slice(0, eq) === 'path') paxPath = rec.slice(eq + 1);
-      if (rec.slice(0, eq) === 'linkpath') paxLink = rec.slice(eq + 1);
-      if (rec.slice(0, eq) === 'mtime') paxMtime = Number(rec.slice(eq + 1));
-      i += n;
-    }
+    pax = paxRecords(bytes(p, size).toString('utf8'));
     p += padded;
     continue;
   }

@@ -3,6 +3,7 @@
 // No checks, no sidecar, no metadata: nothing winlayer adds. Plain JavaScript, no imports of ours, so it starts as
 // fast as Node can. Usage: node bench/floors/extract.mjs LAYER.tar TARGET (TARGET must not exist).
 import { closeSync, futimesSync, linkSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { paxRecords, ustarHeader } from './ustar.mjs';
 
 const [tarPath, target] = process.argv.slice(2);
 const CHUNK = 1 << 20;
@@ -26,56 +27,26 @@ function fill(n) {
   return len >= n;
 }
 
-const octal = (b, off, n) => {
-  let v = 0;
-  for (let i = off; i < off + n; i++) {
-    const c = b[i];
-    if (c >= 48 && c <= 55) v = v * 8 + (c - 48);
-    else if (v > 0 || c === 0) break;
-  }
-  return v;
-};
-const cstr = (b, off, n) => {
-  let e = off;
-  while (e < off + n && b[e] !== 0) e++;
-  return b.toString('utf8', off, e);
-};
-
 mkdirSync(target);
-let paxPath;
-let paxLink;
+let pax;
 for (;;) {
   if (!fill(512)) break;
   const h = buf.subarray(at, at + 512);
   if (h[0] === 0) break;
-  const size = octal(h, 124, 12);
-  const type = String.fromCharCode(h[156] || 48);
-  const prefix = cstr(h, 345, 155);
-  const name = paxPath ?? (prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
-  const link = paxLink ?? cstr(h, 157, 100);
-  const mtime = octal(h, 136, 12);
+  const { size, type, name, link, mtime } = ustarHeader(h, pax);
   at += 512;
-  paxPath = paxLink = undefined;
+  pax = undefined;
   const padded = Math.ceil(size / 512) * 512;
-  if (type === 'x') {
+  if (type === 120 /* x */) {
     fill(padded);
-    const text = buf.toString('utf8', at, at + size);
-    for (let i = 0; i < text.length; ) {
-      const sp = text.indexOf(' ', i);
-      const n = Number(text.slice(i, sp));
-      const rec = text.slice(sp + 1, i + n - 1);
-      const eq = rec.indexOf('=');
-      if (rec.slice(0, eq) === 'path') paxPath = rec.slice(eq + 1);
-      if (rec.slice(0, eq) === 'linkpath') paxLink = rec.slice(eq + 1);
-      i += n;
-    }
+    pax = paxRecords(buf.toString('utf8', at, at + size));
     at += padded;
     continue;
   }
   const path = `${target}/${name.replace(/\/$/, '')}`;
-  if (type === '5') {
+  if (type === 53 /* 5 */) {
     mkdirSync(path, { recursive: true });
-  } else if (type === '1') {
+  } else if (type === 49 /* 1 */) {
     linkSync(`${target}/${link}`, path);
   } else {
     const out = openSync(path, 'w', 0o644);
