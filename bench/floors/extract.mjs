@@ -1,7 +1,7 @@
 // The floor under `winlayer import`: the least a Node program must do to extract a layer tar into a folder — read it in
 // 1 MiB chunks, parse ustar headers and PAX paths, create folders, files (open/write/futimes/close) and hard links.
-// No checks, no sidecar, no metadata: nothing winlayer adds. Plain JavaScript, no imports of ours, so it starts as
-// fast as Node can. Usage: node bench/floors/extract.mjs LAYER.tar TARGET (TARGET must not exist).
+// No checks, no sidecar, no metadata: nothing winlayer adds. Plain JavaScript, no imports of ours but `ustar.mjs`, so
+// it starts as fast as Node can. Usage: node bench/floors/extract.mjs LAYER.tar TARGET (TARGET must not exist).
 import { closeSync, futimesSync, linkSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { paxRecords, ustarHeader } from './ustar.mjs';
 
