@@ -443,7 +443,8 @@ class DirWriter {
           record.linkTarget = trimName(e.linkTarget);
           this.#deferred.append(DEFER_LINK, e.path, encodeRecord(record));
           this.#counts.hardlinks++;
-          // The writer thread runs its operations in order: the target file is on disk before the link is made.
+          // The target file is on disk before the link is made: written here, or queued before the link (a writer
+          // thread runs its queue in order, and a link waits for the other threads' earlier batches).
           const bg = this.#writer();
           if (bg !== undefined) bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
           else linkSync(`${this.#root}/${link.dataPath}`, disk);
