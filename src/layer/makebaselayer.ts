@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
 import { checkHive, child, createEmptyHive, type HiveFinding, openHive, root } from '../hive/index.js';
 import { equalUpcase } from '../windows/index.js';
-import { readSidecar } from './sidecar.js';
+import { readSidecar, type Sidecar } from './sidecar.js';
 
 /** The hives a base layer must hold, in the order they are created. */
 export const BASE_LAYER_HIVES = ['DEFAULT', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM'] as const;
@@ -135,6 +135,14 @@ function checkSidecar(layerDir: string): void {
       ...(entry === undefined ? {} : { entry }),
       hint: 'makebaselayer works on a base layer folder (Files/ and optionally UtilityVM/Files/); this one was imported as a layer with parents',
     });
+  try {
+    checkBaseRecords(sidecar, refuse);
+  } finally {
+    sidecar.close(); // releases the record file and, for a large layer, the index's temporary folder
+  }
+}
+
+function checkBaseRecords(sidecar: Sidecar, refuse: (why: string, entry?: string) => WinlayerError): void {
   if (sidecar.manifest.kind !== 'base') throw refuse('its .winlayer manifest says "non-base"');
   for (const group of sidecar.detached.values()) {
     const r = group.find((g) => g.kind !== 'symlink'); // symlinks are fine in a base layer

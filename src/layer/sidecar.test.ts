@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import v8 from 'node:v8';
@@ -288,4 +289,49 @@ test('readSidecar: the index holds no paths (heap grows by under 50 bytes a reco
   // Paths are ~75 bytes each: a Map of them took ~150 bytes a record.
   assert.ok(perRecord < 50, `${perRecord.toFixed(1)} bytes a record`);
   t.diagnostic(`${perRecord.toFixed(1)} bytes a record`);
+});
+
+test('a spilled index with wrapped offsets answers as the in-memory one, and close removes its folder', (t) => {
+  const dir = tempDir(t);
+  const w = new SidecarWriter(dir, { kind: 'base' });
+  const paths: string[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const path = `Files/d${i % 7}/f${i}${'x'.repeat(i % 300)}`;
+    paths.push(path);
+    w.add({ path, kind: 'file', lastWriteTime: BigInt(i), size: i });
+  }
+  w.finish();
+  // Blank lines between records: a line ends at its first newline, not at the next record.
+  const entries = join(dir, '.winlayer', 'entries.ndjson');
+  writeFileSync(entries, readFileSync(entries, 'utf8').replace(/\n/g, '\n  \n'));
+  const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('winlayer-sidecar-')));
+  const whole = readSidecar(dir)!;
+  const bounded = readSidecar(dir, { memorySlots: 4096, offsetBits: 9 })!;
+  try {
+    assert.equal(bounded.size, whole.size);
+    assert.deepEqual([...bounded.paths()], paths);
+    assert.deepEqual([...bounded.paths()], [...whole.paths()]);
+    for (const p of [...paths, 'Files/none', 'FILES/D0/F0']) assert.deepEqual(bounded.get(p), whole.get(p), p);
+    assert.equal(bounded.get(paths[4321]!)?.lastWriteTime, 4321n);
+    const spills = readdirSync(tmpdir()).filter((n) => n.startsWith('winlayer-sidecar-') && !before.has(n));
+    assert.equal(spills.length, 1, 'the bounded index spilled to its own folder');
+  } finally {
+    whole.close();
+    bounded.close();
+  }
+  const after = readdirSync(tmpdir()).filter((n) => n.startsWith('winlayer-sidecar-') && !before.has(n));
+  assert.deepEqual(after, []);
+});
+
+test('a duplicate path is still refused once the index has spilled', (t) => {
+  const dir = tempDir(t);
+  const w = new SidecarWriter(dir, { kind: 'base' });
+  for (let i = 0; i < 4000; i++) w.add({ path: `Files/f${i}`, kind: 'file' });
+  w.finish();
+  const entries = join(dir, '.winlayer', 'entries.ndjson');
+  writeFileSync(entries, `${readFileSync(entries, 'utf8')}{"path":"Files/f17","kind":"file"}\n`);
+  assert.throws(
+    () => readSidecar(dir, { memorySlots: 4096 }),
+    (e: unknown) => isWinlayerError(e, 'SIDECAR_INVALID') && e.message.includes('duplicate record for Files/f17'),
+  );
 });

@@ -6,7 +6,18 @@
  * `SidecarWriter` writes it in one streaming pass (import); `readSidecar` loads an index of path → record whose memory
  * grows with the number of entries, never with data (it keeps each record's byte offset; `get` reads and parses it).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicTarget } from '../atomic.js';
 import type { ExtendedAttribute, PaxRecord } from '../entry.js';
@@ -100,7 +111,10 @@ export interface Sidecar {
   readonly detached: ReadonlyMap<string, readonly SidecarRecord[]>;
   /** Host path of a stream's data file (`streams/<n>` resolved inside `.winlayer/`). */
   streamPath(stream: SidecarStream): string;
-  /** Closes the file `get` reads records from (a later `get` opens it again). */
+  /**
+   * Closes the file `get` reads records from (a later `get` opens it again); an index that spilled to a temporary file
+   * is released with its folder, and must not be used afterwards.
+   */
   close(): void;
 }
 
@@ -358,12 +372,14 @@ function parentOf(path: string): string {
 /**
  * Loads the sidecar of `layerDir`, or returns `undefined` when the folder has no `.winlayer/` (a plain folder).
  * Reads `entries.ndjson` once (synchronously, in 1 MiB chunks), checks every record, and keeps no paths: a hash
- * table of (hash of the path, line number) and each line's offset and length, 25–40 bytes per entry (a million
- * entries: under 40 MB); `get` reads a record back with one positioned read and confirms its path. Records that stand
+ * table of (hash of the path, line number) and each line's offset: 4 bytes a line plus 8–16 a slot, and past 2^20
+ * slots (786,000 records) the table moves to a spill file in a private temporary folder (4 MiB of it cached), so
+ * memory stays bounded whatever the size; `get` reads a record back with one positioned read and confirms its path.
+ * Records that stand
  * without a disk object (`detached`) are kept whole. Throws `SIDECAR_INVALID` for a malformed or incomplete sidecar
  * (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id). Call `close()` when done.
  */
-export function readSidecar(layerDir: string): Sidecar | undefined {
+export function readSidecar(layerDir: string, limits: SidecarIndexLimits = {}): Sidecar | undefined {
   const dir = join(layerDir, SIDECAR_DIR);
   if (!existsSync(dir)) return undefined;
   const manifestPath = join(dir, MANIFEST);
@@ -371,46 +387,33 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
     throw invalid(manifestPath, 'missing: the sidecar is incomplete (an import was interrupted?)');
   }
   const manifest = parseManifest(manifestPath, readText(manifestPath));
-
   const sdsPath = join(dir, SDS);
-  const sds: Uint8Array[] = [];
-  if (existsSync(sdsPath)) {
-    let n = 0;
-    for (const line of lines(readText(sdsPath))) {
-      n++;
-      let o: unknown;
-      try {
-        o = JSON.parse(line);
-      } catch {
-        throw invalid(sdsPath, 'not JSON', n);
-      }
-      const rec = o as { id?: unknown; sd?: unknown };
-      if (rec === null || typeof rec !== 'object' || rec.id !== sds.length) {
-        throw invalid(sdsPath, `expected id ${sds.length}`, n);
-      }
-      if (typeof rec.sd !== 'string' || !BASE64.test(rec.sd)) throw invalid(sdsPath, 'field "sd" must be base64', n);
-      sds.push(new Uint8Array(Buffer.from(rec.sd, 'base64')));
-    }
-  }
+  const sds = readSds(sdsPath);
 
   const entriesPath = join(dir, ENTRIES);
-  // The index holds no paths: a hash table of (hash of the path by Windows' case rule, line number) plus each line's offset and length,
-  // 25–40 bytes a record. A record is read back (one positioned read) to answer `get` and to confirm a hash.
-  const index = new HashSlots();
-  let starts = new Float64Array(1024);
-  let lengths = new Uint32Array(1024);
-  let count = 0;
+  // The index holds no paths: a hash table of (hash of the path by Windows' case rule, line number) plus each line's
+  // offset. A record is read back (one positioned read) to answer `get` and to confirm a hash.
+  const spill = new SpillDir();
+  // Hashes scatter, so a spilled table's cache hits little whatever its size: 1 MiB instead of the default 4.
+  const index = new HashSlots({
+    spillFile: () => spill.file('index.slots'),
+    cachePages: 256,
+    ...(limits.memorySlots === undefined ? {} : { memorySlots: limits.memorySlots }),
+  });
+  const starts = new LineStarts(limits.offsetBits);
   const detached = new Map<string, SidecarRecord[]>();
   let fd = -1;
   let buf = Buffer.allocUnsafe(4096);
   const readBack = (i: number): SidecarRecord => {
-    const len = lengths[i]!;
-    if (buf.length < len) buf = Buffer.allocUnsafe(Math.max(len, buf.length * 2));
+    const start = starts.start(i);
+    // The line is what lies before the first newline up to the next line's start (blank lines may sit between).
+    const span = starts.end(i) - start;
+    if (buf.length < span) buf = Buffer.allocUnsafe(Math.max(span, buf.length * 2));
     try {
       if (fd < 0) fd = openSync(entriesPath, 'r');
       let got = 0;
-      while (got < len) {
-        const k = readSync(fd, buf, got, len - got, starts[i]! + got);
+      while (got < span) {
+        const k = readSync(fd, buf, got, span - got, start + got);
         if (k === 0) throw new Error('the file shrank');
         got += k;
       }
@@ -421,7 +424,8 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
         hint: 'the sidecar changed while it was in use',
       });
     }
-    return decodeRecord(buf.toString('utf8', 0, len), entriesPath, i + 1);
+    const nl = buf.indexOf(0x0a);
+    return decodeRecord(buf.toString('utf8', 0, nl < 0 || nl > span ? span : nl), entriesPath, i + 1);
   };
   /** The record of `path`, found through the hash table and confirmed by its own path. */
   const lookup = (path: string): SidecarRecord | undefined => {
@@ -434,31 +438,36 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
     });
     return found;
   };
-  if (existsSync(entriesPath)) {
-    for (const { text, start, length } of fileLines(entriesPath)) {
-      const i = count++;
-      const r = decodeRecord(text, entriesPath, i + 1);
-      if (r.sd !== undefined && r.sd >= sds.length) throw invalid(entriesPath, `sd id ${r.sd} is not in ${SDS}`, i + 1);
-      if (i === starts.length) {
-        const s2 = new Float64Array(i * 2);
-        s2.set(starts);
-        starts = s2;
-        const l2 = new Uint32Array(i * 2);
-        l2.set(lengths);
-        lengths = l2;
-      }
-      starts[i] = start;
-      lengths[i] = length;
-      if (lookup(r.path) !== undefined) throw invalid(entriesPath, `duplicate record for ${r.path}`, i + 1);
-      index.add(upcaseHash(r.path), i);
-      if (r.kind === 'whiteout' || r.kind === 'symlink' || (r.kind === 'hardlink' && r.inParent === true)) {
-        const p = parentOf(r.path);
-        const group = detached.get(p);
-        if (group === undefined) detached.set(p, [r]);
-        else group.push(r);
+  const release = (): void => {
+    if (fd >= 0) closeSync(fd);
+    fd = -1;
+  };
+  try {
+    if (existsSync(entriesPath)) {
+      for (const { text, start, length } of fileLines(entriesPath)) {
+        const i = starts.size;
+        const r = decodeRecord(text, entriesPath, i + 1);
+        if (r.sd !== undefined && r.sd >= sds.length) {
+          throw invalid(entriesPath, `sd id ${r.sd} is not in ${SDS}`, i + 1);
+        }
+        starts.push(start, start + length);
+        if (lookup(r.path) !== undefined) throw invalid(entriesPath, `duplicate record for ${r.path}`, i + 1);
+        index.add(upcaseHash(r.path), i);
+        if (r.kind === 'whiteout' || r.kind === 'symlink' || (r.kind === 'hardlink' && r.inParent === true)) {
+          const p = parentOf(r.path);
+          const group = detached.get(p);
+          if (group === undefined) detached.set(p, [r]);
+          else group.push(r);
+        }
       }
     }
+  } catch (e) {
+    release();
+    index.close();
+    spill.remove();
+    throw e;
   }
+  const count = starts.size;
 
   return {
     dir,
@@ -477,10 +486,130 @@ export function readSidecar(layerDir: string): Sidecar | undefined {
     },
     streamPath: (s: SidecarStream) => join(dir, ...s.data.split('/')),
     close(): void {
-      if (fd >= 0) closeSync(fd);
-      fd = -1;
+      release();
+      if (!index.spilled) return; // an index in memory stays usable: `get` opens the file again
+      index.close();
+      spill.remove();
     },
   };
+}
+
+/** Internal limits of {@link readSidecar}'s index (tests make them small to take the bounded paths). */
+export interface SidecarIndexLimits {
+  /** Slots of the hash table kept in memory before it moves to a temporary file (see `HashSlots`). */
+  readonly memorySlots?: number;
+  /** Bits of a line offset held in its 32-bit word (default 32); the rest is counted in wrap points. */
+  readonly offsetBits?: number;
+}
+
+function readSds(sdsPath: string): Uint8Array[] {
+  const sds: Uint8Array[] = [];
+  if (!existsSync(sdsPath)) return sds;
+  let n = 0;
+  for (const line of lines(readText(sdsPath))) {
+    n++;
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      throw invalid(sdsPath, 'not JSON', n);
+    }
+    const rec = o as { id?: unknown; sd?: unknown };
+    if (rec === null || typeof rec !== 'object' || rec.id !== sds.length) {
+      throw invalid(sdsPath, `expected id ${sds.length}`, n);
+    }
+    if (typeof rec.sd !== 'string' || !BASE64.test(rec.sd)) throw invalid(sdsPath, 'field "sd" must be base64', n);
+    sds.push(new Uint8Array(Buffer.from(rec.sd, 'base64')));
+  }
+  return sds;
+}
+
+/** Lines per chunk of {@link LineStarts}: chunks are added, never copied, so growing has no peak. */
+const STARTS_CHUNK_SHIFT = 14;
+const STARTS_CHUNK = 1 << STARTS_CHUNK_SHIFT;
+
+/**
+ * The byte offset of each line, 4 bytes a line: the low bits in a 32-bit word, the high part as the line numbers where
+ * it steps up (offsets only grow, and a sidecar under 4 GiB has none). A line ends before the next line's start.
+ */
+class LineStarts {
+  readonly #span: number;
+  readonly #chunks: Uint32Array[] = [];
+  /** For each step of the high part, the first line that has it (a line may appear more than once). */
+  readonly #wraps: number[] = [];
+  #size = 0;
+  #end = 0;
+
+  constructor(bits = 32) {
+    if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`offsetBits ${bits} is out of range`);
+    this.#span = 2 ** bits;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Adds the next line: where it starts and where its text ends. */
+  push(start: number, end: number): void {
+    const high = Math.floor(start / this.#span);
+    while (this.#wraps.length < high) this.#wraps.push(this.#size);
+    const c = this.#size >>> STARTS_CHUNK_SHIFT;
+    if (c === this.#chunks.length) this.#chunks.push(new Uint32Array(STARTS_CHUNK));
+    this.#chunks[c]![this.#size & (STARTS_CHUNK - 1)] = start - high * this.#span;
+    this.#size++;
+    this.#end = end;
+  }
+
+  start(i: number): number {
+    const low = this.#chunks[i >>> STARTS_CHUNK_SHIFT]![i & (STARTS_CHUNK - 1)]!;
+    return this.#wraps.length === 0 ? low : low + this.#span * this.#highOf(i);
+  }
+
+  /** Where line `i` ends at the latest: the next line's start, or the end of the last line's text. */
+  end(i: number): number {
+    return i + 1 < this.#size ? this.start(i + 1) : this.#end;
+  }
+
+  /** The number of wrap points at or before line `i`. */
+  #highOf(i: number): number {
+    const w = this.#wraps;
+    let lo = 0;
+    let hi = w.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (w[mid]! <= i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/**
+ * A private folder under the system's temporary folder for the index's spill files, made only when the index first
+ * spills (the layer folder may be read-only) and removed with everything in it by `remove()`.
+ */
+class SpillDir {
+  #path: string | undefined;
+
+  file(name: string): string {
+    if (this.#path === undefined) {
+      try {
+        this.#path = mkdtempSync(join(tmpdir(), 'winlayer-sidecar-'));
+      } catch (e) {
+        throw new WinlayerError('IO', `cannot make a folder for the sidecar index: ${(e as Error).message}`, {
+          path: tmpdir(),
+          cause: e,
+        });
+      }
+    }
+    return join(this.#path, name);
+  }
+
+  remove(): void {
+    if (this.#path === undefined) return;
+    rmSync(this.#path, { recursive: true, force: true });
+    this.#path = undefined;
+  }
 }
 
 /** The non-blank lines of a file with their byte offsets, read in 1 MiB chunks (never the whole file at once). */

@@ -457,3 +457,51 @@ test('the tar writer skips its path check only for entries the walk built, uncha
   const summary = await writeTar(walkLayerSync(dir, resolvePolicy(), { sidecar: null }), out);
   assert.equal(summary.entries, 3);
 });
+
+/** The walk of `dir` as entry shapes and metadata, with the given internal limits. */
+function walkWith(dir: string, limits: Parameters<typeof walkLayerSync>[3]): string[] {
+  const out: string[] = [];
+  for (const e of walkLayerSync(dir, resolvePolicy({}), {}, limits)) {
+    out.push(`${shape(e)} ${e.win.lastWriteTime} ${e.win.attributes ?? ''}`);
+  }
+  return out;
+}
+
+test('large folders: packed names and a spilled sidecar index give the same walk as the unbounded path', (t) => {
+  const dir = tempDir(t);
+  // Names whose UTF-16 and UTF-8 orders differ, case variants that do not collide, a sidecar record for each.
+  const names = ['b', 'B2', 'a', 'ä', '\u{1F600}x', '\uFF21', 'z', '~', 'a b', 'ab'];
+  for (let i = 0; i < 3000; i++) names.push(`n${i}`);
+  const files: Record<string, string> = {};
+  for (const n of names) files[`Files/big/${n}`] = n;
+  tree(dir, files);
+  const w = new SidecarWriter(dir, { kind: 'base' });
+  w.add({ path: 'Files', kind: 'directory', lastWriteTime: 5n, attributes: 0x10 });
+  w.add({ path: 'Files/big', kind: 'directory', lastWriteTime: 6n, attributes: 0x10 });
+  names.forEach((n, i) => {
+    w.add({ path: `Files/big/${n}`, kind: 'file', lastWriteTime: BigInt(100 + i), attributes: 0x21, size: 99 });
+  });
+  w.finish();
+  const unbounded = walkWith(dir, {});
+  const bounded = walkWith(dir, { packNamesOver: 4, sidecar: { memorySlots: 4096, offsetBits: 12 } });
+  assert.equal(unbounded.length, names.length + 2);
+  assert.deepEqual(bounded, unbounded);
+  // The records matched (the files' sizes differ from the records, so the attributes are the records', times the disk's).
+  assert.ok(unbounded.every((l) => !l.startsWith('file') || l.endsWith(' 33')));
+
+  tree(dir, { 'Files/big/N7': '' });
+  const collision = (limits: Parameters<typeof walkLayerSync>[3]) => () => walkWith(dir, limits);
+  const message = (() => {
+    try {
+      collision({})();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  })();
+  assert.match(message, /Files\/big\/N7 and Files\/big\/n7 are the same name/);
+  assert.throws(
+    collision({ packNamesOver: 4 }),
+    (e: unknown) => isWinlayerError(e, 'NAME_COLLISION') && e.message === message,
+  );
+});

@@ -5,7 +5,7 @@
  *
  * Synchronous fs calls throughout: a sync walk + read is several times faster than `fs/promises` for trees of small
  * files, and the consumer (the tar writer) pulls bodies with `readSync` too. Memory is flat: the walk holds the sorted
- * names of the folders on the current path, the (device, inode) → first path map of multiply-linked files, and the
+ * names of the folders on the current path (packed in one buffer for a large folder), the (device, inode) → first path map of multiply-linked files, and the
  * sidecar index; never file data beyond one read buffer.
  */
 import { type BigIntStats, constants as fsConstants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { join, posix, sep } from 'node:path';
 import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { CHECKED_PATH } from '../tar/write.js';
+import { upcaseHash } from '../windows/case.js';
 import {
   compareUtf8,
   equalUpcase,
@@ -21,9 +22,17 @@ import {
   reservedDeviceName,
   windowsNameProblem,
 } from '../windows/index.js';
+import { HashSlots } from './hash-slots.js';
 import { HostFileBody } from './host-file-body.js';
 import { defaultMetadata, type MetadataPolicy, type PolicyOptions, policyTimes, resolvePolicy } from './policy.js';
-import { type LayerKind, readSidecar, SIDECAR_DIR, type Sidecar, type SidecarRecord } from './sidecar.js';
+import {
+  type LayerKind,
+  readSidecar,
+  SIDECAR_DIR,
+  type Sidecar,
+  type SidecarIndexLimits,
+  type SidecarRecord,
+} from './sidecar.js';
 
 /** Options of {@link walkLayer}. */
 export interface WalkLayerOptions extends PolicyOptions {
@@ -95,9 +104,24 @@ export function walkLayerSync(
   layerDir: string,
   policy: MetadataPolicy,
   opts: WalkLayerOptions = {},
+  limits: WalkLimits = {},
 ): Generator<LayerEntry, void, undefined> {
-  return new Walker(layerDir, policy, opts);
+  return new Walker(layerDir, policy, opts, { kind: 'layer' }, limits);
 }
+
+/** Internal limits of the walk's memory (tests make them small to take the bounded paths). */
+export interface WalkLimits {
+  /** A folder with more children than this keeps their sorted names packed in one buffer (default 65,536). */
+  readonly packNamesOver?: number;
+  /** Limits of the sidecar index the walk reads itself. */
+  readonly sidecar?: SidecarIndexLimits;
+}
+
+/**
+ * Past this many children a folder's names are packed: 330,000 name strings held for the whole walk, and the map that
+ * checks their case collisions, made the live heap (and V8's heap, which grows to a multiple of it) large.
+ */
+const PACK_NAMES_OVER = 65_536;
 
 /**
  * Why a symlink at the layer path `path` whose target was written on a host cannot go into a layer, or undefined when
@@ -145,7 +169,7 @@ export function walkPlainFolderSync(
 interface Frame {
   readonly path: string;
   readonly host: string;
-  names: string[] | undefined;
+  names: string[] | PackedNames | undefined;
   i: number;
   /** A folder that exists only in a parent layer (it holds whiteouts of this layer): no entry of its own. */
   readonly virtual: boolean;
@@ -212,6 +236,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   readonly #source: WalkSource;
   readonly #policy: MetadataPolicy;
   readonly #opts: WalkLayerOptions;
+  readonly #limits: WalkLimits;
   #sidecar: Sidecar | undefined;
   #kind: LayerKind = 'base';
   /** device → inode → layer path of the first name, for files with more than one link. */
@@ -239,8 +264,15 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   #checked: LayerEntry | undefined;
   #checkedPath = '';
 
-  constructor(root: string, policy: MetadataPolicy, opts: WalkLayerOptions, source: WalkSource = { kind: 'layer' }) {
+  constructor(
+    root: string,
+    policy: MetadataPolicy,
+    opts: WalkLayerOptions,
+    source: WalkSource = { kind: 'layer' },
+    limits: WalkLimits = {},
+  ) {
     this.#root = root;
+    this.#limits = limits;
     this.#source = source;
     this.#policy = policy;
     this.#opts = opts;
@@ -338,7 +370,10 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       throw new WinlayerError('NOT_FOUND', 'the layer folder does not exist or is not a folder', { path: this.#root });
     }
     this.#ownsSidecar = this.#opts.sidecar === undefined;
-    this.#sidecar = this.#opts.sidecar === undefined ? readSidecar(this.#root) : (this.#opts.sidecar ?? undefined);
+    this.#sidecar =
+      this.#opts.sidecar === undefined
+        ? readSidecar(this.#root, this.#limits.sidecar)
+        : (this.#opts.sidecar ?? undefined);
     this.#kind = this.#opts.kind ?? this.#sidecar?.manifest.kind ?? 'base';
     const detached = this.#sidecar?.detached ?? new Map<string, readonly SidecarRecord[]>();
     // Symlink records stand alone too (import never creates host symlinks) and are fine in base layers.
@@ -448,7 +483,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       stack.pop();
       return undefined;
     }
-    const name = names[frame.i++]!;
+    const name = Array.isArray(names) ? names[frame.i++]! : names.name(frame.i++);
     const childPath = `${frame.path}/${name}`;
     // Names come from readdir (or sidecar paths): one component, so plain concatenation is `join` without its cost.
     const childHost = `${frame.host}${sep}${name}`;
@@ -548,7 +583,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   }
 
   /** Children of a folder, checked (Windows names, case collisions) and sorted in UTF-8 byte order. */
-  #list(path: string, host: string, virtual: boolean): string[] {
+  #list(path: string, host: string, virtual: boolean): string[] | PackedNames {
     let names: string[] = [];
     if (!virtual) {
       try {
@@ -568,7 +603,8 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       const have = new Set(names);
       for (const n of more) if (!have.has(n)) names.push(n);
     }
-    const seen = new NameIndex();
+    const packed = names.length > (this.#limits.packNamesOver ?? PACK_NAMES_OVER);
+    const seen = packed ? new CaseIndex(names) : new NameIndex();
     // `<` order is UTF-8 order unless a name holds a unit from U+D800 up: then the comparator.
     let unitOrder = true;
     for (let k = 0; k < names.length; k++) {
@@ -612,7 +648,8 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         });
       }
     }
-    return unitOrder ? names.sort() : names.sort(compareUtf8);
+    const sorted = unitOrder ? names.sort() : names.sort(compareUtf8);
+    return packed ? new PackedNames(sorted) : sorted;
   }
 
   /** A `.wh.NAME` marker file of a plain folder, as in a Linux layer tar: a whiteout entry, or refused. */
@@ -811,6 +848,59 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       ...(rec.mountPoint === true ? { mountPoint: true } : {}),
       ...(rec.extendedAttributes === undefined ? {} : { extendedAttributes: rec.extendedAttributes }),
     };
+  }
+}
+
+/**
+ * The case-collision check of a large folder, {@link NameIndex}'s `add` without a map entry per name: a table of
+ * (hash by Windows' case rule, index into `names`); a hash match is confirmed on the names themselves.
+ */
+class CaseIndex {
+  readonly #names: readonly string[];
+  readonly #table = new HashSlots();
+  #next = 0;
+
+  constructor(names: readonly string[]) {
+    this.#names = names;
+  }
+
+  /** Records the next name of `names` (given in their order), or returns the earlier name it collides with. */
+  add(name: string): string | undefined {
+    const hash = upcaseHash(name);
+    const names = this.#names;
+    const other = this.#table.find(hash, (k) => equalUpcase(names[k]!, name));
+    if (other >= 0) return names[other];
+    this.#table.add(hash, this.#next++);
+    return undefined;
+  }
+}
+
+/**
+ * A large folder's sorted names in one buffer (UTF-16, so any string comes back as it was) and their offsets, instead
+ * of a string each for the whole time the walk is below the folder.
+ */
+export class PackedNames {
+  readonly #text: Buffer;
+  readonly #ends: Uint32Array;
+
+  constructor(names: readonly string[]) {
+    let units = 0;
+    for (const n of names) units += n.length;
+    this.#text = Buffer.allocUnsafe(2 * units);
+    this.#ends = new Uint32Array(names.length);
+    let at = 0;
+    for (let i = 0; i < names.length; i++) {
+      at += this.#text.write(names[i]!, at, 'utf16le');
+      this.#ends[i] = at;
+    }
+  }
+
+  get length(): number {
+    return this.#ends.length;
+  }
+
+  name(i: number): string {
+    return this.#text.toString('utf16le', i === 0 ? 0 : this.#ends[i - 1]!, this.#ends[i]!);
   }
 }
 
