@@ -150,7 +150,7 @@ function samePageCache(tar: string): void {
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '1');
   } catch {
-    // Not root, or not Linux: the rows share the cache as it is (see the caveat in docs/benchmarks.md).
+    // Not root, or not Linux: the rows share the cache as it is, and later rows may pay for earlier ones.
   }
   execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]);
 }
