@@ -142,9 +142,9 @@ class Targets {
 
 /**
  * Every row starts with the same page cache: the clean pages of earlier rows' output dropped (when the benchmark may:
- * root on Linux) and the tar read back in. Otherwise each row writes 2 GB into a cache that earlier rows filled, the
- * later rows of a round pay the kernel's reclaim, and the order of the rows decides the ranking (measured: the CLI at
- * 1.12x of `tar -xf` as the third row, 0.96x-1.02x with the cache dropped before each row).
+ * root on Linux) and the tar read back in. Otherwise each row writes 2 GB into a cache that earlier rows filled and
+ * may pay for reclaiming it, so that the order of the rows can decide the ranking (the CLI, third in each round, took
+ * 1.12x of `tar -xf` in a run without this and 1.01x in the next run with it; not a controlled comparison).
  */
 function samePageCache(tar: string): void {
   try {
@@ -152,7 +152,7 @@ function samePageCache(tar: string): void {
   } catch {
     // Not root, or not Linux: the rows share the cache as it is, and later rows may pay for earlier ones.
   }
-  execFileSync('sh', ['-c', `cat '${tar}' > /dev/null`]);
+  execFileSync('cat', [tar], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** Runs our import in a child process with `threads` writer threads (0: none); returns wall and inner time, peak RSS. */
