@@ -6,7 +6,7 @@
 import type { EntryBody, LayerEntry, PaxRecord, RawTarInfo, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type ByteInput, bytesOf, decompress, detectCompression } from './compress.js';
-import { BLOCK_SIZE, decodeHeaderAt, decodeText } from './header.js';
+import { BLOCK_SIZE, decodeHeaderAt, decodeText, type TarHeader } from './header.js';
 import { nameShape, normalizeTarName, splitStreamName } from './names.js';
 import { decodePaxInto } from './pax.js';
 import type { ReadTarOptions } from './types.js';
@@ -342,6 +342,41 @@ class ChunkBody extends StreamBody {
   }
 }
 
+/**
+ * What the reader remembers between headers: the meta headers (`x`, `L`, `K`) read for the entry that comes next,
+ * the global PAX records, and the last file or folder (a following alternate data stream attaches to it).
+ */
+class Cursor {
+  /** Offset of the next entry's first meta header; -1 while none has come (a lone `g` starts nothing). */
+  firstOffset = -1;
+  pax: PaxRecord[] = NO_RECORDS;
+  longName: string | undefined = undefined;
+  longLink: string | undefined = undefined;
+  readonly globals = new Map<string, string>();
+  owner: string | undefined = undefined;
+  /** The name of the entry whose data is skipped before the next header (for a truncation error). */
+  dataOf = '';
+
+  get inPrefix(): boolean {
+    return this.firstOffset >= 0;
+  }
+
+  /** Starts the next entry's prefix at the meta header at `offset`, unless one has started. */
+  begin(offset: number): void {
+    if (this.firstOffset >= 0) return;
+    this.firstOffset = offset;
+    this.pax = [];
+  }
+
+  /** Ends the prefix (the entry it belongs to has been read, or it holds nothing). */
+  end(): void {
+    this.firstOffset = -1;
+    this.pax = NO_RECORDS;
+    this.longName = undefined;
+    this.longLink = undefined;
+  }
+}
+
 async function* readEntries(
   input: ByteInput,
   opts: ReadTarOptions & { maxPaxSize: number },
@@ -350,16 +385,7 @@ async function* readEntries(
   const maxPax = opts.maxPaxSize;
   const reader = new ByteReader(detected(input, opts.compression));
   const shared = new Shared(reader);
-  const globals = new Map<string, string>();
-  // The entry being assembled from its meta headers (`x`, `L`, `K`; a `g` only when one of those came first).
-  let pending = false;
-  let pendingPax: PaxRecord[] = NO_RECORDS;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  /** Offset of the first header of the entry (its first `x`/`L`/`K`). */
-  let firstOffset = 0;
-  let owner: string | undefined; // last file or folder path: alternate data streams attach to it
-  let skipEntry = '';
+  const cursor = new Cursor();
 
   try {
     for (;;) {
@@ -369,7 +395,7 @@ async function* readEntries(
         const n = await reader.skip(toSkip);
         if (n < toSkip) {
           throw truncated(
-            skipEntry,
+            cursor.dataOf,
             `the archive ends inside the data of this entry (${toSkip - n} bytes missing)`,
             at,
           );
@@ -388,18 +414,13 @@ async function* readEntries(
       } else {
         hb = await reader.read(BLOCK_SIZE);
         hp = 0;
-        if (hb.length === 0) {
-          if (pending) throw truncated(undefined, 'the archive ends after an extended header', offset);
-          if (lenient) return;
-          throw new WinlayerError('TAR_TRUNCATED', 'the archive ends without its end-of-archive blocks', {
-            offset,
-            hint: 'the archive was cut short at an entry boundary (use lenient to accept it)',
-          });
+        if (hb.length < BLOCK_SIZE) {
+          if (hb.length > 0 || cursor.inPrefix || !lenient) throw endWithoutBlocks(hb.length, cursor.inPrefix, offset);
+          return;
         }
-        if (hb.length < BLOCK_SIZE) throw truncated(undefined, 'the archive ends inside a header block', offset);
       }
       if (isZeroAt(hb, hp)) {
-        if (pending) {
+        if (cursor.inPrefix) {
           throw new WinlayerError('TAR_HEADER', 'an extended header is not followed by an entry', { offset });
         }
         const second = await reader.read(BLOCK_SIZE);
@@ -438,151 +459,179 @@ async function* readEntries(
         if (!reader.trySkip(pad) && (await reader.skip(pad)) < pad) {
           throw truncated(h.name, 'the archive ends inside an extended header', offset);
         }
-        if (!pending) {
-          pending = true;
-          pendingPax = [];
-          firstOffset = offset;
-        }
-        if (t === 'L' || t === 'K') {
-          const data = db.subarray(dp, dp + size);
-          const end = data.indexOf(0);
-          const text = decodeText(end === -1 ? data : data.subarray(0, end), lenient);
-          if (text === undefined) {
-            throw new WinlayerError('TAR_HEADER', 'GNU long name is not valid UTF-8', { offset });
-          }
-          if (t === 'L') longName = text;
-          else longLink = text;
-          continue;
-        }
-        if (t === 'x') {
-          decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, pendingPax);
-        } else {
-          const records: PaxRecord[] = [];
-          decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, records);
-          for (const r of records) {
-            globals.delete(r.key);
-            if (r.value !== '') globals.set(r.key, r.value);
-          }
-          if (pendingPax.length === 0 && longName === undefined && longLink === undefined) {
-            pending = false;
-            pendingPax = NO_RECORDS;
-          }
-        }
+        readMeta(h, db, dp, offset, lenient, cursor);
         continue;
       }
-
-      // A real entry.
-      const hadPending = pending;
-      const entryOffset = hadPending ? firstOffset : offset;
-      const pax = pendingPax;
-      const pLongName = longName;
-      const pLongLink = longLink;
-      pending = false;
-      pendingPax = NO_RECORDS;
-      longName = undefined;
-      longLink = undefined;
-      let records: PaxRecord[];
-      if (globals.size === 0) {
-        records = pax;
-      } else {
-        records = [];
-        for (const [key, value] of globals) records.push({ key, value });
-        for (let i = 0; i < pax.length; i++) records.push(pax[i]!);
-      }
-      const nrec = records.length;
-      let rawName = pLongName ?? h.name;
-      for (let i = 0; i < nrec; i++) {
-        const r = records[i]!;
-        if (r.key === 'path' && r.value !== '') rawName = r.value;
-      }
-      const dec = nrec === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient });
-      const name = dec?.path ?? pLongName ?? h.name;
-      const linkName = dec?.linkpath ?? pLongLink ?? h.linkname;
-      const size = dec?.size ?? h.size;
-      const dataSize = headerOnly(t) ? 0 : size;
-      let win: WindowsMetadata;
-      if (dec === undefined) {
-        win = { lastWriteTime: BigInt(h.mtime) * 1_000_000_000n };
-      } else {
-        const w = dec.win as { lastWriteTime?: bigint };
-        w.lastWriteTime ??= BigInt(h.mtime) * 1_000_000_000n;
-        win = w as WindowsMetadata;
-      }
-      const raw: RawTarInfo = {
-        name,
-        linkName,
-        typeflag: t,
-        mode: h.mode,
-        uid: dec?.uid ?? h.uid,
-        gid: dec?.gid ?? h.gid,
-        uname: dec?.uname ?? h.uname,
-        gname: dec?.gname ?? h.gname,
-        format: nrec > 0 ? 'pax' : h.format,
-        pax: records,
-        offset: entryOffset,
-      };
-      const path = normalizeTarName(name);
-      shared.toSkip = padded(dataSize);
-      skipEntry = name;
-
-      let entry: LayerEntry;
-      const regular = t === '0' || t === '\0' || t === '7';
-      const special =
-        dec?.sparse === true
-          ? 'GNU sparse file'
-          : regular || t === '5' || t === '1' || t === '2'
-            ? undefined
-            : (SPECIAL_NAMES[t] ?? `typeflag ${JSON.stringify(t)}`);
-      if (special !== undefined) {
-        entry = { kind: 'special', path, win, raw, typeflag: t, description: special };
-        owner = undefined;
-      } else {
-        const shape = nameShape(path);
-        if (shape.shape === 'whiteout') {
-          entry = { kind: 'whiteout', path, win, raw, target: shape.target };
-          owner = undefined;
-        } else if (shape.shape === 'opaque') {
-          entry = { kind: 'opaqueWhiteout', path, win, raw, directory: shape.directory };
-          owner = undefined;
-        } else if (t === '5' || (t === '\0' && name.endsWith('/'))) {
-          entry = { kind: 'directory', path, win, raw };
-          owner = path;
-        } else if (t === '1') {
-          entry = { kind: 'hardlink', path, win, raw, linkTarget: normalizeTarName(linkName) };
-          owner = undefined;
-        } else if (t === '2') {
-          entry = { kind: 'symlink', path, win, raw, linkTarget: linkName };
-          owner = undefined;
-        } else {
-          const ads = owner === undefined ? undefined : splitStreamName(path);
-          const body: EntryBody =
-            dataSize > reader.available
-              ? new StreamBody(shared, dataSize, name)
-              : new ChunkBody(shared, dataSize, name);
-          if (ads !== undefined && ads.filePath === owner) {
-            const streamPath = `${ads.filePath}:${ads.streamName}`;
-            entry = {
-              kind: 'stream',
-              path: streamPath,
-              win,
-              raw,
-              filePath: ads.filePath,
-              streamName: ads.streamName,
-              size: dataSize,
-              body,
-            };
-          } else {
-            entry = { kind: 'file', path, win, raw, size: dataSize, body };
-            owner = path;
-          }
-        }
-      }
-      if (dec !== undefined && dec.extra.length > 0)
-        (entry as { extraPax?: readonly PaxRecord[] }).extraPax = dec.extra;
-      yield entry;
+      yield entryFrom(h, offset, cursor, shared, lenient);
     }
   } finally {
     shared.generation++;
     await reader.close();
   }
+}
+
+/** The error for an archive that ends (`got` bytes into a header block) before its end-of-archive blocks. */
+function endWithoutBlocks(got: number, inPrefix: boolean, offset: number): WinlayerError {
+  if (got > 0) return truncated(undefined, 'the archive ends inside a header block', offset);
+  if (inPrefix) return truncated(undefined, 'the archive ends after an extended header', offset);
+  return new WinlayerError('TAR_TRUNCATED', 'the archive ends without its end-of-archive blocks', {
+    offset,
+    hint: 'the archive was cut short at an entry boundary (use lenient to accept it)',
+  });
+}
+
+/**
+ * Takes in a meta header (`x`, `g`, `L`, `K`) whose data is `db[dp, dp + h.size)`: the records and long names go to
+ * the cursor, for the entry that follows; a `g` changes the global records.
+ */
+function readMeta(h: TarHeader, db: Uint8Array, dp: number, offset: number, lenient: boolean, cursor: Cursor): void {
+  const t = h.typeflag;
+  const size = h.size;
+  cursor.begin(offset);
+  if (t === 'x') {
+    decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, cursor.pax);
+    return;
+  }
+  if (t === 'L' || t === 'K') {
+    const data = db.subarray(dp, dp + size);
+    const end = data.indexOf(0);
+    const text = decodeText(end === -1 ? data : data.subarray(0, end), lenient);
+    if (text === undefined) {
+      throw new WinlayerError('TAR_HEADER', 'GNU long name is not valid UTF-8', { offset });
+    }
+    if (t === 'L') cursor.longName = text;
+    else cursor.longLink = text;
+    return;
+  }
+  const records: PaxRecord[] = [];
+  decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, records);
+  for (const r of records) {
+    cursor.globals.delete(r.key);
+    if (r.value !== '') cursor.globals.set(r.key, r.value);
+  }
+  // A `g` alone is not the start of an entry's prefix.
+  if (cursor.pax.length === 0 && cursor.longName === undefined && cursor.longLink === undefined) cursor.end();
+}
+
+/**
+ * The entry whose header `h` (at `offset`) follows the cursor's meta headers: its name, link, size and Windows
+ * metadata from the PAX records (global first), its kind, and its body. Ends the cursor's prefix and sets how much
+ * data to skip before the next header.
+ */
+function entryFrom(h: TarHeader, offset: number, cursor: Cursor, shared: Shared, lenient: boolean): LayerEntry {
+  const t = h.typeflag;
+  const entryOffset = cursor.inPrefix ? cursor.firstOffset : offset;
+  const pax = cursor.pax;
+  const pLongName = cursor.longName;
+  const pLongLink = cursor.longLink;
+  cursor.end();
+  const globals = cursor.globals;
+  let records: PaxRecord[];
+  if (globals.size === 0) {
+    records = pax;
+  } else {
+    records = [];
+    for (const [key, value] of globals) records.push({ key, value });
+    for (let i = 0; i < pax.length; i++) records.push(pax[i]!);
+  }
+  const nrec = records.length;
+  let rawName = pLongName ?? h.name;
+  for (let i = 0; i < nrec; i++) {
+    const r = records[i]!;
+    if (r.key === 'path' && r.value !== '') rawName = r.value;
+  }
+  const dec = nrec === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient });
+  const name = dec?.path ?? pLongName ?? h.name;
+  const linkName = dec?.linkpath ?? pLongLink ?? h.linkname;
+  const size = dec?.size ?? h.size;
+  const dataSize = headerOnly(t) ? 0 : size;
+  let win: WindowsMetadata;
+  if (dec === undefined) {
+    win = { lastWriteTime: BigInt(h.mtime) * 1_000_000_000n };
+  } else {
+    const w = dec.win as { lastWriteTime?: bigint };
+    w.lastWriteTime ??= BigInt(h.mtime) * 1_000_000_000n;
+    win = w as WindowsMetadata;
+  }
+  const raw: RawTarInfo = {
+    name,
+    linkName,
+    typeflag: t,
+    mode: h.mode,
+    uid: dec?.uid ?? h.uid,
+    gid: dec?.gid ?? h.gid,
+    uname: dec?.uname ?? h.uname,
+    gname: dec?.gname ?? h.gname,
+    format: nrec > 0 ? 'pax' : h.format,
+    pax: records,
+    offset: entryOffset,
+  };
+  const path = normalizeTarName(name);
+  shared.toSkip = padded(dataSize);
+  cursor.dataOf = name;
+
+  let entry: LayerEntry;
+  const regular = t === '0' || t === '\0' || t === '7';
+  const special =
+    dec?.sparse === true
+      ? 'GNU sparse file'
+      : regular || t === '5' || t === '1' || t === '2'
+        ? undefined
+        : (SPECIAL_NAMES[t] ?? `typeflag ${JSON.stringify(t)}`);
+  if (special !== undefined) {
+    entry = { kind: 'special', path, win, raw, typeflag: t, description: special };
+    cursor.owner = undefined;
+  } else {
+    const shape = nameShape(path);
+    if (shape.shape === 'whiteout') {
+      entry = { kind: 'whiteout', path, win, raw, target: shape.target };
+      cursor.owner = undefined;
+    } else if (shape.shape === 'opaque') {
+      entry = { kind: 'opaqueWhiteout', path, win, raw, directory: shape.directory };
+      cursor.owner = undefined;
+    } else if (t === '5' || (t === '\0' && name.endsWith('/'))) {
+      entry = { kind: 'directory', path, win, raw };
+      cursor.owner = path;
+    } else if (t === '1') {
+      entry = { kind: 'hardlink', path, win, raw, linkTarget: normalizeTarName(linkName) };
+      cursor.owner = undefined;
+    } else if (t === '2') {
+      entry = { kind: 'symlink', path, win, raw, linkTarget: linkName };
+      cursor.owner = undefined;
+    } else {
+      entry = dataEntry(path, name, win, raw, dataSize, cursor, shared);
+    }
+  }
+  if (dec !== undefined && dec.extra.length > 0) (entry as { extraPax?: readonly PaxRecord[] }).extraPax = dec.extra;
+  return entry;
+}
+
+/** A regular file's entry, or an alternate data stream's when it follows its file or folder. */
+function dataEntry(
+  path: string,
+  name: string,
+  win: WindowsMetadata,
+  raw: RawTarInfo,
+  dataSize: number,
+  cursor: Cursor,
+  shared: Shared,
+): LayerEntry {
+  const owner = cursor.owner;
+  const ads = owner === undefined ? undefined : splitStreamName(path);
+  const body: EntryBody =
+    dataSize > shared.reader.available ? new StreamBody(shared, dataSize, name) : new ChunkBody(shared, dataSize, name);
+  if (ads !== undefined && ads.filePath === owner) {
+    return {
+      kind: 'stream',
+      path: `${ads.filePath}:${ads.streamName}`,
+      win,
+      raw,
+      filePath: ads.filePath,
+      streamName: ads.streamName,
+      size: dataSize,
+      body,
+    };
+  }
+  cursor.owner = path;
+  return { kind: 'file', path, win, raw, size: dataSize, body };
 }
