@@ -8,7 +8,8 @@
  *   filesystem sync at the end);
  * - the library in a child with `sync: false` (the same work as `tar -xf`): without a writer thread, with one, with two;
  * - floors: `bench/floors/extract.mjs`, the least a Node program does to extract the tar (no checks, no sidecar), with
- *   and without one `sync -f`, and `extract-threads.mjs` with two writer threads and one sync.
+ *   and without one `sync -f`, and `extract-threads.mjs` with two writer threads and one sync, without and with an
+ *   early write-back like ours (a background `sync -f` every 128 MiB): the last is the floor our CLI compares with.
  *
  * Our import runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the
  * wall time measured by the parent includes Node's start-up. It runs the compiled library (`dist/`, run `npm run build`
@@ -40,6 +41,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EVERY } from '../src/layer/write-back.js';
 import {
   type BenchExportOptions,
   type BenchRow,
@@ -51,6 +53,8 @@ import {
 } from './export.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** The cadence of our early write-back (`src/layer/write-back.ts`), given to the floor that imitates it. */
+const EARLY_SYNC_EVERY_MB = EVERY / 2 ** 20;
 const ROOT = join(HERE, '..');
 
 function seconds(fn: () => void): number {
@@ -197,12 +201,14 @@ function gnu(tar: string, target: string, sync: boolean): { wall: number } {
 
 /**
  * `bench/floors/extract.mjs` into a new folder (optionally followed by one `sync -f`): the least a Node program does to
- * extract the tar (headers, folders, files, hard links, mtimes; no checks, no sidecar), start-up included.
+ * extract the tar (headers, folders, files, hard links, mtimes; no checks, no sidecar), start-up included. With
+ * `threads`, `extract-threads.mjs`: the same job with the file writes on that many worker threads; with `syncEveryMb`
+ * as well, it starts a background `sync -f` after every that many MB of file data, as our early write-back does.
  */
-function minimal(tar: string, target: string, sync: boolean, threads = 0): { wall: number } {
-  // With threads: `extract-threads.mjs`, the same job with the file writes on that many worker threads.
+function minimal(tar: string, target: string, sync: boolean, threads = 0, syncEveryMb?: number): { wall: number } {
   const script = join(HERE, 'floors', threads === 0 ? 'extract.mjs' : 'extract-threads.mjs');
   const args = threads === 0 ? [script, tar, target] : [script, tar, target, String(threads)];
+  if (syncEveryMb !== undefined) args.push(`--sync-every=${syncEveryMb}`);
   const wall = seconds(() => {
     execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     if (sync) execFileSync('sync', ['-f', target]);
@@ -231,9 +237,8 @@ export async function benchImport(
       `measuring ${shape.name}: ${info.files} files, ${common.mb} MB (winlayer: ${COMPILED ?? 'sources via tsx'})`,
     );
     const targets = new Targets(target, tar);
-    const [plain, synced, cli, mineNoSync, mineThread, mineThreads, floor, floorSynced, floor2Synced] = bestInTurns(
-      repeat,
-      [
+    const [plain, synced, cli, mineNoSync, mineThread, mineThreads, floor, floorSynced, floor2Synced, floor2Early] =
+      bestInTurns(repeat, [
         () => gnu(tar, targets.next(), false),
         () => gnu(tar, targets.next(), true),
         () => oursCli(tar, targets.next()),
@@ -243,8 +248,19 @@ export async function benchImport(
         () => minimal(tar, targets.next(), false),
         () => minimal(tar, targets.next(), true),
         () => minimal(tar, targets.next(), true, 2),
-      ],
-    ) as Measured[] as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
+        () => minimal(tar, targets.next(), true, 2, EARLY_SYNC_EVERY_MB),
+      ]) as Measured[] as [
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+        Measured,
+      ];
     targets.removeAll();
     /** A row, with its ratio to `peer` when it has one. */
     const row = (what: string, m: Measured, peer?: Measured): BenchRow => ({
@@ -264,6 +280,11 @@ export async function benchImport(
       row('floor: minimal Node extract (no checks, no sidecar)', floor, plain),
       row('floor: minimal Node extract; sync -f, vs tar -xf', floorSynced, plain),
       row('floor: minimal Node extract, two writer threads; sync -f, vs tar -xf', floor2Synced, plain),
+      row(
+        `floor: minimal Node extract, two writer threads, early write-back every ${EARLY_SYNC_EVERY_MB} MiB; sync -f, vs tar -xf`,
+        floor2Early,
+        plain,
+      ),
     );
     if (opts.tmpfs !== undefined) {
       // tmpfs frees inodes at once: each row may remove its output, so the RAM holds one extracted tree at a time.
@@ -277,19 +298,21 @@ export async function benchImport(
           rmSync(memTarget, { recursive: true, force: true });
         }
       };
-      const [memTar, memCli, memOurs, memThread, memFloor] = bestInTurns(repeat, [
+      const [memTar, memCli, memOurs, memThread, memFloor, memFloor2] = bestInTurns(repeat, [
         () => inMemory((t) => gnu(tar, t, false)),
         () => inMemory((t) => oursCli(tar, t)),
         () => inMemory((t) => ours(tar, t, false)),
         () => inMemory((t) => ours(tar, t, false, 2)),
         () => inMemory((t) => minimal(tar, t, false)),
-      ]) as [Measured, Measured, Measured, Measured, Measured];
+        () => inMemory((t) => minimal(tar, t, false, 2)),
+      ]) as [Measured, Measured, Measured, Measured, Measured, Measured];
       rows.push(
         row('tar -xf (tmpfs)', memTar),
         row('winlayer import, the CLI (tmpfs)', memCli, memTar),
         row('winlayer import (tmpfs, library, no writer thread)', memOurs, memTar),
         row('winlayer import (tmpfs, library, two writer threads)', memThread, memTar),
         row('floor: minimal Node extract (tmpfs)', memFloor, memTar),
+        row('floor: minimal Node extract, two writer threads (tmpfs)', memFloor2, memTar),
       );
     }
   }
