@@ -129,6 +129,13 @@ export function useWriterThread(asked: boolean | undefined): boolean {
 /** The most writer threads an import starts: each holds 4 MiB of batches and a V8 isolate. */
 const MAX_LANES = 8;
 
+/** Throws `USAGE` unless `n` is a writer-thread count an import can start (1 to {@link MAX_LANES}). */
+export function checkWriterThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LANES) {
+    throw new WinlayerError('USAGE', `writer threads must be a whole number from 1 to ${MAX_LANES} (got ${n})`);
+  }
+}
+
 /**
  * How many writer threads an import starts by default: two where the host has two cores or more. Measured on a
  * 2-core VM (`docs/benchmarks.md`): the kernel's share of an import (copying data into the page cache, creating
@@ -182,9 +189,7 @@ export class BackgroundWriter {
 
   /** Starts `lanes` workers; `input` is the shared read ring whose bytes file data may name. */
   constructor(input?: SharedInput, lanes = 1) {
-    if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) {
-      throw new WinlayerError('USAGE', `writer threads must be a whole number from 1 to ${MAX_LANES} (got ${lanes})`);
-    }
+    checkWriterThreads(lanes);
     const controls = Array.from({ length: lanes }, () => new SharedArrayBuffer(CONTROL_WORDS * 4));
     this.#lanes = controls.map((_, i) => new Lane(i, controls, input, () => this.#check()));
     this.#lane = this.#lanes[0]!;
