@@ -9,7 +9,8 @@
  * - the library in a child with `sync: false` (the same work as `tar -xf`): without a writer thread, with one, with two;
  * - floors: `bench/floors/extract.mjs`, the least a Node program does to extract the tar (no checks, no sidecar), with
  *   and without one `sync -f`, and `extract-threads.mjs` with two writer threads and one sync, without and with an
- *   early write-back like ours (a background `sync -f` every 128 MiB): the last is the floor our CLI compares with.
+ *   early write-back at our cadence (a background `sync -f` after every 128 MiB; the floor does not wait for the last
+ *   one to end, ours does): the last is the floor our CLI compares with.
  *
  * Our import runs in a child process that reports its own time and peak RSS (VmHWM of /proc/self/status: getrusage's maxRSS survives exec and would report the parent's peak); the
  * wall time measured by the parent includes Node's start-up. It runs the compiled library (`dist/`, run `npm run build`

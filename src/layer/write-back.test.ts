@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EarlyWriteBack, EVERY, FIRST_AFTER } from './write-back.js';
+import { EarlyWriteBack, EVERY } from './write-back.js';
 
 /** Waits until the running early sync (if any) has ended. */
 async function settled(wb: EarlyWriteBack): Promise<void> {
@@ -11,25 +11,25 @@ async function settled(wb: EarlyWriteBack): Promise<void> {
   assert.equal(wb.running, false, 'the early sync did not end within 5 s');
 }
 
-test('early write-back: none before FIRST_AFTER bytes, then one at a time, EVERY bytes apart', async (t) => {
+test('early write-back: none before EVERY bytes, then one at a time, EVERY bytes apart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winlayer-wb-'));
   const wb = new EarlyWriteBack(dir);
   t.after(() => {
     wb.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  wb.progress(FIRST_AFTER - 1);
+  wb.progress(EVERY - 1);
   assert.equal(wb.running, false, 'a small import never syncs early');
-  wb.progress(FIRST_AFTER);
+  wb.progress(EVERY);
   assert.equal(wb.running, true);
   await settled(wb);
-  wb.progress(FIRST_AFTER + EVERY - 1);
+  wb.progress(EVERY + EVERY - 1);
   assert.equal(wb.running, false, 'the next sync waits for EVERY more bytes');
-  wb.progress(FIRST_AFTER + EVERY);
+  wb.progress(EVERY + EVERY);
   assert.equal(wb.running, true);
   wb.stop();
   await settled(wb);
-  wb.progress(FIRST_AFTER + 10 * EVERY);
+  wb.progress(EVERY + 10 * EVERY);
   assert.equal(wb.running, false, 'nothing starts after stop()');
 });
 
@@ -38,8 +38,8 @@ test('early write-back: a sync that fails (a folder that does not exist) is neve
   rmSync(dir, { recursive: true });
   const wb = new EarlyWriteBack(dir);
   t.after(() => wb.stop());
-  wb.progress(FIRST_AFTER);
+  wb.progress(EVERY);
   await settled(wb);
-  wb.progress(FIRST_AFTER + 2 * EVERY);
+  wb.progress(EVERY + 2 * EVERY);
   assert.equal(wb.running, false);
 });
