@@ -415,7 +415,8 @@ async function* readEntries(
         hb = await reader.read(BLOCK_SIZE);
         hp = 0;
         if (hb.length < BLOCK_SIZE) {
-          if (hb.length > 0 || cursor.inPrefix || !lenient) throw endWithoutBlocks(hb.length, cursor.inPrefix, offset);
+          const refusal = endOfInput(hb.length, cursor.inPrefix, lenient, offset);
+          if (refusal !== undefined) throw refusal;
           return;
         }
       }
@@ -443,7 +444,7 @@ async function* readEntries(
           throw new WinlayerError('TAR_TOO_LARGE', `extended header of ${size} bytes exceeds the limit of ${maxPax}`, {
             entry: h.name,
             offset,
-            hint: 'raise maxPaxSize if the archive is trusted',
+            hint: 'real layers keep extended headers under a few KiB; for a trusted archive, raise the maxPaxSize read option',
           });
         }
         let db: Uint8Array;
@@ -470,13 +471,17 @@ async function* readEntries(
   }
 }
 
-/** The error for an archive that ends (`got` bytes into a header block) before its end-of-archive blocks. */
-function endWithoutBlocks(got: number, inPrefix: boolean, offset: number): WinlayerError {
+/**
+ * Why the input may not end here, `got` bytes into a header block at `offset`; undefined where it may (`lenient`, at an
+ * entry boundary: the end-of-archive blocks are missing).
+ */
+function endOfInput(got: number, inPrefix: boolean, lenient: boolean, offset: number): WinlayerError | undefined {
   if (got > 0) return truncated(undefined, 'the archive ends inside a header block', offset);
   if (inPrefix) return truncated(undefined, 'the archive ends after an extended header', offset);
+  if (lenient) return undefined;
   return new WinlayerError('TAR_TRUNCATED', 'the archive ends without its end-of-archive blocks', {
     offset,
-    hint: 'the archive was cut short at an entry boundary (use lenient to accept it)',
+    hint: 'the download or copy was cut short at an entry boundary; fetch the archive again (the lenient read option accepts it)',
   });
 }
 
