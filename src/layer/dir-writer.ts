@@ -166,6 +166,8 @@ export async function writeLayerDir(
   input?: SharedInput,
 ): Promise<ImportResult> {
   const finalPath = resolve(layerDir);
+  // Checked here, with the other options, even when the threads would start later or never.
+  if (opts.writerThreads !== undefined) checkWriterThreads(opts.writerThreads);
   const parents = (opts.parents ?? []).map((p) => resolve(p));
   for (const p of parents) {
     let ok = false;
@@ -340,8 +342,6 @@ class DirWriter {
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
     try {
       // Known before the first folder: then a folder's record is final at once (its mtime on disk is computed).
-      // A wrong count is refused before anything is written, even when the threads would start later or never.
-      if (this.#opts.writerThreads !== undefined) checkWriterThreads(this.#opts.writerThreads);
       if (this.#probeExactTimes() && useWriterThread(this.#opts.background)) {
         if (this.#opts.background === true) this.#startWriter();
         else this.#bgDue = true;
