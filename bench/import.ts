@@ -72,7 +72,7 @@ type Measured = { readonly wall: number; readonly inner?: number; readonly rssMb
  * disk a row that writes much slows the next one (write-back, the host's caches): taking turns spreads that over all
  * cases instead of charging it to whichever runs second.
  */
-function bestInTurns(rounds: number, cases: readonly (() => Measured)[]): Measured[] {
+function bestInTurns<C extends readonly (() => Measured)[]>(rounds: number, cases: C): { [K in keyof C]: Measured } {
   const bests: Measured[] = [];
   for (let round = 0; round < rounds; round++) {
     cases.forEach((measure, i) => {
@@ -81,7 +81,7 @@ function bestInTurns(rounds: number, cases: readonly (() => Measured)[]): Measur
       if (b === undefined || m.wall < b.wall) bests[i] = m;
     });
   }
-  return bests;
+  return bests as { [K in keyof C]: Measured };
 }
 
 /**
@@ -250,18 +250,7 @@ export async function benchImport(
         () => minimal(tar, targets.next(), true),
         () => minimal(tar, targets.next(), true, 2),
         () => minimal(tar, targets.next(), true, 2, EARLY_SYNC_EVERY_MB),
-      ]) as Measured[] as [
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-        Measured,
-      ];
+      ] as const);
     targets.removeAll();
     /** A row, with its ratio to `peer` when it has one. */
     const row = (what: string, m: Measured, peer?: Measured): BenchRow => ({
@@ -306,7 +295,7 @@ export async function benchImport(
         () => inMemory((t) => ours(tar, t, false, 2)),
         () => inMemory((t) => minimal(tar, t, false)),
         () => inMemory((t) => minimal(tar, t, false, 2)),
-      ]) as [Measured, Measured, Measured, Measured, Measured, Measured];
+      ] as const);
       rows.push(
         row('tar -xf (tmpfs)', memTar),
         row('winlayer import, the CLI (tmpfs)', memCli, memTar),
