@@ -203,7 +203,8 @@ export function runBuiltCli(args: readonly string[]): { wall: number; rssMb: num
 /** Runs `winlayer export` in a child process; returns its wall time and peak RSS. */
 function ours(dir: string, compression: string): { wall: number; rssMb: number } {
   const flags = compression === 'gzip' ? ['--gzip'] : compression === 'zstd' ? ['--zstd'] : [];
-  return runBuiltCli(['export', dir, '-o', '/dev/null', '--quiet', ...flags]);
+  // The generated trees have no registry hives: --non-base (a base layer without them is refused); the same work.
+  return runBuiltCli(['export', dir, '--non-base', '-o', '/dev/null', '--quiet', ...flags]);
 }
 
 /** Wall time of a Node process that does nothing. */

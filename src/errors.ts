@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   // ── tar codec ────────────────────────────────────────────────────────────────────────────────────────────────────
   TAR_CHECKSUM: { summary: 'a tar header checksum does not match', exit: 1 },
   TAR_TRUNCATED: { summary: 'the archive ends before an entry or its data is complete', exit: 1 },
+  NOT_A_TAR: { summary: 'the input is not a tar archive (text, zip, a hive, empty…)', exit: 2 },
   TAR_HEADER: { summary: 'a tar header field is malformed', exit: 1 },
   TAR_PAX: { summary: 'a PAX extended header record is malformed', exit: 1 },
   TAR_PAX_VALUE: { summary: 'a PAX record has a value that cannot be decoded', exit: 1 },
@@ -50,6 +51,7 @@ export const ERROR_CODES = {
   HIVE_STRUCTURE: { summary: 'the hive key tree is inconsistent', exit: 1 },
   HIVE_LIMIT: { summary: 'a hive exceeds a safety limit', exit: 1 },
   HIVE_BUILD: { summary: 'a hive cannot be built as asked', exit: 1 },
+  HIVE_EXISTS: { summary: 'the hive to create exists already (--force replaces it)', exit: 1 },
   HIVE_NOT_FOUND: { summary: 'a key or value does not exist in the hive', exit: 1 },
   REG_SYNTAX: { summary: 'a .reg file is malformed', exit: 1 },
   // ── layer ────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -63,7 +65,7 @@ export const ERROR_CODES = {
   SIDECAR_INVALID: { summary: 'the .winlayer metadata sidecar is malformed', exit: 1 },
   LAYER_HARDLINK: { summary: 'a hard link whose target is missing, later, outside the layer or not a file', exit: 1 },
   // ── oci ──────────────────────────────────────────────────────────────────────────────────────────────────────────
-  OCI_INVALID: { summary: 'an image, manifest or layout is malformed', exit: 1 },
+  INVALID_IMAGE: { summary: 'an image document (index, manifest, config, manifest.json) is malformed', exit: 1 },
   OCI_DIGEST: { summary: 'content does not match its digest', exit: 1 },
   OCI_PLATFORM: { summary: 'no image matches the platform', exit: 1 },
   OCI_REF: { summary: 'an image reference is malformed', exit: 2 },
@@ -97,9 +99,15 @@ export class WinlayerError extends Error {
   readonly entry: string | undefined;
   readonly offset: number | bigint | undefined;
   readonly hint: string | undefined;
+  /**
+   * The message without the file and entry it names: the rule, the offset and the code. For a report that shows the
+   * entry in a column of its own (lint findings), so the entry is not printed twice.
+   */
+  readonly reason: string;
 
   constructor(code: ErrorCode, rule: string, details: WinlayerErrorDetails = {}) {
     super(formatMessage(code, rule, details), details.cause === undefined ? undefined : { cause: details.cause });
+    this.reason = `${rule}${offsetText(details.offset)} (${code})`;
     this.name = 'WinlayerError';
     this.code = code;
     this.path = details.path;
@@ -125,12 +133,37 @@ export class WinlayerError extends Error {
   }
 }
 
+/**
+ * `path: entry: rule at offset 0x… (CODE)` and the hint on a line of its own. A path or entry is named once: an entry
+ * equal to the path, or one the rule itself names, is left out of the prefix.
+ */
 function formatMessage(code: ErrorCode, rule: string, d: WinlayerErrorDetails): string {
-  const where = [d.path, d.entry].filter((s) => s !== undefined && s !== '').join(': ');
-  const at = d.offset === undefined ? '' : ` at offset 0x${d.offset.toString(16)}`;
-  const head = where === '' ? rule : `${where}: ${rule}`;
+  const where: string[] = [];
+  if (d.path !== undefined && d.path !== '' && !namedIn(rule, d.path)) where.push(d.path);
+  if (d.entry !== undefined && d.entry !== '' && d.entry !== d.path && !namedIn(rule, d.entry)) {
+    where.push(d.entry);
+  }
+  const head = where.length === 0 ? rule : `${where.join(': ')}: ${rule}`;
   const hint = d.hint === undefined ? '' : `\n  hint: ${d.hint}`;
-  return `${head}${at} (${code})${hint}`;
+  return `${head}${offsetText(d.offset)} (${code})${hint}`;
+}
+
+function offsetText(offset: number | bigint | undefined): string {
+  return offset === undefined ? '' : ` at offset 0x${offset.toString(16)}`;
+}
+
+/**
+ * True when `rule` names `name` as a whole word: at its start (`Files/a: …`, `Files/a is …`), or, for a path (it holds
+ * a `/`, so it is no common word), anywhere (`Files/A and Files/a are the same name`). Not when it only shares the
+ * first letters (`Files/ab`).
+ */
+function namedIn(rule: string, name: string): boolean {
+  for (let at = rule.indexOf(name); at >= 0; at = rule.indexOf(name, at + 1)) {
+    if (at > 0 && !(name.includes('/') && ' "\'('.includes(rule.charAt(at - 1)))) continue;
+    const next = rule.charAt(at + name.length);
+    if (next === '' || ' :"\',)'.includes(next)) return true;
+  }
+  return false;
 }
 
 /** True for a `WinlayerError`, optionally of one of the given codes. */

@@ -1,27 +1,50 @@
 /**
  * The CLI as users run it: `bin/winlayer.js` over the bundle that `npm run build` writes to `dist/bin/`. The other
  * tests run the CLI in-process from the sources; these check that the bundle starts, finds its lazily loaded command
- * chunks and `package.json`, and gives the bytes the library gives. Locally a missing build skips them; in CI
- * (`CI=true`, which builds first) it is a failure.
+ * chunks and `package.json`, and gives the bytes the library gives. The bundle is built from the sources when the
+ * tests start (esbuild, under a second), into a temporary copy of the installed layout: never the `dist/` of an
+ * earlier build, which would test old code against the current library.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exportLayer } from '../src/layer/index.js';
 import { tempDir } from './helpers/tools.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin/winlayer.js');
-const BUNDLE = join(ROOT, 'dist/bin/main.js');
+/** The installed layout (`bin/`, `dist/bin/`, `package.json`), built by {@link buildCli}. */
+const BUILT = mkdtempSync(join(tmpdir(), 'winlayer-cli-build-'));
+const BIN = join(BUILT, 'bin/winlayer.js');
 
-function requireBuild(t: TestContext): boolean {
-  if (existsSync(BUNDLE)) return true;
-  if (process.env.CI === 'true') throw new Error('dist/bin/main.js is missing: CI must run `npm run build` first');
-  t.skip('not built (npm run build)');
-  return false;
+/**
+ * Bundles the CLI from the sources with the `build:cli` step of `npm run build` (one place for esbuild's options)
+ * into BUILT, beside a copy of the launcher and of package.json, and links the project's node_modules for the
+ * packages the bundle leaves out.
+ */
+function buildCli(): void {
+  const r = spawnSync('npm', ['run', '--silent', 'build:cli', '--', `--outdir=${join(BUILT, 'dist/bin')}`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, `npm run build:cli failed: ${r.stderr}`);
+  mkdirSync(join(BUILT, 'bin'));
+  copyFileSync(join(ROOT, 'bin/winlayer.js'), BIN);
+  copyFileSync(join(ROOT, 'package.json'), join(BUILT, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(BUILT, 'node_modules'));
 }
 
 function winlayer(args: string[]): { code: number | null; stdout: Buffer; stderr: string } {
@@ -30,8 +53,10 @@ function winlayer(args: string[]): { code: number | null; stdout: Buffer; stderr
 }
 
 describe('bin/winlayer.js (the built CLI)', () => {
-  it('prints the version from package.json and the command list', (t) => {
-    if (!requireBuild(t)) return;
+  before(buildCli);
+  after(() => rmSync(BUILT, { recursive: true, force: true }));
+
+  it('prints the version from package.json and the command list', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const v = winlayer(['--version']);
     assert.equal(v.code, 0, v.stderr);
@@ -44,47 +69,48 @@ describe('bin/winlayer.js (the built CLI)', () => {
   });
 
   it('exports the example layer to stdout with the bytes and digest the library gives', async (t) => {
-    if (!requireBuild(t)) return;
     const layer = tempDir(t);
     mkdirSync(join(layer, 'Files/Program Files/app'), { recursive: true });
     writeFileSync(join(layer, 'Files/hello.txt'), 'hello from the built CLI\n');
     writeFileSync(join(layer, 'Files/Program Files/app/app.dll'), Buffer.alloc(300_000, 7));
-    const out = winlayer(['export', layer, '-o', '-', '--source-date-epoch', '1700000000', '--json']);
+    const out = winlayer(['export', layer, '--non-base', '-o', '-', '--source-date-epoch', '1700000000', '--json']);
     assert.equal(out.code, 0, out.stderr);
     const file = join(tempDir(t), 'lib.tar');
-    const lib = await exportLayer(layer, { output: file, sourceDateEpoch: 1_700_000_000n });
+    const lib = await exportLayer(layer, { output: file, kind: 'non-base', sourceDateEpoch: 1_700_000_000n });
     assert.ok(out.stdout.equals(readFileSync(file)), 'the CLI and the library wrote the same tar');
     const summary = JSON.parse(out.stderr.trim().split('\n').pop()!) as { diffId: string };
     assert.equal(summary.diffId, lib.diffId);
   });
 
   it('writes the same tar to stdout redirected to a file, and fails clearly when the reader of a pipe goes away', async (t) => {
-    if (!requireBuild(t)) return;
     const layer = tempDir(t);
     mkdirSync(join(layer, 'Files'), { recursive: true });
     writeFileSync(join(layer, 'Files/big.bin'), Buffer.alloc(3_000_000, 1));
     const dir = tempDir(t);
     const redirected = join(dir, 'stdout.tar');
     const fd = openSync(redirected, 'w');
-    const r = spawnSync(process.execPath, [BIN, 'export', layer, '--source-date-epoch', '1700000000'], {
+    const r = spawnSync(process.execPath, [BIN, 'export', layer, '--non-base', '--source-date-epoch', '1700000000'], {
       cwd: ROOT,
       stdio: ['ignore', fd, 'pipe'],
     });
     closeSync(fd);
     assert.equal(r.status, 0, r.stderr.toString());
     const file = join(dir, 'lib.tar');
-    await exportLayer(layer, { output: file, sourceDateEpoch: 1_700_000_000n });
+    await exportLayer(layer, { output: file, kind: 'non-base', sourceDateEpoch: 1_700_000_000n });
     assert.ok(readFileSync(redirected).equals(readFileSync(file)), "stdout as a file holds the library's tar");
     // `winlayer export … | head -c 100`: the tar cannot be written whole; say so (as GNU tar does), exit 1.
-    const cut = spawnSync('sh', ['-c', `'${process.execPath}' '${BIN}' export '${layer}' | head -c 100 > /dev/null`], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const cut = spawnSync(
+      'sh',
+      ['-c', `'${process.execPath}' '${BIN}' export --non-base '${layer}' | head -c 100 > /dev/null`],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
     assert.match(cut.stderr, /stopped reading/);
   });
 
-  it('fails with exit status 2 and a message for an unknown command', (t) => {
-    if (!requireBuild(t)) return;
+  it('fails with exit status 2 and a message for an unknown command', () => {
     const r = winlayer(['frobnicate']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /frobnicate/);

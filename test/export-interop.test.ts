@@ -9,6 +9,7 @@ import { copyFileSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFile
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from './helpers/cli.js';
+import { garbageHive } from './helpers/hives.js';
 import { FIXTURES, requireTool, run, tempDir } from './helpers/tools.js';
 
 /** Checks an exported base layer; prints one JSON object (counts and the hive files it extracted). */
@@ -169,14 +170,14 @@ test('the CLI: -o - writes the tar to stdout and the summary to stderr; a termin
   const dir = tempDir(t);
   mkdirSync(join(dir, 'Files/a'), { recursive: true });
   writeFileSync(join(dir, 'Files/a/b.txt'), 'hello');
-  const r1 = await runCli(['export', dir, '-o', '-', '--gzip', '--source-date-epoch', '1700000000']);
+  const r1 = await runCli(['export', dir, '--non-base', '-o', '-', '--gzip', '--source-date-epoch', '1700000000']);
   assert.equal(r1.code, 0, r1.stderr);
   const h = r1.stdoutBytes;
   // gzip header: magic, deflate, no flags (no file name), mtime 0, OS 255 (unknown); byte 8 is the level hint.
   assert.deepEqual([h[0], h[1], h[2], h[3], h.readUInt32LE(4), h[9]], [0x1f, 0x8b, 8, 0, 0, 0xff]);
   assert.match(r1.stderr, /^diff_id {2}sha256:[0-9a-f]{64}$/m);
   assert.match(r1.stderr, /^digest {3}sha256:[0-9a-f]{64} \(gzip\)$/m);
-  const r2 = await runCli(['export', dir, '-z'], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  const r2 = await runCli(['export', dir, '--non-base', '-z'], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   assert.deepEqual(r2.stdoutBytes, r1.stdoutBytes);
 
   const { main } = await import('../src/cli/main.js');
@@ -195,18 +196,17 @@ test('the CLI: -o - writes the tar to stdout and the summary to stderr; a termin
 });
 
 test('makebaselayer CLI: a missing or corrupt BCD fails with the documented messages; nothing is written', async (t) => {
-  for (const [fixture, message] of [
+  for (const [hive, message] of [
     [undefined, 'UtilityVM must contain Files/EFI/Microsoft/Boot/BCD (LAYER_BCD)'],
     [
-      'invalid/yarp-GarbageHive',
+      garbageHive(),
       'UtilityVM must contain Files/EFI/Microsoft/Boot/BCD as a valid BCD store: the registry hive is corrupt',
     ],
   ] as const) {
     const dir = tempDir(t);
     mkdirSync(join(dir, 'Files'));
     mkdirSync(join(dir, 'UtilityVM/Files/EFI/Microsoft/Boot'), { recursive: true });
-    if (fixture !== undefined)
-      copyFileSync(join(FIXTURES, 'hives', fixture), join(dir, 'UtilityVM/Files/EFI/Microsoft/Boot/BCD'));
+    if (hive !== undefined) writeFileSync(join(dir, 'UtilityVM/Files/EFI/Microsoft/Boot/BCD'), hive);
     const r = await runCli(['makebaselayer', dir]);
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(message), r.stderr);
@@ -244,7 +244,7 @@ test('SIGTERM during an export removes the temporary output; nothing is left at 
   const root = new URL('..', import.meta.url).pathname;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'export', dir, '-o', join(out, 'x.tar')],
+    ['--import', 'tsx', 'src/cli/main.ts', 'export', dir, '--non-base', '-o', join(out, 'x.tar')],
     {
       cwd: root,
       stdio: 'ignore',

@@ -4,10 +4,21 @@
  * no target folder, no temporary sibling, nothing written anywhere else in the test's folder.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { HOST_PATH_LIMITS, removeTree } from '../src/atomic.js';
 import { type ErrorCode, WinlayerError } from '../src/errors.js';
 import { importLayer } from '../src/layer/import.js';
 import { runCli } from './helpers/cli.js';
@@ -101,6 +112,12 @@ interface Case {
 }
 
 const big = 'A'.repeat(1024 * 1024 + 10);
+/** `sd decode`'s example (O:SYG:SY) with the owner SID's revision byte (offset 20) set to 2. */
+const OWNER_REVISION_2 = (() => {
+  const sd = Buffer.from('AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==', 'base64');
+  sd[20] = 2;
+  return sd.toString('base64');
+})();
 
 const CASES: readonly Case[] = [
   // names that leave the layer
@@ -441,6 +458,19 @@ const CASES: readonly Case[] = [
     rule: /./,
   },
   {
+    title: 'a whiteout that carries data (it would be emptied without a word)',
+    tar: rawTar([D('Files'), F('Files/.wh.gone', 'secret')]),
+    code: 'LAYER_INVALID',
+    rule: /a whiteout that carries 6 bytes of data/,
+    kind: 'non-base',
+  },
+  {
+    title: 'a security descriptor sd decode refuses (owner SID revision 2)',
+    tar: rawTar([D('Files'), { name: 'Files/a', data: 'x', pax: [['MSWINDOWS.rawsd', OWNER_REVISION_2]] }]),
+    code: 'SD_INVALID',
+    rule: /security descriptor .*owner SID revision is 2, not 1/,
+  },
+  {
     title: 'mtime malformed',
     tar: rawTar([D('Files'), { name: 'Files/a', data: 'x', pax: [['mtime', '12x']] }]),
     code: 'TAR_PAX_VALUE',
@@ -556,7 +586,11 @@ test('a path longer than the host filesystem allows fails cleanly, naming the en
     code: 'IO',
     rule: /cannot write the entry/,
   });
-  assert.match(err.message, /longer than this host filesystem allows/);
+  // Refused before it is made (the folder above it is the last one written), with the limit it passes.
+  assert.match(
+    err.message,
+    /the path is \d+ bytes with the folder it is written to; this host takes at most \d+ \(PATH_MAX\)/,
+  );
   assert.ok(err.entry?.startsWith('Files/000'));
 });
 
@@ -567,4 +601,127 @@ test('a missing or folder input is SOURCE_UNREADABLE before anything is created'
   assert.deepEqual(readdirSync(root), []);
   const r = await runCli(['import', join(root, 'layer'), '-i', join(root, 'none.tar')]);
   assert.equal(r.code, 2);
+});
+
+test('one verdict per security descriptor: sd decode refuses what import refuses', async (t) => {
+  const root = tempDir(t, 'winlayer-hostile-');
+  const decoded = await runCli(['sd', 'decode', OWNER_REVISION_2]);
+  assert.equal(decoded.code, 1);
+  assert.match(decoded.stderr, /owner SID revision is 2, not 1.*\(SD_INVALID\)/);
+  const imported = await runCli(['import', join(root, 'layer'), '-i', '-'], {
+    stdin: rawTar([D('Files'), { name: 'Files/a', data: 'x', pax: [['MSWINDOWS.rawsd', OWNER_REVISION_2]] }]),
+  });
+  assert.equal(imported.code, 1);
+  assert.match(imported.stderr, /Files\/a: .*owner SID revision is 2, not 1.*\(SD_INVALID\)/);
+  assert.deepEqual(readdirSync(root), []);
+});
+
+test('--force replaces a layer folder only: never a file, a link or another kind of folder', async (t) => {
+  const root = tempDir(t, 'winlayer-hostile-');
+  const good = join(root, 'good.tar');
+  writeFileSync(good, rawTar([D('Files'), F('Files/a', 'hello')]));
+  writeFileSync(join(root, 'victim.txt'), 'precious');
+  mkdirSync(join(root, 'photos'));
+  writeFileSync(join(root, 'photos', 'cat.jpg'), 'meow');
+  symlinkSync(join(root, 'photos'), join(root, 'link'));
+  for (const [name, what] of [
+    ['victim.txt', 'a file'],
+    ['photos', 'a folder that holds neither Files/ nor .winlayer/'],
+    ['link', 'a symbolic link'],
+  ] as const) {
+    await assert.rejects(importLayer(good, join(root, name), { force: true, sync: false }), {
+      code: 'LAYER_EXISTS',
+      message: new RegExp(`${name}: the target is ${what}: --force replaces a layer folder only`),
+    });
+  }
+  assert.equal(readFileSync(join(root, 'victim.txt'), 'utf8'), 'precious');
+  assert.deepEqual(readdirSync(join(root, 'photos')), ['cat.jpg']);
+  assert.deepEqual(readdirSync(root).sort(), ['good.tar', 'link', 'photos', 'victim.txt']);
+  // A folder with Files/ only (a layer made by hand, or by hcsshim) is a layer folder.
+  mkdirSync(join(root, 'byhand', 'Files'), { recursive: true });
+  assert.equal((await importLayer(good, join(root, 'byhand'), { force: true, sync: false })).replaced, true);
+});
+
+test('an old layer an interrupted --force set aside is put back by the next import, which then refuses', async (t) => {
+  const root = tempDir(t, 'winlayer-hostile-');
+  const good = join(root, 'good.tar');
+  writeFileSync(good, rawTar([D('Files'), F('Files/a', 'old')]));
+  await importLayer(good, join(root, 'made'), { sync: false });
+  // What a kill between the two renames leaves: no target, the old layer set aside, the new one as a temporary.
+  renameSync(join(root, 'made'), join(root, '.layer.winlayer-old-999999999-0badc0de'));
+  mkdirSync(join(root, '.layer.winlayer-tmp-999999999-deadbeef'));
+  writeFileSync(good, rawTar([D('Files'), F('Files/b', 'new')]));
+  await assert.rejects(importLayer(good, join(root, 'layer'), { sync: false }), { code: 'LAYER_EXISTS' });
+  assert.deepEqual(readdirSync(root).sort(), ['good.tar', 'layer']);
+  assert.equal(readFileSync(join(root, 'layer', 'Files', 'a'), 'utf8'), 'old');
+});
+
+// ── deep trees ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A scratch folder removed with `removeTree` (the test helper's recursive `rmSync` overflows on deep trees). */
+function deepScratch(t: import('node:test').TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'winlayer-deep-'));
+  t.after(() => removeTree(dir));
+  return dir;
+}
+
+/** `Files` and `levels` nested folders `Files/d/d/…`; returns the entries and the deepest path. */
+function nestedFolders(levels: number): { entries: RawEntry[]; deepest: string } {
+  const entries: RawEntry[] = [D('Files')];
+  let p = 'Files';
+  for (let i = 0; i < levels; i++) {
+    p = `${p}/d`;
+    entries.push(D(p));
+  }
+  return { entries, deepest: p };
+}
+
+/** Levels of `d/` that bring a path in the temporary folder of `target` to `bytes` short of PATH_MAX. */
+function levelsBelowLimit(target: string, bytes: number): number {
+  const temp = Buffer.byteLength(
+    `${join(dirname(target), `.${basename(target)}.winlayer-tmp-${process.pid}-00000000`)}/Files`,
+  );
+  return Math.floor((HOST_PATH_LIMITS.PATH_MAX - 1 - bytes - temp) / 2);
+}
+
+test('deep trees: an invalid name under ~2,000 folders is reported, and nothing is left behind', async (t) => {
+  const root = deepScratch(t);
+  const target = join(root, 'layer');
+  const { entries, deepest } = nestedFolders(levelsBelowLimit(target, 20));
+  assert.ok(entries.length > 1900, `${entries.length} levels`);
+  const input = join(root, 'deep.tar');
+  writeFileSync(input, rawTar([...entries, F(`${deepest}/a?b`)]));
+  for (let run = 0; run < 2; run++) {
+    await assert.rejects(importLayer(input, target, { sync: false }), {
+      code: 'NAME_INVALID',
+      message: /"a\?b" cannot be a Windows name/,
+    });
+    assert.deepEqual(readdirSync(root), ['deep.tar']);
+  }
+});
+
+test('deep trees: a folder past PATH_MAX is refused before it is made, naming the limit', async (t) => {
+  const root = deepScratch(t);
+  const target = join(root, 'layer');
+  const { entries } = nestedFolders(levelsBelowLimit(target, 0) + 40);
+  const input = join(root, 'deep.tar');
+  writeFileSync(input, rawTar(entries));
+  await assert.rejects(importLayer(input, target, { sync: false }), {
+    code: 'IO',
+    message: /cannot write the entry: the path is \d+ bytes .* at most \d+ \(PATH_MAX\)/,
+  });
+  assert.deepEqual(readdirSync(root), ['deep.tar']);
+});
+
+test('deep trees: --force over a 2,000-deep layer replaces it and says so', async (t) => {
+  const root = deepScratch(t);
+  const target = join(root, 'layer');
+  const { entries } = nestedFolders(levelsBelowLimit(target, 20));
+  const input = join(root, 'deep.tar');
+  writeFileSync(input, rawTar(entries));
+  await importLayer(input, target, { sync: false });
+  const r = await importLayer(input, target, { sync: false, force: true });
+  assert.equal(r.replaced, true);
+  assert.equal(r.directories, entries.length);
+  assert.deepEqual(readdirSync(root).sort(), ['deep.tar', 'layer']);
 });

@@ -24,9 +24,10 @@ import { readTar } from '../src/tar/index.js';
 import { compareUtf8 } from '../src/windows/index.js';
 import { makeTestImage, registryBlobs, startRegistry } from './fixtures-registry/harness.js';
 import { runCli } from './helpers/cli.js';
-import { requireTool, run, tempDir } from './helpers/tools.js';
+import { hasTool, requireTool, run, tempDir } from './helpers/tools.js';
 
 const EPOCH = { SOURCE_DATE_EPOCH: '1700000000' };
+const REF_NAME_KEY = 'org.opencontainers.image.ref.name';
 
 interface Desc {
   mediaType: string;
@@ -493,4 +494,129 @@ test('image platform and image index: an index over two os.versions, pushed and 
   const pushed = (JSON.parse(ap.stdout) as { push: { blobs: { uploaded: number; mounted: number } } }).push.blobs;
   assert.deepEqual(pushed, { uploaded: 2, existed: 0, mounted: 1, skippedForeign: 0 });
   assert.equal(registryBlobs(reg).size, before + 3, 'new layer, config and manifest only');
+});
+
+interface IndexEntry {
+  digest: string;
+  annotations?: Record<string, string>;
+}
+
+function indexEntries(dir: string): IndexEntry[] {
+  return (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: IndexEntry[] }).manifests;
+}
+
+function blobNames(dir: string): string[] {
+  return readdirSync(join(dir, 'blobs/sha256')).sort();
+}
+
+test('image create / append onto an existing OCI layout add the image: the tag moves, other images and blobs stay', async (t) => {
+  const dir = tempDir(t);
+  const root = makeRootfs(dir);
+  const out = join(dir, 'app');
+  const v1 = await runCli(['image', 'create', root, '-o', `oci:${out}:v1`, '--json'], { env: EPOCH });
+  assert.equal(v1.code, 0, v1.stderr);
+  const v1Digest = (JSON.parse(v1.stdout) as { descriptor: Desc }).descriptor.digest;
+  const v1Blobs = blobNames(out);
+
+  // append onto the same layout, as a second tag: source and destination are the same folder
+  const more = join(dir, 'more');
+  mkdirSync(more);
+  writeFileSync(join(more, 'extra.txt'), 'extra');
+  const v2 = await runCli(['image', 'append', `oci:${out}:v1`, more, '-o', `oci:${out}:v2`, '--json'], { env: EPOCH });
+  assert.equal(v2.code, 0, v2.stderr);
+  const v2Digest = (JSON.parse(v2.stdout) as { descriptor: Desc }).descriptor.digest;
+  assert.deepEqual(
+    indexEntries(out).map((e) => [e.digest, e.annotations?.[REF_NAME_KEY]]),
+    [
+      [v1Digest, 'v1'],
+      [v2Digest, 'v2'],
+    ],
+  );
+  for (const b of v1Blobs) assert.ok(blobNames(out).includes(b), `blob ${b} of v1 stays`);
+  checkLayout(out);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('winlayer-')),
+    [],
+    'no temporary left beside',
+  );
+  assert.deepEqual(
+    blobNames(out).filter((n) => n.startsWith('.')),
+    [],
+    'no temporary left among the blobs',
+  );
+
+  // the tag v1 moves to a new image; the old v1 stays, untagged, and can be named by its digest
+  writeFileSync(join(root, 'app/new.txt'), 'new');
+  const again = await runCli(['image', 'create', root, '-o', `oci:${out}:v1`], { env: EPOCH });
+  assert.equal(again.code, 0, again.stderr);
+  const entries = indexEntries(out);
+  assert.equal(entries.length, 3);
+  assert.deepEqual(entries[0], { ...entries[0], digest: v1Digest });
+  assert.equal(entries[0]!.annotations?.[REF_NAME_KEY], undefined, 'the old v1 lost its tag');
+  assert.equal(entries.filter((e) => e.annotations?.[REF_NAME_KEY] === 'v1').length, 1);
+  const old = await runCli(['ls', `oci:${out}@${v1Digest}`]);
+  assert.equal(old.code, 0, old.stderr);
+  assert.doesNotMatch(old.stdout, /new\.txt/);
+  const cur = await runCli(['ls', `oci:${out}:v1`]);
+  assert.match(cur.stdout, /Files\/app\/new\.txt/);
+  // what the command printed names the image it wrote
+  const printed = /^wrote (\S+)$/m.exec(again.stdout)?.[1];
+  assert.match(printed ?? '', /^oci:.*:v1@sha256:/);
+  assert.equal((await runCli(['ls', printed!])).stdout, cur.stdout);
+  assert.equal((await runCli(['ls', `oci:${out}:v2@${v1Digest}`])).code, 2, 'tag and digest must agree');
+  // without a name, a layout of several images of one platform is refused, never a silent pick
+  const unnamed = await runCli(['ls', out]);
+  assert.equal(unnamed.code, 2, unnamed.stderr);
+  assert.match(unnamed.stderr, /holds 3 images: name one/);
+  assert.match(unnamed.stderr, new RegExp(`tags: v2, v1; untagged: ${v1Digest}`));
+
+  // writing the same image again adds nothing
+  const same = await runCli(['image', 'create', root, '-o', `oci:${out}:v1`], { env: EPOCH });
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(indexEntries(out), entries);
+  if (hasTool('skopeo')) {
+    for (const tag of ['v1', 'v2']) run('skopeo', ['inspect', `oci:${out}:${tag}`]);
+  }
+});
+
+test('an untagged destination adds an untagged image once; a blob damaged in the layout is written again', async (t) => {
+  const dir = tempDir(t);
+  const root = makeRootfs(dir);
+  const out = join(dir, 'plain');
+  const first = await runCli(['image', 'create', root, '-o', out], { env: EPOCH });
+  assert.equal(first.code, 0, first.stderr);
+  const [entry] = indexEntries(out);
+  const layer = manifestOf(out).layers[0]!;
+  writeFileSync(join(out, 'blobs/sha256', layer.digest.slice(7)), 'damaged');
+  const second = await runCli(['image', 'create', root, '-o', out], { env: EPOCH });
+  assert.equal(second.code, 0, second.stderr);
+  assert.deepEqual(indexEntries(out), [entry], 'the same untagged image is not listed twice');
+  checkLayout(out);
+});
+
+test('an existing docker archive is refused unless --force; --platform linux/… and a file as rootfs are usage errors', async (t) => {
+  const dir = tempDir(t);
+  const root = makeRootfs(dir);
+  const tar = join(dir, 'img.tar');
+  const first = await runCli(['image', 'create', root, '-o', tar, '--tag', 'one:1'], { env: EPOCH });
+  assert.equal(first.code, 0, first.stderr);
+  const before = readFileSync(tar);
+  const refused = await runCli(['image', 'create', root, '-o', tar, '--tag', 'two:2'], { env: EPOCH });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /the docker archive exists.*\(LAYER_EXISTS\)\n {2}hint: pass --force/);
+  assert.deepEqual(readFileSync(tar), before, 'the archive is untouched');
+  const squash = await runCli(['image', 'squash', tar, '-o', `docker-archive:${tar}`], { env: EPOCH });
+  assert.equal(squash.code, 1, squash.stderr);
+  assert.match(squash.stderr, /LAYER_EXISTS/);
+  const forced = await runCli(['image', 'create', root, '-o', tar, '--tag', 'two:2', '--force'], { env: EPOCH });
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.notDeepEqual(readFileSync(tar), before);
+
+  const linux = await runCli(['image', 'create', root, '-o', join(dir, 'lin'), '--platform', 'linux/amd64']);
+  assert.equal(linux.code, 2);
+  assert.match(linux.stderr, /linux\/amd64 is not windows \(USAGE\)/);
+  assert.equal(existsSync(join(dir, 'lin')), false);
+  const file = await runCli(['image', 'create', join(root, 'app/hello.txt'), '-o', join(dir, 'f')]);
+  assert.equal(file.code, 2);
+  assert.match(file.stderr, /hello\.txt: the root file system must be a folder/);
 });

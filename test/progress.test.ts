@@ -19,6 +19,7 @@ async function runWithTerminal(args: string[], stderrIsTTY: boolean): Promise<{ 
 
 function layer(dir: string): string {
   const root = join(dir, 'layer');
+  // No registry hives: exported with --non-base (a base layer without them is refused).
   mkdirSync(join(root, 'Files/app'), { recursive: true });
   writeFileSync(join(root, 'Files/app/a.txt'), 'a');
   return root;
@@ -27,16 +28,16 @@ function layer(dir: string): string {
 test('export and import draw a progress line on a terminal only, and clear it', async (t) => {
   const dir = tempDir(t);
   const root = layer(dir);
-  const tty = await runWithTerminal(['export', root, '-o', join(dir, 'a.tar')], true);
+  const tty = await runWithTerminal(['export', root, '--non-base', '-o', join(dir, 'a.tar')], true);
   assert.equal(tty.code, 0, tty.stderr);
   assert.match(tty.stderr, /\r\d+ entries, [\d.]+ MB/);
   assert.match(tty.stderr, /\r\x1b\[K/);
 
-  const piped = await runWithTerminal(['export', root, '-o', join(dir, 'b.tar')], false);
+  const piped = await runWithTerminal(['export', root, '--non-base', '-o', join(dir, 'b.tar')], false);
   assert.equal(piped.code, 0, piped.stderr);
   assert.equal(piped.stderr, '');
 
-  const quiet = await runWithTerminal(['export', root, '-o', join(dir, 'c.tar'), '--quiet'], true);
+  const quiet = await runWithTerminal(['export', root, '--non-base', '-o', join(dir, 'c.tar'), '--quiet'], true);
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.equal(quiet.stderr, '');
 

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isWinlayerError } from '../src/errors.js';
@@ -190,4 +192,21 @@ test('credential helpers: credHelpers and credsStore are asked through docker-cr
   assert.deepEqual(await resolveCredentials('reg.example:5000', env), { username: 'hu', password: 'hs' });
   assert.deepEqual(await resolveCredentials('tok.example', env), { identityToken: 'refresh-me' });
   assert.equal(await resolveCredentials('other.example', env), undefined);
+});
+
+test('a token server answering JSON that is not an object is REGISTRY_AUTH, not a crash', async (t) => {
+  const server = http.createServer((req, res) => {
+    const host = req.headers.host ?? '';
+    if (req.url?.startsWith('/token')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('null');
+    else res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://${host}/token",service="x"` }).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const registries = new Registries({ insecureRegistry: host, credentials: async () => undefined });
+  t.after(() => registries.close());
+  await assert.rejects(
+    openRegistryImage(`${host}/x/y:1`, registries),
+    (e: unknown) => isWinlayerError(e, 'REGISTRY_AUTH') && /is not a JSON object/.test(e.message),
+  );
 });

@@ -4,12 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pullImage } from '../src/oci/copy.js';
 import { readOciLayout } from '../src/oci/layout.js';
 import { openRegistryImage, pushImage, Registries } from '../src/oci/registry/remote.js';
 import { makeTestImage, registryBlobs, skopeoTls, startRegistry } from './fixtures-registry/harness.js';
+import { runCli } from './helpers/cli.js';
 import { requireTool, run, tempDir } from './helpers/tools.js';
 
 function skopeoJson(args: string[]): Record<string, unknown> {
@@ -109,4 +112,67 @@ test('plain HTTP is refused without --insecure for that registry', async (t) => 
   });
   t.after(() => registries.close());
   await assert.rejects(openRegistryImage(`${reg.host}/x/y:1`, registries), /REGISTRY/);
+});
+
+test('a plain-HTTP registry reached without --insecure: the message says so and names --insecure, without retries', async (t) => {
+  if (!requireTool(t, 'docker-registry')) return;
+  const dir = tempDir(t);
+  const reg = await startRegistry(t, dir, 'open');
+  const img = makeTestImage(join(dir, 'img'), [1000]);
+  const started = Date.now();
+  const push = await runCli(['push', img.dir, `${reg.host}/x/y:1`]);
+  assert.equal(push.code, 1);
+  assert.match(
+    push.stderr,
+    new RegExp(`the registry at ${reg.host.replace(/\./g, '\\.')} answers in plain HTTP, not HTTPS \\(REGISTRY\\)`),
+  );
+  assert.match(push.stderr, /hint: pass --insecure to allow plain HTTP to this registry/);
+  assert.doesNotMatch(push.stderr, /EPROTO|wrong version number/);
+  assert.ok(Date.now() - started < 2500, 'not retried (5 tries back off for 3 s)');
+  const pushed = await runCli(['push', img.dir, `${reg.host}/x/y:1`, '--insecure']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+});
+
+test('a digest reference is named repo@sha256:… in messages (a manifest that does not match its digest)', async (t) => {
+  const wrong = Buffer.from('{"schemaVersion":2}');
+  const server = http.createServer((req, res) => {
+    if (req.url === '/v2/') res.writeHead(200).end('{}');
+    else res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }).end(wrong);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const registries = new Registries({ insecureRegistry: host, credentials: async () => undefined });
+  t.after(() => registries.close());
+  const digest = `sha256:${'a'.repeat(64)}`;
+  await assert.rejects(openRegistryImage(`${host}/x/y@${digest}`, registries), (e: Error) => {
+    assert.match(e.message, new RegExp(`${host}/x/y@${digest}`));
+    assert.doesNotMatch(e.message, /x\/y:sha256/);
+    return true;
+  });
+});
+
+test('pull into an existing OCI layout adds the image under the tag pulled; the images there stay', async (t) => {
+  if (!requireTool(t, 'docker-registry')) return;
+  const dir = tempDir(t);
+  const reg = await startRegistry(t, dir, 'open');
+  const a = makeTestImage(join(dir, 'a'), [3000], 'a');
+  const b = makeTestImage(join(dir, 'b'), [4000], 'b');
+  assert.equal((await runCli(['push', a.dir, `${reg.host}/x/a:1`, '--insecure'])).code, 0);
+  const pull = await runCli(['pull', `${reg.host}/x/a:1`, '-o', b.dir, '--insecure']);
+  assert.equal(pull.code, 0, pull.stderr);
+  const index = JSON.parse(readFileSync(join(b.dir, 'index.json'), 'utf8')) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  assert.deepEqual(
+    index.manifests.map((m) => [m.digest, m.annotations?.['org.opencontainers.image.ref.name']]),
+    [
+      [b.manifest.digest, 'b'],
+      [a.manifest.digest, '1'],
+    ],
+  );
+  for (const tag of ['b', '1']) {
+    const ls = await runCli(['ls', `oci:${b.dir}:${tag}`]);
+    assert.equal(ls.code, 0, ls.stderr);
+  }
 });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WinlayerError } from '../errors.js';
+import { escapeControls, escapeMessage } from '../terminal-text.js';
 import type { Command, CommandIO } from './command.js';
 
 interface Route {
@@ -167,15 +168,19 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
 }
 
-/** The one place that turns an error into a message and an exit status. */
+/**
+ * The one place that turns an error into a message and an exit status. Messages quote names from archives and hives,
+ * which an attacker chooses: their control characters are escaped (`\x1b`, `\r`…), so none reaches the terminal.
+ */
 export function reportError(command: string, e: unknown, io: CommandIO): number {
   if (e instanceof WinlayerError) {
-    io.stderr.write(`winlayer ${command}: ${e.message}\n`);
+    io.stderr.write(`winlayer ${command}: ${escapeMessage(e.message, e.hint)}\n`);
     return e.exitCode;
   }
   const err = e as Error;
+  const text = (err?.stack ?? String(e)).split('\n').map(escapeControls).join('\n');
   io.stderr.write(
-    `winlayer ${command}: internal error: ${err?.stack ?? String(e)}\n` +
+    `winlayer ${command}: internal error: ${text}\n` +
       'This is a bug in winlayer: please report it with the command you ran.\n',
   );
   return 1;

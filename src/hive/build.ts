@@ -7,6 +7,7 @@
 import { writeFileAtomic } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
 import { compareUpcase, equalUpcase, sddlToBytes } from '../windows/index.js';
+import { decodeLayer, encodeLayer, type KeyLayer, type LayerSemantics } from './delta.js';
 import {
   BASE_BLOCK_SIZE,
   BIG_DATA_SEGMENT,
@@ -18,9 +19,12 @@ import {
   HBIN,
   HBIN_HEADER_SIZE,
   HEADER,
+  HEADER_LAYERED_KEYS,
   headerChecksum,
   isCompressible,
   KEY_FLAG,
+  LAYER_BITS,
+  layerByte,
   lfHint,
   lhHash,
   MAX_DEPTH,
@@ -32,6 +36,7 @@ import {
   SK_FIXED,
   sig2,
   VALUE_COMP_NAME,
+  VALUE_TOMBSTONE,
   VK,
   VK_FIXED,
 } from './layout.js';
@@ -40,15 +45,19 @@ import {
   children as hiveChildren,
   root as hiveRoot,
   values as hiveValues,
+  keyAccessBits,
   keyClass,
+  keyFlags,
   keyName,
   keySecurity,
   keyTimestamp,
+  keyUserFlags,
   valueData,
+  valueFlags,
   valueName,
   valueType,
 } from './read.js';
-import { type BuildHiveOptions, REG } from './types.js';
+import { type BuildHiveOptions, type HiveVersion, REG } from './types.js';
 
 /**
  * The security descriptor `ORCreateHive` gives the root key (144 bytes):
@@ -74,6 +83,8 @@ export interface BuilderValue {
   readonly name: string;
   readonly type: number;
   readonly data: Uint8Array;
+  /** The value's flags (`vk` flags) other than VALUE_COMP_NAME, which the writer sets from the name; usually 0. */
+  readonly flags: number;
 }
 
 /** Bytes per chunk of a builder's value store; data of more than a sixteenth of it gets an allocation of its own. */
@@ -104,11 +115,11 @@ class ValueStore {
 }
 
 /**
- * A key's values as one flat array, `VALUE_SLOTS` slots each: name, type, store chunk, offset there, size (an object
+ * A key's values as one flat array, `VALUE_SLOTS` slots each: name, type, store chunk, offset there, size, flags (an object
  * per value would cost 24 bytes more, and a pointer to it).
  */
 type ValueSlots = Array<string | number | Uint8Array>;
-const VALUE_SLOTS = 5;
+const VALUE_SLOTS = 6;
 
 /** A value as `getValue` / `values()` hand it out: name, type and a view of its bytes in the store. */
 class StoredValue implements BuilderValue {
@@ -118,6 +129,7 @@ class StoredValue implements BuilderValue {
     readonly chunk: Uint8Array,
     readonly offset: number,
     readonly size: number,
+    readonly flags: number,
   ) {}
 
   /** The data (a view into the builder's store, not a copy). */
@@ -137,6 +149,13 @@ function checkKeyName(name: string): void {
     throw new WinlayerError('HIVE_BUILD', `invalid key name "${name}": 1 to 255 UTF-16 units, no backslash`, {
       hint: 'registry key names cannot be empty, longer than 255 characters, or contain "\\"',
     });
+  }
+}
+
+/** Refuses a flags field that is not an integer of the field's width. */
+function checkBits(n: number, max: number, what: string): void {
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new WinlayerError('HIVE_BUILD', `${what} ${n} is not a number from 0 to 0x${max.toString(16)}`);
   }
 }
 
@@ -236,6 +255,15 @@ export class HiveKeyBuilder {
   className: string | undefined;
   /** Own self-relative security descriptor; undefined → the parent's (as offreg's ORCreateKey with a NULL SD). */
   security: Uint8Array | undefined;
+  /**
+   * Key flags (`KEY_*`: KEY_SYM_LINK 0x10, KEY_NO_DELETE 0x8, virtualization bits, 0x1000…) other than KEY_COMP_NAME,
+   * which the writer sets from the name. Undefined → 0, or for the root the `rootFlags` build option.
+   */
+  flags: number | undefined;
+  /** The `nk` access bits (byte 0) and layered-key bits (byte 1 in a differencing hive), as read; 0 for a new key. */
+  accessBits = 0;
+  /** The `nk` user, virtualization and debug flags (the 16 bits after the longest-subkey-name field); usually 0. */
+  userFlags = 0;
   readonly #store: ValueStore;
   #subkeys: HiveKeyBuilder[] | undefined;
   #subkeyIndex: NameIndex<HiveKeyBuilder> | undefined;
@@ -288,12 +316,15 @@ export class HiveKeyBuilder {
 
   /**
    * Sets a value with raw data, stored byte for byte (copied into the builder's store). `name` '' is the default
-   * value. Replaces one of equal name (case-insensitive), which keeps its place and the case of its name.
+   * value. Replaces one of equal name (case-insensitive), which keeps its place and the case of its name. `flags` are
+   * the value's `vk` flags (kept by a rewrite; VALUE_COMP_NAME is the writer's to set).
    */
-  setValue(name: string, type: number, data: Uint8Array): this {
+  setValue(name: string, type: number, data: Uint8Array, flags = 0): this {
     if (!Number.isInteger(type) || type < 0 || type > 0xffffffff) {
       throw new WinlayerError('HIVE_BUILD', `value "${name}": type ${type} is not a 32-bit number`);
     }
+    checkBits(flags, 0xffff, `value "${name}": flags`);
+    const vflags = flags & ~VALUE_COMP_NAME;
     if (name.length > 16383)
       throw new WinlayerError('HIVE_BUILD', `value name longer than 16383 units: "${name.slice(0, 40)}…"`);
     const [chunk, offset] = this.#store.put(data);
@@ -306,6 +337,7 @@ export class HiveKeyBuilder {
       list[at + 2] = chunk;
       list[at + 3] = offset;
       list[at + 4] = data.length;
+      list[at + 5] = vflags;
       return this;
     }
     const old = this.#values;
@@ -313,7 +345,7 @@ export class HiveKeyBuilder {
     let list: ValueSlots;
     if (old !== undefined && count >= INDEX_FROM) {
       list = old;
-      list.push(name, type, chunk, offset, data.length);
+      list.push(name, type, chunk, offset, data.length, vflags);
     } else {
       // short lists are copied to an array of exactly their length (a pushed-to array reserves 16 more slots)
       list = new Array(old === undefined ? VALUE_SLOTS : old.length + VALUE_SLOTS);
@@ -324,6 +356,7 @@ export class HiveKeyBuilder {
       list[at + 2] = chunk;
       list[at + 3] = offset;
       list[at + 4] = data.length;
+      list[at + 5] = vflags;
       this.#values = list;
     }
     if (this.#valueIndex !== undefined) addToIndex(this.#valueIndex, lhHash(name), count);
@@ -362,6 +395,7 @@ export class HiveKeyBuilder {
       l[at + 2] as Uint8Array,
       l[at + 3] as number,
       l[at + 4] as number,
+      l[at + 5] as number,
     );
   }
 
@@ -419,6 +453,28 @@ export class HiveKeyBuilder {
     return this;
   }
 
+  /**
+   * Sets the key flags (`KEY_*`; KEY_COMP_NAME is ignored: the writer sets it from the name). KEY_VOLATILE and
+   * KEY_HIVE_EXIT are refused: such keys never belong in a file. A KEY_SYM_LINK key may hold only its
+   * `SymbolicLinkValue` (REG_LINK), which `buildHive` checks.
+   */
+  setFlags(flags: number | undefined): this {
+    if (flags !== undefined) {
+      checkBits(flags, 0xffff, `key "${this.name}": flags`);
+      if ((flags & (KEY_FLAG.VOLATILE | KEY_FLAG.HIVE_EXIT)) !== 0) {
+        throw new WinlayerError(
+          'HIVE_BUILD',
+          `key "${this.name}": flags 0x${flags.toString(16)} mark a volatile or hive-exit key`,
+          {
+            hint: 'volatile and hive-exit keys exist only in memory; a hive file cannot hold them',
+          },
+        );
+      }
+    }
+    this.flags = flags === undefined ? undefined : flags & ~KEY_FLAG.COMP_NAME;
+    return this;
+  }
+
   /** Sets the class name (undefined for none). */
   setClass(className: string | undefined): this {
     if (className !== undefined && className.length * 2 > 0xffff)
@@ -431,6 +487,30 @@ export class HiveKeyBuilder {
   setTimestamp(filetime: bigint | undefined): this {
     this.timestamp = filetime;
     return this;
+  }
+
+  /**
+   * Sets the key's layer in a differencing hive (a `layered` builder): what it does to the key below when merged
+   * (`merge`, `tombstone`, `supersede-local`, `supersede-tree`) and whether it keeps that key's class
+   * (`inheritClass`, default false). Kept in the layered-key byte of `accessBits`; the access byte is untouched.
+   */
+  setLayer(semantics: LayerSemantics, opts: { readonly inheritClass?: boolean } = {}): this {
+    const byte = encodeLayer({ semantics, inheritClass: opts.inheritClass ?? false });
+    this.accessBits = ((this.accessBits & ~0xff00) | (byte << 8)) >>> 0;
+    return this;
+  }
+
+  /** The key's layer as its layered-key byte says (`merge` for a key never given one). */
+  get layer(): KeyLayer {
+    return decodeLayer(layerByte(this.accessBits));
+  }
+
+  /**
+   * Adds a tombstone value (a differencing hive's deletion of the value `name` of the key below): REG_NONE, no data,
+   * the tombstone flag. Replaces a value of that name.
+   */
+  setTombstoneValue(name: string): this {
+    return this.setValue(name, REG.NONE, new Uint8Array(0), VALUE_TOMBSTONE);
   }
 
   /** Path below the root, `\`-separated. */
@@ -447,17 +527,25 @@ export interface HiveBuilderOptions {
   readonly rootName?: string;
   /** Root security descriptor (bytes or SDDL). Default `DEFAULT_ROOT_SD`, ORCreateHive's. */
   readonly rootSecurity?: Uint8Array | string;
+  /**
+   * A differencing hive (a layer's `Hives/*_Delta`): written as version 1.6 with the layered-keys flag, its keys'
+   * layers (`setLayer`) and tombstone values (`setTombstoneValue`) kept. Default false.
+   */
+  readonly layered?: boolean;
 }
 
 /** A hive under construction: a tree of `HiveKeyBuilder`. Nothing touches a file until `writeHive`. */
 export class HiveBuilder {
   readonly root: HiveKeyBuilder;
-  /** The minor version of the hive this builder was read from, if any (`builderFromHive`). */
+  /** The minor version of the hive this builder was read from, if any (`builderFromHive`); a rewrite keeps it. */
   sourceMinor: number | undefined;
+  /** A differencing hive: written with the layered-keys flag, keys' layers and tombstone values kept. */
+  layered: boolean;
 
   constructor(opts: HiveBuilderOptions = {}) {
     this.root = new HiveKeyBuilder(opts.rootName ?? 'ROOT', undefined);
     this.root.security = toSd(opts.rootSecurity ?? DEFAULT_ROOT_SD);
+    this.layered = opts.layered ?? false;
   }
 
   /** The key at `path` (`\`-separated, below the root), created with its missing parents. '' is the root. */
@@ -494,22 +582,32 @@ export function createHiveBuilder(opts: HiveBuilderOptions = {}): HiveBuilder {
 }
 
 /**
- * A builder holding everything of an opened hive: keys, values (raw), classes, security descriptors and timestamps.
- * Used to change a hive (`hive merge`): edit the builder, then `buildHive` again.
+ * A builder holding everything of an opened hive: its version and layered-keys flag; keys with their flags, access and
+ * layered bits, user flags, classes, security descriptors and timestamps; values (raw) with their flags. Used to change a hive (`hive merge`): edit the
+ * builder, then `buildHive` again. Refuses a hive opened with errors (`damaged`): what could not be read would be lost.
  */
 export function builderFromHive(hive: Hive): HiveBuilder {
+  if (hive.damaged) {
+    throw new WinlayerError('HIVE_STRUCTURE', 'the hive has errors: rewriting it would drop what cannot be read', {
+      ...(hive.path === undefined ? {} : { path: hive.path }),
+      hint: 'run `winlayer hive check` on the file for every finding',
+    });
+  }
   const r = hiveRoot(hive);
-  const b = new HiveBuilder({ rootName: keyName(r), rootSecurity: keySecurity(r) });
+  const b = new HiveBuilder({ rootName: keyName(r), rootSecurity: keySecurity(r), layered: hive.layered });
   b.sourceMinor = hive.version.minor;
   const stack: Array<[ReturnType<typeof hiveRoot>, HiveKeyBuilder]> = [[r, b.root]];
   while (stack.length > 0) {
     const [hk, bk] = stack.pop()!;
     bk.timestamp = keyTimestamp(hk);
     bk.className = keyClass(hk);
+    bk.flags = keyFlags(hk) & ~KEY_FLAG.COMP_NAME;
+    bk.accessBits = keyAccessBits(hk);
+    bk.userFlags = keyUserFlags(hk);
     const sd = keySecurity(hk);
     const parentSd = bk.parent === undefined ? undefined : effectiveSd(bk.parent);
     bk.security = parentSd !== undefined && sameBytes(parentSd, sd) ? undefined : sd;
-    for (const v of hiveValues(hk)) bk.setValue(valueName(v), valueType(v), valueData(v));
+    for (const v of hiveValues(hk)) bk.setValue(valueName(v), valueType(v), valueData(v), valueFlags(v));
     for (const c of hiveChildren(hk)) stack.push([c, bk.subkey(keyName(c))]);
   }
   return b;
@@ -624,6 +722,59 @@ function putName(buf: Uint8Array, at: number, name: string): boolean {
   return false;
 }
 
+/**
+ * Refuses a symbolic-link key (KEY_SYM_LINK) with other values than one REG_LINK `SymbolicLinkValue`: Windows checks
+ * this on load and drops what breaks it (a `.reg` merge that adds a value to such a key would lose it there).
+ */
+function checkLinkKey(kb: HiveKeyBuilder): void {
+  if (((kb.flags ?? 0) & KEY_FLAG.SYM_LINK) === 0) return;
+  const vs = valuesOf(kb);
+  const n = vs.length / VALUE_SLOTS;
+  if (n === 0 || (n === 1 && equalUpcase(vs[0] as string, 'SymbolicLinkValue') && vs[1] === REG.LINK)) return;
+  throw new WinlayerError(
+    'HIVE_BUILD',
+    `key "${kb.path}" is a symbolic link: it may hold only its SymbolicLinkValue (REG_LINK)`,
+    {
+      hint: 'set values on the key the link points to, or delete the link key first',
+    },
+  );
+}
+
+/**
+ * Refuses what the checker calls an error in a key's layer (delta-hives.md §2–§3): layered bits or tombstone values in
+ * a hive that is not `layered`, reserved layer bits, a tombstone key holding values, subkeys or a class, a tombstone
+ * value with a type or data.
+ */
+function checkLayeredKey(kb: HiveKeyBuilder, layered: boolean): void {
+  const byte = layerByte(kb.accessBits);
+  const vs = valuesOf(kb);
+  const fail = (what: string, hint: string): never => {
+    throw new WinlayerError('HIVE_BUILD', `key "${kb.path}": ${what}`, { hint });
+  };
+  const tombstoneValues: string[] = [];
+  for (let i = 0; i < vs.length; i += VALUE_SLOTS) {
+    if (((vs[i + 5] as number) & VALUE_TOMBSTONE) !== 0) tombstoneValues.push(vs[i] as string);
+  }
+  if (!layered) {
+    if (byte !== 0 || tombstoneValues.length > 0) {
+      fail(
+        byte !== 0 ? `layered-key bits 0x${byte.toString(16)}` : `tombstone value "${tombstoneValues[0]}"`,
+        'layer semantics and tombstone values belong to a differencing hive: make the builder with { layered: true }',
+      );
+    }
+    return;
+  }
+  if ((byte & LAYER_BITS.reserved) !== 0) fail(`reserved layered-key bits 0x${byte.toString(16)}`, 'use setLayer');
+  if (kb.layer.semantics === 'tombstone' && (vs.length > 0 || subkeysOf(kb).length > 0 || kb.className !== undefined)) {
+    fail('a tombstone (a deleted key) holds values, subkeys or a class', 'a tombstone key is empty');
+  }
+  for (let i = 0; i < vs.length; i += VALUE_SLOTS) {
+    if (((vs[i + 5] as number) & VALUE_TOMBSTONE) !== 0 && (vs[i + 1] !== REG.NONE || vs[i + 4] !== 0)) {
+      fail(`tombstone value "${vs[i]}" has a type or data`, 'use setTombstoneValue');
+    }
+  }
+}
+
 /** Keys in the tree under (and with) `root`. */
 function countKeys(root: HiveKeyBuilder): number {
   let n = 0;
@@ -651,6 +802,7 @@ function layOut(
   minor: number,
   rootFlags: number,
   ts: bigint,
+  layered: boolean,
 ): { rootNk: number; sks: SkCell[] } {
   const view = buf === undefined ? undefined : new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const cellAt = (off: number): number => BASE_BLOCK_SIZE + off + 4;
@@ -683,6 +835,10 @@ function layOut(
           hint: 'Windows refuses hives with keys nested more than 512 levels deep',
         },
       );
+    }
+    if (buf === undefined) {
+      checkLinkKey(kb);
+      checkLayeredKey(kb, layered);
     }
     const nk = a.alloc(cellSizeFor(4 + NK_FIXED + nameBytes(kb.name)));
     if (isRoot) rootNk = nk;
@@ -756,10 +912,17 @@ function layOut(
         view.setUint16(q + VK.nameLength.at, nameLen, true);
         view.setUint32(q + VK.type.at, vType >>> 0, true);
         const compressed = putName(buf!, q + VK_FIXED, vName);
-        view.setUint16(q + VK.flags.at, compressed && vName.length > 0 ? VALUE_COMP_NAME : 0, true);
+        const vFlags = slots[vi * VALUE_SLOTS + 5] as number;
+        view.setUint16(q + VK.flags.at, vFlags | (compressed && vName.length > 0 ? VALUE_COMP_NAME : 0), true);
         const chunk = slots[vi * VALUE_SLOTS + 2] as Uint8Array;
         const from = slots[vi * VALUE_SLOTS + 3] as number;
         const d = chunk.subarray(from, from + n);
+        if (layered && (vFlags & VALUE_TOMBSTONE) !== 0) {
+          // a deletion, as Windows writes it: size 0, data offset nil (not the inline form of an empty value)
+          view.setUint32(q + VK.dataSize.at, 0, true);
+          view.setUint32(q + VK.data.at, NIL, true);
+          continue;
+        }
         if (n <= 4) {
           view.setUint32(q + VK.dataSize.at, (n | 0x80000000) >>> 0, true);
           buf!.set(d, q + VK.data.at);
@@ -837,9 +1000,12 @@ function layOut(
     const p = cellAt(nk);
     view.setUint16(p, sig2('nk'), true);
     const compressed = putName(buf!, p + NK_FIXED, kb.name);
-    const flags = isRoot ? rootFlags : compressed ? KEY_FLAG.COMP_NAME : 0;
-    view.setUint16(p + NK.flags.at, isRoot && !compressed ? flags & ~KEY_FLAG.COMP_NAME : flags, true);
+    const flags =
+      ((isRoot ? rootFlags : (kb.flags ?? 0)) & ~KEY_FLAG.COMP_NAME) | (compressed ? KEY_FLAG.COMP_NAME : 0);
+    view.setUint16(p + NK.flags.at, flags, true);
     view.setBigUint64(p + NK.timestamp.at, kb.timestamp ?? ts, true);
+    view.setUint32(p + NK.access.at, kb.accessBits >>> 0, true);
+    view.setUint16(p + NK.userFlags.at, kb.userFlags, true);
     view.setUint32(p + NK.parent.at, qParentNk[qi]!, true);
     view.setUint32(p + NK.subkeyCount.at, subs.length, true);
     view.setUint32(p + NK.subkeyList.at, list, true);
@@ -858,6 +1024,15 @@ function layOut(
   return { rootNk, sks };
 }
 
+/** The minor version of each version the writer writes. */
+const MINOR_OF: Readonly<Record<string, number>> = { '1.3': 3, '1.4': 4, '1.5': 5, '1.6': 6 };
+
+/** The version of the hive a builder was read from, when the writer writes it (1.3 to 1.6: every version Windows loads). */
+function sourceVersion(builder: HiveBuilder): HiveVersion | undefined {
+  const m = builder.sourceMinor;
+  return m !== undefined && m >= 3 && m <= 6 ? (`1.${m}` as HiveVersion) : undefined;
+}
+
 /**
  * Lays out and writes the hive. Returns the whole file (4096-byte base block + bins), ready to save.
  * Two runs of the same layout: the first only plans (to learn the file size), the second writes every cell straight
@@ -865,18 +1040,22 @@ function layOut(
  * Throws `HIVE_BUILD` when the tree cannot be written (too many subkeys or values for the format).
  */
 export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Uint8Array {
-  const version = opts.version ?? '1.5';
-  if (version !== '1.5' && version !== '1.3')
-    throw new WinlayerError('HIVE_BUILD', `unsupported version ${String(version)}`);
-  const minor = version === '1.5' ? 5 : 3;
-  const rootFlags = opts.rootFlags ?? 0x2c;
-  if (rootFlags !== 0x2c && rootFlags !== 0x20) {
-    throw new WinlayerError('HIVE_BUILD', `root flags must be 0x2C or 0x20, not 0x${Number(rootFlags).toString(16)}`);
+  const version = opts.version ?? sourceVersion(builder) ?? (builder.layered ? '1.6' : '1.5');
+  const minor = MINOR_OF[version];
+  if (minor === undefined) throw new WinlayerError('HIVE_BUILD', `unsupported version ${String(version)}`);
+  const layered = builder.layered;
+  if (opts.rootFlags !== undefined && opts.rootFlags !== 0x2c && opts.rootFlags !== 0x20) {
+    throw new WinlayerError(
+      'HIVE_BUILD',
+      `root flags must be 0x2C or 0x20, not 0x${Number(opts.rootFlags).toString(16)}`,
+    );
   }
+  // the option, else the root's own (a rewrite keeps them), else the kernel's 0x2C
+  const rootFlags = opts.rootFlags ?? builder.root.flags ?? 0x2c;
   const ts = opts.timestamp ?? 0n;
 
   const plan = new Allocator(undefined);
-  layOut(builder, plan, undefined, minor, rootFlags, ts);
+  layOut(builder, plan, undefined, minor, rootFlags, ts, layered);
   if (BASE_BLOCK_SIZE + plan.end > 0x7fffffff) {
     throw new WinlayerError('HIVE_BUILD', `the hive would be ${BASE_BLOCK_SIZE + plan.end} bytes, over 2 GiB`, {
       hint: 'cell offsets are 31-bit (the top bit marks volatile storage): a hive file cannot reach 2 GiB',
@@ -885,7 +1064,7 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
   const buf = new Uint8Array(BASE_BLOCK_SIZE + plan.end);
   const view = new DataView(buf.buffer);
   const a = new Allocator(view);
-  const { rootNk, sks } = layOut(builder, a, buf, minor, rootFlags, ts);
+  const { rootNk, sks } = layOut(builder, a, buf, minor, rootFlags, ts, layered);
   if (a.end !== plan.end) throw new WinlayerError('INTERNAL', 'the hive layout differs from its planning run');
   const cellAt = (off: number): number => BASE_BLOCK_SIZE + off + 4;
 
@@ -918,6 +1097,7 @@ export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Ui
   view.setUint32(HEADER.rootCell.at, rootNk, true);
   view.setUint32(HEADER.binsSize.at, a.end, true);
   view.setUint32(HEADER.clustering.at, 1, true);
+  view.setUint32(HEADER.flags.at, layered ? HEADER_LAYERED_KEYS : 0, true);
   view.setUint32(HEADER.offregSignature.at, 0x6752664f, true); // "OfRg"
   view.setUint32(HEADER.offregFlags.at, 1, true);
   view.setBigUint64(HEADER.offregSaveTime.at, ts, true);

@@ -128,6 +128,31 @@ export const KEY_FLAG = {
 
 /** Value flags. */
 export const VALUE_COMP_NAME = 0x0001;
+/** Value flag of a differencing hive: the value is deleted (REG_NONE, size 0, data offset nil). */
+export const VALUE_TOMBSTONE = 0x0002;
+
+/** Base-block flag: the hive supports layered keys (a differencing hive, version 1.6; delta-hives.md §1). */
+export const HEADER_LAYERED_KEYS = 0x0002;
+
+/**
+ * The layered-key byte of an `nk` (the second byte of the access-bits field, offset 13), in a differencing hive:
+ * bits 0–1 the layer semantics, bit 7 InheritClass, bits 2–6 reserved (delta-hives.md §2).
+ */
+export const LAYER_BITS = {
+  /** Byte offset of the layered-key byte in an `nk`. */
+  at: 13,
+  semantics: 0x03,
+  inheritClass: 0x80,
+  reserved: 0x7c,
+} as const;
+
+/** LayerSemantics values (delta-hives.md §2). */
+export const LAYER_SEMANTICS = { merge: 0, tombstone: 1, supersedeLocal: 2, supersedeTree: 3 } as const;
+
+/** The layered-key byte of an `nk`'s access-bits field (the u32 at offset 12, as `keyAccessBits` returns it). */
+export function layerByte(accessBits: number): number {
+  return (accessBits >>> 8) & 0xff;
+}
 
 /** File offset of a hive-bins offset: the one place that adds the base block size. */
 export function cellToFileOffset(offset: number): number {

@@ -4,6 +4,8 @@
  */
 import { type ErrorCode, WinlayerError } from '../errors.js';
 import { bytesToSddl, equalUpcase } from '../windows/index.js';
+import { decodeLayer, type KeyLayer } from './delta.js';
+import { type FindingCode, findingSeverity, makeFinding } from './findings.js';
 import {
   BIG_DATA_SEGMENT,
   BIG_DATA_THRESHOLD,
@@ -12,16 +14,20 @@ import {
   decodeName,
   decodeUtf16,
   HEADER,
+  HEADER_LAYERED_KEYS,
   KEY_FLAG,
+  layerByte,
+  NIL,
   NK,
   SK,
   SK_FIXED,
   VALUE_COMP_NAME,
+  VALUE_TOMBSTONE,
   VK,
   VK_FIXED,
 } from './layout.js';
 import { DEFAULT_LIMITS, type ScanKey, scanHive } from './scan.js';
-import type { HiveKey, HiveValue, OpenHiveOptions } from './types.js';
+import type { HiveFinding, HiveKey, HiveValue, OpenHiveOptions } from './types.js';
 
 /** An opened hive: the bytes and the record of the structural pass. Immutable. */
 export interface Hive {
@@ -30,6 +36,16 @@ export interface Hive {
   readonly version: { readonly major: number; readonly minor: number };
   /** True when the sequence numbers differ: readable, but it must not be shipped (needs transaction logs). */
   readonly dirty: boolean;
+  /**
+   * True when the hive was opened with `onError` and has errors other than being dirty: what the reader shows is what
+   * could be walked (a key or value that is itself broken is left out, an unreadable class or descriptor is empty).
+   */
+  readonly damaged: boolean;
+  /**
+   * True for a differencing hive (a layer's `Hives/*_Delta`): the base block has the layered-keys flag (0x2). Its keys
+   * have layer semantics (`keyLayer`) and its values may be deletions (`isTombstoneValue`).
+   */
+  readonly layered: boolean;
   /** Flags of the root key (0x2C kernel, 0x20 offreg). */
   readonly rootFlags: number;
   /** Number of keys, root included. */
@@ -56,7 +72,20 @@ class ValueRef {
   ) {}
 }
 
-function codeFor(finding: string): ErrorCode {
+/** Most error findings a lenient `openHive` hands to `onError` (bounded output for hostile input, as `checkHive`). */
+const MAX_REPORTED_ERRORS = 1000;
+
+/** The error `openHive` throws for an error finding: the reader's code for its kind, the finding's sentence. */
+function findingError(f: HiveFinding, path: string | undefined): WinlayerError {
+  const key = f.keyPath === undefined ? '' : ` (key \\${f.keyPath})`;
+  return new WinlayerError(codeFor(f.code), `${f.message}${key}`, {
+    ...(path === undefined ? {} : { path }),
+    ...(f.offset === undefined ? {} : { offset: f.offset }),
+    hint: 'run `winlayer hive check` on the file for every finding',
+  });
+}
+
+function codeFor(finding: FindingCode): ErrorCode {
   if (finding.startsWith('HEADER_')) return 'HIVE_HEADER';
   if (finding.startsWith('BIN_')) return 'HIVE_BIN';
   if (finding.startsWith('CELL_')) return 'HIVE_BAD_CELL';
@@ -69,26 +98,30 @@ function codeFor(finding: string): ErrorCode {
  * lists, values, big data, security cells) and throws at the first error. A dirty hive (sequence numbers differ)
  * opens for reading with `dirty: true`; `checkHive` reports it as an error.
  *
- * Throws `WinlayerError` with `HIVE_HEADER`, `HIVE_BIN`, `HIVE_BAD_CELL`, `HIVE_STRUCTURE` or `HIVE_LIMIT`, the
+ * Throws `WinlayerError` with `HIVE_HEADER`, `HIVE_BIN`, `HIVE_BAD_CELL`, `HIVE_STRUCTURE` or `HIVE_LIMIT`, the file
  * offset, and the key path in the message. Never any other exception for any input.
+ *
+ * With `onError` the hive is read as far as its structure can be walked: each error finding (`DIRTY` included) goes to
+ * `onError` instead of being thrown, the keys and values that are themselves broken are left out, and the hive is
+ * `damaged`. Only a hive without a usable root key still throws.
  */
 export function openHive(bytes: Uint8Array, opts: OpenHiveOptions = {}): Hive {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  /** With `onError`: the error findings, handed over once the tree is known to be walkable. */
+  const errors: HiveFinding[] = [];
   let scan: ReturnType<typeof scanHive>;
   try {
     scan = scanHive(
       bytes,
       {
-        error(code, message, where) {
-          if (code === 'DIRTY') return;
-          const key = where?.keyPath === undefined ? '' : ` (key ${where.keyPath === '' ? '\\' : where.keyPath})`;
-          throw new WinlayerError(codeFor(code), `${message}${key} [${code}]`, {
-            ...(opts.path === undefined ? {} : { path: opts.path }),
-            ...(where?.offset === undefined ? {} : { offset: where.offset }),
-            hint: 'run `winlayer hive check` on the file for every finding',
-          });
+        report(code, message, where) {
+          if (findingSeverity(code) === 'warning') return;
+          if (opts.onError !== undefined) {
+            if (errors.length < MAX_REPORTED_ERRORS) errors.push(makeFinding(code, message, where));
+            return;
+          }
+          if (code !== 'DIRTY') throw findingError(makeFinding(code, message, where), opts.path);
         },
-        warning() {},
       },
       limits,
     );
@@ -100,17 +133,24 @@ export function openHive(bytes: Uint8Array, opts: OpenHiveOptions = {}): Hive {
     });
   }
   if (scan.keys.length === 0) {
+    // nothing can be walked: the first error is the reason (a lenient read gives no warnings then)
+    const first = errors.find((f) => f.code !== 'DIRTY');
+    if (first !== undefined) throw findingError(first, opts.path);
     throw new WinlayerError(
       'HIVE_STRUCTURE',
       'the hive has no usable root key',
       opts.path === undefined ? {} : { path: opts.path },
     );
   }
+  for (const f of errors) opts.onError?.(f);
+  const damaged = errors.some((f) => f.code !== 'DIRTY');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const state: HiveState = {
     bytes,
     version: { major: view.getUint32(HEADER.major.at, true), minor: scan.minor },
     dirty: scan.dirty,
+    damaged,
+    layered: (scan.headerFlags & HEADER_LAYERED_KEYS) !== 0,
     rootFlags: scan.rootFlags,
     keyCount: scan.keys.length,
     path: opts.path,
@@ -213,20 +253,44 @@ export function keyFlags(k: HiveKey): number {
   return r.hive.view.getUint16(nkAt(r) + NK.flags.at, true);
 }
 
+/** The key's access bits (byte 0) and, in a differencing hive, its layered-key bits (byte 1): the raw `nk` field. */
+export function keyAccessBits(k: HiveKey): number {
+  const r = key(k);
+  return r.hive.view.getUint32(nkAt(r) + NK.access.at, true);
+}
+
+/**
+ * The key's layer in a differencing hive (`hive.layered`): what it does to the key below when merged (merge,
+ * tombstone, supersede-local, supersede-tree) and whether it keeps that key's class. Undefined in an ordinary hive,
+ * whose keys simply are what they are.
+ */
+export function keyLayer(k: HiveKey): KeyLayer | undefined {
+  const r = key(k);
+  return r.hive.layered ? decodeLayer(layerByte(keyAccessBits(k))) : undefined;
+}
+
+/** The key's user, virtualization and debug flags: the 16 bits after the longest-subkey-name field, raw. */
+export function keyUserFlags(k: HiveKey): number {
+  const r = key(k);
+  return r.hive.view.getUint16(nkAt(r) + NK.userFlags.at, true);
+}
+
 /** The key's class name, or undefined when it has none. */
 export function keyClass(k: HiveKey): string | undefined {
   const r = key(k);
   const p = nkAt(r);
   const len = r.hive.view.getUint16(p + NK.classLength.at, true);
-  if (len === 0) return undefined;
+  if (len === 0 || !r.hive.keys[r.index]!.classOk) return undefined;
   const c = cellToFileOffset(r.hive.view.getUint32(p + NK.classCell.at, true)) + 4;
   return decodeUtf16(r.hive.bytes.subarray(c, c + len));
 }
 
-/** The key's self-relative security descriptor (a copy). */
+/** The key's self-relative security descriptor (a copy); empty when a damaged hive's security cell is unreadable. */
 export function keySecurity(k: HiveKey): Uint8Array {
   const r = key(k);
-  const sk = cellToFileOffset(r.hive.keys[r.index]!.security) + 4;
+  const skOff = r.hive.keys[r.index]!.security;
+  if (skOff === NIL) return new Uint8Array(0);
+  const sk = cellToFileOffset(skOff) + 4;
   const len = r.hive.view.getUint32(sk + SK.sdLength.at, true);
   return new Uint8Array(r.hive.bytes.subarray(sk + SK_FIXED, sk + SK_FIXED + len));
 }
@@ -243,6 +307,21 @@ export function valueName(v: HiveValue): string {
   const nl = r.hive.view.getUint16(p + VK.nameLength.at, true);
   const comp = (r.hive.view.getUint16(p + VK.flags.at, true) & VALUE_COMP_NAME) !== 0;
   return decodeName(r.hive.bytes.subarray(p + VK_FIXED, p + VK_FIXED + nl), comp);
+}
+
+/** The value's `vk` flags: 0x1 VALUE_COMP_NAME (the name is stored as Latin-1), 0x2 tombstone (differencing hives). */
+export function valueFlags(v: HiveValue): number {
+  const r = val(v);
+  return r.hive.view.getUint16(vkAt(r) + VK.flags.at, true);
+}
+
+/**
+ * True when the value is a deletion in a differencing hive (`hive.layered`): merged over the hive below, it removes the
+ * value of that name. Such a value is REG_NONE without data; it is not a value of the merged hive.
+ */
+export function isTombstoneValue(v: HiveValue): boolean {
+  const r = val(v);
+  return r.hive.layered && (valueFlags(v) & VALUE_TOMBSTONE) !== 0;
 }
 
 /** The value's type number (`REG.*`, or any raw number). */

@@ -8,46 +8,120 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inputFileError, WinlayerError } from '../errors.js';
+import { escapeControls } from '../terminal-text.js';
 import { equalUpcase } from '../windows/index.js';
-import { builderFromHive, buildHive, HiveBuilder, type HiveKeyBuilder } from './build.js';
-import { decodeUtf16, encodeUtf16 } from './layout.js';
+import { builderFromHive, buildHive, DEFAULT_ROOT_SD, HiveBuilder, type HiveKeyBuilder } from './build.js';
+import type { KeyLayer } from './delta.js';
+import { decodeUtf16, encodeUtf16, KEY_FLAG, VALUE_COMP_NAME, VALUE_TOMBSTONE } from './layout.js';
 import {
   type Hive,
+  isTombstoneValue,
+  keyAccessBits,
+  keyClass,
+  keyFlags,
+  keyLayer,
   keyName as keyNameOf,
   keyPath,
+  keySecurity,
+  keyTimestamp,
+  keyUserFlags,
   openHive,
+  parent,
   root,
   valueData,
+  valueFlags,
   valueName,
   values,
   valueType,
   walkKeys,
 } from './read.js';
-import { REG, type RegChange } from './types.js';
+import { type HiveKey, REG, type RegChange } from './types.js';
 
 /** Options of the `.reg` functions. */
 export interface RegTextOptions {
   /**
    * The key path the hive's root stands for, e.g. `HKEY_LOCAL_MACHINE\SOFTWARE`. Writing: default the root key's
-   * name. Reading/applying: every key must be under it; default the first component of the first key in the file.
+   * name. Reading/applying: every key must be under it; default `defaultPrefix` of the first key in the file (the
+   * same rule for `hive new --from` and `hive merge`).
    */
   readonly prefix?: string;
+  /**
+   * Reading: called with the list of what the file's source hive had that `.reg` cannot carry (the
+   * `; winlayer: not carried by .reg: …` comment `toRegText` writes), e.g. `class names (2 keys)`.
+   */
+  readonly onNote?: (notCarried: string) => void;
+}
+
+/** Root keys whose direct subkeys are where hives are loaded: `HKEY_LOCAL_MACHINE\SOFTWARE`, `HKEY_USERS\S-1-…`. */
+const HIVE_MOUNTS = new Set(['HKEY_LOCAL_MACHINE', 'HKLM', 'HKEY_USERS', 'HKU']);
+
+/**
+ * The key path a `.reg` file's first key shows the hive root as, when no prefix is given. A regedit export of a loaded
+ * hive starts `HKEY_LOCAL_MACHINE\<name>\…` (or `HKEY_USERS\<name>\…`): the root is those two components. Any other
+ * file (one `hive dump --reg` wrote starts with the root key's name; `HKEY_CURRENT_USER` is a hive root itself): its
+ * first component.
+ */
+export function defaultPrefix(firstKeyPath: string): string {
+  const parts = firstKeyPath.split('\\');
+  const two = parts.length >= 2 && HIVE_MOUNTS.has(parts[0]!.toUpperCase()) && parts[1] !== '';
+  return two ? `${parts[0]}\\${parts[1]}` : parts[0]!;
 }
 
 const HEADER_LINE = 'Windows Registry Editor Version 5.00';
 const WRAP_AT = 77;
 
+/**
+ * A value name in quotes: `\` and `"` escaped as regedit does, and every control character (CR, LF, NUL, ESC…), bidi
+ * control and lone surrogate as `escapeControls` writes it (`\n`, `\r`, `\t`, `\0`, `\xHH`, `\uHHHH`), which
+ * `readQuoted` reads back. A name without any is written as regedit writes it.
+ */
 function quote(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return `"${escapeControls(s.replace(/\\/g, '\\\\').replace(/"/g, '\\"'))}"`;
 }
 
-/** Data that regedit would write as `"text"` and that reads back to the same bytes. */
+/**
+ * Data that regedit would write as `"text"` and that reads back to the same bytes: one trailing NUL, no other, and
+ * no control character (a string with one is written `hex(1):`, which every reader reads exactly).
+ */
 function asRegString(data: Uint8Array): string | undefined {
   if (data.length < 2 || data.length % 2 !== 0) return undefined;
   if (data[data.length - 1] !== 0 || data[data.length - 2] !== 0) return undefined;
   const s = decodeUtf16(data.subarray(0, data.length - 2));
-  if (/[\0\r\n]/.test(s)) return undefined;
+  if (escapeControls(s) !== s) return undefined;
   return s;
+}
+
+/**
+ * A key path component as written in a `[key]` line. A key name holds no backslash, so two backslashes (an empty
+ * name, which no key has) start an escape: `\\xHH` or `\\uHHHH` for a control character, bidi control or lone
+ * surrogate (a CR or LF would end the line), and for a `-` that starts the whole path (it would read as a deletion).
+ */
+function keyLineName(name: string, first: boolean): string {
+  let out = name;
+  if (escapeControls(name) !== name) {
+    out = '';
+    // by code point: a well-formed surrogate pair is printable and stays
+    for (const c of name) out += escapeControls(c) === c ? c : keyLineEscape(c.charCodeAt(0));
+  }
+  return first && out.startsWith('-') ? `${keyLineEscape(0x2d)}${out.slice(1)}` : out;
+}
+
+/** `\\xHH` or `\\uHHHH`: one unit escaped in a `[key]` line. */
+function keyLineEscape(unit: number): string {
+  return unit <= 0xff ? `\\\\x${unit.toString(16).padStart(2, '0')}` : `\\\\u${unit.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Decodes the escapes of a `[key]` line's path (`keyLineName`): `\\xHH` and `\\uHHHH` become the unit; any other
+ * backslash is a separator, as before. An escape that gives a backslash is refused (it would split the name).
+ */
+function decodeKeyLine(path: string, line: number): string {
+  if (!path.includes('\\\\')) return path;
+  return path.replace(/\\\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})/g, (_, e: string) => {
+    const unit = Number.parseInt(e.slice(1), 16);
+    if (unit === 0x5c) throw syntax(line, 'an escape in a key path gives a backslash, which no key name holds');
+    return String.fromCharCode(unit);
+  });
 }
 
 function hexLines(head: string, data: Uint8Array): string {
@@ -85,20 +159,104 @@ function valueLine(name: string, type: number, data: Uint8Array): string {
  * file). Buffers the whole text (hives are small).
  */
 export function toRegText(hive: Hive, opts: RegTextOptions = {}): string {
-  const keys = [...walkKeys(hive)];
-  const prefix = opts.prefix ?? rootNameOf(hive);
-  const parts: string[] = [HEADER_LINE, ''];
-  for (const k of keys) {
+  const prefix = opts.prefix ?? keyLineName(keyNameOf(root(hive)), true);
+  const parts: string[] = [HEADER_LINE];
+  const lost = notCarried(hive);
+  if (lost !== undefined) parts.push(`${NOTE_HEAD}${lost}`);
+  parts.push('');
+  for (const k of walkKeys(hive)) {
     const p = keyPath(k);
-    parts.push(`[${p === '' ? prefix : `${prefix}\\${p}`}]`);
-    for (const v of values(k)) parts.push(valueLine(valueName(v), valueType(v), valueData(v)));
+    const line = p === '' ? prefix : `${prefix}\\${keyLinePath(p)}`;
+    const layer = keyLayer(k);
+    if (layer !== undefined && !deltaKeyLines(k, layer, line, parts)) continue;
+    parts.push(`[${line}]`);
+    for (const v of values(k)) {
+      if (isTombstoneValue(v)) parts.push(`${valueName(v) === '' ? '@' : quote(valueName(v))}=-`);
+      else parts.push(valueLine(valueName(v), valueType(v), valueData(v)));
+    }
     parts.push('');
   }
   return `${parts.join('\r\n')}\r\n`;
 }
 
-function rootNameOf(hive: Hive): string {
-  return keyNameOf(root(hive));
+/**
+ * The lines before a differencing hive's key (delta-hives.md §4, as `.reg` says it): a tombstone is `[-KEY]` and
+ * nothing else (returns false); the top of a supersede-tree subtree is `[-KEY]` before its `[KEY]` (the subtree below
+ * is replaced, and its keys follow as `[KEY]` lines); a supersede-local key, whose values replace all of the key
+ * below, gets a comment (`.reg` cannot say "delete every other value"); a merge node is `[KEY]` alone. Returns whether
+ * the key's `[KEY]` section follows.
+ */
+function deltaKeyLines(k: HiveKey, layer: KeyLayer, line: string, parts: string[]): boolean {
+  const up = parent(k);
+  switch (layer.semantics) {
+    case 'tombstone':
+      parts.push(`[-${line}]`, '');
+      return false;
+    case 'supersede-tree':
+      if (up === undefined || keyLayer(up)?.semantics !== 'supersede-tree') parts.push(`[-${line}]`, '');
+      return true;
+    case 'supersede-local':
+      parts.push(`${SUPERSEDE_LOCAL_NOTE}${line}`);
+      return true;
+    case 'merge':
+      return true;
+  }
+}
+
+/** The comment before a supersede-local key's section. */
+const SUPERSEDE_LOCAL_NOTE = '; winlayer: supersede-local (its values and class replace those of the key below): ';
+
+/** A key path below the root as written in a `[key]` line (names hold no backslash: splitting gives them back). */
+function keyLinePath(path: string): string {
+  if (escapeControls(path) === path) return path;
+  return path
+    .split('\\')
+    .map((name) => keyLineName(name, false))
+    .join('\\');
+}
+
+/** The comment that says what the source hive had that `.reg` cannot carry; `hive new` reads it (`onNote`). */
+const NOTE_HEAD = '; winlayer: not carried by .reg: ';
+
+/**
+ * What of `hive` a `.reg` file cannot carry, as `class names (2 keys), last-write times (5 keys)`, or undefined when
+ * there is nothing: classes, security descriptors other than the one a new hive gets, last-write times, key flags
+ * beyond a new hive's, value flags.
+ */
+function notCarried(hive: Hive): string | undefined {
+  let classes = 0;
+  let sds = 0;
+  let times = 0;
+  let keyFlagsSet = 0;
+  let valueFlagsSet = 0;
+  for (const k of walkKeys(hive)) {
+    if (keyClass(k) !== undefined) classes++;
+    if (!sameBytes(keySecurity(k), DEFAULT_ROOT_SD)) sds++;
+    if (keyTimestamp(k) !== 0n) times++;
+    const plain = parent(k) === undefined ? NEW_ROOT_FLAGS : KEY_FLAG.COMP_NAME;
+    // a differencing hive's layered-key byte and tombstone flags are what its `.reg` lines say
+    const access = hive.layered ? keyAccessBits(k) & ~0xff00 : keyAccessBits(k);
+    if ((keyFlags(k) & ~plain) !== 0 || access !== 0 || keyUserFlags(k) !== 0) keyFlagsSet++;
+    const carried = VALUE_COMP_NAME | (hive.layered ? VALUE_TOMBSTONE : 0);
+    for (const v of values(k)) if ((valueFlags(v) & ~carried) !== 0) valueFlagsSet++;
+  }
+  const count = (n: number, what: string, of: string): string[] =>
+    n === 0 ? [] : [`${what} (${n} ${of}${n === 1 ? '' : 's'})`];
+  const parts = [
+    ...count(classes, 'class names', 'key'),
+    ...count(sds, 'security descriptors', 'key'),
+    ...count(times, 'last-write times', 'key'),
+    ...count(keyFlagsSet, 'key flags', 'key'),
+    ...count(valueFlagsSet, 'value flags', 'value'),
+  ];
+  return parts.length === 0 ? undefined : parts.join(', ');
+}
+
+/** Root flags a new hive may have without anything to note: KEY_HIVE_ENTRY, KEY_NO_DELETE, KEY_COMP_NAME. */
+const NEW_ROOT_FLAGS = KEY_FLAG.HIVE_ENTRY | KEY_FLAG.NO_DELETE | KEY_FLAG.COMP_NAME;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** `toRegText` encoded as regedit writes files: UTF-16LE with a byte-order mark. */
@@ -125,9 +283,9 @@ function readQuoted(s: string, i: number, line: number): [string, number] {
   while (j < s.length) {
     const c = s.charCodeAt(j);
     if (c === 0x5c && j + 1 < s.length) {
-      const n = s[j + 1]!;
-      out += s.slice(from, j) + (n === 'n' ? '\n' : n === 'r' ? '\r' : n === '0' ? '\0' : n);
-      j += 2;
+      const [unit, len] = quotedEscape(s, j + 1);
+      out += s.slice(from, j) + unit;
+      j += 1 + len;
       from = j;
       continue;
     }
@@ -136,6 +294,25 @@ function readQuoted(s: string, i: number, line: number): [string, number] {
   }
   throw syntax(line, 'a quoted string is not closed');
 }
+
+/**
+ * The escape after a backslash at `s[at]` in quoted text: `\n`, `\r`, `\t`, `\0`, `\xHH`, `\uHHHH` (what `quote`
+ * writes for control characters), else the character itself (`\\`, `\"`, as regedit). Returns the text and the
+ * length read.
+ */
+function quotedEscape(s: string, at: number): [string, number] {
+  const n = s[at]!;
+  const short = QUOTED_SHORT[n];
+  if (short !== undefined) return [short, 1];
+  const digits = n === 'x' ? 2 : n === 'u' ? 4 : 0;
+  const hex = s.slice(at + 1, at + 1 + digits);
+  if (digits > 0 && hex.length === digits && /^[0-9a-fA-F]+$/.test(hex)) {
+    return [String.fromCharCode(Number.parseInt(hex, 16)), 1 + digits];
+  }
+  return [n, 1];
+}
+
+const QUOTED_SHORT: Readonly<Record<string, string>> = { n: '\n', r: '\r', t: '\t', '0': '\0' };
 
 /** The general hex-list reader (and the one that words the error); `parseHex` tries a fast scan first. */
 function parseHexSlow(text: string, line: number): Uint8Array {
@@ -352,9 +529,10 @@ function endsWithBackslash(s: string): boolean {
 function readRegChanges(
   input: Uint8Array | string | (() => string | undefined),
   emit: (change: RegChange) => void,
+  onNote?: (notCarried: string) => void,
 ): void {
   try {
-    readLines(new LineReader(typeof input === 'function' ? input : textSource(input)), emit);
+    readLines(new LineReader(typeof input === 'function' ? input : textSource(input)), emit, onNote);
   } finally {
     // RegExp's legacy statics (RegExp.lastMatch, $1…) keep the last string matched: a line, which is a slice of the
     // whole decoded text and so keeps all of it alive after the parse. Match something small to let it go.
@@ -364,7 +542,11 @@ function readRegChanges(
 
 const RELEASE_LAST_MATCH = /^/;
 
-function readLines(lines: LineReader, emit: (change: RegChange) => void): void {
+function readLines(
+  lines: LineReader,
+  emit: (change: RegChange) => void,
+  onNote: ((notCarried: string) => void) | undefined,
+): void {
   let first = lines.next();
   while (first !== undefined && first.trim() === '') first = lines.next();
   const head = (first ?? '').trim();
@@ -396,17 +578,18 @@ function readLines(lines: LineReader, emit: (change: RegChange) => void): void {
       line = parts.join('');
     }
     const t = line.trim();
+    if (t.startsWith(NOTE_HEAD)) onNote?.(t.slice(NOTE_HEAD.length).trim());
     if (t === '' || t.startsWith(';')) continue;
     if (t.startsWith('[')) {
       if (!t.endsWith(']')) throw syntax(lineNo, 'a key line must end with "]"');
       const inner = t.slice(1, -1);
       if (inner.startsWith('-')) {
-        emit({ kind: 'deleteKey', path: inner.slice(1) });
+        emit({ kind: 'deleteKey', path: decodeKeyLine(inner.slice(1), lineNo) });
         current = undefined;
       } else {
         if (inner === '') throw syntax(lineNo, 'empty key path');
-        emit({ kind: 'key', path: inner });
-        current = inner;
+        current = decodeKeyLine(inner, lineNo);
+        emit({ kind: 'key', path: current });
       }
       continue;
     }
@@ -469,8 +652,23 @@ export function parseRegText(input: Uint8Array | string): RegChange[] {
   return changes;
 }
 
+/**
+ * True when a value line's data is `hex…:` (which may continue on the next lines). Read after the name, so a name
+ * holding `=hex:` is not taken for one.
+ */
 function isHexValue(line: string): boolean {
-  return /=\s*hex(\([0-9a-fA-F]+\))?:/.test(line) || /^\s+[0-9a-fA-F]{2}/.test(line);
+  if (/^\s+[0-9a-fA-F]{2}/.test(line)) return true;
+  const t = line.trimStart();
+  let rest: string;
+  if (t.startsWith('@')) rest = t.slice(1);
+  else if (t.startsWith('"')) {
+    try {
+      rest = t.slice(readQuoted(t, 0, 0)[1]);
+    } catch {
+      return false; // the line is read again below, and the error reported with its number
+    }
+  } else return false;
+  return /^\s*=\s*hex(\([0-9a-fA-F]+\))?:/.test(rest);
 }
 
 /** Strips `prefix` from a `.reg` key path; undefined when the path is not under it. */
@@ -492,7 +690,7 @@ function regApplier(b: HiveBuilder, prefixOpt: string | undefined): (c: RegChang
   let lastPath: string | undefined;
   let lastKey: HiveKeyBuilder | undefined;
   return (c) => {
-    prefix ??= c.path.split('\\')[0]!;
+    prefix ??= defaultPrefix(c.path);
     if (c.kind === 'value' && c.path === lastPath) {
       lastKey!.setValue(c.name, c.type, c.data);
       return;
@@ -554,7 +752,7 @@ export function applyRegText(
   opts: RegTextOptions = {},
 ): HiveBuilder {
   const b = target instanceof HiveBuilder ? target : builderFromHive(target);
-  readRegChanges(input, regApplier(b, opts.prefix));
+  readRegChanges(input, regApplier(b, opts.prefix), opts.onNote);
   return b;
 }
 
@@ -584,7 +782,7 @@ export function applyRegFile(target: HiveBuilder | Hive, path: string, opts: Reg
       }
       return n === 0 ? undefined : chunk.subarray(0, n);
     };
-    readRegChanges(decodedChunks(next), regApplier(b, opts.prefix));
+    readRegChanges(decodedChunks(next), regApplier(b, opts.prefix), opts.onNote);
   } finally {
     closeSync(fd);
   }
@@ -592,9 +790,10 @@ export function applyRegFile(target: HiveBuilder | Hive, path: string, opts: Reg
 }
 
 /**
- * Applies a `.reg` file to a hive and returns the new hive bytes: same version family (1.3 stays 1.3, others become
- * 1.5), same root flags, keys keep their timestamps; new keys get `timestamp` (default 0). Throws what `openHive`,
- * and `applyRegText` throw.
+ * Applies a `.reg` file to a hive and returns the new hive bytes: the same version (1.3 to 1.6) and, for a
+ * differencing hive, the layered-keys flag; every key keeps its flags, access and layered bits, class, security descriptor and timestamp, every value its
+ * flags (`builderFromHive`); new keys get `timestamp` (default 0). The `.reg` root is found as `hive new --from` finds
+ * it (`defaultPrefix`) unless `prefix` is given. Throws what `openHive` and `applyRegText` throw.
  */
 export function mergeReg(
   hiveBytes: Uint8Array,
@@ -603,14 +802,11 @@ export function mergeReg(
 ): Uint8Array {
   const hive = openHive(hiveBytes, opts.path === undefined ? {} : { path: opts.path });
   if (hive.dirty) {
-    throw new WinlayerError('HIVE_DIRTY', 'the hive is dirty (needs transaction logs); refusing to rewrite it', {
+    throw new WinlayerError('HIVE_DIRTY', 'the hive needs transaction logs that are not here; refusing to rewrite it', {
       ...(opts.path === undefined ? {} : { path: opts.path }),
     });
   }
-  const b = applyRegText(hive, reg, opts.prefix === undefined ? { prefix: keyNameOf(root(hive)) } : opts);
-  return buildHive(b, {
-    version: hive.version.minor === 3 ? '1.3' : '1.5',
-    rootFlags: (hive.rootFlags & 0x4) !== 0 ? 0x2c : 0x20,
-    ...(opts.timestamp === undefined ? {} : { timestamp: opts.timestamp }),
-  });
+  const b = applyRegText(hive, reg, opts);
+  // the builder keeps the hive's version and layered-keys flag (builderFromHive)
+  return buildHive(b, opts.timestamp === undefined ? {} : { timestamp: opts.timestamp });
 }

@@ -8,6 +8,7 @@
  * once, no recursion.
  */
 import { compareUpcase, decodeSecurityDescriptor, upcase } from '../windows/index.js';
+import type { FindingCode } from './findings.js';
 import {
   BASE_BLOCK_SIZE,
   BIG_DATA_SEGMENT,
@@ -18,8 +19,11 @@ import {
   HBIN,
   HBIN_HEADER_SIZE,
   HEADER,
+  HEADER_LAYERED_KEYS,
   headerChecksum,
   KEY_FLAG,
+  LAYER_BITS,
+  LAYER_SEMANTICS,
   LIST,
   lfHint,
   lhHash,
@@ -31,6 +35,7 @@ import {
   SK_FIXED,
   sig2,
   VALUE_COMP_NAME,
+  VALUE_TOMBSTONE,
   VK,
   VK_FIXED,
 } from './layout.js';
@@ -44,10 +49,19 @@ export const DEFAULT_LIMITS: HiveLimits = Object.freeze({
   maxValueSize: 65535 * BIG_DATA_SEGMENT,
 });
 
-/** Where a finding goes. `fatal` findings end the pass (nothing after them can be trusted). */
+/**
+ * Where a finding goes. The pass names a code only; its severity is the catalogue's (`findings.ts`). `offset` is a file
+ * offset. A sink may throw to end the pass (openHive's does at its first error).
+ */
 export interface ScanSink {
-  error(code: string, message: string, where?: { offset?: number; keyPath?: string }): void;
-  warning(code: string, message: string, where?: { offset?: number; keyPath?: string }): void;
+  report(code: FindingCode, message: string, where?: { offset?: number; keyPath?: string }): void;
+}
+
+/** Where a finding is, as the pass knows it: a hive-bins offset (`offset`, of a bin or cell) or a file offset. */
+interface ScanWhere {
+  readonly offset?: number;
+  readonly fileOffset?: number;
+  readonly keyPath?: string;
 }
 
 /** One key as the pass recorded it. */
@@ -60,12 +74,16 @@ export interface ScanKey {
   children: number[];
   /** vk offsets in list order. */
   values: number[];
-  /** sk offset, or NIL. */
-  readonly security: number;
+  /** sk offset, or NIL when its security cell cannot be read (only in a hive with errors). */
+  security: number;
+  /** False when the key has a class whose cell cannot be read (only in a hive with errors). */
+  readonly classOk: boolean;
 }
 
 export interface ScanResult {
   readonly minor: number;
+  /** The base block flags (0x2: the hive supports layered keys, a differencing hive). */
+  readonly headerFlags: number;
   readonly dirty: boolean;
   readonly rootFlags: number;
   /** Every reachable, valid key; index 0 is the root (absent when the root is unusable). */
@@ -88,6 +106,10 @@ const CELL_START = 1;
 const CELL_USED = 2;
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
+/** A hive-bins offset (a cell or bin position) as the file offset messages show. */
+const fileHex = (off: number): string => hex(cellToFileOffset(off));
+/** A cell reference read from a field, as a file offset, or `nil`. */
+const refHex = (off: number): string => (off === NIL ? 'nil' : fileHex(off));
 
 /** Thrown by a sink to end the pass early (openHive's sink does this through WinlayerError instead). */
 export class StopScan extends Error {}
@@ -97,10 +119,18 @@ export class StopScan extends Error {}
  * throws.
  */
 export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits = DEFAULT_LIMITS): ScanResult {
-  const empty: ScanResult = { minor: 0, dirty: false, rootFlags: 0, keys: [] };
+  /** Reports a finding with every offset turned into a file offset (what the findings promise). */
+  const report = (code: FindingCode, message: string, where?: ScanWhere): void => {
+    const at = where?.fileOffset ?? (where?.offset === undefined ? undefined : cellToFileOffset(where.offset));
+    sink.report(code, message, {
+      ...(at === undefined ? {} : { offset: at }),
+      ...(where?.keyPath === undefined ? {} : { keyPath: where.keyPath }),
+    });
+  };
+  const empty: ScanResult = { minor: 0, headerFlags: 0, dirty: false, rootFlags: 0, keys: [] };
   if (bytes.length < BASE_BLOCK_SIZE) {
-    sink.error('HEADER_TRUNCATED', `the file is ${bytes.length} bytes, shorter than the 4096-byte base block`, {
-      offset: 0,
+    report('HEADER_TRUNCATED', `the file is ${bytes.length} bytes, shorter than the 4096-byte base block`, {
+      fileOffset: 0,
     });
     return empty;
   }
@@ -110,82 +140,91 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
 
   // ── base block ──────────────────────────────────────────────────────────────────────────────────────────────────
   if (u32(HEADER.signature.at) !== 0x66676572) {
-    sink.error('HEADER_SIGNATURE', 'the file does not start with the signature "regf": it is not a registry hive', {
-      offset: 0,
+    report('HEADER_SIGNATURE', 'the file does not start with the signature "regf": it is not a registry hive', {
+      fileOffset: 0,
     });
     return empty;
   }
   const major = u32(HEADER.major.at);
   const minor = u32(HEADER.minor.at);
-  if (major !== 1) sink.error('HEADER_VERSION', `the major version is ${major}, not 1`, { offset: HEADER.major.at });
+  if (major !== 1) report('HEADER_VERSION', `the major version is ${major}, not 1`, { fileOffset: HEADER.major.at });
   if (minor < 3 || minor > 6) {
-    sink.error('HEADER_VERSION', `the minor version is ${minor}; Windows reads versions 1.3 to 1.6 only`, {
-      offset: HEADER.minor.at,
+    report('HEADER_VERSION', `the minor version is ${minor}; Windows reads versions 1.3 to 1.6 only`, {
+      fileOffset: HEADER.minor.at,
     });
   }
   const fileType = u32(HEADER.fileType.at);
   if (fileType !== 0) {
-    sink.error('HEADER_FILE_TYPE', `the file type is ${fileType}, not 0 (a primary hive); is this a log file?`, {
-      offset: HEADER.fileType.at,
+    report('HEADER_FILE_TYPE', `the file type is ${fileType}, not 0 (a primary hive); is this a log file?`, {
+      fileOffset: HEADER.fileType.at,
     });
   }
   const format = u32(HEADER.fileFormat.at);
   if (format !== 1)
-    sink.error('HEADER_FORMAT', `the file format is ${format}, not 1`, { offset: HEADER.fileFormat.at });
+    report('HEADER_FORMAT', `the file format is ${format}, not 1`, { fileOffset: HEADER.fileFormat.at });
   const cluster = u32(HEADER.clustering.at);
   if (cluster !== 1) {
-    sink.error('HEADER_CLUSTERING', `the clustering factor is ${cluster}, not 1`, { offset: HEADER.clustering.at });
+    report('HEADER_CLUSTERING', `the clustering factor is ${cluster}, not 1`, { fileOffset: HEADER.clustering.at });
   }
   const stored = u32(HEADER.checksum.at);
   const computed = headerChecksum(bytes);
   if (stored !== computed) {
-    sink.error(
+    report(
       'HEADER_CHECKSUM',
       `the base block checksum is ${hex(stored)} but its bytes give ${hex(computed)}: the header is corrupt or was not finished`,
-      { offset: HEADER.checksum.at },
+      { fileOffset: HEADER.checksum.at },
     );
   } else if (headerChecksum(bytes, true) !== stored) {
-    sink.warning(
+    report(
       'HEADER_CHECKSUM_REMAP',
       'the checksum uses the 0/0xFFFFFFFF remap, which hivex and reglookup do not apply: they will reject this hive',
-      { offset: HEADER.checksum.at },
+      { fileOffset: HEADER.checksum.at },
     );
   }
   const seq1 = u32(HEADER.seq1.at);
   const seq2 = u32(HEADER.seq2.at);
   const dirty = seq1 !== seq2;
   if (dirty) {
-    sink.error(
+    report(
       'DIRTY',
-      `the hive is dirty (sequence numbers ${seq1} and ${seq2} differ): it was saved mid-update and needs transaction logs that are not here`,
-      { offset: HEADER.seq1.at },
+      `the sequence numbers ${seq1} and ${seq2} differ: the hive was saved mid-update and needs transaction logs that are not here`,
+      { fileOffset: HEADER.seq1.at },
     );
   }
   const flags = u32(HEADER.flags.at);
-  if (flags !== 0) {
-    sink.warning('HEADER_FLAGS', `the base block flags are ${hex(flags)} (KTM or layered-key state), usually 0`, {
-      offset: HEADER.flags.at,
+  /** A differencing hive: its keys' layered bits and tombstone values mean what delta-hives.md §2–§3 says. */
+  const layered = (flags & HEADER_LAYERED_KEYS) !== 0;
+  if ((flags & ~HEADER_LAYERED_KEYS) !== 0) {
+    report('HEADER_FLAGS', `the base block flags are ${hex(flags)} (KTM state), usually 0 or 0x2 (layered keys)`, {
+      fileOffset: HEADER.flags.at,
     });
+  }
+  if (layered && minor < 6) {
+    report(
+      'HEADER_LAYERED_VERSION',
+      `the base block says the hive supports layered keys (flag 0x2), but its version is 1.${minor}: differencing hives are 1.6`,
+      { fileOffset: HEADER.flags.at },
+    );
   }
   let dataLen = u32(HEADER.binsSize.at);
   const available = bytes.length - BASE_BLOCK_SIZE;
   if (dataLen === 0 || dataLen % 4096 !== 0) {
-    sink.error('HEADER_BINS_SIZE', `the hive-bins size ${hex(dataLen)} is not a positive multiple of 4096`, {
-      offset: HEADER.binsSize.at,
+    report('HEADER_BINS_SIZE', `the hive-bins size ${hex(dataLen)} is not a positive multiple of 4096`, {
+      fileOffset: HEADER.binsSize.at,
     });
-    return { minor, dirty, rootFlags: 0, keys: [] };
+    return { minor, headerFlags: flags, dirty, rootFlags: 0, keys: [] };
   }
   if (dataLen > available) {
-    sink.error(
+    report(
       'HEADER_TRUNCATED',
       `the header declares ${dataLen} bytes of hive bins but the file holds only ${Math.max(available, 0)}: the file is truncated`,
-      { offset: HEADER.binsSize.at },
+      { fileOffset: HEADER.binsSize.at },
     );
     dataLen = available - (available % 4096);
-    if (dataLen <= 0) return { minor, dirty, rootFlags: 0, keys: [] };
+    if (dataLen <= 0) return { minor, headerFlags: flags, dirty, rootFlags: 0, keys: [] };
   } else if (dataLen < available) {
-    sink.warning('TRAILING_DATA', `${available - dataLen} bytes follow the last hive bin`, {
-      offset: cellToFileOffset(dataLen),
+    report('TRAILING_DATA', `${available - dataLen} bytes follow the last hive bin`, {
+      offset: dataLen,
     });
   }
 
@@ -201,18 +240,22 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
   while (binAt < dataLen) {
     const f = cellToFileOffset(binAt);
     if (u32(f + HBIN.signature.at) !== 0x6e696268) {
-      sink.error('BIN_SIGNATURE', `no "hbin" signature at bin offset ${hex(binAt)}`, { offset: binAt });
+      report('BIN_SIGNATURE', `no "hbin" signature at ${fileHex(binAt)}`, { offset: binAt });
       break;
     }
     const declared = u32(f + HBIN.offset.at);
     if (declared !== binAt) {
-      sink.error('BIN_OFFSET', `the bin at ${hex(binAt)} says it is at ${hex(declared)}`, { offset: binAt });
+      report(
+        'BIN_OFFSET',
+        `the bin at ${fileHex(binAt)} records its bin offset as ${hex(declared)}, not ${hex(binAt)}`,
+        { offset: binAt },
+      );
     }
     const size = u32(f + HBIN.size.at);
     if (size < 4096 || size % 4096 !== 0 || binAt + size > dataLen) {
-      sink.error(
+      report(
         'BIN_SIZE',
-        `the bin at ${hex(binAt)} has size ${hex(size)}: not a multiple of 4096, or it runs past the hive-bins data`,
+        `the bin at ${fileHex(binAt)} has size ${hex(size)}: not a multiple of 4096, or it runs past the hive-bins data`,
         { offset: binAt },
       );
       break;
@@ -221,7 +264,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     const end = binAt + size;
     while (c < end) {
       if (end - c < 4) {
-        sink.error('CELL_SIZE', `the last cell of the bin at ${hex(binAt)} does not fit its 4-byte size`, {
+        report('CELL_SIZE', `the last cell of the bin at ${fileHex(binAt)} does not fit its 4-byte size`, {
           offset: c,
         });
         break;
@@ -229,9 +272,9 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       const s = view.getInt32(cellToFileOffset(c), true);
       const abs = Math.abs(s);
       if (s === 0 || abs % 8 !== 0 || c + abs > end) {
-        sink.error(
+        report(
           'CELL_SIZE',
-          `the cell at ${hex(c)} has size ${s}: zero, not a multiple of 8, or past the end of its bin (cells must tile the bin)`,
+          `the cell at ${fileHex(c)} has size ${s}: zero, not a multiple of 8, or past the end of its bin (cells must tile the bin)`,
           { offset: c },
         );
         break;
@@ -249,17 +292,17 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
   /** Validates a reference: start of an allocated cell with at least `need` data bytes. Returns the data length. */
   const cell = (off: number, need: number, what: string, keyPath: string, mark = true): number | undefined => {
     if (off === NIL) {
-      sink.error('CELL_NIL', `the ${what} offset is nil where a cell is required`, { keyPath });
+      report('CELL_NIL', `the ${what} offset is nil where a cell is required`, { keyPath });
       return undefined;
     }
     if ((off & 0x80000000) !== 0) {
-      sink.error('CELL_VOLATILE', `the ${what} offset ${hex(off)} points into volatile storage, invalid on disk`, {
+      report('CELL_VOLATILE', `the ${what} reference ${hex(off)} points into volatile storage, invalid on disk`, {
         keyPath,
       });
       return undefined;
     }
     if (off % 8 !== 0 || off >= dataLen || (slots[off / 8]! & CELL_START) === 0) {
-      sink.error('CELL_NOT_START', `the ${what} offset ${hex(off)} is not the start of a cell`, {
+      report('CELL_NOT_START', `the ${what} at ${fileHex(off)} is not the start of a cell`, {
         offset: off,
         keyPath,
       });
@@ -267,12 +310,12 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     }
     const s = sizeAt(off);
     if (s > 0) {
-      sink.error('CELL_FREE', `the ${what} at ${hex(off)} points at a free cell`, { offset: off, keyPath });
+      report('CELL_FREE', `the ${what} at ${fileHex(off)} points at a free cell`, { offset: off, keyPath });
       return undefined;
     }
     const len = -s - 4;
     if (len < need) {
-      sink.error('CELL_SHORT', `the ${what} cell at ${hex(off)} holds ${len} bytes, fewer than the ${need} it needs`, {
+      report('CELL_SHORT', `the ${what} cell at ${fileHex(off)} holds ${len} bytes, fewer than the ${need} it needs`, {
         offset: off,
         keyPath,
       });
@@ -280,7 +323,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     }
     if (mark) {
       if ((slots[off / 8]! & CELL_USED) !== 0) {
-        sink.error('CELL_SHARED', `the ${what} cell at ${hex(off)} is referenced more than once`, {
+        report('CELL_SHARED', `the ${what} cell at ${fileHex(off)} is referenced more than once`, {
           offset: off,
           keyPath,
         });
@@ -313,15 +356,17 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     off: number;
     parent: number;
     depth: number;
+    /** Below a supersede-tree key of a differencing hive: every key here must be supersede-tree or a tombstone. */
+    inTree: boolean;
   }
-  const stack: Pending[] = [{ off: rootOff, parent: -1, depth: 0 }];
+  const stack: Pending[] = [{ off: rootOff, parent: -1, depth: 0, inTree: false }];
   const visitedKeys = new Set<number>();
   while (stack.length > 0) {
-    const { off, parent, depth } = stack.pop()!;
+    const { off, parent, depth, inTree } = stack.pop()!;
     const parentKey = parent >= 0 ? keys[parent] : undefined;
     const ppath = parentKey === undefined ? '' : parentKey.path;
     if (visitedKeys.has(off)) {
-      sink.error('KEY_CYCLE', `the key cell at ${hex(off)} is reached twice: the tree has a cycle or a shared key`, {
+      report('KEY_CYCLE', `the key cell at ${fileHex(off)} is reached twice: the tree has a cycle or a shared key`, {
         offset: off,
         keyPath: ppath,
       });
@@ -332,15 +377,29 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     visitedKeys.add(off);
     const p = at(off);
     if (u16(p) !== SIG.nk) {
-      sink.error('KEY_SIGNATURE', `the cell at ${hex(off)} is not a key node ("nk")`, { offset: off, keyPath: ppath });
+      report('KEY_SIGNATURE', `the cell at ${fileHex(off)} is not a key node ("nk")`, { offset: off, keyPath: ppath });
       continue;
     }
     const kflags = u16(p + NK.flags.at);
+    // the key uses its security cell whatever else is wrong with it: count it, or a bad key also gives a false
+    // reference-count finding
+    const skOff = u32(p + NK.security.at);
+    skRefs.set(skOff, (skRefs.get(skOff) ?? 0) + 1);
     const nameLen = u16(p + NK.nameLength.at);
     if (nameLen === 0 || NK_FIXED + nameLen > len) {
-      sink.error('KEY_NAME', `the key at ${hex(off)} has a name length of ${nameLen}, empty or past its cell`, {
+      // reported at this key: its path ends with as much of its name as its cell holds
+      const fits = Math.max(0, Math.min(nameLen, len - NK_FIXED));
+      const partial = decodeName(
+        bytes.subarray(p + NK_FIXED, p + NK_FIXED + fits),
+        (kflags & KEY_FLAG.COMP_NAME) !== 0,
+      );
+      const message =
+        nameLen === 0
+          ? 'the key has an empty name'
+          : `the key's name is ${nameLen} bytes but its cell holds ${fits}: the name is cut off`;
+      report('KEY_NAME', message, {
         offset: off,
-        keyPath: ppath,
+        keyPath: parent < 0 ? '' : ppath === '' && partial !== '' ? partial : `${ppath}\\${partial}`,
       });
       continue;
     }
@@ -350,50 +409,43 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     if (parent < 0) {
       rootFlags = kflags;
       if ((kflags & KEY_FLAG.HIVE_ENTRY) === 0) {
-        sink.warning(
+        report(
           'ROOT_FLAGS',
           `the root key flags are ${hex(kflags)} without KEY_HIVE_ENTRY (0x4): Windows and offreg accept it, but Samba cannot find the root and reglookup has to search for it`,
           where,
         );
       }
     } else if (u32(p + NK.parent.at) !== parentKey!.offset) {
-      sink.error(
+      report(
         'KEY_PARENT',
-        `the key names ${hex(u32(p + NK.parent.at))} as its parent, but it is listed under the key at ${hex(parentKey!.offset)}`,
+        `the key's parent field names ${refHex(u32(p + NK.parent.at))}, but it is listed under the key at ${fileHex(parentKey!.offset)}`,
         where,
       );
     }
     if ((kflags & (KEY_FLAG.VOLATILE | KEY_FLAG.HIVE_EXIT)) !== 0) {
-      sink.error(
-        'KEY_FLAGS',
-        `the key has flags ${hex(kflags)}: volatile or hive-exit keys never belong on disk`,
-        where,
-      );
+      report('KEY_FLAGS', `the key has flags ${hex(kflags)}: volatile or hive-exit keys never belong on disk`, where);
     }
     if (depth > limits.maxDepth) {
-      sink.error('KEY_DEPTH', `the key is nested ${depth} levels deep, more than ${limits.maxDepth}`, where);
+      report('KEY_DEPTH', `the key is nested ${depth} levels deep, more than ${limits.maxDepth}`, where);
       continue;
     }
     if (keys.length >= limits.maxKeys) {
-      sink.error('LIMIT_KEYS', `the hive has more than ${limits.maxKeys} keys`, where);
+      report('LIMIT_KEYS', `the hive has more than ${limits.maxKeys} keys`, where);
       break;
     }
     const volatileCount = u32(p + NK.volatileSubkeyCount.at);
     if (volatileCount !== 0) {
-      sink.warning(
+      report(
         'KEY_VOLATILE_COUNT',
         `the key records ${volatileCount} volatile subkeys, which a file cannot hold`,
         where,
       );
     }
 
-    // security
-    const skOff = u32(p + NK.security.at);
-    skRefs.set(skOff, (skRefs.get(skOff) ?? 0) + 1);
-
     // class
     const classLen = u16(p + NK.classLength.at);
-    if (classLen > 0) cell(u32(p + NK.classCell.at), classLen, 'class name', path);
+    const classOk = classLen === 0 || cell(u32(p + NK.classCell.at), classLen, 'class name', path) !== undefined;
+    const childInTree = checkLayer(p, inTree, where);
 
     // values
     const valueCount = u32(p + NK.valueCount.at);
@@ -401,7 +453,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     let maxValueName = 0;
     let maxValueData = 0;
     if (valueCount > limits.maxValuesPerKey) {
-      sink.error('LIMIT_VALUES', `the key has ${valueCount} values, more than ${limits.maxValuesPerKey}`, where);
+      report('LIMIT_VALUES', `the key has ${valueCount} values, more than ${limits.maxValuesPerKey}`, where);
     } else if (valueCount > 0) {
       const listOff = u32(p + NK.valueList.at);
       const listLen = cell(listOff, 4 * valueCount, 'value list', path);
@@ -414,7 +466,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
           if (v === undefined) continue;
           const key = upcase(v.name);
           if (seen.has(key)) {
-            sink.error('VALUE_DUPLICATE', `two values are named "${v.name}" (names compare case-insensitively)`, {
+            report('VALUE_DUPLICATE', `two values are named "${v.name}" (names compare case-insensitively)`, {
               offset: vkOff,
               keyPath: path,
             });
@@ -428,14 +480,14 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       }
     }
     if (u32(p + NK.maxValueName.at) < maxValueName) {
-      sink.error(
+      report(
         'KEY_MAX_VALUE_NAME',
         `the key's longest-value-name field says ${u32(p + NK.maxValueName.at)} bytes but a value name has ${maxValueName}`,
         where,
       );
     }
     if (u32(p + NK.maxValueData.at) < maxValueData) {
-      sink.error(
+      report(
         'KEY_MAX_VALUE_DATA',
         `the key's largest-value-data field says ${u32(p + NK.maxValueData.at)} bytes but a value has ${maxValueData}`,
         where,
@@ -451,18 +503,14 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
           return nm.toLowerCase() === 'symboliclinkvalue' && u32(q + VK.type.at) === 6;
         });
       if (!ok) {
-        sink.error(
-          'KEY_SYMLINK',
-          'a symbolic-link key may hold only one value, SymbolicLinkValue of type REG_LINK',
-          where,
-        );
+        report('KEY_SYMLINK', 'a symbolic-link key may hold only one value, SymbolicLinkValue of type REG_LINK', where);
       }
     }
 
     const me = keys.length;
     // an exact-size copy: a pushed-to array keeps room for 16 more (most keys have a few values)
     const values = vkOffs.length === 0 ? [] : vkOffs.slice();
-    const rec: ScanKey = { offset: off, parent, name, path, children: [], values, security: skOff };
+    const rec: ScanKey = { offset: off, parent, name, path, children: [], values, security: skOff, classOk };
     keys.push(rec);
     if (parentKey !== undefined) parentKey.children.push(me);
 
@@ -481,20 +529,62 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       maxChildClass = Math.max(maxChildClass, u16(q + NK.classLength.at));
     }
     if (u16(p + NK.maxSubkeyName.at) < maxChildName) {
-      sink.error(
+      report(
         'KEY_MAX_SUBKEY_NAME',
         `the key's longest-subkey-name field says ${u16(p + NK.maxSubkeyName.at)} bytes but a subkey name has ${maxChildName}`,
         where,
       );
     }
     if (u32(p + NK.maxSubkeyClass.at) < maxChildClass) {
-      sink.error(
+      report(
         'KEY_MAX_SUBKEY_CLASS',
         `the key's longest-subkey-class field says ${u32(p + NK.maxSubkeyClass.at)} bytes but a subkey class has ${maxChildClass}`,
         where,
       );
     }
-    for (let i = childOffs.length - 1; i >= 0; i--) stack.push({ off: childOffs[i]!, parent: me, depth: depth + 1 });
+    for (let i = childOffs.length - 1; i >= 0; i--) {
+      stack.push({ off: childOffs[i]!, parent: me, depth: depth + 1, inTree: childInTree });
+    }
+  }
+
+  /**
+   * The rules of a key's layered-key byte (delta-hives.md §2): only in a differencing hive; no reserved bit; a
+   * tombstone holds no values, subkeys or class; below a supersede-tree key every key is supersede-tree or a tombstone.
+   * Returns whether the key's subkeys are below a supersede-tree key.
+   */
+  function checkLayer(p: number, inTree: boolean, where: ScanWhere): boolean {
+    const byte = bytes[p + LAYER_BITS.at]!;
+    if (!layered) {
+      if (byte !== 0) {
+        report(
+          'LAYERED_WITHOUT_FLAG',
+          `the key has layered-key bits ${hex(byte)}, but the base block does not say the hive supports layered keys: is the key deleted, replaced or merged?`,
+          where,
+        );
+      }
+      return false;
+    }
+    if ((byte & LAYER_BITS.reserved) !== 0) {
+      report('KEY_LAYER_RESERVED', `the key's layered-key bits ${hex(byte)} set reserved bits (0x7c)`, where);
+    }
+    const semantics = byte & LAYER_BITS.semantics;
+    if (semantics === LAYER_SEMANTICS.tombstone) {
+      const held = [
+        u32(p + NK.valueCount.at) === 0 ? '' : 'values',
+        u32(p + NK.subkeyCount.at) === 0 ? '' : 'subkeys',
+        u16(p + NK.classLength.at) === 0 ? '' : 'a class',
+      ].filter((x) => x !== '');
+      if (held.length > 0) {
+        report('KEY_TOMBSTONE', `the key is a tombstone (a deletion) but holds ${held.join(' and ')}`, where);
+      }
+    } else if (inTree && semantics !== LAYER_SEMANTICS.supersedeTree) {
+      report(
+        'KEY_SUPERSEDE_TREE',
+        `the key is below a supersede-tree key but is ${semantics === LAYER_SEMANTICS.merge ? 'a merge node' : 'supersede-local'}, not supersede-tree or a tombstone`,
+        where,
+      );
+    }
+    return inTree || semantics === LAYER_SEMANTICS.supersedeTree;
   }
 
   /** UTF-16 byte length of an nk's name (validated later when the child is visited). */
@@ -514,7 +604,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     const readLeaf = (leafOff: number, lp: number, lsig: number, n: number): void => {
       const stride = lsig === SIG.li ? 4 : 8;
       if (lsig === SIG.lh && minor < 5) {
-        sink.warning('LIST_LH_OLD', `an "lh" subkey list in a version 1.${minor} hive (lh came with 1.5)`, {
+        report('LIST_LH_OLD', `an "lh" subkey list in a version 1.${minor} hive (lh came with 1.5)`, {
           offset: leafOff,
           keyPath: path,
         });
@@ -529,7 +619,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
           continue;
         }
         if (lsig === SIG.lh && u32(e + 4) !== lhHash(name)) {
-          sink.error('LIST_HASH', `the "lh" hash of subkey "${name}" is ${hex(u32(e + 4))}, not ${hex(lhHash(name))}`, {
+          report('LIST_HASH', `the "lh" hash of subkey "${name}" is ${hex(u32(e + 4))}, not ${hex(lhHash(name))}`, {
             offset: leafOff,
             keyPath: path,
           });
@@ -537,7 +627,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
           const hint = lfHint(name);
           for (let k = 0; k < 4; k++) {
             if (bytes[e + 4 + k] !== hint[k]) {
-              sink.warning('LIST_HINT', `the "lf" name hint of subkey "${name}" does not match its name`, {
+              report('LIST_HINT', `the "lf" name hint of subkey "${name}" does not match its name`, {
                 offset: leafOff,
                 keyPath: path,
               });
@@ -549,12 +639,12 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         if (prev !== undefined) {
           const cmp = compareUpcase(prev, name);
           if (cmp === 0) {
-            sink.error('KEY_DUPLICATE', `two subkeys are named "${name}" (names compare case-insensitively)`, {
+            report('KEY_DUPLICATE', `two subkeys are named "${name}" (names compare case-insensitively)`, {
               offset: leafOff,
               keyPath: path,
             });
           } else if (cmp > 0) {
-            sink.error(
+            report(
               'LIST_ORDER',
               `subkey "${name}" comes after "${prev}": lists must be sorted by upper-cased name or Windows misses keys`,
               { offset: leafOff, keyPath: path },
@@ -569,7 +659,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     if (sig === SIG.ri) {
       const n = u16(p + LIST.count.at);
       if (len < 4 + 4 * n) {
-        sink.error('CELL_SHORT', `the "ri" index at ${hex(listOff)} is too short for ${n} entries`, where);
+        report('CELL_SHORT', `the "ri" index at ${fileHex(listOff)} is too short for ${n} entries`, where);
         return;
       }
       let total = 0;
@@ -580,11 +670,11 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         const lp = at(leafOff);
         const lsig = u16(lp);
         if (lsig === SIG.ri) {
-          sink.error('LIST_RI_NESTED', `the "ri" index at ${hex(listOff)} points at another "ri" index`, where);
+          report('LIST_RI_NESTED', `the "ri" index at ${fileHex(listOff)} points at another "ri" index`, where);
           continue;
         }
         if (lsig !== SIG.li && lsig !== SIG.lf && lsig !== SIG.lh) {
-          sink.error('LIST_SIGNATURE', `the subkey leaf at ${hex(leafOff)} is not an li, lf or lh list`, {
+          report('LIST_SIGNATURE', `the subkey leaf at ${fileHex(leafOff)} is not an li, lf or lh list`, {
             offset: leafOff,
             keyPath: path,
           });
@@ -592,7 +682,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         }
         const ln = u16(lp + LIST.count.at);
         if (ll < leafSize(lsig, ln)) {
-          sink.error('CELL_SHORT', `the subkey leaf at ${hex(leafOff)} is too short for ${ln} entries`, {
+          report('CELL_SHORT', `the subkey leaf at ${fileHex(leafOff)} is too short for ${ln} entries`, {
             offset: leafOff,
             keyPath: path,
           });
@@ -603,7 +693,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         readLeaf(leafOff, lp, lsig, ln);
       }
       if (total !== count) {
-        sink.error('KEY_SUBKEY_COUNT', `the key says it has ${count} subkeys but its lists hold ${total}`, {
+        report('KEY_SUBKEY_COUNT', `the key says it has ${count} subkeys but its lists hold ${total}`, {
           offset: listOff,
           keyPath: path,
         });
@@ -611,16 +701,16 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       return;
     }
     if (sig !== SIG.li && sig !== SIG.lf && sig !== SIG.lh) {
-      sink.error('LIST_SIGNATURE', `the subkey list at ${hex(listOff)} is not an li, lf, lh or ri list`, where);
+      report('LIST_SIGNATURE', `the subkey list at ${fileHex(listOff)} is not an li, lf, lh or ri list`, where);
       return;
     }
     const n = u16(p + LIST.count.at);
     if (len < leafSize(sig, n)) {
-      sink.error('CELL_SHORT', `the subkey list at ${hex(listOff)} is too short for ${n} entries`, where);
+      report('CELL_SHORT', `the subkey list at ${fileHex(listOff)} is too short for ${n} entries`, where);
       return;
     }
     if (n !== count) {
-      sink.error('KEY_SUBKEY_COUNT', `the key says it has ${count} subkeys but its list holds ${n}`, where);
+      report('KEY_SUBKEY_COUNT', `the key says it has ${count} subkeys but its list holds ${n}`, where);
       return;
     }
     readLeaf(listOff, p, sig, n);
@@ -633,12 +723,12 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     const p = at(vkOff);
     const where = { offset: vkOff, keyPath: path };
     if (u16(p) !== SIG.vk) {
-      sink.error('VALUE_SIGNATURE', `the cell at ${hex(vkOff)} in the value list is not a value ("vk")`, where);
+      report('VALUE_SIGNATURE', `the cell at ${fileHex(vkOff)} in the value list is not a value ("vk")`, where);
       return undefined;
     }
     const nl = u16(p + VK.nameLength.at);
     if (VK_FIXED + nl > len) {
-      sink.error('VALUE_NAME', `the value name (${nl} bytes) runs past its cell`, where);
+      report('VALUE_NAME', `the value name (${nl} bytes) runs past its cell`, where);
       return undefined;
     }
     const name = decodeName(
@@ -646,6 +736,14 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       (u16(p + VK.flags.at) & VALUE_COMP_NAME) !== 0,
     );
     const rawSize = u32(p + VK.dataSize.at);
+    if ((u16(p + VK.flags.at) & VALUE_TOMBSTONE) !== 0) {
+      if (layered) return checkTombstoneValue(p, name, rawSize, where);
+      report(
+        'LAYERED_WITHOUT_FLAG',
+        `value ${name === '' ? '(default)' : `"${name}"`} has the tombstone flag (0x2), but the base block does not say the hive supports layered keys: is it deleted?`,
+        where,
+      );
+    }
     const inline = (rawSize & 0x80000000) !== 0;
     const size = rawSize & 0x7fffffff;
     const type = u32(p + VK.type.at);
@@ -653,11 +751,11 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     const label = name === '' ? '(default)' : `"${name}"`;
     if (inline) {
       if (size > 4) {
-        sink.error('VALUE_INLINE', `value ${label} claims ${size} bytes stored inline; at most 4 fit`, vwhere);
+        report('VALUE_INLINE', `value ${label} claims ${size} bytes stored inline; at most 4 fit`, vwhere);
         return undefined;
       }
     } else if (size > limits.maxValueSize) {
-      sink.error('LIMIT_VALUE_SIZE', `value ${label} has ${size} bytes, more than ${limits.maxValueSize}`, vwhere);
+      report('LIMIT_VALUE_SIZE', `value ${label} has ${size} bytes, more than ${limits.maxValueSize}`, vwhere);
       return undefined;
     } else if (size > 0) {
       const dataOff = u32(p + VK.data.at);
@@ -668,16 +766,40 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       }
     }
     if ((type === 4 || type === 5) && size !== 4) {
-      sink.warning('VALUE_TYPE_SIZE', `value ${label} is a DWORD of ${size} bytes, not 4`, vwhere);
+      report('VALUE_TYPE_SIZE', `value ${label} is a DWORD of ${size} bytes, not 4`, vwhere);
     } else if (type === 11 && size !== 8) {
-      sink.warning('VALUE_TYPE_SIZE', `value ${label} is a QWORD of ${size} bytes, not 8`, vwhere);
+      report('VALUE_TYPE_SIZE', `value ${label} is a QWORD of ${size} bytes, not 8`, vwhere);
     } else if ((type === 1 || type === 2) && size % 2 !== 0) {
-      sink.warning('VALUE_TYPE_SIZE', `value ${label} is a string of odd length ${size}`, vwhere);
+      report('VALUE_TYPE_SIZE', `value ${label} is a string of odd length ${size}`, vwhere);
     } else if ((type === 1 || type === 2) && size >= 2 && (inline || !(minor >= 4 && size > BIG_DATA_THRESHOLD))) {
       const last = inline ? p + VK.data.at + size - 2 : at(u32(p + VK.data.at)) + size - 2;
-      if (u16(last) !== 0) sink.warning('VALUE_STRING_NUL', `string value ${label} does not end with a NUL`, vwhere);
+      if (u16(last) !== 0) report('VALUE_STRING_NUL', `string value ${label} does not end with a NUL`, vwhere);
     }
     return { name, size };
+  }
+
+  /**
+   * A value with the tombstone flag in a differencing hive: a deletion, which must be REG_NONE with size 0 and data
+   * offset nil (delta-hives.md §3).
+   */
+  function checkTombstoneValue(
+    p: number,
+    name: string,
+    rawSize: number,
+    where: ScanWhere,
+  ): { name: string; size: number } | undefined {
+    const label = name === '' ? '(default)' : `"${name}"`;
+    const type = u32(p + VK.type.at);
+    const dataOff = u32(p + VK.data.at);
+    if (type !== 0 || rawSize !== 0 || dataOff !== NIL) {
+      report(
+        'VALUE_TOMBSTONE',
+        `value ${label} is a tombstone (a deletion) but has type ${type}, size field ${hex(rawSize)} and data offset ${hex(dataOff)}, not REG_NONE, 0 and 0xffffffff`,
+        where,
+      );
+      return undefined;
+    }
+    return { name, size: 0 };
   }
 
   function checkBigData(dbOff: number, size: number, path: string, label: string): boolean {
@@ -686,7 +808,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     const p = at(dbOff);
     const where = { offset: dbOff, keyPath: path };
     if (u16(p) !== SIG.db) {
-      sink.error(
+      report(
         'VALUE_BIG_DATA',
         `value ${label} has ${size} bytes, so its data must be a "db" record, and is not`,
         where,
@@ -696,11 +818,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     const count = u16(p + DB.count.at);
     const need = Math.ceil(size / BIG_DATA_SEGMENT);
     if (count !== need) {
-      sink.error(
-        'VALUE_BIG_DATA',
-        `value ${label} needs ${need} big-data segments but its record lists ${count}`,
-        where,
-      );
+      report('VALUE_BIG_DATA', `value ${label} needs ${need} big-data segments but its record lists ${count}`, where);
       return false;
     }
     const listOff = u32(p + DB.segmentList.at);
@@ -713,7 +831,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       const sl = cell(seg, want, `big-data segment ${i} of value ${label}`, path);
       if (sl === undefined) return false;
       if (sl < want + 4) {
-        sink.warning(
+        report(
           'VALUE_SEGMENT_TIGHT',
           `big-data segment ${i} of value ${label} has no 4 spare bytes; hivex reads it truncated`,
           { offset: seg, keyPath: path },
@@ -734,9 +852,9 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       if (len === undefined) return false;
       const p = at(off);
       if (u16(p) !== SIG.sk) {
-        sink.error(
+        report(
           'SECURITY_SIGNATURE',
-          `the cell at ${hex(off)} is used as a security cell but is not "sk"`,
+          `the cell at ${fileHex(off)} is used as a security cell but is not "sk"`,
           skWhere(off),
         );
         return false;
@@ -750,9 +868,9 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       for (let n = 0; n <= limit; n++) {
         const p = at(cur);
         if (u32(p + SK.blink.at) !== prev) {
-          sink.error(
+          report(
             'SECURITY_LIST',
-            `the security cell at ${hex(cur)} links back to ${hex(u32(p + SK.blink.at))}, not ${hex(prev)}: the list is broken`,
+            `the security cell at ${fileHex(cur)} links back to ${refHex(u32(p + SK.blink.at))}, not ${fileHex(prev)}: the list is broken`,
             skWhere(cur),
           );
         }
@@ -760,17 +878,17 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         const next = u32(p + SK.flink.at);
         if (next === rootSk) break;
         if (listed.has(next)) {
-          sink.error(
+          report(
             'SECURITY_LIST',
-            `the security list loops at ${hex(next)} without returning to the root's cell`,
+            `the security list loops at ${refHex(next)} without returning to the root's cell`,
             skWhere(cur),
           );
           break;
         }
         if (!validSk(next)) {
-          sink.error(
+          report(
             'SECURITY_LIST',
-            `the security cell at ${hex(cur)} links to ${hex(next)}, which is not one`,
+            `the security cell at ${fileHex(cur)} links to ${refHex(next)}, which is not one`,
             skWhere(cur),
           );
           break;
@@ -781,7 +899,7 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       if (u32(at(rootSk) + SK.blink.at) !== cur && listed.size > 0) {
         // blink of the first must be the last
         if (!(listed.size === 1 && u32(at(rootSk) + SK.blink.at) === rootSk)) {
-          sink.error(
+          report(
             'SECURITY_LIST',
             `the first security cell's back link does not point at the last one`,
             skWhere(rootSk),
@@ -789,14 +907,14 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
         }
       }
     } else {
-      sink.error('SECURITY_ROOT', 'the root key has no valid security cell', { offset: rootSk, keyPath: '' });
+      report('SECURITY_ROOT', 'the root key has no valid security cell', { offset: rootSk, keyPath: '' });
     }
     for (const [off, refs] of skRefs) {
       if (!listed.has(off)) {
         if (off !== rootSk && validSk(off)) {
-          sink.error(
+          report(
             'SECURITY_UNLISTED',
-            `the security cell at ${hex(off)} is used by keys but is not in the security list`,
+            `the security cell at ${fileHex(off)} is used by keys but is not in the security list`,
             skWhere(off),
           );
         }
@@ -804,18 +922,22 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       }
       const rc = listed.get(off)!;
       if (rc !== refs) {
-        sink.error(
-          'SECURITY_REFCOUNT',
-          `the security cell at ${hex(off)} has reference count ${rc} but ${refs} keys use it`,
+        // below the users Windows frees the cell while keys use it; above, the cell only leaks (regf.md §7)
+        report(
+          rc < refs ? 'SECURITY_REFCOUNT' : 'SECURITY_REFCOUNT_HIGH',
+          `the security cell at ${fileHex(off)} has reference count ${rc} but ${refs} key${refs === 1 ? ' uses' : 's use'} it`,
           skWhere(off),
         );
       }
     }
+    /** Listed security cells whose descriptor fits the cell: what the accessors may read. */
+    const readable = new Set<number>();
     for (const [off, rc] of listed) {
+      if (SK_FIXED + u32(at(off) + SK.sdLength.at) <= -sizeAt(off) - 4) readable.add(off);
       if (!skRefs.has(off)) {
-        sink.error(
-          'SECURITY_REFCOUNT',
-          `the security cell at ${hex(off)} has reference count ${rc} but no key uses it`,
+        report(
+          'SECURITY_UNUSED',
+          `the security cell at ${fileHex(off)} (reference count ${rc}) is in the security list but no key uses it`,
           skWhere(off),
         );
       }
@@ -825,9 +947,9 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       const sdLen = u32(p + SK.sdLength.at);
       const cellLen = -sizeAt(off) - 4;
       if (SK_FIXED + sdLen > cellLen) {
-        sink.error(
+        report(
           'SECURITY_DESCRIPTOR',
-          `the security descriptor at ${hex(off)} (${sdLen} bytes) runs past its cell`,
+          `the security descriptor at ${fileHex(off)} (${sdLen} bytes) runs past its cell`,
           skWhere(off),
         );
         continue;
@@ -835,13 +957,15 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
       try {
         decodeSecurityDescriptor(bytes.subarray(p + SK_FIXED, p + SK_FIXED + sdLen));
       } catch (e) {
-        sink.error(
+        report(
           'SECURITY_DESCRIPTOR',
-          `the security descriptor at ${hex(off)} is invalid: ${(e as Error).message}`,
+          `the security descriptor at ${fileHex(off)} is invalid: ${(e as Error).message}`,
           skWhere(off),
         );
       }
     }
+    // only a hive with errors has keys whose security cell is unusable: the reader then shows no descriptor for them
+    for (const k of keys) if (!readable.has(k.security)) k.security = NIL;
   }
 
   // ── leaks ───────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -854,13 +978,13 @@ export function scanHive(bytes: Uint8Array, sink: ScanSink, limits: HiveLimits =
     }
   }
   if (leaks > 0 && keys.length > 0) {
-    sink.warning(
+    report(
       'UNREFERENCED_CELLS',
-      `${leaks} allocated cell${leaks === 1 ? ' is' : 's are'} not referenced by any key (first at ${hex(firstLeak)})`,
+      `${leaks} allocated cell${leaks === 1 ? ' is' : 's are'} not referenced by any key (first at ${fileHex(firstLeak)})`,
       { offset: firstLeak },
     );
   }
-  return { minor, dirty, rootFlags, keys };
+  return { minor, headerFlags: flags, dirty, rootFlags, keys };
 }
 
 const DB_SIZE_MIN = 8;

@@ -1,6 +1,7 @@
 /**
  * Public types of the hive module: opaque handles, options, findings and `.reg` changes.
  */
+import type { FindingCode } from './findings.js';
 
 declare const keyBrand: unique symbol;
 declare const valueBrand: unique symbol;
@@ -31,8 +32,11 @@ export const REG = {
   QWORD: 11,
 } as const;
 
-/** A hive format version we write: 1.5 (offreg, `lh` lists, big data) or 1.3 (NT4 / new kernel hives, `lf`). */
-export type HiveVersion = '1.3' | '1.5';
+/**
+ * A hive format version we write: 1.5 (offreg, `lh` lists, big data), 1.3 (NT4 / new kernel hives, `lf`, no big
+ * data), 1.4 (`lf`, big data) or 1.6 (a differencing hive: as 1.5, with layered keys).
+ */
+export type HiveVersion = '1.3' | '1.4' | '1.5' | '1.6';
 
 /** Root key flags: 0x2C (KEY_HIVE_ENTRY | KEY_NO_DELETE | KEY_COMP_NAME, the kernel's) or 0x20 (offreg's). */
 export type RootFlags = 0x20 | 0x2c;
@@ -53,13 +57,22 @@ export interface OpenHiveOptions {
   /** The file name, used in error messages. */
   readonly path?: string;
   readonly limits?: Partial<HiveLimits>;
+  /**
+   * Read a hive with errors as far as it can be walked: each error finding (the first 1000) goes here instead of being
+   * thrown, once the pass is over and the root key is known to be usable (see `openHive`). Without it, the first error
+   * throws.
+   */
+  readonly onError?: (finding: HiveFinding) => void;
 }
 
-/** One problem the checker found. `code` is a stable identifier such as `HEADER_CHECKSUM`. */
+/**
+ * One problem the checker found. `code` is a stable identifier such as `HEADER_CHECKSUM`; its severity and meaning are
+ * in the catalogue (`findings.ts`, `docs/hive-findings.md`).
+ */
 export interface HiveFinding {
-  readonly code: string;
+  readonly code: FindingCode;
   readonly severity: 'error' | 'warning';
-  /** Offset relative to the start of the hive-bins data (file offset − 4096), or a file offset for header findings. */
+  /** Where: a file offset (from the start of the file, base block included), as every offset in a finding. */
   readonly offset?: number;
   /** `\`-separated path below the root key ('' = the root key itself). */
   readonly keyPath?: string;
@@ -77,11 +90,17 @@ export interface HiveCheckResult {
 
 /** Options of `buildHive` / `writeHive` / `createEmptyHive`. */
 export interface BuildHiveOptions {
-  /** '1.5' (default, what offreg writes) or '1.3'. */
+  /**
+   * The format version. Default: the version of the hive the builder was read from (`builderFromHive`: a rewrite keeps
+   * it), else '1.6' for a differencing builder (`layered`), else '1.5' (what offreg writes).
+   */
   readonly version?: HiveVersion;
   /** FILETIME for every key without its own timestamp, and for offreg's save stamp at 0x200. Default 0. */
   readonly timestamp?: bigint;
-  /** Flags of the root key. Default 0x2C (see README: the kernel's choice; reglookup and Samba need it). */
+  /**
+   * Flags of the root key. Default: the builder root's own flags (a rewrite keeps them), else 0x2C (see README: the
+   * kernel's choice; reglookup and Samba need it).
+   */
   readonly rootFlags?: RootFlags;
 }
 

@@ -3,7 +3,9 @@
  * layer i; a single layer or folder against the other's single layer) and describes each comparison.
  */
 import { compareLayers } from '../layer/index.js';
+import { escapeControls } from '../terminal-text.js';
 import { type DiffReport, describeComparison, renderDiff } from './diff.js';
+import { keepDeltaHives, type RegistryDiff, registryDiff, renderRegistryDiff } from './hive-changes.js';
 import type { InspectSource } from './source.js';
 
 /** One compared pair of layers. */
@@ -11,6 +13,8 @@ export interface LayerDiff {
   /** `layer 1/3`, or the two names for single layers. */
   readonly title: string;
   readonly report: DiffReport;
+  /** How the registry changes of the layers' `Hives/*_Delta` differ (empty when they make the same changes). */
+  readonly registry: readonly RegistryDiff[];
 }
 
 /** What `winlayer diff` prints. `equal` allows noise (entry order, header spelling). */
@@ -30,8 +34,13 @@ export async function diffSources(a: InspectSource, b: InspectSource): Promise<S
   const n = Math.min(a.layers.length, b.layers.length);
   const single = a.layers.length === 1 && b.layers.length === 1;
   for (let i = 0; i < n; i++) {
-    const cmp = await compareLayers(a.layers[i]!.open(), b.layers[i]!.open());
-    layers.push({ title: single ? `${a.name} ↔ ${b.name}` : `layer ${i + 1}`, report: describeComparison(cmp) });
+    const [da, db] = [new Map<string, Uint8Array>(), new Map<string, Uint8Array>()];
+    const cmp = await compareLayers(keepDeltaHives(a.layers[i]!.open(), da), keepDeltaHives(b.layers[i]!.open(), db));
+    layers.push({
+      title: single ? `${a.name} ↔ ${b.name}` : `layer ${i + 1}`,
+      report: describeComparison(cmp),
+      registry: registryDiff(da, db),
+    });
   }
   return {
     equal: a.layers.length === b.layers.length && layers.every((l) => l.report.equal),
@@ -46,11 +55,13 @@ export function renderSourceDiff(d: SourceDiff): string[] {
   const lines: string[] = [];
   const many = d.layers.length > 1 || d.a.layers !== d.b.layers;
   for (const l of d.layers) {
-    if (many) lines.push(`== ${l.title}`);
-    lines.push(...renderDiff(l.report));
+    if (many) lines.push(`== ${escapeControls(l.title)}`);
+    // the registry changes go with the entry changes, before the layer's summary line
+    const body = renderDiff(l.report);
+    lines.push(...body.slice(0, -1), ...renderRegistryDiff(l.registry), ...body.slice(-1));
   }
   if (d.a.layers !== d.b.layers) {
-    lines.push(`different: ${d.a.name} has ${d.a.layers} layers, ${d.b.name} has ${d.b.layers}`);
+    lines.push(escapeControls(`different: ${d.a.name} has ${d.a.layers} layers, ${d.b.name} has ${d.b.layers}`));
   } else if (many) {
     lines.push(d.equal ? `== equal: all ${d.a.layers} layers` : '== different');
   }

@@ -5,6 +5,7 @@
  */
 import { isWinlayerError } from '../errors.js';
 import type { ComparedField, LayerComparison } from '../layer/index.js';
+import { escapeControls } from '../terminal-text.js';
 import { base64ToSddl, formatAttributes } from '../windows/index.js';
 
 /** One differing field, display-ready (`null` = absent on that side). */
@@ -100,7 +101,8 @@ export interface RenderDiffOptions {
 
 /**
  * The text of a diff: `+` added, `-` removed, `~` changed with one indented `field: a → b` line per field, the
- * hard-link groups, then the noise and a summary line. Returns lines without newlines.
+ * hard-link groups, then the noise and a summary line. Returns lines without newlines, with the control characters
+ * of names and values escaped (they come from the archives).
  */
 export function renderDiff(r: DiffReport, opts: RenderDiffOptions = {}): string[] {
   const limit = opts.limit ?? Number.POSITIVE_INFINITY;
@@ -135,5 +137,5 @@ export function renderDiff(r: DiffReport, opts: RenderDiffOptions = {}): string[
       ? `equal (${r.counts.a} and ${r.counts.b} entries)`
       : `different: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length + r.linkGroups.length} changed`,
   );
-  return out;
+  return out.map(escapeControls);
 }

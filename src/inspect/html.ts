@@ -3,6 +3,7 @@
  * external resource — with a size treemap (folders by size, hard-linked data once), the biggest files and the distinct
  * security descriptors as SDDL with how many entries use each. Pure: summaries in, a string out; deterministic.
  */
+import { escapeControls } from '../terminal-text.js';
 import { formatBytes } from './format.js';
 import type { FolderNode, LayerSummary } from './summary.js';
 import { type Rect, squarify } from './treemap.js';
@@ -167,9 +168,12 @@ function px(n: number): string {
   return `${Math.round(n * 10) / 10}px`;
 }
 
-/** Escapes text for HTML content and attribute values. */
+/**
+ * Escapes text for HTML content and attribute values. Control characters (not allowed in HTML, and raw on a terminal
+ * that shows the file) are made visible first, as the text outputs show them (`\x1b`).
+ */
 export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return escapeControls(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 const CSS = [

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { type ErrorCode, isWinlayerError } from '../errors.js';
 import { decompress, detectCompression, readTar } from '../tar/index.js';
+import { escapeControls } from '../terminal-text.js';
 import { flattenSource } from './flatten.js';
 import { type LintFinding, type LintReport, lintLayer, makeReport } from './lint.js';
 import { LINT_RULES, type RuleId } from './rules.js';
@@ -24,7 +25,7 @@ export interface LintNamedOptions extends LintSourceOptions, OpenInspectOptions 
 }
 
 /** Image errors that mean "this image is malformed" (a finding), not "it cannot be reached" (thrown). */
-const IMAGE_DEFECTS: readonly ErrorCode[] = ['OCI_INVALID', 'OCI_DIGEST'];
+const IMAGE_DEFECTS: readonly ErrorCode[] = ['INVALID_IMAGE', 'OCI_DIGEST'];
 
 /**
  * Opens a source by name and lints it (the `winlayer lint` call). A malformed image (index, manifest, config, or
@@ -122,7 +123,15 @@ async function lintImageLayer(
       return: async () => ({ done: true, value: undefined }),
     }),
   };
-  const r = await lintLayer(readTar(tee), opts);
+  let r: LintReport;
+  try {
+    r = await lintLayer(readTar(tee), opts);
+  } catch (e) {
+    // A layer blob that is not a tar is a defect of the image (a finding), not an input lint cannot use.
+    if (!isWinlayerError(e, 'NOT_A_TAR')) throw e;
+    await plain.return?.(undefined);
+    return makeReport([finding('archive-corrupt', e.message.split('\n')[0]!, opts.layer)], 0, opts.base ?? false);
+  }
   if (r.findings.some((f) => f.rule === 'archive-corrupt') || layer.diffId === undefined) {
     await plain.return?.(undefined);
     return r;
@@ -172,7 +181,8 @@ async function* decompressSniffed(blob: AsyncIterable<Uint8Array>): AsyncGenerat
 
 /**
  * The text of a report: one `severity rule  [layer: ][entry: ]message` line and one `hint:` line per finding, at
- * most `perRule` findings per rule (the rest counted), then a summary line. Returns lines without newlines.
+ * most `perRule` findings per rule (the rest counted), then a summary line. Returns lines without newlines, with the
+ * control characters of the names they quote escaped (they come from the archive).
  */
 export function renderLintReport(r: LintReport, opts: { readonly perRule?: number } = {}): string[] {
   const perRule = opts.perRule ?? Number.POSITIVE_INFINITY;
@@ -188,8 +198,10 @@ export function renderLintReport(r: LintReport, opts: { readonly perRule?: numbe
     shown.set(f.rule, n + 1);
     const where = [f.layer, f.entry].filter((s) => s !== undefined).join(': ');
     lines.push(
-      `${f.severity === 'error' ? 'error  ' : 'warning'} ${f.rule}  ${where === '' ? '' : `${where}: `}${f.message}`,
-      `    hint: ${f.hint}`,
+      escapeControls(
+        `${f.severity === 'error' ? 'error  ' : 'warning'} ${f.rule}  ${where === '' ? '' : `${where}: `}${f.message}`,
+      ),
+      escapeControls(`    hint: ${f.hint}`),
     );
   }
   for (const [rule, n] of hidden) lines.push(`… ${n} more ${rule} finding${n > 1 ? 's' : ''} (--json lists all)`);

@@ -5,10 +5,11 @@
  */
 import type { LayerEntry, PaxRecord } from '../entry.js';
 import { type ErrorCode, isWinlayerError, type WinlayerError } from '../errors.js';
-import { checkHive, child, openHive, root } from '../hive/index.js';
-import { BASE_LAYER_HIVES, HIVE_CONFIG_DIR, UVM_BCD_PATH } from '../layer/index.js';
+import { checkHive, child, isDifferencingHive, NOT_A_BASE_HIVE, openHive, root } from '../hive/index.js';
+import { BASE_HIVE_PATHS, missingBaseHives, UVM_BCD_PATH } from '../layer/index.js';
 import { isManagedPaxKey } from '../tar/index.js';
 import { decodeSecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
+import { type HivesEntryFinding, hivesEntryFinding } from './hive-changes.js';
 import { LINT_RULES, type RuleId, type Severity } from './rules.js';
 
 /** One finding: which rule, how bad, where (layer, entry) and how to fix it. */
@@ -46,7 +47,7 @@ export interface LintOptions {
 }
 
 /** The five hives a base layer must hold, as layer paths. */
-export const BASE_HIVES: readonly string[] = BASE_LAYER_HIVES.map((h) => `${HIVE_CONFIG_DIR}/${h}`);
+export const BASE_HIVES: readonly string[] = BASE_HIVE_PATHS;
 /** Where the UtilityVM boot store lives. */
 export const BCD_PATH = UVM_BCD_PATH;
 
@@ -62,6 +63,7 @@ const NOT_CORRUPTION: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'INTERRUPTED',
   'BODY_STALE',
   'SOURCE_UNREADABLE',
+  'NOT_A_TAR',
   'REGISTRY',
   'REGISTRY_AUTH',
   'OCI_REF',
@@ -85,7 +87,8 @@ const STREAM_NAME_BAD = /[\0/\\:]/;
 /**
  * Lints one layer. Streams: reads `entries` once, in order, draining only the bodies of the hives and the BCD.
  * A read error of the source (`TAR_*`, `COMPRESSION`, …) becomes an `archive-corrupt` finding and ends the pass.
- * Throws only when the source cannot be opened at all (`NOT_FOUND`, `IO`, `SOURCE_UNREADABLE`, registry errors).
+ * Throws only when the source cannot be opened at all (`NOT_FOUND`, `IO`, `SOURCE_UNREADABLE`, registry errors) or
+ * is not a tar (`NOT_A_TAR`: an input lint cannot use, exit 2, as for `ls` and `import`).
  */
 export async function lintLayer(entries: AsyncIterable<LayerEntry>, opts: LintOptions = {}): Promise<LintReport> {
   const pass = new LayerPass(opts);
@@ -115,6 +118,8 @@ class LayerPass {
   /** Whiteouts and opaque markers, reported at the end when the layer turns out to be a base layer. */
   readonly #whiteouts: LayerEntry[] = [];
   readonly #hives = new Map<string, HiveResult>();
+  /** Findings about `Hives/` entries, reported at the end when the layer turns out to be non-base. */
+  readonly #hivesEntries: Array<HivesEntryFinding & { readonly path: string }> = [];
   /** Security descriptors already decoded (base64 → problem, or '' when valid). */
   readonly #sdChecked = new Map<string, string>();
   #bcd: HiveResult | undefined;
@@ -124,6 +129,12 @@ class LayerPass {
   #lastFile: string | undefined;
   /** The source failed mid-way: what is missing cannot be told from what was not read. */
   #corrupted = false;
+  /**
+   * Entries whose mode has no permission bits, and the first of them: go-winio and hcsshim write every entry so
+   * (Microsoft's own layers), so `mode-000` is one finding with a count, not one per entry.
+   */
+  #modeless = 0;
+  #firstModeless: string | undefined;
 
   constructor(opts: LintOptions) {
     this.#opts = opts;
@@ -143,7 +154,9 @@ class LayerPass {
 
   corrupt(e: WinlayerError): void {
     this.#corrupted = true;
-    this.#add('archive-corrupt', e.message.split('\n')[0]!, e.entry, e.hint ?? LINT_RULES['archive-corrupt'].hint);
+    // The finding shows the entry in its own column: the message must not name it again.
+    const message = e.entry === undefined ? e.message.split('\n')[0]! : [e.path, e.reason].filter(Boolean).join(': ');
+    this.#add('archive-corrupt', message, e.entry, e.hint ?? LINT_RULES['archive-corrupt'].hint);
   }
 
   async entry(e: LayerEntry): Promise<void> {
@@ -172,9 +185,7 @@ class LayerPass {
     if (!marker && raw.format !== 'pax') {
       this.#add('non-pax-entry', `written as a ${raw.format} header without PAX records`, e.path);
     }
-    if (!marker && (raw.mode & 0o7777) === 0) {
-      this.#add('mode-000', `mode ${raw.mode.toString(8).padStart(6, '0')} has no permission bits`, e.path);
-    }
+    if (!marker && (raw.mode & 0o7777) === 0 && this.#modeless++ === 0) this.#firstModeless = e.path;
     const created = findPax(raw.pax, 'LIBARCHIVE.creationtime');
     if (created !== undefined && looksUnpadded(created)) {
       this.#add(
@@ -344,6 +355,11 @@ class LayerPass {
 
   /** Buffers and checks the base-layer hives and the BCD. */
   async #bufferedChecks(e: LayerEntry): Promise<void> {
+    if (e.path.startsWith('Hives/')) {
+      const f = await hivesEntryFinding(e, this.#opts.maxHiveBytes);
+      if (f !== undefined) this.#hivesEntries.push({ ...f, path: e.path });
+      return;
+    }
     if (!e.path.startsWith('Files/') && !e.path.startsWith('UtilityVM/')) return;
     const key = upcase(e.path);
     const isHive = HIVE_KEYS.has(key);
@@ -375,6 +391,7 @@ class LayerPass {
       if (at < size) bytes.set(chunk.subarray(0, size - at), at);
       at += chunk.length;
     }
+    if (isDifferencingHive(bytes)) return NOT_A_BASE_HIVE;
     const report = checkHive(bytes);
     if (report.dirty) return 'dirty: it needs transaction logs (.LOG1/.LOG2) that a layer does not carry';
     if (report.errors.length > 0) {
@@ -389,7 +406,20 @@ class LayerPass {
     return undefined;
   }
 
+  /** The one `mode-000` finding, at the first such entry. */
+  #modeFinding(): void {
+    const n = this.#modeless;
+    if (n === 0) return;
+    this.#add(
+      'mode-000',
+      `${n === 1 ? '1 entry has' : `${n} entries have`} a mode with no permission bits (type bits only, as go-winio and ` +
+        'hcsshim write them); Windows ignores the mode, but tar and containerd on Linux extract such files unreadable',
+      this.#firstModeless,
+    );
+  }
+
   finish(): LintReport {
+    this.#modeFinding();
     const base = this.#opts.base ?? !(this.#sawHives || this.#whiteouts.length > 0);
     if (this.#corrupted) return makeReport(this.#findings, this.#count, base);
     if (base) {
@@ -398,10 +428,13 @@ class LayerPass {
       }
       if (this.#sawHives)
         this.#add('hives-in-base-layer', 'the layer has Hives/ entries but is linted as a base layer');
+      // The rule export applies too (it refuses to write a base layer without them).
+      const missing = missingBaseHives((h) => this.#hives.has(upcase(h)));
       for (const h of BASE_HIVES) {
         const r = this.#hives.get(upcase(h));
-        if (r === undefined) this.#add('base-hive-missing', 'not in the layer: a base layer needs all five hives', h);
-        else if (r.problem !== undefined) this.#add('base-hive-invalid', r.problem, r.path);
+        if (missing.includes(h))
+          this.#add('base-hive-missing', 'not in the layer: a base layer needs all five hives', h);
+        else if (r?.problem !== undefined) this.#add('base-hive-invalid', r.problem, r.path);
       }
       if (this.#sawUvmFiles) {
         if (this.#bcd === undefined) this.#add('bcd-invalid', `UtilityVM/Files has no ${BCD_PATH}`, BCD_PATH);
@@ -411,6 +444,7 @@ class LayerPass {
       for (const w of this.#whiteouts) {
         if (w.kind === 'opaqueWhiteout') this.#add('opaque-whiteout', `would empty ${w.directory}`, w.path);
       }
+      for (const f of this.#hivesEntries) this.#add(f.rule, f.message, f.path);
     }
     for (const { target, link } of this.#pendingLinks.values()) {
       if (base) this.#add('hardlink-target-missing', `the target ${target} is not in the layer`, link);

@@ -5,6 +5,7 @@
  */
 import type { LayerEntry } from '../entry.js';
 import { isWinlayerError } from '../errors.js';
+import { escapeControls } from '../terminal-text.js';
 import { bytesToSddl, formatIso7 } from '../windows/index.js';
 
 /** The `--long` facts of an entry, as JSON-ready values (absent facts are left out). */
@@ -37,7 +38,7 @@ export function longFacts(e: LayerEntry): LongFacts {
   return facts as LongFacts;
 }
 
-/** The `--long` lines printed under an entry's `ls` line (indented, no newline). */
+/** The `--long` lines printed under an entry's `ls` line (indented, no newline; EA names with controls escaped). */
 export function longLines(e: LayerEntry, indent = '    '): string[] {
   const f = longFacts(e);
   const out: string[] = [];
@@ -45,7 +46,7 @@ export function longLines(e: LayerEntry, indent = '    '): string[] {
   else if (e.kind !== 'hardlink' && e.kind !== 'stream' && e.kind !== 'whiteout' && e.kind !== 'opaqueWhiteout') {
     out.push(`${indent}sd: (none)`);
   }
-  for (const ea of f.extendedAttributes ?? []) out.push(`${indent}ea: ${ea.name}=${ea.value}`);
+  for (const ea of f.extendedAttributes ?? []) out.push(`${indent}ea: ${escapeControls(ea.name)}=${ea.value}`);
   // Times equal to the modification time (the usual case) are not repeated; --json has them all.
   const mtime = formatIso7(e.win.lastWriteTime);
   const times = [
@@ -63,6 +64,6 @@ function sddlOf(sd: Uint8Array): string {
     return bytesToSddl(sd);
   } catch (e) {
     if (!isWinlayerError(e)) throw e;
-    return `(invalid: ${e.message.split('\n')[0]})`;
+    return `(invalid: ${escapeControls(e.message.split('\n')[0]!)})`;
   }
 }

@@ -72,6 +72,17 @@ export const LINT_RULES = {
     summary: 'registry deltas (Hives/) in a layer treated as a base layer',
     hint: 'a base layer keeps its registry in Files/Windows/System32/config; drop Hives/ or lint as --non-base',
   },
+  'delta-hive-invalid': {
+    severity: 'error',
+    summary:
+      'a Hives/*_Delta that is not a clean differencing hive (version 1.6, layered keys): corrupt, dirty or a whole hive',
+    hint: 'write the registry changes as a differencing hive (Windows exports them so), or drop the file',
+  },
+  'hives-unknown-entry': {
+    severity: 'warning',
+    summary: 'an entry under Hives/ other than the five deltas Windows merges (System_Delta, Software_Delta, …)',
+    hint: 'Windows merges only DefaultUser_Delta, Sam_Delta, Security_Delta, Software_Delta and System_Delta: rename or drop it',
+  },
   'base-hive-missing': {
     severity: 'error',
     summary:
@@ -162,7 +173,8 @@ export const LINT_RULES = {
   },
   'mode-000': {
     severity: 'warning',
-    summary: 'an entry with no permission bits (go-winio#184): extracted on Linux it is unreadable',
+    summary:
+      'entries with no permission bits (type-only modes, as go-winio writes them; go-winio#184): extracted on Linux they are unreadable. One finding, with a count',
     hint: 'write 0755 for folders and 0644 for files',
   },
   'rawsd-missing': {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import fs, {
   type BigIntStats,
   closeSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -300,7 +301,7 @@ test('background writer: the same folder, sidecar and result as the synchronous 
   }
 });
 
-test('background writer: a failure on the writer thread names its entry and leaves nothing behind', async (t) => {
+test('a name past NAME_MAX is refused before it is made, naming the entry and the limit', async (t) => {
   const root = tempDir(t);
   const entries = variety(500);
   // 100 UTF-16 units pass the Windows rules, but 300 UTF-8 bytes exceed a Linux name (255 bytes).
@@ -309,6 +310,29 @@ test('background writer: a failure on the writer thread names its entry and leav
   await assert.rejects(writeLayerDir(from(entries), join(root, 'layer'), { sync: false, background: true }), {
     code: 'IO',
     entry: long,
+    message: /cannot write the entry: the name is 300 bytes; this host takes at most 255 \(NAME_MAX\)/,
+  });
+  assert.deepEqual(readdirSync(root), []);
+});
+
+test('background writer: a failure on the writer thread names its entry and leaves nothing behind', async (t) => {
+  const root = tempDir(t);
+  const victim = 'Files/many/f1499.txt';
+  async function* entries(): AsyncIterable<LayerEntry> {
+    for (const e of variety(1500)) {
+      if (e.path === victim) {
+        // Something else takes the name on disk first: the thread's O_EXCL create fails (EEXIST).
+        const folder = join(root, readdirSync(root)[0]!, 'Files', 'many');
+        while (!existsSync(folder)) await new Promise((resolve) => setTimeout(resolve, 1));
+        writeFileSync(join(folder, 'f1499.txt'), 'squatter');
+      }
+      yield e;
+    }
+  }
+  await assert.rejects(writeLayerDir(entries(), join(root, 'layer'), { sync: false, background: true }), {
+    code: 'IO',
+    entry: victim,
+    message: /EEXIST/,
   });
   assert.deepEqual(readdirSync(root), []);
 });

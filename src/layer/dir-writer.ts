@@ -23,13 +23,14 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  type Stats,
   statSync,
   unlinkSync,
   utimesSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { AtomicTarget, removeStaleTemps } from '../atomic.js';
+import { join, resolve } from 'node:path';
+import { AtomicTarget, hostPathProblem } from '../atomic.js';
 import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { bodyViewReader } from '../tar/read.js';
@@ -40,6 +41,7 @@ import {
   decodeRecord,
   encodeRecord,
   type LayerKind,
+  SIDECAR_DIR,
   type SidecarRecord,
   type SidecarStream,
   SidecarWriter,
@@ -66,7 +68,10 @@ export interface WriteLayerDirOptions {
    * parent's `Files/`, in order; found ones are recorded as links into the parent (nothing is written on disk).
    */
   readonly parents?: readonly string[];
-  /** Replace an existing, non-empty target (atomically: the old folder is removed only after the new one is in place). */
+  /**
+   * Replace an existing layer folder (one holding `Files/` or `.winlayer/`; never a file, a link or another folder):
+   * the old folder is set aside and removed only once the new one is in place (`AtomicTarget.commit`).
+   */
   readonly force?: boolean;
   /** Sync the new folder to stable storage once before the rename. Default true. */
   readonly sync?: boolean;
@@ -153,11 +158,12 @@ const DEFER_LINK = 1;
 /**
  * Writes `entries` into the layer folder `layerDir` (sink). Streams: bodies are copied straight to disk; memory holds
  * a table of two 32-bit words per name, the names and the folders (whose times are set last) are spilled to files in
- * the temporary folder. The target must not exist
- * or be an empty folder, unless `force`. Throws `WinlayerError` — `LAYER_UNSAFE`, `LAYER_INVALID`, `LAYER_HARDLINK`,
- * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SPECIAL_FILE`, `LAYER_EXISTS`, `IO`, or whatever the source throws — and
- * then leaves nothing behind. `input` (from `importLayer`): the shared buffers the entries' bodies are read into, whose
- * bytes the background writer then writes without a copy.
+ * the temporary folder. The target must not exist or be an empty folder, unless `force` (a layer folder only). A
+ * folder or file whose path passes the host's limits (`HOST_PATH_LIMITS`) is refused before it is made. Throws
+ * `WinlayerError` — `LAYER_UNSAFE`, `LAYER_INVALID`, `LAYER_HARDLINK`, `NAME_INVALID`, `NAME_COLLISION`, `SD_INVALID`,
+ * `LAYER_SPECIAL_FILE`, `LAYER_EXISTS`, `NOT_FOUND`, `IO`, or whatever the source throws — and then leaves nothing
+ * behind. `input` (from `importLayer`): the shared buffers the entries' bodies are read into, whose bytes the
+ * background writer then writes without a copy.
  */
 export async function writeLayerDir(
   entries: AsyncIterable<LayerEntry>,
@@ -178,11 +184,13 @@ export async function writeLayerDir(
     }
     if (!ok) throw new WinlayerError('NOT_FOUND', 'the parent layer folder does not exist', { path: p });
   }
-  const exists = checkTarget(finalPath, opts.force === true);
-  removeStaleTemps(finalPath);
-  const target = new AtomicTarget(finalPath);
+  // Checks that the folder that holds the target exists, and puts back an old layer an interrupted `--force` set aside
+  // (before the target is looked at: it is the target again).
+  const target = new AtomicTarget(finalPath, { kind: 'folder' });
   let sidecar: SidecarWriter | undefined;
+  let exists = false;
   try {
+    exists = checkTarget(finalPath, opts.force === true);
     mkdirSync(target.tempPath, { mode: DIR_MODE });
     sidecar = new SidecarWriter(target.tempPath, {
       kind: opts.kind ?? 'base',
@@ -210,28 +218,46 @@ export async function writeLayerDir(
   }
 }
 
-/** Returns true when the target exists and will be replaced; throws `LAYER_EXISTS` when it may not be. */
+/**
+ * Returns true when the target exists and will be replaced; throws `LAYER_EXISTS` when it may not be: it is not empty
+ * and `force` is not given, or `force` would replace something other than a layer folder (a file, a link, a folder
+ * holding neither `Files/` nor the sidecar).
+ */
 function checkTarget(path: string, force: boolean): boolean {
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (!statSync(dirname(path), { throwIfNoEntry: false })?.isDirectory()) {
-        throw new WinlayerError('NOT_FOUND', 'the folder that should hold the layer does not exist', {
-          path: dirname(path),
-        });
-      }
-      return false;
-    }
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new WinlayerError('IO', `cannot inspect the target: ${(e as Error).message}`, { path, cause: e });
   }
   if (st.isDirectory() && readdirSync(path).length === 0) return false;
-  if (force) return true;
-  throw new WinlayerError('LAYER_EXISTS', st.isDirectory() ? 'the target folder is not empty' : 'the target exists', {
+  if (!force) {
+    throw new WinlayerError('LAYER_EXISTS', st.isDirectory() ? 'the target folder is not empty' : 'the target exists', {
+      path,
+      hint: 'choose a new folder, empty this one, or pass --force to replace it',
+    });
+  }
+  const other = notALayerFolder(path, st);
+  if (other === undefined) return true;
+  throw new WinlayerError('LAYER_EXISTS', `the target is ${other}: --force replaces a layer folder only`, {
     path,
-    hint: 'choose a new folder, empty this one, or pass --force to replace it',
+    hint: 'choose a new folder, or remove this one yourself if it should go',
   });
+}
+
+/**
+ * What the target is when it is not a layer folder `--force` may replace (one holding `Files/` or the `.winlayer/`
+ * sidecar, as folders, not links), in words; undefined when it is one.
+ */
+function notALayerFolder(path: string, st: Stats): string | undefined {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFile()) return 'a file';
+  if (!st.isDirectory()) return 'not a folder';
+  const layer = [join(path, 'Files'), join(path, SIDECAR_DIR)].some(
+    (p) => lstatSync(p, { throwIfNoEntry: false })?.isDirectory() === true,
+  );
+  return layer ? undefined : 'a folder that holds neither Files/ nor .winlayer/';
 }
 
 /**
@@ -373,6 +399,13 @@ class DirWriter {
         continue;
       const verdict = this.#guard.check(e);
       if (verdict.nonBase || verdict.link?.in === 'parent') this.#nonBase = true;
+      if (e.kind === 'directory' || e.kind === 'file' || (e.kind === 'hardlink' && verdict.link?.in === 'layer')) {
+        // Refused before it is made: past the host's limits, a deep folder would fail half-made (and its error hide).
+        const problem = hostPathProblem(this.#root, e.path);
+        if (problem !== undefined) {
+          throw new WinlayerError('IO', `cannot write the entry: ${problem}`, { entry: e.raw?.name ?? e.path });
+        }
+      }
       if (e.kind !== 'stream') this.#flushPending(sidecar);
       try {
         // Synchronous unless a body must be awaited: no promise per entry on the common path.

@@ -28,6 +28,11 @@ import { writeTar } from '../tar/index.js';
 import { exportLayer } from './export.js';
 
 const GiB = 1024 ** 3;
+/**
+ * The trees of most tests have no registry hives, which a base layer must have: they are exported as layers with
+ * parents. For a folder without Hives/ or whiteouts that gives the very bytes a base layer would.
+ */
+const NO_HIVES = { kind: 'non-base' } as const;
 
 /** The same logical tree, created in the given order with the given umask. */
 function buildTree(root: string, order: 'forward' | 'reverse', umask: number): void {
@@ -75,7 +80,7 @@ test('the same tree exports to the same bytes whatever the creation order, umask
     for (const p of ['Files/alpha', 'Files/Windows', 'UtilityVM/Files/kernel32.dll'])
       chownSync(join(two, p), 1234, 5678);
   }
-  const epoch = { sourceDateEpoch: 1_700_000_000 }; // creation times differ; SOURCE_DATE_EPOCH makes them equal
+  const epoch = { ...NO_HIVES, sourceDateEpoch: 1_700_000_000 }; // creation times differ; SOURCE_DATE_EPOCH makes them equal
   const out = tempDir(t);
   for (const compression of ['none', 'gzip', 'zstd'] as const) {
     const r1 = await exportLayer(one, { ...epoch, compression, output: join(out, `1-${compression}`) });
@@ -104,22 +109,30 @@ test('atomic output: nothing at the final path after a failure; stale temporarie
   execFileSync('mkfifo', [join(dir, 'Files/sub/pipe')]);
   const target = join(out, 'layer.tar');
   writeFileSync(join(out, '.layer.tar.winlayer-tmp-2147483646-deadbeef'), 'left by a SIGKILLed run');
-  await assert.rejects(exportLayer(dir, { output: target }), (e: unknown) => isWinlayerError(e, 'LAYER_SPECIAL_FILE'));
+  await assert.rejects(exportLayer(dir, { ...NO_HIVES, output: target }), (e: unknown) =>
+    isWinlayerError(e, 'LAYER_SPECIAL_FILE'),
+  );
   assert.deepEqual(readdirSync(out), []);
   // A device is written in place, never replaced by a renamed temporary.
   const ok = tempDir(t);
   mkdirSync(join(ok, 'Files'));
-  const r = await exportLayer(ok, { output: '/dev/null' });
+  const r = await exportLayer(ok, { ...NO_HIVES, output: '/dev/null' });
   assert.equal(r.entries, 1);
   assert.ok(statSync('/dev/null').isCharacterDevice());
   await assert.rejects(
-    exportLayer(ok, { output: out }),
+    exportLayer(ok, { ...NO_HIVES, output: out }),
     (e: unknown) => isWinlayerError(e, 'USAGE') && /folder/.test(e.message),
   );
   await assert.rejects(
-    exportLayer(dir, { output: join(dir, 'Files/out.tar') }),
+    exportLayer(dir, { ...NO_HIVES, output: join(dir, 'Files/out.tar') }),
     (e: unknown) => isWinlayerError(e, 'USAGE') && /inside the layer/.test(e.message),
   );
+  // Beside Files/ too: the next export would refuse the tar as content that is not part of a layer.
+  await assert.rejects(
+    exportLayer(dir, { ...NO_HIVES, output: join(dir, 'out.tar') }),
+    (e: unknown) => isWinlayerError(e, 'USAGE') && /inside the layer folder/.test(e.message),
+  );
+  assert.equal(existsSync(join(dir, 'out.tar')), false);
 });
 
 test('long paths, non-ASCII names, empty files and folders, 10,000 entries in one folder', async (t) => {
@@ -130,7 +143,7 @@ test('long paths, non-ASCII names, empty files and folders, 10,000 entries in on
   mkdirSync(join(dir, 'Files/many'));
   for (let i = 0; i < 10_000; i++) writeFileSync(join(dir, 'Files/many', `n${i}`), '');
   const out = join(tempDir(t), 'l.tar');
-  const r = await exportLayer(dir, { output: out });
+  const r = await exportLayer(dir, { ...NO_HIVES, output: out });
   assert.equal(r.entries, 1 + 3 + 1 + 1 + 10_000);
   const names = run('tar', ['--list', '--file', out, '--warning=no-unknown-keyword'])
     .toString('utf8')
@@ -153,9 +166,9 @@ test('progress: one report per entry with running totals, and the same bytes as 
   writeFileSync(join(dir, 'Files/sub/b.bin'), Buffer.alloc(70_000, 2));
   const plain = join(tempDir(t), 'plain.tar');
   const reported = join(tempDir(t), 'reported.tar');
-  await exportLayer(dir, { output: plain });
+  await exportLayer(dir, { ...NO_HIVES, output: plain });
   const seen: { entries: number; bytes: number; path: string }[] = [];
-  const r = await exportLayer(dir, { output: reported, onProgress: (p) => seen.push({ ...p }) });
+  const r = await exportLayer(dir, { ...NO_HIVES, output: reported, onProgress: (p) => seen.push({ ...p }) });
   assert.ok(readFileSync(plain).equals(readFileSync(reported)));
   assert.deepEqual(
     seen.map((p) => p.path),
@@ -219,7 +232,7 @@ test('slow: a real 9 GiB sparse file exports (SLOW=1)', { skip: !process.env.SLO
   ftruncateSync(fd, 9 * GiB);
   closeSync(fd);
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const r = await exportLayer(dir, { output: sink });
+  const r = await exportLayer(dir, { ...NO_HIVES, output: sink });
   // Files (pax + header), sparse.bin (pax + header + data), two zero blocks.
   assert.equal(r.entries, 2);
   assert.ok(r.uncompressedSize > 9 * GiB && r.uncompressedSize < 9 * GiB + 16 * 1024);
@@ -234,9 +247,9 @@ test('round trip: export → import → export gives the same bytes (base from a
   // Base: a folder → tar A → folder → tar A'.
   const src = tempDir(t);
   buildTree(src, 'forward', 0o022);
-  const a = await exportLayer(src, { output: join(out, 'a.tar') });
+  const a = await exportLayer(src, { ...NO_HIVES, output: join(out, 'a.tar') });
   await importLayer(join(out, 'a.tar'), join(out, 'base'));
-  const a2 = await exportLayer(join(out, 'base'), { output: join(out, 'a2.tar'), sd: 'none' });
+  const a2 = await exportLayer(join(out, 'base'), { ...NO_HIVES, output: join(out, 'a2.tar'), sd: 'none' });
   assert.equal(a2.diffId, a.diffId);
 
   // Non-base: every kind the sidecar keeps (SDs, 100 ns times, EAs, ADS, junction, whiteouts, Hives, unknown PAX).
@@ -284,4 +297,74 @@ test('round trip: export → import → export gives the same bytes (base from a
   assert.equal(n2.kind, 'non-base');
   assert.deepEqual(readFileSync(join(out, 'n2.tar')), readFileSync(join(out, 'n.tar')));
   assert.equal(n2.diffId, n.diffId);
+});
+
+test('a base layer without its five hives is refused before anything is written, by the rule lint applies', async (t) => {
+  const { makeBaseLayer } = await import('./makebaselayer.js');
+  const { lintLayer } = await import('../inspect/index.js');
+  const { readTar } = await import('../tar/index.js');
+  const { createReadStream } = await import('node:fs');
+  const lintErrors = async (tar: string) =>
+    (await lintLayer(readTar(createReadStream(tar)))).findings.filter((f) => f.severity === 'error').map((f) => f.rule);
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'Files/app'), { recursive: true });
+  writeFileSync(join(dir, 'Files/app/app.exe'), 'MZ');
+  const out = tempDir(t);
+  const tar = join(out, 'layer.tar');
+  await assert.rejects(
+    exportLayer(dir, { output: tar }),
+    (e: unknown) =>
+      isWinlayerError(e, 'LAYER_HIVE') &&
+      /needs the registry hives Files\/Windows\/System32\/config\/\{DEFAULT,SAM,SECURITY,SOFTWARE,SYSTEM\}: it has none/.test(
+        e.message,
+      ) &&
+      /makebaselayer/.test(e.hint!) &&
+      /--non-base/.test(e.hint!),
+  );
+  assert.deepEqual(readdirSync(out), [], 'nothing written');
+  // What export refuses, lint rejects: the same tar written as a layer with parents fails lint as a base layer.
+  await exportLayer(dir, { ...NO_HIVES, output: tar });
+  assert.deepEqual(await lintErrors(tar), Array(5).fill('base-hive-missing'));
+
+  // Hives found as Windows finds them (any case below Files/), and only the missing ones named.
+  mkdirSync(join(dir, 'Files/windows/SYSTEM32/Config'), { recursive: true });
+  for (const h of ['default', 'Sam', 'SECURITY']) writeFileSync(join(dir, 'Files/windows/SYSTEM32/Config', h), '');
+  await assert.rejects(
+    exportLayer(dir, { output: tar }),
+    (e: unknown) => isWinlayerError(e, 'LAYER_HIVE') && /: it lacks SOFTWARE, SYSTEM \(LAYER_HIVE\)/.test(e.message),
+  );
+  rmSync(join(dir, 'Files/windows'), { recursive: true });
+
+  // After makebaselayer the export passes, and so does lint.
+  await makeBaseLayer(dir);
+  const r = await exportLayer(dir, { output: tar });
+  assert.equal(r.kind, 'base');
+  assert.deepEqual(await lintErrors(tar), []);
+});
+
+test('content outside Files/, UtilityVM/Files/ and Hives/ fails the export, which leaves nothing behind', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'Files'));
+  writeFileSync(join(dir, 'Files/a'), 'a');
+  writeFileSync(join(dir, 'notes.txt'), 'the user meant this to be in the layer');
+  const out = tempDir(t);
+  await assert.rejects(
+    exportLayer(dir, { ...NO_HIVES, output: join(out, 'x.tar') }),
+    (e: unknown) =>
+      isWinlayerError(e, 'LAYER_INVALID') && e.path === join(dir, 'notes.txt') && /move it under Files\//.test(e.hint!),
+  );
+  assert.deepEqual(readdirSync(out), []);
+});
+
+test('a file given as the layer folder says it is a file and points at import', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'a.tar'), 'a layer tar');
+  await assert.rejects(
+    exportLayer(join(dir, 'a.tar'), { output: join(dir, 'x.tar') }),
+    (e: unknown) =>
+      isWinlayerError(e, 'SOURCE_UNREADABLE') &&
+      e.message.startsWith(`${join(dir, 'a.tar')}: is a file, not a layer folder`) &&
+      /winlayer import/.test(e.hint!),
+  );
+  assert.equal(existsSync(join(dir, 'x.tar')), false);
 });

@@ -7,14 +7,15 @@
  * handlers still remove the temporary output.
  */
 import { type Stats, statSync } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type Compression, type TarSummary, writeTar, writeTarFile } from '../tar/index.js';
 import { CHECKED_PATH, type PathWitness } from '../tar/write.js';
+import { requireBaseHives } from './base-hives.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
-import { type WalkLayerOptions, walkLayerSync } from './walk.js';
+import { requireLayerFolder, type WalkLayerOptions, walkLayerSync } from './walk.js';
 
 /** Options of {@link exportLayer}: the walk's (metadata policy, symlinks, kind) plus where and how to write. */
 export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
@@ -58,17 +59,28 @@ export interface ExportResult extends TarSummary {
  * `diffId` (sha256 of the uncompressed tar), the digest and size of the bytes written are computed on the way.
  * The same folder gives the same bytes whatever the creation order, umask, owner or filesystem.
  *
- * Throws `USAGE` for bad options or an output inside the layer's exported trees; the walk's errors (`LAYER_INVALID`,
- * `NAME_INVALID`, `NAME_COLLISION`, `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `SIDECAR_INVALID`, `IO`) and the tar
- * writer's (`TAR_ENTRY`, `TAR_TOO_LARGE`, `IO`). A file output is never left partial.
+ * Throws, before writing: `NOT_FOUND` / `SOURCE_UNREADABLE` when `layerDir` is missing or a file, `USAGE` for bad
+ * options or an output inside the layer folder, `LAYER_HIVE` for a base layer without its five hives (what `lint`
+ * reports as `base-hive-missing`; a layer with parents says `kind: 'non-base'`). While writing, the walk's errors
+ * (`LAYER_INVALID` for content export would leave out, `NAME_INVALID` / `NAME_COLLISION` for all such names at once,
+ * `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `SIDECAR_INVALID`, `IO`) and the tar writer's (`TAR_ENTRY`, `TAR_TOO_LARGE`,
+ * `IO`). A file output is never left partial.
  */
 export async function exportLayer(layerDir: string, opts: ExportLayerOptions): Promise<ExportResult> {
   const policy = resolvePolicy(opts);
   if (opts.symlinks !== undefined && opts.symlinks !== 'error' && opts.symlinks !== 'skip') {
     throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
   }
+  requireLayerFolder(layerDir);
   const sidecar = opts.sidecar === undefined ? readSidecar(layerDir) : opts.sidecar;
   const kind: LayerKind = opts.kind ?? sidecar?.manifest.kind ?? 'base';
+  try {
+    // What `lint` would rate an error, refused before anything is written.
+    if (kind === 'base') requireBaseHives(layerDir);
+  } catch (e) {
+    if (opts.sidecar === undefined) sidecar?.close();
+    throw e;
+  }
   const skipped: SkippedEntry[] = [];
   const walkOpts: WalkLayerOptions = {
     ...opts,
@@ -90,11 +102,12 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     }
 
     const output = resolve(opts.output);
-    const inside = relative(resolve(layerDir), output).split(sep);
-    if (inside[0] !== '..' && inside[0] !== '' && ['Files', 'UtilityVM', 'Hives'].includes(inside[0]!)) {
-      throw new WinlayerError('USAGE', 'the output file would be inside the layer it exports', {
+    const inside = relative(resolve(layerDir), output);
+    // Anywhere inside: in Files/ it would export itself, beside Files/ the next export would refuse it as stray.
+    if (inside !== '' && inside.split(sep)[0] !== '..' && !isAbsolute(inside)) {
+      throw new WinlayerError('USAGE', 'the output file would be inside the layer folder it exports', {
         path: output,
-        hint: 'write the tar outside Files/, UtilityVM/ and Hives/',
+        hint: 'write the tar outside the layer folder, e.g. -o ../layer.tar',
       });
     }
     if (statOrUndefined(output)?.isDirectory() === true) {

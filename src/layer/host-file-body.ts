@@ -11,10 +11,16 @@ import { READ_INTO } from '../tar/write.js';
 /** Largest read per `readSync` call of the async iterator. */
 const CHUNK = 1 << 20;
 
-/** See the module comment. `entry` is the layer path, for error messages. */
+/**
+ * See the module comment. `entry` is the layer path, for error messages; a read error names it beside the host path
+ * only when it is another object (`entryIsHost: false`: a stream whose data lies in the sidecar), so a path is named
+ * once.
+ */
 export class HostFileBody implements EntryBody {
   readonly #host: string;
   readonly #entry: string;
+  /** The entry to name beside the host path in a read error, or undefined when the host path names it already. */
+  readonly #otherEntry: string | undefined;
   readonly #size: number;
   #fd = -1;
   #pos = 0;
@@ -25,9 +31,10 @@ export class HostFileBody implements EntryBody {
   /** The walk moved on: any read is a bug in the sink. */
   #isStale = false;
 
-  constructor(host: string, entry: string, size: number) {
+  constructor(host: string, entry: string, size: number, opts: { readonly entryIsHost?: boolean } = {}) {
     this.#host = host;
     this.#entry = entry;
+    this.#otherEntry = opts.entryIsHost === false ? entry : undefined;
     this.#size = size;
   }
 
@@ -80,7 +87,7 @@ export class HostFileBody implements EntryBody {
       this.#end();
       throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, {
         path: this.#host,
-        entry: this.#entry,
+        entry: this.#otherEntry,
         cause: e,
       });
     }
@@ -95,7 +102,7 @@ export class HostFileBody implements EntryBody {
     this.#end();
     throw new WinlayerError('IO', `the file ${what} while it was read`, {
       path: this.#host,
-      entry: this.#entry,
+      entry: this.#otherEntry,
       hint: 'do not change the folder while it is being written into a layer',
     });
   }

@@ -30,7 +30,8 @@ const SHARED_RING = 8;
 /**
  * Imports the layer tar `input` — a file path (`FILE` or `layer:FILE`) or a byte stream such as stdin — into the
  * layer folder `layerDir`. Streams: the archive is read once, bodies go straight to disk, memory holds an index of
- * names. The target must not exist or be an empty folder unless `force` (then it is replaced atomically). Returns
+ * names. The target must not exist or be an empty folder unless `force` (then it must be a layer folder, and it is
+ * replaced atomically: the old one is kept until the new one is in place). Returns
  * what was written. Throws `SOURCE_UNREADABLE` at once for an input file that cannot be opened, the tar reader's
  * errors (`TAR_*`, `COMPRESSION`) and `writeLayerDir`'s; on any error nothing is left behind and the target is
  * unchanged.

@@ -3,6 +3,7 @@
  * makebaselayer, export, import. The public surface of the folder.
  */
 
+export * from './base-hives.js';
 export * from './compare.js';
 export * from './dir-writer.js';
 export * from './export.js';

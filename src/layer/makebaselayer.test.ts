@@ -2,16 +2,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { garbageHive, rootOnlyHive, truncatedHive } from '../../test/helpers/hives.js';
 import { FIXTURES, tempDir } from '../../test/helpers/tools.js';
 import { isWinlayerError } from '../errors.js';
 import { checkHive } from '../hive/index.js';
-import {
-  BASE_LAYER_HIVES,
-  HIVE_CONFIG_DIR,
-  MISSING_BCD_MESSAGE,
-  makeBaseLayer,
-  UVM_BCD_PATH,
-} from './makebaselayer.js';
+import { BASE_LAYER_HIVES, HIVE_CONFIG_DIR } from './base-hives.js';
+import { MISSING_BCD_MESSAGE, makeBaseLayer, UVM_BCD_PATH } from './makebaselayer.js';
 import { SidecarWriter } from './sidecar.js';
 
 const config = (dir: string) => join(dir, ...HIVE_CONFIG_DIR.split('/'));
@@ -54,21 +50,22 @@ test('a zero-byte hive is replaced and says why; a clean foreign hive (any case)
 });
 
 test('a corrupt or dirty hive is an error naming the file and the first defect, unless replaceHives', async (t) => {
-  for (const [fixture, word] of [
-    ['invalid/yarp-GarbageHive', 'corrupt'],
-    ['dirty/regipy-SECURITY', 'dirty'],
+  for (const [label, hive, word] of [
+    ['a bad checksum', garbageHive(), 'corrupt'],
+    ['dirty/regipy-SECURITY', readFileSync(join(FIXTURES, 'hives/dirty/regipy-SECURITY')), 'dirty'],
   ] as const) {
     const dir = tempDir(t);
     mkdirSync(config(dir), { recursive: true });
-    copyFileSync(join(FIXTURES, 'hives', fixture), join(config(dir), 'SECURITY'));
+    writeFileSync(join(config(dir), 'SECURITY'), hive);
     await assert.rejects(
       makeBaseLayer(dir),
       (e: unknown) =>
         isWinlayerError(e, 'LAYER_HIVE') &&
         e.path === join(config(dir), 'SECURITY') &&
-        e.message.includes(`the hive is ${word}: `) &&
+        e.message.startsWith(`${join(config(dir), 'SECURITY')}: the hive is ${word}: `) &&
+        e.message.split('config/SECURITY').length === 2 && // the file named once
         /--replace-hives/.test(e.hint!),
-      fixture,
+      label,
     );
     assert.equal(existsSync(join(config(dir), 'DEFAULT')), false, 'nothing written when a check fails');
     const r = await makeBaseLayer(dir, { replaceHives: true });
@@ -80,28 +77,32 @@ test('a corrupt or dirty hive is an error naming the file and the first defect, 
 });
 
 test('UtilityVM: a valid BCD store passes; a missing, corrupt or non-BCD hive fails with the documented messages', async (t) => {
-  const withBcd = (fixture: string | undefined): string => {
+  const withBcd = (hive: Uint8Array | undefined): string => {
     const dir = tempDir(t);
     mkdirSync(join(dir, 'Files'));
     mkdirSync(join(dir, 'UtilityVM/Files/EFI/Microsoft/Boot'), { recursive: true });
-    if (fixture !== undefined) copyFileSync(join(FIXTURES, 'hives', fixture), join(dir, ...UVM_BCD_PATH.split('/')));
+    if (hive !== undefined) writeFileSync(join(dir, ...UVM_BCD_PATH.split('/')), hive);
     return dir;
   };
   for (const ok of ['valid/regipy-BCD', 'valid/imgutil-minimal-BCD']) {
-    const r = await makeBaseLayer(withBcd(ok));
+    const r = await makeBaseLayer(withBcd(readFileSync(join(FIXTURES, 'hives', ok))));
     assert.equal(r.utilityVm.present, true, ok);
     assert.equal(r.utilityVm.present && r.utilityVm.bcd, UVM_BCD_PATH);
   }
-  const cases: [string | undefined, RegExp][] = [
+  const cases: [Uint8Array | undefined, RegExp][] = [
     [undefined, new RegExp(`^.*: ${MISSING_BCD_MESSAGE} \\(LAYER_BCD\\)`)],
-    ['invalid/yarp-TruncatedHive', /as a valid BCD store: the registry hive is corrupt: /],
-    ['valid/hivex-minimal', /as a valid BCD store: the hive has no Description key/],
+    [truncatedHive(), /^[^:]*: UtilityVM must contain \S+ as a valid BCD store: the registry hive is corrupt: /],
+    [rootOnlyHive(), /^[^:]*: UtilityVM must contain \S+ as a valid BCD store: the hive has no Description key/],
   ];
-  for (const [fixture, message] of cases) {
-    const dir = withBcd(fixture);
+  for (const [hive, message] of cases) {
+    const dir = withBcd(hive);
     await assert.rejects(
       makeBaseLayer(dir),
-      (e: unknown) => isWinlayerError(e, 'LAYER_BCD') && message.test(e.message),
+      (e: unknown) =>
+        isWinlayerError(e, 'LAYER_BCD') &&
+        message.test(e.message) &&
+        // The message names the store once (the host path), not again as a layer path.
+        e.message.split('Files/EFI/Microsoft/Boot/BCD').length === 2,
     );
     assert.equal(existsSync(config(dir)), false, 'nothing written when a check fails');
   }
@@ -127,4 +128,37 @@ test('refuses a folder whose sidecar says non-base, holds whiteouts or Hives/', 
     );
   }
   await assert.rejects(makeBaseLayer(join(tempDir(t), 'nope')), (e: unknown) => isWinlayerError(e, 'NOT_FOUND'));
+});
+
+test('a folder with content but no Files/ is refused, naming what to do; an empty folder becomes a layer', async (t) => {
+  const rootfs = tempDir(t);
+  writeFileSync(join(rootfs, 'app.exe'), 'MZ');
+  mkdirSync(join(rootfs, 'bin'));
+  await assert.rejects(
+    makeBaseLayer(rootfs),
+    (e: unknown) =>
+      isWinlayerError(e, 'LAYER_INVALID') &&
+      /has no Files\/ folder/.test(e.message) &&
+      /image create/.test(e.hint!) &&
+      /move its content \(2 entries, e\.g\. app\.exe\) into/.test(e.hint!),
+  );
+  assert.equal(existsSync(join(rootfs, 'Files')), false, 'nothing written');
+  const empty = tempDir(t);
+  const r = await makeBaseLayer(empty);
+  assert.deepEqual(r.createdDirs, [
+    'Files',
+    'Files/Windows',
+    'Files/Windows/System32',
+    'Files/Windows/System32/config',
+  ]);
+});
+
+test('a file or a missing path given as the layer folder says which', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'a.tar'), 'not a folder');
+  await assert.rejects(
+    makeBaseLayer(join(dir, 'a.tar')),
+    (e: unknown) => isWinlayerError(e, 'SOURCE_UNREADABLE') && /is a file, not a layer folder/.test(e.message),
+  );
+  await assert.rejects(makeBaseLayer(join(dir, 'nope')), (e: unknown) => isWinlayerError(e, 'NOT_FOUND'));
 });

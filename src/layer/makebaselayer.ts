@@ -11,14 +11,22 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from 'nod
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
-import { checkHive, child, createEmptyHive, type HiveFinding, openHive, root } from '../hive/index.js';
-import { equalUpcase } from '../windows/index.js';
+import {
+  checkHive,
+  child,
+  createEmptyHive,
+  type HiveFinding,
+  isDifferencingHive,
+  NOT_A_BASE_HIVE,
+  openHive,
+  root,
+} from '../hive/index.js';
+import { escapeControls } from '../terminal-text.js';
+import { compareUtf8, equalUpcase } from '../windows/index.js';
+import { BASE_LAYER_HIVES, HIVE_CONFIG_DIR } from './base-hives.js';
 import { readSidecar, type Sidecar } from './sidecar.js';
+import { requireLayerFolder } from './walk.js';
 
-/** The hives a base layer must hold, in the order they are created. */
-export const BASE_LAYER_HIVES = ['DEFAULT', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM'] as const;
-/** Where they live, as a layer path. */
-export const HIVE_CONFIG_DIR = 'Files/Windows/System32/config';
 /** The UtilityVM boot store, as a layer path. */
 export const UVM_BCD_PATH = 'UtilityVM/Files/EFI/Microsoft/Boot/BCD';
 /** hcsshim's message when a UtilityVM has no BCD; ours says the same. */
@@ -58,17 +66,17 @@ export interface MakeBaseLayerResult {
 /**
  * Makes `layerDir` a base layer (see the module comment). Resolves with what was created, kept and replaced.
  *
- * Throws `NOT_FOUND` when `layerDir` is not a folder; `LAYER_INVALID` when its sidecar says it is a non-base layer, or
- * holds whiteouts or `Hives/` (a base layer has neither), or when a path that must be a folder is not;
- * `LAYER_HIVE` naming the file and its first defect for a corrupt or dirty hive (unless `replaceHives`) or a hive
+ * Throws `NOT_FOUND` when `layerDir` does not exist, `SOURCE_UNREADABLE` when it is a file; `LAYER_INVALID` when it
+ * has content but no `Files/` (a plain folder: `image create` is for that), when its sidecar says it is a non-base
+ * layer, or holds whiteouts or `Hives/` (a base layer has neither), or when a path that must be a folder is not;
+ * `LAYER_HIVE` naming the file and its first defect for a corrupt or dirty hive, or for a differencing hive (a layer's
+ * `Hives/*_Delta`, not a registry) (unless `replaceHives`) or a hive
  * path that is not a regular file; `LAYER_BCD` when `UtilityVM/Files` exists without a clean BCD store
  * (`MISSING_BCD_MESSAGE`, or the defect found); `IO` on a write failure. Nothing is written when a check fails.
  */
 export async function makeBaseLayer(layerDir: string, opts: MakeBaseLayerOptions = {}): Promise<MakeBaseLayerResult> {
-  const top = statOrUndefined(layerDir);
-  if (top === undefined || !top.isDirectory()) {
-    throw new WinlayerError('NOT_FOUND', 'the layer folder does not exist or is not a folder', { path: layerDir });
-  }
+  requireLayerFolder(layerDir);
+  checkFilesFolder(layerDir);
   checkSidecar(layerDir);
   const utilityVm = checkUtilityVm(layerDir);
 
@@ -85,7 +93,6 @@ export async function makeBaseLayer(layerDir: string, opts: MakeBaseLayerOptions
     } else if (!st.isDirectory()) {
       throw new WinlayerError('LAYER_INVALID', 'must be a folder', {
         path: host(layerDir, p),
-        entry: p,
         hint: 'a base layer keeps its registry hives in Files/Windows/System32/config/',
       });
     }
@@ -124,6 +131,21 @@ function statOrUndefined(path: string): Stats | undefined {
     }
     throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path, cause: e });
   }
+}
+
+/**
+ * A folder with content but no `Files/` is a root file system, not a layer folder: makebaselayer would put the hives
+ * in a new `Files/` beside that content, which the layer would not hold (export refuses it). An empty folder is a new
+ * layer.
+ */
+function checkFilesFolder(layerDir: string): void {
+  if (statOrUndefined(host(layerDir, 'Files')) !== undefined) return;
+  const content = readdirSync(layerDir).sort(compareUtf8);
+  if (content.length === 0) return;
+  throw new WinlayerError('LAYER_INVALID', 'has no Files/ folder, so it is not a layer folder', {
+    path: layerDir,
+    hint: `to build an image from a plain folder, use \`winlayer image create ${layerDir} -o IMAGE\`; to make a layer folder, move its content (${content.length} ${content.length === 1 ? 'entry' : 'entries'}, e.g. ${escapeControls(content[0]!)}) into ${layerDir}/Files/ and run makebaselayer again`,
+  });
 }
 
 function checkSidecar(layerDir: string): void {
@@ -178,7 +200,6 @@ function planHive(layerDir: string, name: string, existing: readonly string[], r
   if (!st.isFile()) {
     throw new WinlayerError('LAYER_HIVE', 'a registry hive must be a regular file', {
       path: file,
-      entry: path,
       hint: 'remove it; makebaselayer then creates an empty hive',
     });
   }
@@ -196,13 +217,20 @@ function planHive(layerDir: string, name: string, existing: readonly string[], r
   } catch (e) {
     throw new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path: file, cause: e });
   }
+  if (isDifferencingHive(bytes)) {
+    // a layer's registry changes (Hives/*_Delta), not a registry: as a base hive every key it does not change is lost
+    if (replace) return { name: onDisk, path, action: 'replaced', reason: NOT_A_BASE_HIVE };
+    throw new WinlayerError('LAYER_HIVE', `the hive is ${NOT_A_BASE_HIVE}`, {
+      path: file,
+      hint: 'put the base registry hive here, or pass --replace-hives to replace it with an empty hive',
+    });
+  }
   const result = checkHive(bytes);
   if (result.errors.length === 0 && !result.dirty) return { name: onDisk, path, action: 'kept' };
   const defect = firstDefect(result.errors, result.dirty);
   if (replace) return { name: onDisk, path, action: 'replaced', reason: defect };
   throw new WinlayerError('LAYER_HIVE', `the hive is ${result.dirty ? 'dirty' : 'corrupt'}: ${defect}`, {
     path: file,
-    entry: path,
     hint: 'pass --replace-hives to replace it with an empty hive (its keys are lost), or repair it on Windows',
   });
 }
@@ -219,9 +247,9 @@ function checkUtilityVm(layerDir: string): UtilityVmVerdict {
   const bcdFile = host(layerDir, UVM_BCD_PATH);
   const st = statOrUndefined(bcdFile);
   if (st === undefined || !st.isFile()) {
+    // hcsshim's words, which name the file inside the layer folder.
     throw new WinlayerError('LAYER_BCD', MISSING_BCD_MESSAGE, {
-      path: bcdFile,
-      entry: UVM_BCD_PATH,
+      path: layerDir,
       hint: 'copy the BCD store of the Windows image into UtilityVM/Files/EFI/Microsoft/Boot/, or remove UtilityVM/ for a process-isolation-only base layer',
     });
   }
@@ -233,8 +261,7 @@ function checkUtilityVm(layerDir: string): UtilityVmVerdict {
   }
   const bad = (why: string) =>
     new WinlayerError('LAYER_BCD', `${MISSING_BCD_MESSAGE} as a valid BCD store: ${why}`, {
-      path: bcdFile,
-      entry: UVM_BCD_PATH,
+      path: layerDir,
       hint: 'use the BCD store of the Windows image the UtilityVM comes from',
     });
   const result = checkHive(bytes);

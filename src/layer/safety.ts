@@ -13,11 +13,12 @@
  * - no two names are equal by Windows' case rule (`upcase`), whiteout targets and stream names included;
  * - a hard link points at an earlier regular file of this layer (a link to a link resolves to the file holding the
  *   data), or, for non-base layers, at a path under `Files/` that the caller resolves in a parent layer;
- * - devices, FIFOs, unknown types and opaque whiteouts are refused; base layers refuse whiteouts and `Hives/`.
+ * - devices, FIFOs, unknown types and opaque whiteouts are refused; base layers refuse whiteouts and `Hives/`;
+ * - a security descriptor passes the rule `sd decode` applies (`checkEntrySecurityDescriptor`).
  */
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { upcase, windowsNameProblem } from '../windows/index.js';
+import { checkEntrySecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
 import { type NameEntry, NameSet } from './name-set.js';
 
 /** What the guard knows about the layer kind: `auto` decides at the end (a `Hives/` entry or a whiteout ⇒ non-base). */
@@ -179,6 +180,8 @@ export class ImportGuard {
   #streamOwner: string | undefined;
   #streamOwnerIsDir = false;
   #count = 0;
+  /** Security descriptors found valid, by array: the tar reader hands entries with the same rawsd the same array. */
+  readonly #validSds = new WeakSet<Uint8Array>();
   /**
    * The folders most recently found as parents, by exact path (a name, once claimed, never changes): a tar walks its
    * tree depth first, so the folders it comes back to are few; each lookup in `#names` may cost a read.
@@ -210,6 +213,11 @@ export class ImportGuard {
     const label = raw?.name ?? entry.path;
     if (raw !== undefined) checkNameSyntax(raw.name, label);
     const path = entry.path;
+    const sd = entry.win.securityDescriptor;
+    if (sd !== undefined && !this.#validSds.has(sd)) {
+      checkEntrySecurityDescriptor(sd, label);
+      this.#validSds.add(sd);
+    }
     if (entry.kind === 'stream') return this.#checkStream(entry, label);
     if (raw === undefined || raw.name !== path) checkNameSyntax(path, label);
     // `path !== trimName(path)`, without the copy: trimName changes exactly these names.

@@ -6,20 +6,10 @@
  * `SidecarWriter` writes it in one streaming pass (import); `readSidecar` loads an index of path → record whose memory
  * grows with the number of entries, never with data (it keeps each record's byte offset; `get` reads and parses it).
  */
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AtomicTarget } from '../atomic.js';
+import { AtomicTarget, removeTree } from '../atomic.js';
 import type { ExtendedAttribute, PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { upcaseHash } from '../windows/case.js';
@@ -607,7 +597,7 @@ class SpillDir {
 
   remove(): void {
     if (this.#path === undefined) return;
-    rmSync(this.#path, { recursive: true, force: true });
+    removeTree(this.#path);
     this.#path = undefined;
   }
 }
@@ -742,7 +732,7 @@ export class SidecarWriter {
   constructor(layerDir: string, options: SidecarWriterOptions) {
     this.#options = options;
     this.#paths = options.uniquePaths === true ? undefined : new Set();
-    this.#target = new AtomicTarget(join(layerDir, SIDECAR_DIR));
+    this.#target = new AtomicTarget(join(layerDir, SIDECAR_DIR), { kind: 'folder' });
     try {
       mkdirSync(join(this.#target.tempPath, STREAMS), { recursive: true });
       this.#fd = openSync(join(this.#target.tempPath, ENTRIES), 'w');

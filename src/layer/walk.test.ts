@@ -11,7 +11,7 @@ import { CHECKED_PATH, writeTar } from '../tar/write.js';
 import { SD_PRESETS, sddlToBytes } from '../windows/index.js';
 import { resolvePolicy } from './policy.js';
 import { type SidecarRecord, SidecarWriter } from './sidecar.js';
-import { type WalkLayerOptions, walkLayer, walkLayerSync } from './walk.js';
+import { type WalkLayerOptions, walkLayer, walkLayerSync, walkPlainFolderSync } from './walk.js';
 
 /** Creates files (content string), folders (trailing `/`) under `root`. */
 function tree(root: string, spec: Record<string, string>): void {
@@ -36,7 +36,7 @@ function shape(e: LayerEntry): string {
   return `${e.kind} ${e.path}${target}`;
 }
 
-test('base layer order: Files tree, then UtilityVM only with UtilityVM/Files; UTF-8 sibling order; nothing else', async (t) => {
+test('base layer order: Files tree, then UtilityVM only with UtilityVM/Files; UTF-8 sibling order; by-products left out', async (t) => {
   const dir = tempDir(t);
   tree(dir, {
     'Files/b': '',
@@ -50,13 +50,10 @@ test('base layer order: Files tree, then UtilityVM only with UtilityVM/Files; UT
     'Files/Windows/$Recycle.Bin/kept': '',
     'UtilityVM/Files/EFI/': '',
     'UtilityVM/SystemTemplate.vhdx': '',
-    'UtilityVM/other/': '',
     'bcd.bak': '',
     'bcd.log.bak': '',
     layout: 'vhd-with-hives\n',
     'blank.vhdx': '',
-    '.winlayer-not/': '',
-    'Hives/System_Delta': '',
   });
   const got = (await collect(dir)).map(shape);
   assert.deepEqual(got, [
@@ -79,7 +76,7 @@ test('base layer order: Files tree, then UtilityVM only with UtilityVM/Files; UT
 
 test('no UtilityVM entries without UtilityVM/Files; no Files folder is an error', async (t) => {
   const dir = tempDir(t);
-  tree(dir, { 'Files/': '', 'UtilityVM/x': '' });
+  tree(dir, { 'Files/': '', 'UtilityVM/SystemTemplate.vhdx': '' });
   assert.deepEqual((await collect(dir)).map(shape), ['directory Files']);
   const empty = tempDir(t);
   await assert.rejects(
@@ -130,7 +127,8 @@ test('symlinks: REPARSE_POINT, DIRECTORY for folder targets, backslashes; absolu
     collect(abs),
     (e: unknown) =>
       isWinlayerError(e, 'LAYER_SYMLINK') &&
-      e.entry === 'Files/abs' &&
+      e.path === join(abs, 'Files/abs') &&
+      e.message.split('Files/abs').length === 2 && // named once
       /absolute/.test(e.message) &&
       /--symlinks skip/.test(e.hint!),
   );
@@ -146,7 +144,10 @@ test('special files, invalid Windows names and case collisions are errors naming
   execFileSync('mkfifo', [join(fifo, 'Files/pipe')]);
   await assert.rejects(
     collect(fifo),
-    (e: unknown) => isWinlayerError(e, 'LAYER_SPECIAL_FILE') && e.entry === 'Files/pipe',
+    (e: unknown) =>
+      isWinlayerError(e, 'LAYER_SPECIAL_FILE') &&
+      e.path === join(fifo, 'Files/pipe') &&
+      e.message.split('Files/pipe').length === 2,
   );
 
   for (const bad of ['CON', 'nul.txt', 'trailing.', 'a:b', 'q?', 'tab\there', '.wh.deleted', '.wh..wh..opq']) {
@@ -154,7 +155,12 @@ test('special files, invalid Windows names and case collisions are errors naming
     tree(dir, { [`Files/d/${bad}`]: '' });
     await assert.rejects(
       collect(dir),
-      (e: unknown) => isWinlayerError(e, 'NAME_INVALID') && e.entry === `Files/d/${bad}`,
+      (e: unknown) =>
+        isWinlayerError(e, 'NAME_INVALID') &&
+        e.path === join(dir, 'Files/d', bad) &&
+        e.entry === undefined &&
+        // The host path names the object; the rule does not name it again.
+        !e.message.slice(e.path.length).includes(`"${bad}"`),
       bad,
     );
   }
@@ -164,8 +170,7 @@ test('special files, invalid Windows names and case collisions are errors naming
     collect(dir),
     (e: unknown) =>
       isWinlayerError(e, 'NAME_COLLISION') &&
-      e.message.includes('Files/Dir/A.txt') &&
-      e.message.includes('Files/Dir/a.TXT'),
+      e.message.startsWith(`${join(dir, 'Files/Dir')}: "A.txt" and "a.TXT" are the same name on Windows`),
   );
 });
 
@@ -423,7 +428,11 @@ test('walkLayerSync is a generator: return() and errors end the walk and stale t
   // An error ends it: the next call is done.
   writeFileSync(join(dir, 'Files', 'bad:name'), '');
   const failing = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
-  failing.next();
+  // The invalid name is left out, the rest walked, and the error comes at the end (with any others found).
+  assert.deepEqual(
+    [failing.next(), failing.next(), failing.next(), failing.next()].map((r) => r.value?.path),
+    ['Files', 'Files/a', 'Files/b', 'Files/c'],
+  );
   assert.throws(
     () => failing.next(),
     (e) => isWinlayerError(e) && e.code === 'NAME_INVALID',
@@ -499,9 +508,127 @@ test('large folders: packed names and a spilled sidecar index give the same walk
     }
     return '';
   })();
-  assert.match(message, /Files\/big\/N7 and Files\/big\/n7 are the same name/);
+  assert.match(message, /Files\/big: "N7" and "n7" are the same name/);
   assert.throws(
     collision({ packNamesOver: 4 }),
     (e: unknown) => isWinlayerError(e, 'NAME_COLLISION') && e.message === message,
   );
+});
+
+test('content export would leave out is an error naming the first such path; by-products and the sidecar are not', async (t) => {
+  const cases: [Record<string, string>, string, RegExp][] = [
+    [{ f: 'user file', 'g/': '' }, 'f', /not part of a layer/],
+    [{ '.winlayer-not/': '' }, '.winlayer-not', /not part of a layer/],
+    [{ 'UtilityVM/Files/': '', 'UtilityVM/other/': '' }, 'UtilityVM/other', /not part of a layer/],
+    [{ 'UtilityVM/notes.txt': '' }, 'UtilityVM/notes.txt', /not part of a layer/],
+    [{ UtilityVM: 'a file' }, 'UtilityVM', /must be a folder, not a file/],
+    [{ 'UtilityVM/Files': 'a file' }, 'UtilityVM/Files', /must be a folder, not a file/],
+    [{ 'Hives/System_Delta': '' }, 'Hives', /a base layer has no Hives/],
+  ];
+  for (const [spec, first, rule] of cases) {
+    const dir = tempDir(t);
+    tree(dir, { 'Files/a': 'a', ...spec });
+    await assert.rejects(
+      collect(dir),
+      (e: unknown) => isWinlayerError(e, 'LAYER_INVALID') && e.path === join(dir, first) && rule.test(e.message),
+      first,
+    );
+  }
+  // A non-base layer exports Hives/; what import and hcsshim leave beside a layer is not layer content.
+  const dir = tempDir(t);
+  tree(dir, {
+    'Files/a': 'a',
+    'Hives/System_Delta': 'd',
+    'bcd.bak': '',
+    'BCD.LOG1.bak': '',
+    layout: '',
+    'blank-base.vhdx': '',
+    'UtilityVM/SystemTemplateBase.vhdx': '',
+  });
+  assert.deepEqual((await collect(dir, { kind: 'non-base' })).map(shape), [
+    'directory Files',
+    'file Files/a',
+    'directory Hives',
+    'file Hives/System_Delta',
+  ]);
+});
+
+test('a missing folder or a file given as the layer folder says which', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'layer.tar'), 'a tar');
+  await assert.rejects(
+    collect(join(dir, 'layer.tar')),
+    (e: unknown) =>
+      isWinlayerError(e, 'SOURCE_UNREADABLE') &&
+      /is a file, not a layer folder/.test(e.message) &&
+      /winlayer import/.test(e.hint!),
+  );
+  await assert.rejects(
+    collect(join(dir, 'nope')),
+    (e: unknown) => isWinlayerError(e, 'NOT_FOUND') && /does not exist/.test(e.message),
+  );
+  // A symlink to a layer folder is a layer folder.
+  tree(dir, { 'real/Files/a': 'a' });
+  symlinkSync('real', join(dir, 'link'));
+  assert.deepEqual((await collect(join(dir, 'link'))).map(shape), ['directory Files', 'file Files/a']);
+});
+
+test('every name Windows cannot hold is reported in one error (20 listed, then a count), in both walks', async (t) => {
+  const dir = tempDir(t);
+  const spec: Record<string, string> = {
+    'Files/ok': '',
+    'Files/CON': '',
+    'Files/a:b': '',
+    'Files/sub/trail.': '',
+    'Files/sub/Same': '',
+    'Files/sub/same': '',
+    'Files/sub/x\u001b]0;t\u0007': '',
+    'Files/bad?/inner': '',
+  };
+  tree(dir, spec);
+  const layerMessage = await collect(dir).then(
+    () => '',
+    (e: unknown) => (isWinlayerError(e, 'NAME_INVALID') ? e.message : String(e)),
+  );
+  assert.equal(
+    layerMessage.split('\n')[0],
+    `${dir}: 6 names Windows cannot hold: ` +
+      'Files/CON (the name stands for the reserved device name CON); ' +
+      'Files/a:b (the name contains ":", which Windows does not allow in names); ' +
+      'Files/bad? (the name contains "?", which Windows does not allow in names); ' +
+      'Files/sub/Same (the same name on Windows as same); ' +
+      'Files/sub/trail. (the name ends with a dot, which Windows strips); ' +
+      'Files/sub/x\\x1b]0;t\\x07 (the name contains control character U+001b, which Windows does not allow in names) ' +
+      '(NAME_INVALID)',
+  );
+  // The plain-folder walk (image create) reports the same, relative to the folder given.
+  const walked: string[] = [];
+  const plainMessage = (() => {
+    try {
+      for (const e of walkPlainFolderSync(join(dir, 'Files'), resolvePolicy())) walked.push(e.path);
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
+  assert.ok(plainMessage.startsWith(`${join(dir, 'Files')}: 6 names Windows cannot hold: CON (the name`), plainMessage);
+  assert.ok(plainMessage.includes('; sub/Same (the same name on Windows as same); sub/trail. ('), plainMessage);
+  // The walk went on past them (streaming), leaving them out (of two names that collide, the first in UTF-8 order).
+  assert.deepEqual(walked, ['Files', 'Files/ok', 'Files/sub', 'Files/sub/same']);
+
+  // More than 20: the first 20, then how many more.
+  const many = tempDir(t);
+  const names: Record<string, string> = { 'Files/': '' };
+  for (let i = 0; i < 25; i++) names[`Files/n${String(i).padStart(2, '0')}.`] = '';
+  tree(many, names);
+  await assert.rejects(collect(many), (e: unknown) => {
+    assert.ok(isWinlayerError(e, 'NAME_INVALID'));
+    assert.equal((e.message.match(/ \(the name ends with a dot/g) ?? []).length, 20);
+    assert.match(e.message, /: 25 names Windows cannot hold: Files\/n00\. \(/);
+    assert.match(
+      e.message,
+      /Files\/n19\. \(the name ends with a dot, which Windows strips\); and 5 more \(NAME_INVALID\)/,
+    );
+    return true;
+  });
 });

@@ -8,11 +8,20 @@
  * names of the folders on the current path (packed in one buffer for a large folder), the (device, inode) → first path map of multiply-linked files, and the
  * sidecar index; never file data beyond one read buffer.
  */
-import { type BigIntStats, constants as fsConstants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import {
+  type BigIntStats,
+  constants as fsConstants,
+  lstatSync,
+  readdirSync,
+  readlinkSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import { join, posix, sep } from 'node:path';
 import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { CHECKED_PATH } from '../tar/write.js';
+import { escapeControls } from '../terminal-text.js';
 import { upcaseHash } from '../windows/case.js';
 import {
   compareUtf8,
@@ -55,10 +64,11 @@ const MAX_PATH_UNITS = 32767;
  * byte order. Streams: nothing is read until iteration starts, bodies are read on demand (`readSync` or async
  * iteration) and become stale when the consumer moves on.
  *
- * Options are checked when called (`USAGE`, `SDDL_INVALID`). While iterating it throws `LAYER_INVALID` (no `Files/`,
- * whiteouts in a base layer), `NAME_INVALID` / `NAME_COLLISION` (names Windows cannot hold, naming both paths),
- * `LAYER_SYMLINK` (absolute or escaping symlink targets), `LAYER_SPECIAL_FILE` (FIFOs, sockets, devices),
- * `SIDECAR_INVALID` and `IO`.
+ * Options are checked when called (`USAGE`, `SDDL_INVALID`). While iterating it throws `NOT_FOUND` /
+ * `SOURCE_UNREADABLE` (no folder, or a file), `LAYER_INVALID` (no `Files/`, whiteouts in a base layer, content the
+ * walk would leave out: see {@link topLevelProblem}), `LAYER_SYMLINK` (absolute or escaping symlink targets),
+ * `LAYER_SPECIAL_FILE` (FIFOs, sockets, devices), `SIDECAR_INVALID` and `IO`. Names Windows cannot hold and case
+ * collisions are left out while the walk goes on; at its end one `NAME_INVALID` / `NAME_COLLISION` lists them all.
  */
 export function walkLayer(layerDir: string, opts: WalkLayerOptions = {}): AsyncIterable<LayerEntry> {
   const policy = resolvePolicy(opts);
@@ -231,6 +241,28 @@ function hasHighUnit(name: string): boolean {
  */
 type WalkSource = { readonly kind: 'layer' } | { readonly kind: 'plain'; readonly whiteouts: 'entries' | 'refuse' };
 
+/** A name the walk leaves out because Windows cannot hold it; reported with the others when the walk ends. */
+interface NameProblem {
+  readonly code: 'NAME_INVALID' | 'NAME_COLLISION';
+  /** The name, in its folder. */
+  readonly name: string;
+  /** The host path a message about this problem alone names: the object, or the folder of a case collision. */
+  readonly host: string;
+  /** The message about this problem alone (after the host path). */
+  readonly rule: string;
+  /** This problem in the list of several: where, relative to the folder walked, and why, in parentheses. */
+  readonly item: string;
+  readonly hint: string;
+}
+
+/** How many name problems one error lists; the rest are counted. */
+const MAX_NAME_PROBLEMS = 20;
+const INVALID_NAME_HINT = 'rename it; Windows could not import this layer';
+const COLLISION_HINT = 'rename or remove one of them; Windows names ignore case';
+const WHITEOUT_NAME_RULE = `a ${WHITEOUT_PREFIX} name marks a deletion in a layer tar, so it cannot be a file`;
+const WHITEOUT_NAME_HINT =
+  "rename it; to delete a parent layer's file, import a layer that holds the whiteout (its sidecar records it)";
+
 class Walker implements Generator<LayerEntry, void, undefined> {
   readonly #root: string;
   readonly #source: WalkSource;
@@ -260,6 +292,9 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   #dirNs: bigint | undefined;
   #fileWin: WindowsMetadata | undefined;
   #fileNs: bigint | undefined;
+  /** The first {@link MAX_NAME_PROBLEMS} names Windows cannot hold, and how many there are in all. */
+  readonly #nameProblems: NameProblem[] = [];
+  #nameProblemCount = 0;
   /** The last entry built from checked names (and its path as built), for {@link CHECKED_PATH}. */
   #checked: LayerEntry | undefined;
   #checkedPath = '';
@@ -331,6 +366,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         const r = top.next();
         if (r.done === true) {
           this.#end();
+          this.#throwNameProblems();
           return DONE;
         }
         if (r.value !== DESCEND) return r as IteratorYieldResult<LayerEntry>;
@@ -365,10 +401,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       yield* this.#plain();
       return;
     }
-    const top = this.#statTop('');
-    if (top === undefined || !top.isDirectory()) {
-      throw new WinlayerError('NOT_FOUND', 'the layer folder does not exist or is not a folder', { path: this.#root });
-    }
+    requireLayerFolder(this.#root);
     this.#ownsSidecar = this.#opts.sidecar === undefined;
     this.#sidecar =
       this.#opts.sidecar === undefined
@@ -390,6 +423,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       this.#addVirtual(dir);
       for (const r of group) if (r.kind !== 'whiteout') this.#standalone.set(r.path, r);
     }
+    this.#checkTopLevel();
 
     const files = this.#statTop('Files');
     if (files === undefined || !files.isDirectory()) {
@@ -403,18 +437,54 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       const hives = this.#statTop('Hives');
       if (hives?.isDirectory() === true) yield* this.#tree('Hives', hives);
     }
-    // lstat each step: a UtilityVM that is a symlink must not lead the walk out of the layer.
     const uvm = this.#statTop('UtilityVM');
-    if (uvm?.isSymbolicLink() === true) {
-      throw new WinlayerError('LAYER_INVALID', 'UtilityVM must be a folder, not a symlink', {
-        path: join(this.#root, 'UtilityVM'),
-      });
-    }
-    const uvmFiles = uvm?.isDirectory() === true ? this.#statTop('UtilityVM/Files') : undefined;
-    if (uvm !== undefined && uvmFiles?.isDirectory() === true) {
+    const uvmFiles = uvm === undefined ? undefined : this.#statTop('UtilityVM/Files');
+    if (uvm !== undefined && uvmFiles !== undefined) {
       this.closeBody();
       yield* this.#dir('UtilityVM', uvm);
       yield* this.#tree('UtilityVM/Files', uvmFiles);
+    }
+  }
+
+  /**
+   * Refuses what export would otherwise leave out without a word: a name at the top of the layer folder, or in
+   * `UtilityVM/`, that is not part of a layer (see {@link topLevelProblem}). The first such name in UTF-8 order.
+   */
+  #checkTopLevel(): void {
+    // lstat each step: a UtilityVM that is a symlink must not lead the walk out of the layer, nor a file be left out.
+    for (const path of ['UtilityVM', 'UtilityVM/Files']) {
+      const st = this.#statTop(path);
+      if (st !== undefined && !st.isDirectory()) {
+        throw new WinlayerError(
+          'LAYER_INVALID',
+          `must be a folder, not ${st.isSymbolicLink() ? 'a symlink' : 'a file'}`,
+          {
+            path: join(this.#root, path),
+          },
+        );
+      }
+      if (st === undefined) break;
+    }
+    for (const [dir, prefix] of [
+      ['', ''],
+      ['UtilityVM', 'UtilityVM/'],
+    ] as const) {
+      let names: string[];
+      try {
+        names = readdirSync(join(this.#root, dir));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (dir !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) continue; // no UtilityVM folder: checked later
+        throw ioError(e, join(this.#root, dir));
+      }
+      for (const name of names.sort(compareUtf8)) {
+        const problem = topLevelProblem(`${prefix}${name}`, this.#kind);
+        if (problem === undefined) continue;
+        throw new WinlayerError('LAYER_INVALID', problem.rule, {
+          path: join(this.#root, dir, name),
+          hint: problem.hint,
+        });
+      }
     }
   }
 
@@ -503,7 +573,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       try {
         cst = lstatSync(childHost, BIGINT);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, childHost, childPath);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, childHost);
       }
     }
     if (cst === undefined) {
@@ -514,7 +584,6 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       }
       throw new WinlayerError('IO', 'the file disappeared during the walk, or its name is not valid UTF-8', {
         path: childHost,
-        entry: childPath,
       });
     }
     // The type from the mode as a number: `isDirectory()` and co. of a BigIntStats make two BigInts each.
@@ -547,7 +616,6 @@ class Walker implements Generator<LayerEntry, void, undefined> {
     }
     throw new WinlayerError('LAYER_SPECIAL_FILE', `a ${specialKind(cst)} cannot go into a Windows layer`, {
       path: childHost,
-      entry: childPath,
       hint: 'remove it from the layer folder',
     });
   }
@@ -589,7 +657,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       try {
         names = readdirSync(host);
       } catch (e) {
-        throw ioError(e, host, path);
+        throw ioError(e, host);
       }
     }
     if (path === 'Files') names = names.filter((n) => !equalUpcase(n, '$Recycle.Bin'));
@@ -604,52 +672,100 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       for (const n of more) if (!have.has(n)) names.push(n);
     }
     const packed = names.length > (this.#limits.packNamesOver ?? PACK_NAMES_OVER);
-    const seen = packed ? new CaseIndex(names) : new NameIndex();
+    const caseIndex = packed ? new CaseIndex(names) : undefined;
+    const nameIndex = packed ? undefined : new NameIndex();
     // `<` order is UTF-8 order unless a name holds a unit from U+D800 up: then the comparator.
     let unitOrder = true;
+    // Names Windows cannot hold: reported together at the end of the walk, left out of it meanwhile.
+    const bad: NameProblem[] = [];
     for (let k = 0; k < names.length; k++) {
       const name = names[k]!;
       if (name.startsWith(WHITEOUT_PREFIX) && this.#source.kind === 'layer') {
         // In a layer tar this name is a tombstone, not a file: every reader (hcsshim, containerd, ours) would delete
         // the parent's file instead of writing this one, and a base layer with one is refused.
-        throw new WinlayerError(
-          'NAME_INVALID',
-          `"${name}" cannot be a file: a ${WHITEOUT_PREFIX} name marks a deletion in a layer tar`,
-          {
-            path: join(host, name),
-            entry: `${path}/${name}`,
-            hint: "rename it; to delete a parent layer's file, import a layer that holds the whiteout (its sidecar records it)",
-          },
-        );
+        const why = WHITEOUT_NAME_RULE;
+        bad.push(this.#nameProblem('NAME_INVALID', path, host, name, why, why, WHITEOUT_NAME_HINT));
+        continue;
       }
       if (!plainValidName(name)) {
         const problem = windowsNameProblem(name);
         if (problem !== undefined) {
-          throw new WinlayerError('NAME_INVALID', `"${name}" is not a valid Windows name: ${problem}`, {
-            path: join(host, name),
-            entry: `${path}/${name}`,
-            hint: 'rename it; Windows could not import this layer',
-          });
+          const why = escapeControls(problem);
+          const rule = `not a valid Windows name: ${why}`;
+          bad.push(this.#nameProblem('NAME_INVALID', path, host, name, rule, why, INVALID_NAME_HINT));
+          continue;
         }
         if (unitOrder && hasHighUnit(name)) unitOrder = false;
       }
-      const other = seen.add(name);
+      const other = caseIndex !== undefined ? caseIndex.add(k) : nameIndex!.add(name);
       if (other !== undefined) {
         const [a, b] = [other, name].sort(compareUtf8);
-        throw new WinlayerError('NAME_COLLISION', `${path}/${a} and ${path}/${b} are the same name on Windows`, {
-          path: host,
-          entry: `${path}/${b}`,
-          hint: 'rename or remove one of them; Windows names ignore case',
-        });
+        const [ea, eb] = [escapeControls(a!), escapeControls(b!)];
+        const rule = `"${ea}" and "${eb}" are the same name on Windows`;
+        const why = `the same name on Windows as ${eb}`;
+        bad.push(this.#nameProblem('NAME_COLLISION', path, host, a!, rule, why, COLLISION_HINT, 'folder'));
+        continue;
       }
       if (path.length + 1 + name.length > MAX_PATH_UNITS) {
-        throw new WinlayerError('NAME_INVALID', `the path is longer than ${MAX_PATH_UNITS} UTF-16 units`, {
-          entry: `${path}/${name}`,
-        });
+        const rule = `the path is longer than ${MAX_PATH_UNITS} UTF-16 units`;
+        bad.push(this.#nameProblem('NAME_INVALID', path, host, name, rule, rule, INVALID_NAME_HINT));
       }
+    }
+    if (bad.length > 0) {
+      const skip = new Set(bad.map((p) => p.name));
+      names = names.filter((n) => !skip.has(n));
+      this.#noteNameProblems(bad);
     }
     const sorted = unitOrder ? names.sort() : names.sort(compareUtf8);
     return packed ? new PackedNames(sorted) : sorted;
+  }
+
+  /**
+   * A name of the folder `dir` (host `dirHost`) that Windows cannot hold: `rule` is the message about it alone, which
+   * names the object's host path, or for a case collision (`at: 'folder'`) the folder's; `why` says it in the list.
+   */
+  #nameProblem(
+    code: NameProblem['code'],
+    dir: string,
+    dirHost: string,
+    name: string,
+    rule: string,
+    why: string,
+    hint: string,
+    at: 'object' | 'folder' = 'object',
+  ): NameProblem {
+    const layerPath = `${dir}/${name}`;
+    // The list names each place relative to the folder walked, which the message names once.
+    const relative = this.#source.kind === 'layer' ? layerPath : layerPath.slice('Files/'.length);
+    const host = at === 'folder' ? dirHost : `${dirHost}${sep}${name}`;
+    return { code, name, host, rule, item: `${escapeControls(relative)} (${why})`, hint };
+  }
+
+  /** Keeps a folder's name problems (in UTF-8 order of the names, so the report does not depend on `readdir`). */
+  #noteNameProblems(found: NameProblem[]): void {
+    found.sort((a, b) => compareUtf8(a.name, b.name));
+    for (const p of found) {
+      if (this.#nameProblems.length < MAX_NAME_PROBLEMS) this.#nameProblems.push(p);
+      this.#nameProblemCount++;
+    }
+  }
+
+  /**
+   * At the end of the walk: one error for every name Windows cannot hold (the first {@link MAX_NAME_PROBLEMS}, then
+   * how many more), so a user fixes them all after one run. One problem keeps the plain form.
+   */
+  #throwNameProblems(): void {
+    const count = this.#nameProblemCount;
+    const first = this.#nameProblems[0];
+    if (first === undefined) return;
+    if (count === 1) throw new WinlayerError(first.code, first.rule, { path: first.host, hint: first.hint });
+    // One line (a message's only line break is the one before its hint).
+    const items = this.#nameProblems.map((p) => p.item);
+    if (count > items.length) items.push(`and ${count - items.length} more`);
+    throw new WinlayerError(first.code, `${count} names Windows cannot hold: ${items.join('; ')}`, {
+      path: this.#root,
+      hint: 'rename or remove them; Windows names ignore case and cannot be reserved device names, end in a dot or space, or hold <>:"|?*',
+    });
   }
 
   /** A `.wh.NAME` marker file of a plain folder, as in a Linux layer tar: a whiteout entry, or refused. */
@@ -663,7 +779,6 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         `${what} cannot go into ${whiteouts === 'entries' ? 'a Windows layer' : 'a base layer'}`,
         {
           path: host,
-          entry: path,
           hint: opaque
             ? 'Windows has no opaque folders: whiteout each child (.wh.NAME) instead'
             : 'remove the marker file',
@@ -722,7 +837,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       inodes.set(st.ino, path);
     }
     if (st.size > MAX_SIZE) {
-      throw new WinlayerError('TAR_TOO_LARGE', 'the file is larger than 2^53 bytes', { path: host, entry: path });
+      throw new WinlayerError('TAR_TOO_LARGE', 'the file is larger than 2^53 bytes', { path: host });
     }
     const size = Number(st.size);
     this.closeBody();
@@ -754,7 +869,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         );
       }
       this.closeBody();
-      const sbody = new HostFileBody(dataHost, `${path}:${s.name}`, dsize);
+      const sbody = new HostFileBody(dataHost, `${path}:${s.name}`, dsize, { entryIsHost: false });
       this.#body = sbody;
       yield {
         kind: 'stream',
@@ -773,7 +888,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
     try {
       target = readlinkSync(host);
     } catch (e) {
-      throw ioError(e, host, path);
+      throw ioError(e, host);
     }
     // Symlink records never reach here: they are emitted from the sidecar before the disk is looked at.
     const problem = symlinkTargetProblem(path, target);
@@ -782,9 +897,8 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         this.#opts.onSkip?.(path, problem);
         return undefined;
       }
-      throw new WinlayerError('LAYER_SYMLINK', `symlink target "${target}" ${problem}`, {
+      throw new WinlayerError('LAYER_SYMLINK', `symlink target "${escapeControls(target)}" ${problem}`, {
         path: host,
-        entry: path,
         hint: 'make the target relative and inside the layer, or pass --symlinks skip to leave such links out',
       });
     }
@@ -858,19 +972,19 @@ class Walker implements Generator<LayerEntry, void, undefined> {
 class CaseIndex {
   readonly #names: readonly string[];
   readonly #table = new HashSlots();
-  #next = 0;
 
   constructor(names: readonly string[]) {
     this.#names = names;
   }
 
-  /** Records the next name of `names` (given in their order), or returns the earlier name it collides with. */
-  add(name: string): string | undefined {
-    const hash = upcaseHash(name);
+  /** Records `names[index]`, or returns the earlier name it collides with (then it is not recorded). */
+  add(index: number): string | undefined {
     const names = this.#names;
+    const name = names[index]!;
+    const hash = upcaseHash(name);
     const other = this.#table.find(hash, (k) => equalUpcase(names[k]!, name));
     if (other >= 0) return names[other];
-    this.#table.add(hash, this.#next++);
+    this.#table.add(hash, index);
     return undefined;
   }
 }
@@ -904,6 +1018,52 @@ export class PackedNames {
   }
 }
 
+/**
+ * Why the name `path` (at the top of a layer folder, or directly in `UtilityVM/`) has no place in a layer of `kind`,
+ * or undefined when it has: `Files`, `UtilityVM` (holding `Files`), `Hives` (non-base layers), the `.winlayer`
+ * sidecar, and what import and hcsshim leave beside a layer (`bcd*.bak`, `layout`, `*.vhdx`), which are not layer
+ * content. Anything else would be left out of the tar (docs/layer-folder.md).
+ */
+export function topLevelProblem(path: string, kind: LayerKind): { rule: string; hint: string } | undefined {
+  if (path === 'Files' || path === 'UtilityVM' || path === 'UtilityVM/Files' || path === SIDECAR_DIR) return undefined;
+  if (/\.vhdx$/i.test(path)) return undefined;
+  if (!path.includes('/') && (/^bcd.*\.bak$/i.test(path) || path === 'layout')) return undefined;
+  if (path === 'Hives') {
+    if (kind === 'non-base') return undefined;
+    return {
+      rule: 'a base layer has no Hives/ (registry deltas belong to a layer on top of a parent)',
+      hint: 'pass --non-base if the layer goes on top of a parent; a base layer keeps its registry in Files/Windows/System32/config',
+    };
+  }
+  return {
+    rule: 'not part of a layer: export writes only Files/, UtilityVM/Files/ and Hives/',
+    hint: 'move it under Files/ (what the container sees as C:\\), or out of the layer folder',
+  };
+}
+
+/**
+ * Checks that `dir` is a folder to walk as a layer (a symlink to one will do): `NOT_FOUND` when it does not exist,
+ * `SOURCE_UNREADABLE` when it is a file (a layer tar, most likely: that is for `import`).
+ */
+export function requireLayerFolder(dir: string): void {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new WinlayerError('NOT_FOUND', 'the layer folder does not exist', { path: dir });
+    }
+    throw ioError(e, dir);
+  }
+  if (!st.isDirectory()) {
+    throw new WinlayerError('SOURCE_UNREADABLE', 'is a file, not a layer folder', {
+      path: dir,
+      hint: `to read a layer tar, use \`winlayer import <dir> -i ${dir}\` (or \`winlayer ls ${dir}\`)`,
+    });
+  }
+}
+
 /** An alternate data stream carries its file's times and nothing else (go-winio writes no MSWINDOWS.* on it). */
 function streamMeta(win: WindowsMetadata): WindowsMetadata {
   return {
@@ -926,7 +1086,7 @@ function specialKind(st: BigIntStats): string {
   return 'special file';
 }
 
-function ioError(e: unknown, host: string, entry?: string): WinlayerError {
+function ioError(e: unknown, host: string): WinlayerError {
   if (e instanceof WinlayerError) return e;
-  return new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path: host, entry, cause: e });
+  return new WinlayerError('IO', `cannot read: ${(e as Error).message}`, { path: host, cause: e });
 }

@@ -12,10 +12,10 @@ import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type PolicyOptions, resolvePolicy, walkLayer } from '../layer/index.js';
 import { readTar, type TarSummary, writeTarFile } from '../tar/index.js';
-import { type BuiltLayer, type WriteImageResult, writeBuiltImage } from './copy.js';
+import { type BuiltLayer, checkDestination, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { type ImageHandle, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
-import { parsePlatform } from './platform.js';
+import { formatPlatform, parsePlatform } from './platform.js';
 import type { Registries } from './registry/remote.js';
 import {
   hostSpelling,
@@ -59,6 +59,8 @@ export interface BuildImageOptions extends PolicyOptions {
   readonly symlinks?: 'error' | 'skip';
   /** Tag recorded at the destination. */
   readonly tag?: string;
+  /** Replace an existing docker-archive destination (refused without it). */
+  readonly force?: boolean;
   /** Needed when the base or the destination is a registry. */
   readonly registries?: Registries;
   /** For SOURCE_DATE_EPOCH (`created`); default process.env. */
@@ -101,7 +103,7 @@ class Staging {
     const near = dest.kind === 'registry' ? tmpdir() : dirname(resolve(dest.path));
     if (!existsSync(near))
       throw new WinlayerError('NOT_FOUND', 'the destination folder does not exist', { path: near });
-    this.#target = new AtomicTarget(join(near, 'winlayer-staging'));
+    this.#target = new AtomicTarget(join(near, 'winlayer-staging'), { kind: 'folder' });
     mkdirSync(join(this.#target.tempPath, 'sha256'), { recursive: true });
     this.store = new DirBlobStore(this.#target.tempPath);
   }
@@ -200,10 +202,22 @@ export async function createImage(
     typeof opts.platform === 'string'
       ? parsePlatform(opts.platform)
       : (opts.platform ?? { os: 'windows', architecture: 'amd64' });
-  if (!statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) {
+  if (platform.os !== 'windows') {
+    throw new WinlayerError('USAGE', `image create makes Windows images; ${formatPlatform(platform)} is not windows`, {
+      hint: 'write --platform windows/amd64[:OS_VERSION], e.g. windows/amd64:10.0.20348.2113',
+    });
+  }
+  const st = statSync(rootfs, { throwIfNoEntry: false });
+  if (st === undefined)
     throw new WinlayerError('NOT_FOUND', 'the root file system folder does not exist', { path: rootfs });
+  if (!st.isDirectory()) {
+    throw new WinlayerError('USAGE', 'the root file system must be a folder (it becomes C:\\)', {
+      path: rootfs,
+      hint: 'to build on a layer or an image, use winlayer image append',
+    });
   }
   refuseInside(d, rootfs);
+  checkDestination(d, opts);
   const staging = new Staging(d);
   try {
     const skipped: { path: string; reason: string }[] = [];
@@ -298,6 +312,7 @@ export async function appendImage(
   const env = opts.env ?? process.env;
   const policyOptions = epochOf(env, opts);
   const policy = resolvePolicy(policyOptions);
+  checkDestination(d, opts);
   const img = await resolveImage(base, opts.platform);
   const folder = layerSource.replace(/^(dir|layer):/, '');
   if (statSync(folder, { throwIfNoEntry: false })?.isDirectory() === true) refuseInside(d, folder);

@@ -2,6 +2,7 @@
  * Writing an opened image somewhere: an OCI layout, a docker archive or a registry. `writeImage` is the one sink
  * every image command ends in; `pullImage` is `openRegistryImage` + `writeImage` into a layout.
  */
+import { statSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
 import { writeDockerArchive } from './docker-archive.js';
 import { mapLimit } from './files.js';
@@ -23,6 +24,8 @@ export interface WriteImageOptions {
   readonly tag?: string;
   /** Needed for registry destinations. */
   readonly registries?: Registries;
+  /** Replace an existing docker-archive file (refused without it: an archive holds one image, so it would be lost). */
+  readonly force?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -41,13 +44,14 @@ export interface BuiltLayer {
 export async function writeBuiltImage(
   h: ImageHandle,
   dest: Destination,
-  opts: { readonly registries?: Registries; readonly tag?: string },
+  opts: { readonly registries?: Registries; readonly tag?: string; readonly force?: boolean },
   env: NodeJS.ProcessEnv,
   layer: BuiltLayer,
 ): Promise<WriteImageResult & { readonly layer: BuiltLayer }> {
   const r = await writeImage(h, dest, {
     ...(opts.registries === undefined ? {} : { registries: opts.registries }),
     ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+    ...(opts.force === undefined ? {} : { force: opts.force }),
     env,
   });
   return { ...r, layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries } };
@@ -113,6 +117,7 @@ export async function writeImage(
     if (single) src = imageOnly(resolved);
   }
   if (d.kind === 'docker-archive') {
+    checkDestination(d, opts);
     const tag =
       d.tag ?? opts.tag ?? (h.remote !== undefined ? h.name.replace(/^docker:\/\//, '').replace(/@.*$/, '') : h.tag);
     await writeDockerArchive(resolved!, d.path, { ...(tag === undefined ? {} : { tag }), mtime: epoch(env) });
@@ -128,6 +133,27 @@ export async function writeImage(
   return { destination: formatDestination(d), descriptor: root, warnings };
 }
 
+/**
+ * Refuses a destination that would lose data: a docker archive holds one image, so writing over an existing file would
+ * lose the image in it; that takes `force` (an OCI layout needs none: the new image is added to it). Devices and pipes
+ * (`/dev/stdout`) are written as always. The image commands call it before they build anything. Throws `LAYER_EXISTS`.
+ */
+export function checkDestination(d: Destination, opts: { readonly force?: boolean }): void {
+  if (d.kind !== 'docker-archive' || opts.force === true) return;
+  const path = d.path;
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.isFile() !== true) return; // a folder there is the archive writer's USAGE error; a device is written to
+  throw new WinlayerError('LAYER_EXISTS', 'the docker archive exists: it would be replaced, and the image in it lost', {
+    path,
+    hint: 'pass --force to replace it, or write an OCI layout (oci:DIR:TAG), which keeps the images it holds',
+  });
+}
+
+/**
+ * Adds `h` to the OCI layout `dir` (created when missing): blobs first (each written once, verified; blobs the
+ * layout holds intact are kept), then the index entry, tagged `tag` when given (the tag moves from the image that had
+ * it). Returns the entry written.
+ */
 async function writeLayout(
   h: ImageHandle,
   dir: string,
@@ -138,7 +164,7 @@ async function writeLayout(
   try {
     const all = await reachableBlobs(h);
     for (const b of all) if (b.bytes !== undefined) w.putBytes(b.bytes, b.descriptor.mediaType, b.descriptor);
-    const big = all.filter((b) => b.bytes === undefined && !w.has(b.descriptor.digest));
+    const big = all.filter((b) => b.bytes === undefined);
     await mapLimit(big, 3, (b) => w.putBlob(b.descriptor, () => h.blobs.open(b.descriptor)));
     const platform =
       h.root.descriptor.platform ??

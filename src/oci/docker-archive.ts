@@ -17,6 +17,7 @@ import type { ImageHandle, ResolvedImage } from './image.js';
 import { MEDIA, ociLayerType, sniffCompression } from './media-types.js';
 import { buildManifest, type Descriptor, descriptorOf } from './spec.js';
 import { type BlobLocation, type BlobStore, openLocation } from './store.js';
+import { DOCKER_MANIFEST, invalidImage, parseDocument } from './validate.js';
 
 interface ManifestEntry {
   Config: string;
@@ -27,7 +28,7 @@ interface ManifestEntry {
 const MAX_JSON = 8 << 20;
 
 function readMember(path: string, m: ArchiveMember, limit = MAX_JSON): Buffer {
-  if (m.size > limit) throw new WinlayerError('OCI_INVALID', `${m.name} is too large (${m.size} bytes)`, { path });
+  if (m.size > limit) throw new WinlayerError('INVALID_IMAGE', `${m.name} is too large (${m.size} bytes)`, { path });
   const buf = Buffer.alloc(m.size);
   const fd = openSync(path, 'r');
   try {
@@ -72,14 +73,10 @@ export async function readDockerArchive(path: string, tag?: string): Promise<Ima
   const mf = byName.get('manifest.json');
   if (mf === undefined)
     throw new WinlayerError('SOURCE_UNREADABLE', 'not a docker archive (no manifest.json)', { path });
-  let entries: ManifestEntry[];
-  try {
-    entries = JSON.parse(readMember(path, mf).toString('utf8')) as ManifestEntry[];
-  } catch {
-    throw new WinlayerError('OCI_INVALID', 'manifest.json is not JSON', { path });
-  }
-  if (!Array.isArray(entries) || entries.length === 0)
-    throw new WinlayerError('OCI_INVALID', 'manifest.json lists no image', { path });
+  const entries = parseDocument<ManifestEntry[]>(readMember(path, mf), DOCKER_MANIFEST, {
+    path,
+    entry: 'manifest.json',
+  });
   let entry: ManifestEntry | undefined;
   if (tag !== undefined)
     entry = entries.find((e) => (e.RepoTags ?? []).some((t) => t === tag || t === `${tag}:latest`));
@@ -97,8 +94,7 @@ export async function readDockerArchive(path: string, tag?: string): Promise<Ima
   }
   const member = (name: string): ArchiveMember => {
     const m = byName.get(name.replace(/^\.\//, ''));
-    if (m === undefined)
-      throw new WinlayerError('OCI_INVALID', `manifest.json names ${name}, which the archive lacks`, { path });
+    if (m === undefined) throw invalidImage(`names ${name}, which the archive lacks`, { path, entry: 'manifest.json' });
     return m;
   };
   const locations = new Map<Digest, BlobLocation>();

@@ -50,14 +50,14 @@ export function isIndex(h: ImageHandle): boolean {
 
 /**
  * Resolves a handle to one image. For an index: the manifest matching `platform` (default: the only entry, else the
- * one `windows/amd64` entry, highest `os.version` when several match). Throws `OCI_PLATFORM` / `OCI_INVALID`.
+ * one `windows/amd64` entry, highest `os.version` when several match). Throws `OCI_PLATFORM` / `INVALID_IMAGE`.
  */
 export async function resolveImage(h: ImageHandle, platform?: Platform | string): Promise<ResolvedImage> {
   const want = typeof platform === 'string' ? parsePlatform(platform) : platform;
   let desc = h.root.descriptor;
   let bytes: Uint8Array = h.root.bytes;
   for (let depth = 0; rootKind(desc.mediaType, bytes, h.name) === 'index'; depth++) {
-    if (depth > 4) throw new WinlayerError('OCI_INVALID', `${h.name}: indexes nested too deep`);
+    if (depth > 4) throw new WinlayerError('INVALID_IMAGE', `${h.name}: indexes nested too deep`);
     const idx = parseIndex(bytes, `${h.name} index`);
     const images = idx.manifests.filter((m) => !isAttestation(m));
     let pick: Descriptor;
@@ -72,7 +72,7 @@ export async function resolveImage(h: ImageHandle, platform?: Platform | string)
   const config = parseConfig(configBytes, `${h.name} config`);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new WinlayerError(
-      'OCI_INVALID',
+      'INVALID_IMAGE',
       `${h.name}: the config lists ${config.rootfs.diff_ids.length} diff_ids for ${manifest.layers.length} layers`,
     );
   }
@@ -95,7 +95,7 @@ export async function reachableBlobs(h: ImageHandle): Promise<{ descriptor: Desc
   const out: { descriptor: Descriptor; bytes?: Uint8Array }[] = [];
   const seen = new Set<Digest>();
   const visit = async (desc: Descriptor, bytes: Uint8Array, depth: number): Promise<void> => {
-    if (depth > 5) throw new WinlayerError('OCI_INVALID', `${h.name}: indexes nested too deep`);
+    if (depth > 5) throw new WinlayerError('INVALID_IMAGE', `${h.name}: indexes nested too deep`);
     if (seen.has(desc.digest)) return;
     seen.add(desc.digest);
     out.push({ descriptor: desc, bytes });

@@ -1,74 +1,107 @@
 /**
  * OCI image layouts (image-spec `image-layout.md`): `oci-layout`, `index.json`, `blobs/sha256/<hex>`. The reader
- * opens a layout (optionally one tag of it) as an `ImageHandle`; the writer builds a new layout in a temporary sibling
- * and renames it into place at the end (atomic), writing every blob through digest verification.
+ * opens a layout (optionally one tag or one digest of it) as an `ImageHandle`. The writer adds an image to a layout
+ * as skopeo's `oci:DIR[:TAG]` does: a new layout is built in a temporary sibling and renamed into place; into an
+ * existing layout blobs are written in place (each to a temporary sibling, then renamed: content-addressed, so a blob
+ * already there and intact is kept) and `index.json` is replaced last, atomically. Other images stay.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  createReadStream,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AtomicTarget } from '../atomic.js';
+import { AtomicTarget, removeStaleTemps, tempSiblingPath, writeFileAtomic } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
-import { type Digest, sha256Digest, splitDigest, verifyBytes } from './digest.js';
+import { type Digest, Digester, sha256Digest, splitDigest, verifyBytes } from './digest.js';
 import { fsyncFile, streamToFile } from './files.js';
 import type { ImageHandle } from './image.js';
 import { MEDIA } from './media-types.js';
 import { type Descriptor, descriptorOf, parseIndex } from './spec.js';
 import { DirBlobStore, readSmallBlob } from './store.js';
+import { invalidImage, OCI_LAYOUT, parseDocument } from './validate.js';
 
 /** The annotation that names a tag inside a layout's `index.json`. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
+/** What `oci-layout` holds in every layout winlayer writes. */
+const LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
+
 /** True when `dir` looks like an OCI layout (`oci-layout` or `index.json` present). */
 export function isOciLayout(dir: string): boolean {
-  return existsSync(join(dir, 'index.json')) || existsSync(join(dir, 'oci-layout'));
+  return exists(join(dir, 'index.json')) || exists(join(dir, 'oci-layout'));
+}
+
+function exists(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** Checks `oci-layout` (present, JSON, version 1.x). Throws `SOURCE_UNREADABLE` when absent, `INVALID_IMAGE`. */
+function checkLayoutFile(dir: string): void {
+  const file = join(dir, 'oci-layout');
+  if (!exists(file)) {
+    throw new WinlayerError('SOURCE_UNREADABLE', 'not an OCI image layout (no oci-layout file)', { path: dir });
+  }
+  const v = parseDocument<{ imageLayoutVersion: string }>(readFileSync(file), OCI_LAYOUT, file).imageLayoutVersion;
+  if (!v.startsWith('1.')) throw invalidImage(`imageLayoutVersion: ${JSON.stringify(v)} is not 1.x`, file);
+}
+
+/** The entries of a layout's `index.json`, checked (an absent file is an empty index). */
+function readIndexEntries(dir: string): Descriptor[] {
+  const file = join(dir, 'index.json');
+  if (!exists(file)) return [];
+  return [...parseIndex(readFileSync(file), file).manifests];
 }
 
 /**
- * Opens an OCI layout. With `tag`, the manifest whose `org.opencontainers.image.ref.name` is the tag; without, the
- * only manifest of `index.json`, or (when every entry carries a platform) `index.json` itself as an index.
- * Reads only `index.json` and the root manifest; throws `OCI_INVALID` / `NOT_FOUND` / `OCI_DIGEST`.
+ * Opens an OCI layout. With `tag`, the manifest whose `org.opencontainers.image.ref.name` is the tag; with `digest`,
+ * the entry of `index.json` with that digest (and that tag, when both are given: `oci:DIR:TAG@DIGEST`, as the image
+ * commands print what they wrote); without either, the only entry of `index.json`, or (when every entry
+ * carries a platform and no two the same) `index.json` itself as an index. Reads only `index.json` and the root
+ * manifest; throws `INVALID_IMAGE` / `NOT_FOUND` / `OCI_DIGEST` / `SOURCE_UNREADABLE`.
  */
-export async function readOciLayout(dir: string, tag?: string): Promise<ImageHandle> {
-  const name = tag === undefined ? `oci:${dir}` : `oci:${dir}:${tag}`;
-  const layoutFile = join(dir, 'oci-layout');
-  if (!existsSync(layoutFile)) {
-    throw new WinlayerError('SOURCE_UNREADABLE', 'not an OCI image layout (no oci-layout file)', { path: dir });
-  }
-  let version: unknown;
-  try {
-    version = (JSON.parse(readFileSync(layoutFile, 'utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
-  } catch {
-    throw new WinlayerError('OCI_INVALID', 'oci-layout is not JSON', { path: layoutFile });
-  }
-  if (typeof version !== 'string' || !version.startsWith('1.')) {
-    throw new WinlayerError('OCI_INVALID', `unsupported imageLayoutVersion ${JSON.stringify(version)}`, {
-      path: layoutFile,
-    });
-  }
-  const indexBytes = readFileSync(join(dir, 'index.json'));
-  const index = parseIndex(indexBytes, `${dir}/index.json`);
+export async function readOciLayout(dir: string, tag?: string, digest?: Digest): Promise<ImageHandle> {
+  const name = `oci:${dir}${tag === undefined ? '' : `:${tag}`}${digest === undefined ? '' : `@${digest}`}`;
+  checkLayoutFile(dir);
+  const manifests = readIndexEntries(dir);
   const blobs = new DirBlobStore(join(dir, 'blobs'));
   let pick: Descriptor | undefined;
-  if (tag !== undefined) {
-    const hits = index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag);
+  if (digest !== undefined) {
+    pick = manifests.find((m) => m.digest === digest && (tag === undefined || m.annotations?.[REF_NAME] === tag));
+    if (pick === undefined) {
+      const what = tag === undefined ? digest : `${digest} tagged ${JSON.stringify(tag)}`;
+      throw new WinlayerError('NOT_FOUND', `index.json has no entry ${what}`, {
+        path: dir,
+        hint: namesHint(manifests),
+      });
+    }
+  } else if (tag !== undefined) {
+    const hits = manifests.filter((m) => m.annotations?.[REF_NAME] === tag);
     if (hits.length === 0) {
       throw new WinlayerError('NOT_FOUND', `no image tagged ${JSON.stringify(tag)}`, {
         path: dir,
-        hint: tagsHint(index.manifests),
+        hint: namesHint(manifests),
       });
     }
     if (hits.length > 1) {
       return indexRoot(name, blobs, hits, tag);
     }
     pick = hits[0]!;
-  } else if (index.manifests.length === 1) {
-    pick = index.manifests[0]!;
-  } else if (index.manifests.length > 1 && index.manifests.every((m) => m.platform !== undefined)) {
-    return indexRoot(name, blobs, index.manifests, undefined);
+  } else if (manifests.length === 1) {
+    pick = manifests[0]!;
+  } else if (manifests.length > 1 && distinctPlatforms(manifests)) {
+    return indexRoot(name, blobs, manifests, undefined);
   } else {
-    throw new WinlayerError('SOURCE_UNREADABLE', `the layout holds ${index.manifests.length} images: name one`, {
+    throw new WinlayerError('SOURCE_UNREADABLE', `the layout holds ${manifests.length} images: name one`, {
       path: dir,
-      hint: `write oci:${dir}:TAG; ${tagsHint(index.manifests)}`,
+      hint: `write oci:${dir}:TAG or oci:${dir}@DIGEST; ${namesHint(manifests)}`,
     });
   }
   const bytes = await readSmallBlob(blobs, pick);
@@ -76,13 +109,29 @@ export async function readOciLayout(dir: string, tag?: string): Promise<ImageHan
   return { name, root: { descriptor: descriptorOf(pick), bytes }, blobs, ...(t === undefined ? {} : { tag: t }) };
 }
 
-function tagsHint(ms: readonly Descriptor[]): string {
+/** True when every entry has a platform and no two the same (so a platform picks exactly one). */
+function distinctPlatforms(ms: readonly Descriptor[]): boolean {
+  const keys = ms.map((m) => (m.platform === undefined ? undefined : JSON.stringify(m.platform)));
+  return keys.every((k) => k !== undefined) && new Set(keys).size === keys.length;
+}
+
+/** "tags: v1, v2; untagged: sha256:…" — how the entries of a layout can be named. */
+function namesHint(ms: readonly Descriptor[]): string {
   const tags = ms.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => t !== undefined);
-  return tags.length === 0 ? 'the layout has no tagged images' : `tags: ${tags.join(', ')}`;
+  const untagged = ms.filter((m) => m.annotations?.[REF_NAME] === undefined).map((m) => m.digest);
+  const parts = [
+    tags.length === 0 ? 'the layout has no tagged images' : `tags: ${tags.join(', ')}`,
+    ...(untagged.length === 0
+      ? []
+      : [
+          `untagged: ${untagged.slice(0, 5).join(', ')}${untagged.length > 5 ? ` and ${untagged.length - 5} more` : ''}`,
+        ]),
+  ];
+  return parts.join('; ');
 }
 
 function indexRoot(name: string, blobs: DirBlobStore, manifests: readonly Descriptor[], tag?: string): ImageHandle {
-  const idx = { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: manifests.map(stripRefName) };
+  const idx = { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: manifests.map(withoutTag) };
   const bytes = Buffer.from(JSON.stringify(idx));
   const descriptor: Descriptor = { mediaType: MEDIA.ociIndex, digest: sha256Digest(bytes), size: bytes.length };
   // the synthesised index is not a blob of the layout: serve it from memory
@@ -98,7 +147,8 @@ function indexRoot(name: string, blobs: DirBlobStore, manifests: readonly Descri
   return { name, root: { descriptor, bytes }, blobs: store, ...(tag === undefined ? {} : { tag }) };
 }
 
-function stripRefName(d: Descriptor): Descriptor {
+/** The descriptor without its `ref.name` annotation (and without `annotations` when that was the only one). */
+function withoutTag(d: Descriptor): Descriptor {
   if (d.annotations === undefined || !(REF_NAME in d.annotations)) return d;
   const { [REF_NAME]: _drop, ...rest } = d.annotations;
   return descriptorOf({
@@ -109,59 +159,103 @@ function stripRefName(d: Descriptor): Descriptor {
 }
 
 /**
- * Builds an OCI layout at `finalDir`: blobs go into a temporary sibling, verified; `commit` writes `oci-layout` and
- * `index.json` and renames the folder into place (replacing an older layout there). Nothing appears at `finalDir`
- * before `commit`; `abort` removes everything.
+ * The entries of `index.json` after adding `added`, as skopeo's `oci:DIR[:TAG]` does: a tagged entry takes its tag
+ * from whichever entry had it (that image stays, untagged); an entry replaces an untagged entry of the same digest
+ * (no duplicates when the same image is written again); anything else is appended. Untagged entries are added too:
+ * they are named `oci:DIR@DIGEST`.
+ */
+export function addToIndex(existing: readonly Descriptor[], added: readonly Descriptor[]): Descriptor[] {
+  const out = existing.map(descriptorOf);
+  for (const d of added.map(descriptorOf)) {
+    const tag = d.annotations?.[REF_NAME];
+    if (tag !== undefined) {
+      for (const [i, e] of out.entries()) if (e.annotations?.[REF_NAME] === tag) out[i] = withoutTag(e);
+    }
+    const same = out.findIndex((e) => e.digest === d.digest && e.annotations?.[REF_NAME] === undefined);
+    if (same >= 0) out[same] = d;
+    else out.push(d);
+  }
+  return out;
+}
+
+/** True when the file at `path` holds exactly the blob `desc` (size, then digest). */
+async function blobIntact(path: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+  if (statSync(path, { throwIfNoEntry: false })?.size !== desc.size) return false;
+  const d = new Digester(splitDigest(desc.digest)[0]);
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) d.update(c as Buffer);
+  return d.digest() === desc.digest;
+}
+
+function bytesIntact(path: string, desc: Pick<Descriptor, 'digest' | 'size'>): boolean {
+  if (statSync(path, { throwIfNoEntry: false })?.size !== desc.size) return false;
+  const [alg, hex] = splitDigest(desc.digest);
+  return createHash(alg).update(readFileSync(path)).digest('hex') === hex;
+}
+
+/**
+ * Adds images to the OCI layout at `finalDir`. When there is none yet (or an empty folder), the layout is built in a
+ * temporary sibling and renamed into place by `commit`. Into an existing layout, blobs are written in place — each
+ * into a temporary sibling, fsynced and renamed to its digest name; a blob already there is kept when its bytes
+ * match, replaced when they do not — and `commit` replaces `index.json` atomically, last: until then readers see the
+ * layout as it was. `abort` removes what is not committed (blobs already in place stay: nothing names them, and they
+ * are the same bytes a retry writes). A destination that exists and is not an OCI layout is refused (`LAYER_EXISTS`).
  */
 export class LayoutWriter {
   readonly finalDir: string;
-  readonly #target: AtomicTarget;
+  /** Where blobs are written: the temporary new layout, or the existing layout itself. */
   readonly blobs: DirBlobStore;
-  #staging = 0;
+  /** Set while a new layout is built beside `finalDir`; undefined when writing into an existing one. */
+  readonly #target: AtomicTarget | undefined;
+  readonly #root: string;
+  readonly #staged = new Set<string>();
 
   constructor(finalDir: string) {
-    if (existsSync(finalDir)) {
-      const st = statSync(finalDir);
-      if (!st.isDirectory() || (readdirSync(finalDir).length > 0 && !isOciLayout(finalDir))) {
-        throw new WinlayerError('LAYER_EXISTS', 'the destination exists and is not an OCI layout', {
-          path: finalDir,
-          hint: 'choose a new path or remove it; winlayer only replaces an OCI layout',
-        });
-      }
+    const st = statSync(finalDir, { throwIfNoEntry: false });
+    if (st !== undefined && (!st.isDirectory() || (readdirSync(finalDir).length > 0 && !isOciLayout(finalDir)))) {
+      throw new WinlayerError('LAYER_EXISTS', 'the destination exists and is not an OCI layout', {
+        path: finalDir,
+        hint: 'choose a new path or remove it; winlayer adds images to an OCI layout only',
+      });
     }
     this.finalDir = finalDir;
-    this.#target = new AtomicTarget(finalDir);
-    mkdirSync(join(this.#target.tempPath, 'blobs', 'sha256'), { recursive: true });
-    this.blobs = new DirBlobStore(join(this.#target.tempPath, 'blobs'));
+    if (st !== undefined && isOciLayout(finalDir)) {
+      // checked now, before a blob is written: a layout we could not update is refused untouched
+      if (exists(join(finalDir, 'oci-layout'))) checkLayoutFile(finalDir);
+      readIndexEntries(finalDir);
+      this.#target = undefined;
+      this.#root = finalDir;
+    } else {
+      this.#target = new AtomicTarget(finalDir, { kind: 'folder' });
+      this.#root = this.#target.tempPath;
+    }
+    mkdirSync(join(this.#root, 'blobs', 'sha256'), { recursive: true });
+    this.blobs = new DirBlobStore(join(this.#root, 'blobs'));
+    if (this.#target === undefined) removeDeadTemps(join(this.#root, 'blobs', 'sha256'));
   }
 
-  /** A fresh path inside the temporary layout for a sink to write a blob into before `adoptFile`. */
+  /** A fresh temporary path in the blob folder for a sink to write a blob into before `adoptFile`. */
   stagingPath(): string {
-    return join(this.#target.tempPath, 'blobs', `.staging-${this.#staging++}`);
+    const p = tempSiblingPath(join(this.blobs.dir, 'sha256', 'staging'));
+    this.#staged.add(p);
+    return p;
   }
 
-  /** Moves a finished file (from `stagingPath`) to its digest name. */
+  /** Moves a finished file (from `stagingPath`, fsynced) to its digest name. */
   adoptFile(path: string, digest: Digest): void {
-    const dest = this.blobs.path(digest);
-    if (existsSync(dest)) rmSync(path);
-    else renameSync(path, dest);
+    const [alg] = splitDigest(digest);
+    mkdirSync(join(this.blobs.dir, alg), { recursive: true });
+    renameSync(path, this.blobs.path(digest));
+    this.#staged.delete(path);
   }
 
-  /** True when the layout being written holds the blob already. */
-  has(digest: Digest): boolean {
-    return this.blobs.has(digest);
-  }
-
-  /** Copies a blob in from a verified stream. Skips blobs already present. */
+  /** Copies a blob in from a verified stream, unless the layout holds it intact already. */
   async putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, open: () => Promise<Readable>): Promise<void> {
-    const [alg] = splitDigest(desc.digest);
-    if (alg !== 'sha256') mkdirSync(join(this.blobs.dir, alg), { recursive: true });
-    if (this.has(desc.digest)) return;
+    if (await blobIntact(this.blobs.path(desc.digest), desc)) return;
     const tmp = this.stagingPath();
     try {
       await streamToFile(await open(), tmp);
     } catch (e) {
-      rmSync(tmp, { force: true });
+      this.#drop(tmp);
       throw e;
     }
     this.adoptFile(tmp, desc.digest);
@@ -171,35 +265,75 @@ export class LayoutWriter {
   putBytes(bytes: Uint8Array, mediaType: string, desc?: Descriptor): Descriptor {
     const d = desc ?? { mediaType, digest: sha256Digest(bytes), size: bytes.length };
     verifyBytes(bytes, d);
-    if (!this.has(d.digest)) {
+    if (!bytesIntact(this.blobs.path(d.digest), d)) {
       const tmp = this.stagingPath();
-      writeFileSync(tmp, bytes, { mode: 0o644 });
-      fsyncFile(tmp);
+      try {
+        writeFileSync(tmp, bytes, { mode: 0o644, flag: 'wx' });
+        fsyncFile(tmp);
+      } catch (e) {
+        this.#drop(tmp);
+        throw new WinlayerError('IO', `cannot write a blob: ${(e as Error).message}`, { path: tmp, cause: e });
+      }
       this.adoptFile(tmp, d.digest);
     }
     return d;
   }
 
-  /** Writes `oci-layout` and `index.json` (the given roots, in order) and moves the layout into place. */
-  commit(roots: readonly Descriptor[]): void {
+  #drop(path: string): void {
+    rmSync(path, { force: true });
+    this.#staged.delete(path);
+  }
+
+  /**
+   * Adds `roots` to `index.json` (`addToIndex`: a tag moves to its new image, other entries stay), writes `oci-layout`
+   * when missing, and makes the result visible in one step: a new layout is renamed into place, an existing one gets
+   * its new `index.json` by an atomic rename. Returns the entries of the index written.
+   */
+  commit(roots: readonly Descriptor[]): Descriptor[] {
     try {
-      writeFileSync(join(this.#target.tempPath, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-      const index = { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: roots.map(descriptorOf) };
-      writeFileSync(join(this.#target.tempPath, 'index.json'), JSON.stringify(index));
-      fsyncFile(join(this.#target.tempPath, 'oci-layout'));
-      fsyncFile(join(this.#target.tempPath, 'index.json'));
-      fsyncFile(join(this.#target.tempPath, 'blobs', 'sha256'));
+      fsyncFile(join(this.blobs.dir, 'sha256'));
+      const entries = addToIndex(this.#target === undefined ? readIndexEntries(this.#root) : [], roots);
+      const index = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: entries });
+      if (this.#target !== undefined) {
+        writeFileSync(join(this.#root, 'oci-layout'), LAYOUT_FILE);
+        writeFileSync(join(this.#root, 'index.json'), index);
+        fsyncFile(join(this.#root, 'oci-layout'));
+        fsyncFile(join(this.#root, 'index.json'));
+        this.#target.commit({ replaceDirectory: true });
+      } else {
+        if (!exists(join(this.#root, 'oci-layout'))) writeFileAtomic(join(this.#root, 'oci-layout'), LAYOUT_FILE);
+        writeFileAtomic(join(this.#root, 'index.json'), index);
+      }
+      this.#removeStaged();
+      return entries;
     } catch (e) {
       this.abort();
+      if (e instanceof WinlayerError) throw e;
       throw new WinlayerError('IO', `cannot write the layout: ${(e as Error).message}`, {
         path: this.finalDir,
         cause: e,
       });
     }
-    this.#target.commit({ replaceDirectory: true });
   }
 
+  /** Removes what was not committed: the temporary new layout, or the staged blob files in an existing one. */
   abort(): void {
-    this.#target.abort();
+    this.#removeStaged();
+    this.#target?.abort();
+  }
+
+  /** Staged files never adopted (a sink that failed or was left): nothing names them. */
+  #removeStaged(): void {
+    for (const p of this.#staged) rmSync(p, { force: true });
+    this.#staged.clear();
+  }
+}
+
+/** Removes temporary blob files that killed runs left in `dir` (`.NAME.winlayer-tmp-PID-…` of dead processes). */
+function removeDeadTemps(dir: string): void {
+  const mark = '.winlayer-tmp-';
+  for (const name of readdirSync(dir)) {
+    const at = name.indexOf(mark);
+    if (name.startsWith('.') && at > 1) removeStaleTemps(join(dir, name.slice(1, at)));
   }
 }

@@ -101,7 +101,7 @@ export async function buildImageIndex(
       const prev = seen.get(key);
       if (prev !== undefined) {
         throw new WinlayerError(
-          'OCI_INVALID',
+          'INVALID_IMAGE',
           `${img.handle.name} and ${prev} are both ${key}: a runtime could not choose`,
           {
             hint: 'set distinct os.version values with winlayer image platform',

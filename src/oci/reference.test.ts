@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isWinlayerError } from '../errors.js';
-import { formatReference, parseReference, parseRegistryName } from './reference.js';
+import { formatReference, formatTarget, parseReference, parseRegistryName } from './reference.js';
 import { parseDestination } from './source.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
@@ -26,6 +26,9 @@ test('parses and normalises references as Docker does', () => {
   });
   assert.deepEqual(parseReference('team/app'), { registry: 'docker.io', repository: 'team/app', tag: 'latest' });
   assert.equal(formatReference(parseReference('localhost:5000/x:y')), 'localhost:5000/x:y');
+  assert.equal(formatReference(parseReference(`localhost:5000/x@${D}`)), `localhost:5000/x@${D}`);
+  assert.equal(formatTarget('localhost:5000', 'x', D), `localhost:5000/x@${D}`);
+  assert.equal(formatTarget('localhost:5000', 'x', 'v1'), 'localhost:5000/x:v1');
 });
 
 test('refuses malformed references with OCI_REF', () => {

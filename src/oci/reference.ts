@@ -71,6 +71,11 @@ export function formatReference(r: Reference): string {
   return `${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}${r.digest === undefined ? '' : `@${r.digest}`}`;
 }
 
+/** `registry/repo:tag` or `registry/repo@sha256:…`: how messages name what a request asked for (a tag or a digest). */
+export function formatTarget(registry: string, repository: string, target: string): string {
+  return `${registry}/${repository}${isDigest(target) ? '@' : ':'}${target}`;
+}
+
 /** What to ask the registry for: the digest when pinned, else the tag. */
 export function referenceTarget(r: Reference): string {
   return r.digest ?? r.tag ?? 'latest';

@@ -1,20 +1,22 @@
 /**
- * Source and destination names (architecture.md "Sources and their names"): `oci:DIR[:TAG]`, `docker-archive:FILE`,
- * `docker://REF`, `layer:FILE`, `dir:DIR`, and bare paths detected by what they hold. `openSource` is the one place
- * that parses and detects; `openImage` opens the image kinds; `parseDestination` names where an image is written.
+ * Source and destination names (architecture.md "Sources and their names"): `oci:DIR[:TAG]` (as a source also
+ * `oci:DIR@DIGEST`), `docker-archive:FILE`, `docker://REF`, `layer:FILE`, `dir:DIR`, and bare paths detected by what
+ * they hold. `openSource` is the one place that parses and detects; `openImage` opens the image kinds;
+ * `parseDestination` names where an image is written.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WinlayerError } from '../errors.js';
+import { isDigest } from './digest.js';
 import { isDockerArchive, readDockerArchive } from './docker-archive.js';
 import type { ImageHandle } from './image.js';
 import { readOciLayout } from './layout.js';
-import { parseReference, type Reference } from './reference.js';
+import { formatReference, parseReference, type Reference } from './reference.js';
 import { openRegistryImage, type Registries } from './registry/remote.js';
 
 /** What a source name names, after detection. The image kinds open with `openImage`; layers go to `src/layer`. */
 export type Source =
-  | { readonly kind: 'oci-layout'; readonly path: string; readonly tag?: string }
+  | { readonly kind: 'oci-layout'; readonly path: string; readonly tag?: string; readonly digest?: string }
   | { readonly kind: 'docker-archive'; readonly path: string; readonly tag?: string }
   | { readonly kind: 'registry'; readonly reference: Reference }
   | { readonly kind: 'layer-tar'; readonly path: string }
@@ -29,6 +31,13 @@ export type Destination =
 /** True for the source kinds that are images (not single layers). */
 export function isImageSource(s: Source): s is Extract<Source, { kind: 'oci-layout' | 'docker-archive' | 'registry' }> {
   return s.kind === 'oci-layout' || s.kind === 'docker-archive' || s.kind === 'registry';
+}
+
+/** `DIR`, `DIR:TAG`, `DIR@sha256:HEX` or `DIR:TAG@sha256:HEX` (what `image create` and friends print). */
+function splitLayoutName(rest: string): { path: string; tag?: string; digest?: string } {
+  const at = rest.lastIndexOf('@');
+  if (at > 0 && isDigest(rest.slice(at + 1))) return { ...splitTag(rest.slice(0, at)), digest: rest.slice(at + 1) };
+  return splitTag(rest);
 }
 
 function splitTag(rest: string): { path: string; tag?: string } {
@@ -55,7 +64,7 @@ function mustExist(path: string, name: string): void {
  */
 export async function openSource(name: string): Promise<Source> {
   if (name.startsWith('oci:')) {
-    const s = splitTag(name.slice(4));
+    const s = splitLayoutName(name.slice(4));
     mustExist(s.path, name);
     return { kind: 'oci-layout', ...s };
   }
@@ -79,7 +88,7 @@ export async function openSource(name: string): Promise<Source> {
   if (!existsSync(name)) {
     throw new WinlayerError('NOT_FOUND', 'no such file or folder', {
       path: name,
-      hint: 'to read from a registry write docker://REGISTRY/REPO:TAG',
+      ...(looksLikeReference(name) ? { hint: `to read from a registry write docker://${name}` } : {}),
     });
   }
   const st = statSync(name);
@@ -101,12 +110,24 @@ export async function openSource(name: string): Promise<Source> {
   return { kind: 'layer-tar', path: name };
 }
 
+/**
+ * True when a name that is no file looks like an image reference (`host/repo:tag`, `repo:tag`, `repo@sha256:…`), so
+ * the user probably meant a registry; a path-like name (`./x`, `/x`, `x.tar`, `a\\b`, a bare word) does not.
+ */
+function looksLikeReference(name: string): boolean {
+  if (/^[./~]/.test(name) || name.includes('\\') || /\.(tar|tgz|gz|zst|json)$/i.test(name)) return false;
+  if (name.includes('@sha256:')) return true;
+  const slash = name.indexOf('/');
+  if (slash > 0 && /[.:]/.test(name.slice(0, slash))) return true; // a registry host: example.com/…, host:5000/…
+  return /^[a-z0-9][a-z0-9._/-]*:[\w][\w.-]*$/.test(name); // repo:tag
+}
+
 /** Opens an image source (OCI layout, docker archive, registry). Throws `SOURCE_UNREADABLE` for layer kinds. */
 export async function openImage(src: Source | string, registries: Registries): Promise<ImageHandle> {
   const s = typeof src === 'string' ? await openSource(src) : src;
   switch (s.kind) {
     case 'oci-layout':
-      return readOciLayout(s.path, s.tag);
+      return readOciLayout(s.path, s.tag, s.digest);
     case 'docker-archive':
       return readDockerArchive(s.path, s.tag);
     case 'registry':
@@ -124,7 +145,15 @@ export async function openImage(src: Source | string, registries: Registries): P
  * docker archive, any other bare path an OCI layout.
  */
 export function parseDestination(name: string): Destination {
-  if (name.startsWith('oci:')) return { kind: 'oci-layout', ...splitTag(name.slice(4)) };
+  if (name.startsWith('oci:')) {
+    const s = splitLayoutName(name.slice(4));
+    if (s.digest !== undefined) {
+      throw new WinlayerError('USAGE', `${name}: a digest names an image that exists; it cannot name where to write`, {
+        hint: `write oci:${s.path} or oci:${s.path}:TAG`,
+      });
+    }
+    return { kind: 'oci-layout', ...s };
+  }
   if (name.startsWith('docker-archive:'))
     return { kind: 'docker-archive', ...splitArchive(name.slice('docker-archive:'.length)) };
   if (name.startsWith('docker://'))
@@ -137,10 +166,7 @@ export function parseDestination(name: string): Destination {
 
 /** The name of a destination as a user would write it. */
 export function formatDestination(d: Destination): string {
-  if (d.kind === 'registry') {
-    const r = d.reference;
-    return `docker://${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}${r.digest === undefined ? '' : `@${r.digest}`}`;
-  }
+  if (d.kind === 'registry') return `docker://${formatReference(d.reference)}`;
   return `${d.kind === 'oci-layout' ? 'oci' : 'docker-archive'}:${d.path}${d.tag === undefined ? '' : `:${d.tag}`}`;
 }
 

@@ -3,8 +3,19 @@
  * builders for what we write. Builders fix the key order, so the same inputs always give the same bytes and digest.
  */
 import { WinlayerError } from '../errors.js';
-import { checkDigest, type Digest, sha256Digest } from './digest.js';
+import { type Digest, sha256Digest } from './digest.js';
 import { isIndexType, isManifestType, MEDIA } from './media-types.js';
+import {
+  CONFIG,
+  DESCRIPTOR,
+  type DocumentName,
+  INDEX,
+  invalidImage,
+  MANIFEST,
+  object,
+  parseDocument,
+  validate,
+} from './validate.js';
 
 /** Where an image runs. `os.version` is what containerd matches Windows images by (`10.0.20348.2113`). */
 export interface Platform {
@@ -46,11 +57,11 @@ export interface ImageIndex {
 /** The runtime part of an image config. */
 export interface ContainerConfig {
   readonly User?: string;
-  readonly Env?: readonly string[];
-  readonly Entrypoint?: readonly string[];
-  readonly Cmd?: readonly string[];
+  readonly Env?: readonly string[] | null;
+  readonly Entrypoint?: readonly string[] | null;
+  readonly Cmd?: readonly string[] | null;
   readonly WorkingDir?: string;
-  readonly Labels?: Readonly<Record<string, string>>;
+  readonly Labels?: Readonly<Record<string, string>> | null;
   readonly [key: string]: unknown;
 }
 
@@ -89,83 +100,42 @@ export function jsonBlob<T>(value: T, mediaType: string, extra: Partial<Descript
   return { value, bytes, descriptor: { mediaType, digest: sha256Digest(bytes), size: bytes.length, ...extra } };
 }
 
-function fail(what: string, rule: string): never {
-  throw new WinlayerError('OCI_INVALID', `${what}: ${rule}`);
-}
-
-function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (e) {
-    fail(what, `not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(what, 'not a JSON object');
-  return v as Record<string, unknown>;
-}
-
-/** Checks one descriptor read from JSON. Throws `OCI_INVALID` / `OCI_DIGEST`. */
-export function parseDescriptor(v: unknown, what: string): Descriptor {
-  if (typeof v !== 'object' || v === null) fail(what, 'descriptor is not an object');
-  const d = v as Record<string, unknown>;
-  if (typeof d.mediaType !== 'string') fail(what, 'descriptor has no mediaType');
-  checkDigest(d.digest, `${what} digest`);
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
-    fail(what, 'descriptor size is invalid');
-  if (d.platform !== undefined) parsePlatformObject(d.platform, what);
-  return d as unknown as Descriptor;
-}
-
-function parsePlatformObject(v: unknown, what: string): Platform {
-  if (typeof v !== 'object' || v === null) fail(what, 'platform is not an object');
-  const p = v as Record<string, unknown>;
-  if (typeof p.os !== 'string' || typeof p.architecture !== 'string') fail(what, 'platform needs os and architecture');
-  return p as unknown as Platform;
+/** Checks one descriptor read from JSON. Throws `INVALID_IMAGE` naming `what` and the field. */
+export function parseDescriptor(v: unknown, what: DocumentName | string): Descriptor {
+  return validate<Descriptor>(v, DESCRIPTOR, what);
 }
 
 /** What kind of JSON document a manifest-ish blob is. */
 export type RootKind = 'manifest' | 'index';
 
 /** Tells a manifest from an index by media type (or by shape when the media type field is absent). */
-export function rootKind(mediaType: string | undefined, bytes: Uint8Array, what: string): RootKind {
+export function rootKind(mediaType: string | undefined, bytes: Uint8Array, what: DocumentName | string): RootKind {
   if (isIndexType(mediaType)) return 'index';
   if (isManifestType(mediaType)) return 'manifest';
-  const o = parseJson(bytes, what);
-  if (isIndexType(o.mediaType as string) || Array.isArray(o.manifests)) return 'index';
-  if (isManifestType(o.mediaType as string) || typeof o.config === 'object') return 'manifest';
-  fail(what, `neither an image manifest nor an index (media type ${mediaType ?? 'none'})`);
+  const o = parseDocument<Record<string, unknown>>(bytes, object({}), what);
+  const inner = typeof o.mediaType === 'string' ? o.mediaType : undefined;
+  if (isIndexType(inner) || Array.isArray(o.manifests)) return 'index';
+  if (isManifestType(inner) || 'config' in o) return 'manifest';
+  throw invalidImage(`neither an image manifest nor an index (media type ${mediaType ?? 'none'})`, what);
 }
 
-/** Parses an image manifest (OCI or Docker schema 2). */
-export function parseManifest(bytes: Uint8Array, what = 'manifest'): ImageManifest {
-  const o = parseJson(bytes, what);
-  if (o.schemaVersion !== 2) fail(what, `schemaVersion ${String(o.schemaVersion)} is not 2`);
-  if (o.mediaType !== undefined && !isManifestType(o.mediaType as string)) fail(what, `media type ${o.mediaType}`);
-  parseDescriptor(o.config, `${what} config`);
-  if (!Array.isArray(o.layers)) fail(what, 'layers is not an array');
-  for (const [i, l] of o.layers.entries()) parseDescriptor(l, `${what} layer ${i}`);
-  return o as unknown as ImageManifest;
-}
-
-/** Parses an image index (OCI or Docker manifest list). */
-export function parseIndex(bytes: Uint8Array, what = 'index'): ImageIndex {
-  const o = parseJson(bytes, what);
-  if (o.schemaVersion !== 2) fail(what, `schemaVersion ${String(o.schemaVersion)} is not 2`);
-  if (!Array.isArray(o.manifests)) fail(what, 'manifests is not an array');
-  for (const [i, m] of o.manifests.entries()) parseDescriptor(m, `${what} manifest ${i}`);
-  return o as unknown as ImageIndex;
-}
-
-/** Parses an image config and checks the fields winlayer relies on. */
-export function parseConfig(bytes: Uint8Array, what = 'config'): ImageConfig {
-  const o = parseJson(bytes, what);
-  if (typeof o.os !== 'string' || typeof o.architecture !== 'string') fail(what, 'needs os and architecture');
-  const rootfs = o.rootfs as Record<string, unknown> | undefined;
-  if (rootfs === undefined || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) {
-    fail(what, 'rootfs.diff_ids is missing');
+/** Parses an image manifest (OCI or Docker schema 2). Throws `INVALID_IMAGE` naming `what` and the field. */
+export function parseManifest(bytes: Uint8Array, what: DocumentName | string = 'manifest'): ImageManifest {
+  const m = parseDocument<ImageManifest>(bytes, MANIFEST, what);
+  if (m.mediaType !== undefined && !isManifestType(m.mediaType)) {
+    throw invalidImage(`mediaType: ${m.mediaType} is not an image manifest`, what);
   }
-  for (const [i, d] of rootfs.diff_ids.entries()) checkDigest(d, `${what} diff_id ${i}`);
-  return o as unknown as ImageConfig;
+  return m;
+}
+
+/** Parses an image index (OCI or Docker manifest list). Throws `INVALID_IMAGE` naming `what` and the field. */
+export function parseIndex(bytes: Uint8Array, what: DocumentName | string = 'index'): ImageIndex {
+  return parseDocument<ImageIndex>(bytes, INDEX, what);
+}
+
+/** Parses an image config and checks the fields winlayer relies on. Throws `INVALID_IMAGE`. */
+export function parseConfig(bytes: Uint8Array, what: DocumentName | string = 'config'): ImageConfig {
+  return parseDocument<ImageConfig>(bytes, CONFIG, what);
 }
 
 /** Builds an OCI manifest with a fixed key order. */

@@ -27,7 +27,7 @@ import {
 } from '../layer/index.js';
 import { readTar } from '../tar/index.js';
 import { upcase } from '../windows/index.js';
-import { type BuiltLayer, type WriteImageResult, writeBuiltImage } from './copy.js';
+import { type BuiltLayer, checkDestination, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { streamToFile } from './files.js';
 import { type ImageHandle, type ResolvedImage, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
@@ -54,6 +54,8 @@ export interface SquashOptions extends PolicyOptions {
   readonly dropHiveDeltas?: boolean;
   readonly compression?: Compression;
   readonly tag?: string;
+  /** Replace an existing docker-archive destination (refused without it). */
+  readonly force?: boolean;
   readonly registries?: Registries;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -110,10 +112,11 @@ export async function squashImage(
       ? opts
       : { ...opts, sourceDateEpoch: env.SOURCE_DATE_EPOCH },
   );
+  checkDestination(d, opts);
   const img = await resolveImage(h, opts.platform);
   const near = d.kind === 'registry' ? tmpdir() : dirname(resolve(d.path));
   if (!existsSync(near)) throw new WinlayerError('NOT_FOUND', 'the destination folder does not exist', { path: near });
-  const staging = new AtomicTarget(join(near, 'winlayer-squash'));
+  const staging = new AtomicTarget(join(near, 'winlayer-squash'), { kind: 'folder' });
   mkdirSync(join(staging.tempPath, 'sha256'), { recursive: true });
   const store = new DirBlobStore(staging.tempPath);
   try {

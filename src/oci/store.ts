@@ -125,7 +125,7 @@ export async function readSmallBlob(
   limit = 8 << 20,
 ): Promise<Buffer> {
   if (desc.size > limit)
-    throw new WinlayerError('OCI_INVALID', `${desc.digest}: ${desc.size} bytes is too large for a JSON blob`);
+    throw new WinlayerError('INVALID_IMAGE', `${desc.digest}: ${desc.size} bytes is too large for a JSON blob`);
   const parts: Buffer[] = [];
   for await (const c of await store.open(desc)) parts.push(c as Buffer);
   return Buffer.concat(parts);

@@ -1,7 +1,41 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { SLOT_SIZE, SLOTS, StreamHash, WORKER_THRESHOLD } from './hash.js';
+
+/** How long a closed hashing thread may take to end (it takes milliseconds): a bound, so a leak fails, not hangs. */
+const CLOSE_BOUND_MS = 10_000;
+
+/**
+ * The thread that `start` starts. The process's 'worker' event can come late, after that of a thread started earlier
+ * (by an earlier test), so the thread is told apart by its id: ids grow, and ours is the first above a probe's.
+ */
+async function threadStartedBy(start: () => void): Promise<Worker> {
+  const probe = new Worker('', { eval: true });
+  const floor = probe.threadId;
+  await probe.terminate();
+  return new Promise((resolve) => {
+    const seen = (w: Worker) => {
+      if (w.threadId <= floor) return;
+      process.off('worker', seen);
+      resolve(w);
+    };
+    process.on('worker', seen);
+    start();
+  });
+}
+
+/** Whether `worker` ends within `ms`. */
+function exitsWithin(worker: Worker, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
 
 const sha = (parts: readonly Uint8Array[]): string => {
   const h = createHash('sha256');
@@ -75,10 +109,13 @@ describe('StreamHash', () => {
     assert.equal(empty.digest(), sha([]));
   });
 
-  it('close() stops the thread before the digest, and is safe to repeat', () => {
+  it('close() stops the thread before the digest, and is safe to repeat', async () => {
     const h = new StreamHash();
-    h.update(bytes(SLOT_SIZE, 11));
+    // the first large chunk starts the thread, which then waits for the next slot for ever: only close() ends it
+    const worker = await threadStartedBy(() => h.update(bytes(SLOT_SIZE, 11)));
+    const exited = exitsWithin(worker, CLOSE_BOUND_MS);
     h.close();
     h.close();
+    assert.ok(await exited, `the hashing thread still runs ${CLOSE_BOUND_MS} ms after close()`);
   });
 });

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { compress as zstdCompress } from 'zstd-napi';
 import { bufferBody, type LayerEntry } from '../entry.js';
-import { isWinlayerError, WinlayerError } from '../errors.js';
+import { WinlayerError } from '../errors.js';
 import { sddlToBytes } from '../windows/index.js';
 import { USTAR } from './header.js';
 import { bodyViewReader, readTar } from './read.js';
@@ -45,6 +45,17 @@ async function rejects(bytes: Uint8Array, code: string, match?: RegExp, opts?: R
     if (match !== undefined) assert.match(caught.message, match);
   }
   return caught as WinlayerError;
+}
+
+/** The WinlayerError `f` rejects with. */
+async function caught(f: () => Promise<unknown>): Promise<WinlayerError> {
+  try {
+    await f();
+  } catch (e) {
+    assert.ok(e instanceof WinlayerError, String(e));
+    return e;
+  }
+  assert.fail('expected an error');
 }
 
 function sample(): LayerEntry[] {
@@ -371,14 +382,8 @@ describe('readTar', () => {
     );
   });
 
-  it('converts a legacy MSWINDOWS.sd (SDDL) when there is no rawsd', async (t) => {
-    let expected: Uint8Array;
-    try {
-      expected = sddlToBytes('O:BUG:BU');
-    } catch (e) {
-      if (isWinlayerError(e, 'INTERNAL')) return t.skip('sddlToBytes is not implemented yet');
-      throw e;
-    }
+  it('converts a legacy MSWINDOWS.sd (SDDL) when there is no rawsd', async () => {
+    const expected = sddlToBytes('O:BUG:BU');
     const bytes = concat([
       paxMember([{ key: 'MSWINDOWS.sd', value: 'O:BUG:BU' }]),
       member({ name: 'a', mode: 0o644, mtime: 0, typeflag: '0' }),
@@ -580,11 +585,72 @@ describe('readTar rejects malformed archives with a typed error', () => {
     const pax = concat([paxMember([{ key: 'path', value: 'x'.repeat(300) }]), ok(), END]);
     await rejects(pax.subarray(0, 600), 'TAR_TRUNCATED');
     await rejects(pax.subarray(0, 1024), 'TAR_TRUNCATED');
-    await rejects(new Uint8Array(0), 'TAR_TRUNCATED');
     // lenient: a clean cut at an entry boundary is accepted
     assert.equal((await readAll(full.subarray(0, 2048), 'whole', { lenient: true })).length, 2);
     // a lone zero block at the end is fine (Go accepts it too)
     assert.equal((await readAll(full.subarray(0, 2560))).length, 2);
+  });
+
+  it('input that is not a tar is NOT_A_TAR saying what it looks like, compressed or not', async () => {
+    const zip = Buffer.concat([Buffer.from('PK\x03\x04\x14\x00\x00\x00', 'latin1'), Buffer.alloc(700)]);
+    const hive = Buffer.concat([Buffer.from('regf'), Buffer.alloc(4092, 1)]);
+    const elf = Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(600)]);
+    const text = Buffer.from('# a README, not a layer\n'.repeat(60));
+    const cases: [Uint8Array, RegExp][] = [
+      [new Uint8Array(0), /it looks like an empty file/],
+      [zip, /it looks like a zip archive/],
+      [hive, /it looks like a registry hive/],
+      [elf, /it looks like an ELF executable/],
+      [text, /it looks like text/],
+      [Buffer.from('short text\n'), /it looks like text/],
+      [Buffer.from('é'.repeat(256)), /it looks like text/], // the block boundary cuts no character in two
+      [Buffer.from(`x${'é'.repeat(300)}`), /it looks like text/], // this one it does
+      [Buffer.alloc(600, 0xee), /it does not start with a tar header/],
+      [gzipSync(text), /it looks like text/],
+      [zstdCompress(hive), /it looks like a registry hive/],
+    ];
+    for (const [bytes, match] of cases) {
+      const e = await rejects(bytes, 'NOT_A_TAR', match);
+      assert.equal(e.exitCode, 2);
+      assert.doesNotMatch(e.hint ?? '', /fetch|option/);
+    }
+    const stdin = await rejects(new Uint8Array(0), 'NOT_A_TAR', /empty standard input/, { stdin: true });
+    assert.match(stdin.hint ?? '', /standard input/);
+  });
+
+  it('a damaged or cut tar stays a tar error, not NOT_A_TAR', async () => {
+    const full = concat([ok(), END]);
+    await rejects(full.subarray(0, 300), 'TAR_TRUNCATED', /header block/); // the magic came
+    await rejects(full.subarray(0, 200), 'TAR_TRUNCATED', /header block/); // the checksum field came
+    const bad = concat([ok(), END]);
+    bad[5] = 0x41; // a changed name: the checksum no longer matches; the magic says tar
+    await rejects(bad, 'TAR_CHECKSUM');
+    const v7 = concat([ok(), END]);
+    v7.fill(0, USTAR.magic.at, USTAR.magic.at + 8);
+    v7[5] = 0x41; // an old header without magic: its checksum field is still a number
+    await rejects(v7, 'TAR_CHECKSUM');
+  });
+
+  it('a cut entry gives one offset and one count whether its body is read or skipped', async () => {
+    const data = new Uint8Array(3000).fill(0x61);
+    const full = concat([ok('Files/dir'), member({ name: 'Files/big', mode: 0o644, mtime: 0, typeflag: '0' }, data)]);
+    const dataStart = 1024 + 512;
+    for (const cut of [dataStart + 1000, dataStart + 3000 + 10]) {
+      const bytes = full.subarray(0, cut);
+      for (const mode of MODES) {
+        const skipped = await caught(async () => {
+          for await (const _ of readTar(chunks(bytes, mode))) {
+            // bodies left unread: the reader skips them
+          }
+        });
+        const read = await caught(async () => collect(readTar(chunks(bytes, mode))));
+        assert.equal(skipped.message, read.message, mode);
+        assert.equal(skipped.offset, cut, mode); // where the input ended
+        assert.equal(skipped.entry, 'Files/big');
+        if (cut < dataStart + 3000) assert.match(read.message, /3000-byte entry \(2000 bytes missing\)/);
+        else assert.match(read.message, /padding after the data of this 3000-byte entry/);
+      }
+    }
   });
 
   it('an entry larger than the archive', async () => {

@@ -9,6 +9,7 @@ import { type ByteInput, bytesOf, decompress, detectCompression } from './compre
 import { BLOCK_SIZE, decodeHeaderAt, decodeText, type TarHeader } from './header.js';
 import { nameShape, normalizeTarName, splitStreamName } from './names.js';
 import { decodePaxInto } from './pax.js';
+import { notATar } from './sniff.js';
 import type { ReadTarOptions } from './types.js';
 import { decodeWindowsPax } from './windows-pax.js';
 
@@ -241,6 +242,21 @@ function truncated(entry: string | undefined, rule: string, offset: number): Win
   });
 }
 
+/**
+ * The input ended inside an entry's data: `missing` of its `size` bytes never came, and `offset` is where the input
+ * ended. One wording and one count whether the body was being read or skipped (so `ls` and `import` say the same);
+ * with all the data there and only the padding after it cut, `missing` is 0.
+ */
+function dataCutShort(entry: string, size: number, missing: number, offset: number): WinlayerError {
+  return truncated(
+    entry,
+    missing > 0
+      ? `the archive ends inside the data of this ${size}-byte entry (${missing} bytes missing)`
+      : `the archive ends inside the padding after the data of this ${size}-byte entry`,
+    offset,
+  );
+}
+
 /** What the bodies of one archive share with its reader. */
 class Shared {
   /** Counts headers read: a body belongs to the value it was made at. */
@@ -289,13 +305,7 @@ class StreamBody implements EntryBody {
       const at = reader.offset;
       let v = reader.tryNext(this.left);
       if (v.length === 0) v = await reader.next(this.left);
-      if (v.length === 0) {
-        throw truncated(
-          this.entryName,
-          `the archive ends inside the data of this ${this.size}-byte entry (${this.left} bytes missing)`,
-          at,
-        );
-      }
+      if (v.length === 0) throw dataCutShort(this.entryName, this.size, this.left, at);
       this.left -= v.length;
       s.toSkip -= v.length;
       yield v;
@@ -356,6 +366,8 @@ class Cursor {
   owner: string | undefined = undefined;
   /** The name of the entry whose data is skipped before the next header (for a truncation error). */
   dataOf = '';
+  /** The data size (without padding) of that entry. */
+  dataSize = 0;
 
   get inPrefix(): boolean {
     return this.firstOffset >= 0;
@@ -382,6 +394,7 @@ async function* readEntries(
   opts: ReadTarOptions & { maxPaxSize: number },
 ): AsyncGenerator<LayerEntry> {
   const lenient = opts.lenient === true;
+  const stdin = opts.stdin === true;
   const maxPax = opts.maxPaxSize;
   const reader = new ByteReader(detected(input, opts.compression));
   const shared = new Shared(reader);
@@ -391,14 +404,11 @@ async function* readEntries(
     for (;;) {
       const toSkip = shared.toSkip;
       if (toSkip > 0 && !reader.trySkip(toSkip)) {
-        const at = reader.offset;
         const n = await reader.skip(toSkip);
         if (n < toSkip) {
-          throw truncated(
-            cursor.dataOf,
-            `the archive ends inside the data of this entry (${toSkip - n} bytes missing)`,
-            at,
-          );
+          // What is left to skip is the rest of the data, then the padding: count only the data that never came.
+          const dataLeft = toSkip - (padded(cursor.dataSize) - cursor.dataSize);
+          throw dataCutShort(cursor.dataOf, cursor.dataSize, Math.max(0, dataLeft - n), reader.offset);
         }
       }
       shared.toSkip = 0;
@@ -415,7 +425,10 @@ async function* readEntries(
         hb = await reader.read(BLOCK_SIZE);
         hp = 0;
         if (hb.length < BLOCK_SIZE) {
-          const refusal = endOfInput(hb.length, cursor.inPrefix, lenient, offset);
+          const refusal =
+            offset === 0
+              ? (notATar(hb, stdin) ?? endOfInput(hb.length, false, lenient, 0))
+              : endOfInput(hb.length, cursor.inPrefix, lenient, offset);
           if (refusal !== undefined) throw refusal;
           return;
         }
@@ -435,7 +448,8 @@ async function* readEntries(
           offset,
         });
       }
-      const h = decodeHeaderAt(hb, hp, offset, lenient, words);
+      const h =
+        offset === 0 ? firstHeader(hb, hp, lenient, words, stdin) : decodeHeaderAt(hb, hp, offset, lenient, words);
       const t = h.typeflag;
       if (t === 'x' || t === 'g' || t === 'L' || t === 'K') {
         // The data of the meta header and its padding; in place when the chunk holds it.
@@ -444,7 +458,7 @@ async function* readEntries(
           throw new WinlayerError('TAR_TOO_LARGE', `extended header of ${size} bytes exceeds the limit of ${maxPax}`, {
             entry: h.name,
             offset,
-            hint: 'real layers keep extended headers under a few KiB; for a trusted archive, raise the maxPaxSize read option',
+            hint: 'real layers keep extended headers under a few KiB: this archive is damaged or was made to exhaust memory',
           });
         }
         let db: Uint8Array;
@@ -472,6 +486,25 @@ async function* readEntries(
 }
 
 /**
+ * The header in the input's first block. When it does not decode and the block matches none of the tar forms (text,
+ * a zip, a hive…), the input is not a tar at all: `NOT_A_TAR` instead of the checksum or header error. Only the
+ * first block takes this path, so the reader's loop pays nothing for it.
+ */
+function firstHeader(
+  b: Uint8Array,
+  p: number,
+  lenient: boolean,
+  words: Uint32Array | undefined,
+  stdin: boolean,
+): TarHeader {
+  try {
+    return decodeHeaderAt(b, p, 0, lenient, words);
+  } catch (e) {
+    throw notATar(b.subarray(p, p + BLOCK_SIZE), stdin) ?? e;
+  }
+}
+
+/**
  * Why the input may not end here, `got` bytes into a header block at `offset`; undefined where it may (`lenient`, at an
  * entry boundary: the end-of-archive blocks are missing).
  */
@@ -481,7 +514,7 @@ function endOfInput(got: number, inPrefix: boolean, lenient: boolean, offset: nu
   if (lenient) return undefined;
   return new WinlayerError('TAR_TRUNCATED', 'the archive ends without its end-of-archive blocks', {
     offset,
-    hint: 'the download or copy was cut short at an entry boundary; fetch the archive again (the lenient read option accepts it)',
+    hint: 'the download or copy was cut short at an entry boundary; fetch the archive again',
   });
 }
 
@@ -574,6 +607,7 @@ function entryFrom(h: TarHeader, offset: number, cursor: Cursor, shared: Shared,
   const path = normalizeTarName(name);
   shared.toSkip = padded(dataSize);
   cursor.dataOf = name;
+  cursor.dataSize = dataSize;
 
   let entry: LayerEntry;
   const regular = t === '0' || t === '\0' || t === '7';
@@ -588,6 +622,14 @@ function entryFrom(h: TarHeader, offset: number, cursor: Cursor, shared: Shared,
     cursor.owner = undefined;
   } else {
     const shape = nameShape(path);
+    if (shape.shape !== 'plain' && dataSize > 0) {
+      // A tombstone is an empty marker: read as one, its data would be dropped without a word.
+      throw new WinlayerError('LAYER_INVALID', `a whiteout that carries ${dataSize} bytes of data`, {
+        entry: name,
+        offset: entryOffset,
+        hint: 'a whiteout (.wh.<name>) is an empty file; a file whose name starts with .wh. cannot be in a layer',
+      });
+    }
     if (shape.shape === 'whiteout') {
       entry = { kind: 'whiteout', path, win, raw, target: shape.target };
       cursor.owner = undefined;

@@ -25,7 +25,7 @@ export function openTarSource(
 ): TarSource {
   if (spec === '-') {
     if (opts.stdin === undefined) throw new WinlayerError('SOURCE_UNREADABLE', 'no standard input to read', {});
-    return { name: '<stdin>', entries: readTar(opts.stdin, opts.read) };
+    return { name: '<stdin>', entries: readTar(opts.stdin, { ...opts.read, stdin: true }) };
   }
   const { fd, path } = openTarFile(spec);
   const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });

@@ -19,6 +19,8 @@ export interface ReadTarOptions {
   readonly lenient?: boolean;
   /** Compression of the input; detected from the first bytes when absent. */
   readonly compression?: Compression;
+  /** The input is standard input: only words `NOT_A_TAR` for an empty one ("empty standard input"). Default false. */
+  readonly stdin?: boolean;
 }
 
 /** The mode bits {@link writeTar} puts in the ustar `mode` field (permission bits only, no file-type bits). */

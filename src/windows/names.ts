@@ -64,7 +64,8 @@ export function windowsNameProblem(component: string): string | undefined {
     return `the name ends with ${last === '.' ? 'a dot' : 'a space'}, which Windows strips`;
   }
   const device = reservedDeviceName(component);
-  if (device !== undefined) return `"${component}" is the reserved device name ${device}`;
+  // The name is in the path the message gives: the rule does not repeat it.
+  if (device !== undefined) return `the name stands for the reserved device name ${device}`;
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { isWinlayerError } from '../errors.js';
 import {
   type Ace,
   type Acl,
+  checkEntrySecurityDescriptor,
   decodeGuid,
   decodeSecurityDescriptor,
   encodeGuid,
@@ -81,6 +82,19 @@ describe('published vectors', () => {
 });
 
 describe('decoding', () => {
+  test("checkEntrySecurityDescriptor: the decoder's rule, reported against the entry with the byte in the SD", () => {
+    const sd = b64('AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==');
+    checkEntrySecurityDescriptor(sd, 'Files/a');
+    sd[20] = 2; // the owner SID's revision
+    assert.throws(() => decodeSecurityDescriptor(sd), sdInvalid(/owner SID revision is 2, not 1/));
+    assert.throws(() => checkEntrySecurityDescriptor(sd, 'Files/a'), {
+      code: 'SD_INVALID',
+      entry: 'Files/a',
+      message:
+        'Files/a: the security descriptor (MSWINDOWS.rawsd) is not valid: owner SID revision is 2, not 1 (byte 20 of the descriptor) (SD_INVALID)',
+    });
+  });
+
   test('absent, NULL and empty DACLs are three different things', () => {
     const absent = decodeSecurityDescriptor(encodeSecurityDescriptor({ revision: 1, control: 0, owner: BA }));
     assert.deepEqual(absent, { revision: 1, control: 0x8000, owner: BA });

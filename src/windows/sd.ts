@@ -179,8 +179,13 @@ export const ACE_HEADER_SIZE = 4;
 /** The largest ACL: its size field has 16 bits. */
 const MAX_ACL_SIZE = 0xffff;
 
+/** The rule each `SD_INVALID` error of this module breaks, for `checkEntrySecurityDescriptor` to report again. */
+const rules = new WeakMap<WinlayerError, string>();
+
 function invalid(rule: string, offset?: number): WinlayerError {
-  return new WinlayerError('SD_INVALID', rule, offset === undefined ? {} : { offset });
+  const e = new WinlayerError('SD_INVALID', rule, offset === undefined ? {} : { offset });
+  rules.set(e, rule);
+  return e;
 }
 
 // ── decoding ────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -215,6 +220,25 @@ export function decodeSecurityDescriptor(bytes: Uint8Array): SecurityDescriptor 
   if ((control & SE_CONTROL.SACL_PRESENT) !== 0) sd.sacl = saclAt === 0 ? null : readAcl(bytes, view, saclAt, 'SACL');
   if ((control & SE_CONTROL.DACL_PRESENT) !== 0) sd.dacl = daclAt === 0 ? null : readAcl(bytes, view, daclAt, 'DACL');
   return sd;
+}
+
+/**
+ * Checks the security descriptor of a layer entry (an `MSWINDOWS.rawsd` value) by the one rule every reader applies —
+ * `decodeSecurityDescriptor`'s, as `sd decode` and `lint` do — and reports a failure against the entry (the byte offset
+ * is then the descriptor's own, given in the rule). Throws `SD_INVALID`.
+ */
+export function checkEntrySecurityDescriptor(bytes: Uint8Array, entry: string): void {
+  try {
+    decodeSecurityDescriptor(bytes);
+  } catch (e) {
+    const rule = e instanceof WinlayerError ? rules.get(e) : undefined;
+    if (rule === undefined || !(e instanceof WinlayerError)) throw e;
+    const at = e.offset === undefined ? '' : ` (byte ${e.offset} of the descriptor)`;
+    throw new WinlayerError('SD_INVALID', `the security descriptor (MSWINDOWS.rawsd) is not valid: ${rule}${at}`, {
+      entry,
+      cause: e,
+    });
+  }
 }
 
 function readSid(bytes: Uint8Array, at: number, end: number, what: string, inAce = false): Sid {

@@ -3,10 +3,11 @@
  * Locally a missing tool skips the test; in CI (`CI=true`) a missing tool is a failure, never a skip.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 export function hasTool(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
@@ -40,5 +41,27 @@ export function tempDir(t: TestContext, prefix = 'winlayer-test-'): string {
   return dir;
 }
 
-/** The shared fixtures folder (`../shared/fixtures` from the project root). */
-export const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+/** The project's test data (`test/fixtures/`; who made each file, and its licence: `test/fixtures/PROVENANCE.md`). */
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+/**
+ * Optional real files beside the clone (`../shared/fixtures`), some under licences the project does not ship. Tests
+ * of them are extra checks: they run when the folder exists and are skipped, with {@link EXTRA_SKIP}, when it does
+ * not; the project's own tests never need it.
+ */
+export const EXTRA_FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+
+/** The `skip` option of an extra check: false when `../shared/fixtures` is there, else the reason. */
+export const EXTRA_SKIP: string | false = existsSync(EXTRA_FIXTURES) ? false : 'no ../shared/fixtures beside the clone';
+
+/**
+ * The files of `dir` in the extra fixtures that the project does not hold itself (`hives/valid`: the yarp and hivex
+ * hives), sorted; none when the folder is absent.
+ */
+export function extraFixtureFiles(dir: string): string[] {
+  if (!existsSync(join(EXTRA_FIXTURES, dir))) return [];
+  const ours = existsSync(join(FIXTURES, dir)) ? new Set(readdirSync(join(FIXTURES, dir))) : new Set<string>();
+  return readdirSync(join(EXTRA_FIXTURES, dir))
+    .filter((name) => !ours.has(name))
+    .sort();
+}

@@ -1,6 +1,7 @@
 /** `winlayer diff <a> <b> [--json]`: semantic, order-insensitive comparison of two layers or images. */
-import { isWinlayerError } from '../../errors.js';
+import { isWinlayerError, WinlayerError } from '../../errors.js';
 import { diffSources, flattenSource, openInspectSource, renderSourceDiff } from '../../inspect/index.js';
+import { escapeMessage } from '../../terminal-text.js';
 import { type Command, flagOpt, stringOpt, writeJsonLine } from '../command.js';
 import { registriesFor, registryOf } from './image-shared.js';
 
@@ -12,7 +13,8 @@ export const command: Command = {
     'Compares what Windows would see: names added and removed, and for common names each field that differs —',
     'content digest, size, attributes (by name), security descriptor (as SDDL), the four times at 100 ns, link',
     'targets; hard-link groups are compared as groups. Entry order, modes, uid/gid, PAX spelling, ./ and trailing /',
-    'are noise: shown apart, never a difference. Images are compared layer by layer.',
+    'are noise: shown apart, never a difference. Images are compared layer by layer. A Hives/*_Delta (registry',
+    'changes) that differs is also shown as the registry changes only one side makes (~ registry, a: / b: lines).',
     '',
     'Sources: layer:FILE or a tar (plain, gzip, zstd), dir:DIR or a layer folder, oci:DIR[:TAG],',
     'docker-archive:FILE, docker://REF.',
@@ -36,8 +38,9 @@ export const command: Command = {
   },
   async run(ctx) {
     if (ctx.positionals.length !== 2) {
-      ctx.stderr.write(`winlayer diff: expected two sources\n\n${this.help}\n`);
-      return 2;
+      throw new WinlayerError('USAGE', `expected two sources, got ${ctx.positionals.length}`, {
+        hint: 'winlayer diff a.tar b.tar (see winlayer diff --help)',
+      });
     }
     let result: Awaited<ReturnType<typeof diffSources>>;
     const [na, nb] = [ctx.positionals[0]!, ctx.positionals[1]!];
@@ -55,7 +58,7 @@ export const command: Command = {
     } catch (e) {
       // diff(1): trouble reading an input is exit 2, never "different".
       if (!isWinlayerError(e) || e.code === 'INTERNAL') throw e;
-      ctx.stderr.write(`winlayer diff: ${e.message}\n`);
+      ctx.stderr.write(`winlayer diff: ${escapeMessage(e.message, e.hint)}\n`);
       return 2;
     } finally {
       registries.close();

@@ -1,6 +1,7 @@
 /** `winlayer export <layer-dir>`: writes a layer folder as a Windows layer tar and prints its digests. */
 import { WinlayerError } from '../../errors.js';
 import { type ExportLayerOptions, type ExportResult, exportLayer, type SdPreset } from '../../layer/index.js';
+import type { Compression } from '../../tar/index.js';
 import {
   byteOutput,
   type Command,
@@ -21,11 +22,16 @@ export const command: Command = {
     'Writes the layer folder (Files/, optionally UtilityVM/Files/; Hives/ and whiteouts for non-base layers) as a',
     'Windows container layer tar, the way hcsshim exports it, and prints its diff_id, digest and size. Metadata comes',
     'from the .winlayer sidecar where it has a record (see docs/layer-folder.md), else from the default policy.',
-    'The same folder always gives the same bytes.',
+    'The same folder always gives the same bytes. Nothing is left out without a word: a name beside Files/ that is',
+    'not part of a layer (docs/layer-folder.md), or names Windows cannot hold (all of them listed), stop the export.',
+    'A base layer must hold its five registry hives (winlayer makebaselayer writes them); --non-base says the layer',
+    'goes on top of a parent and needs none.',
     '',
     'Options:',
     '  -o, --output FILE      write here (atomically); "-" = stdout. Without -o the tar goes to stdout, which must',
-    '                         not be a terminal. When the tar goes to stdout the summary goes to stderr.',
+    '                         not be a terminal. When the tar goes to stdout the summary goes to stderr. A name',
+    '                         ending in .tar.gz/.tgz or .tar.zst/.tzst compresses so without a flag (the summary',
+    '                         says so); a flag that contradicts such a name is a usage error.',
     '  -z, --gzip             gzip the tar (reproducible header: no name, mtime 0, OS 255)',
     '      --zstd             zstd the tar',
     '      --level N          compression level (gzip 1-9, default 6; zstd 1-22, default 3)',
@@ -35,7 +41,8 @@ export const command: Command = {
     '      --file-sd SDDL     security descriptor of files and file symlinks (overrides the preset)',
     '      --source-date-epoch N  clamp default times to N seconds (default: $SOURCE_DATE_EPOCH)',
     '      --symlinks MODE    error (default) or skip symlinks that are absolute or leave the layer',
-    '      --base, --non-base override the layer kind of the sidecar (plain folders are base layers)',
+    '      --base, --non-base override the layer kind of the sidecar (plain folders are base layers; a base layer',
+    '                         needs its hives, a non-base one exports Hives/ and whiteouts)',
     '      --json             print the result as JSON',
     '  -q, --quiet            print nothing on success',
   ].join('\n'),
@@ -70,6 +77,7 @@ export const command: Command = {
         hint: 'give -o FILE, or redirect stdout: winlayer export DIR > layer.tar',
       });
     }
+    const compression = chooseCompression(ctx, toStdout ? undefined : out);
     const level = stringOpt(ctx, 'level');
     if (level !== undefined && !/^\d{1,2}$/.test(level))
       throw new WinlayerError('USAGE', `--level ${level} is not a number`);
@@ -77,7 +85,7 @@ export const command: Command = {
     const epoch = stringOpt(ctx, 'source-date-epoch') ?? nonEmpty(ctx.env.SOURCE_DATE_EPOCH);
     const opts: ExportLayerOptions = {
       output: toStdout ? byteOutput(ctx.stdout) : out,
-      compression: flagOpt(ctx, 'gzip') ? 'gzip' : flagOpt(ctx, 'zstd') ? 'zstd' : 'none',
+      compression: compression.compression,
       ...(level === undefined ? {} : { level: Number(level) }),
       ...(stringOpt(ctx, 'sd') === undefined ? {} : { sd: stringOpt(ctx, 'sd') as SdPreset }),
       ...(stringOpt(ctx, 'dir-sd') === undefined ? {} : { dirSd: stringOpt(ctx, 'dir-sd') }),
@@ -95,16 +103,53 @@ export const command: Command = {
       ctx.positionals[0]!,
       progress === undefined ? opts : { ...opts, onProgress: progress.report },
     ).finally(() => progress?.done());
-    render(ctx, result, toStdout ? ctx.stderr : ctx.stdout);
+    render(ctx, result, toStdout ? ctx.stderr : ctx.stdout, compression.byName);
     return 0;
   },
 };
+
+/** Compressed-tar suffixes and what they mean, as GNU tar's `-a` reads them. */
+const SUFFIXES: readonly (readonly [RegExp, Compression])[] = [
+  [/\.(tar\.gz|tgz)$/i, 'gzip'],
+  [/\.(tar\.zst|tzst)$/i, 'zstd'],
+];
+
+/**
+ * The compression: the flag's, else the one the output's name says (`x.tar.gz`, `.tgz`, `.tar.zst`, `.tzst`; then
+ * `byName` is the suffix, for the summary). A compressed name that contradicts the flag is a usage error; a plain
+ * `.tar` name with a flag is fine (`tar -czf x.tar` works too).
+ */
+function chooseCompression(
+  ctx: CommandContext,
+  out: string | undefined,
+): { readonly compression: Compression; readonly byName?: string } {
+  const flag: Compression | undefined = flagOpt(ctx, 'gzip') ? 'gzip' : flagOpt(ctx, 'zstd') ? 'zstd' : undefined;
+  const named = out === undefined ? undefined : compressionOfName(out);
+  if (named === undefined) return { compression: flag ?? 'none' };
+  if (flag === undefined) return { compression: named.compression, byName: named.suffix };
+  if (flag !== named.compression) {
+    const stem = out!.slice(0, -named.suffix.length);
+    throw new WinlayerError('USAGE', `the name ${out} says ${named.compression}, but --${flag} asks for ${flag}`, {
+      hint: `drop --${flag} to write ${named.compression}, or name the file ${stem}${flag === 'gzip' ? '.tar.gz' : '.tar.zst'}`,
+    });
+  }
+  return { compression: flag };
+}
+
+/** The compression a file name asks for by its suffix, and the suffix as written; undefined for any other name. */
+function compressionOfName(name: string): { readonly compression: Compression; readonly suffix: string } | undefined {
+  for (const [suffix, compression] of SUFFIXES) {
+    const m = suffix.exec(name);
+    if (m !== null) return { compression, suffix: m[0] };
+  }
+  return undefined;
+}
 
 function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s.trim() === '' ? undefined : s;
 }
 
-function render(ctx: CommandContext, r: ExportResult, to: NodeJS.WritableStream): void {
+function render(ctx: CommandContext, r: ExportResult, to: NodeJS.WritableStream, byName: string | undefined): void {
   if (flagOpt(ctx, 'json')) {
     writeJsonLine(to, r);
     return;
@@ -112,7 +157,9 @@ function render(ctx: CommandContext, r: ExportResult, to: NodeJS.WritableStream)
   if (flagOpt(ctx, 'quiet')) return;
   const lines = [
     `diff_id  ${r.diffId}`,
-    ...(r.compression === 'none' ? [] : [`digest   ${r.digest} (${r.compression})`]),
+    ...(r.compression === 'none'
+      ? []
+      : [`digest   ${r.digest} (${r.compression}${byName === undefined ? '' : `, chosen by the name ${byName}`})`]),
     `size     ${r.size}${r.compression === 'none' ? '' : ` (uncompressed ${r.uncompressedSize})`}`,
     `entries  ${r.entries} (${r.kind} layer)`,
     ...(r.output === undefined ? [] : [`wrote    ${r.output}`]),

@@ -1,4 +1,5 @@
 /** `winlayer hive merge`: apply a `.reg` file to a hive and rewrite it atomically. */
+import { statSync } from 'node:fs';
 import { writeFileAtomic } from '../../atomic.js';
 import { WinlayerError } from '../../errors.js';
 import { checkHive, mergeReg } from '../../hive/index.js';
@@ -11,10 +12,15 @@ export const command: Command = {
     'Usage: winlayer hive merge <file> <changes.reg> [--prefix PREFIX]',
     '',
     'Applies a .reg file (additions, changes, [-key] and "name"=- deletions) to a hive and rewrites it atomically.',
-    'The hive keeps its version, root flags, timestamps, classes and security descriptors.',
+    "The hive keeps its version (1.3 to 1.6), its file's permissions, and every key's flags, access and layered bits,",
+    "class, security descriptor and timestamp, and every value's flags. A differencing hive (a layer's Hives/*_Delta)",
+    'keeps its layered-keys flag, but the .reg applies to it as a tree: a new key is a merge node, [-key] removes the',
+    "delta's own node rather than writing a deletion (src/hive/README.md).",
     '',
     'Options:',
-    '  --prefix PREFIX  the key path in the .reg file that stands for the hive root (default: the root key name)',
+    '  --prefix PREFIX  the key path in the .reg file that stands for the hive root (default: as hive new --from,',
+    '                   HKEY_LOCAL_MACHINE\\<name> or HKEY_USERS\\<name> for a regedit export of a loaded hive,',
+    "                   else the first component of the file's first key)",
   ].join('\n'),
   options: { prefix: { type: 'string' } },
   async run(ctx) {
@@ -30,7 +36,8 @@ export const command: Command = {
         path: file,
       });
     }
-    writeFileAtomic(file, out);
+    // the rewrite keeps the file's permission bits (a 0600 SAM stays 0600)
+    writeFileAtomic(file, out, { mode: statSync(file).mode & 0o7777 });
     return 0;
   },
 };

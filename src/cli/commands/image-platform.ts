@@ -1,7 +1,15 @@
 /** `winlayer image platform <image> --platform windows/amd64:OS_VERSION -o <dest>`: set os/arch/os.version. */
 import { openImage, parseDestination, setImagePlatform, writeImage } from '../../oci/index.js';
-import { type Command, stringOpt } from '../command.js';
-import { printWritten, REGISTRY_HELP, REGISTRY_OPTIONS, registriesFor, registryOf } from './image-shared.js';
+import { type Command, flagOpt, stringOpt } from '../command.js';
+import {
+  DESTINATION_HELP,
+  FORCE_OPTIONS,
+  printWritten,
+  REGISTRY_HELP,
+  REGISTRY_OPTIONS,
+  registriesFor,
+  registryOf,
+} from './image-shared.js';
 
 export const command: Command = {
   name: 'image platform',
@@ -18,11 +26,13 @@ export const command: Command = {
     'Options:',
     '  --platform P       the new platform',
     '  --from-platform P  which image of an index to start from',
-    '  -o, --output DEST',
+    '  -o, --output DEST  where the copy goes (see Destinations)',
     ...REGISTRY_HELP,
+    ...DESTINATION_HELP,
   ].join('\n'),
   options: {
     ...REGISTRY_OPTIONS,
+    ...FORCE_OPTIONS,
     platform: { type: 'string' },
     'from-platform': { type: 'string' },
     output: { type: 'string', short: 'o' },
@@ -40,7 +50,7 @@ export const command: Command = {
       const h = await openImage(ctx.positionals[0]!, registries);
       const from = stringOpt(ctx, 'from-platform');
       const derived = await setImagePlatform(h, platform, from);
-      const r = await writeImage(derived, dest, { registries });
+      const r = await writeImage(derived, dest, { registries, force: flagOpt(ctx, 'force') });
       printWritten(ctx, 'wrote', r);
       return 0;
     } finally {

@@ -98,6 +98,18 @@ export function registryOf(name: string | undefined): string | undefined {
     : 'docker.io';
 }
 
+/** `--force` of the commands that write an image to a destination they are given with `-o`. */
+export const FORCE_OPTIONS: OptionSpec = { force: { type: 'boolean' } };
+
+/** What `-o` does to what is there already; printed by every command that writes an image. */
+export const DESTINATION_HELP = [
+  '  --force            replace an existing docker-archive file (it holds one image, so that image is lost)',
+  '',
+  'An existing OCI layout is added to, as skopeo does with oci:DIR[:TAG]: the tag moves to the new image, other',
+  'images and their blobs stay (an untagged image is added untagged; name it oci:DIR@DIGEST, as printed). An',
+  'existing docker archive is refused unless --force; any other existing file or non-empty folder is refused.',
+];
+
 /** `--sd`, `--symlinks`, `--zstd`, `--tag` of the commands that build layers. */
 export const BUILD_OPTIONS: OptionSpec = {
   sd: { type: 'string' },

@@ -1,7 +1,15 @@
 /** `winlayer image squash <image> -o <dest>`: all layers into one base layer. */
 import { openImage, parseDestination, squashImage } from '../../oci/index.js';
 import { type Command, flagOpt, stringOpt } from '../command.js';
-import { printWritten, REGISTRY_HELP, REGISTRY_OPTIONS, registriesFor, registryOf } from './image-shared.js';
+import {
+  DESTINATION_HELP,
+  FORCE_OPTIONS,
+  printWritten,
+  REGISTRY_HELP,
+  REGISTRY_OPTIONS,
+  registriesFor,
+  registryOf,
+} from './image-shared.js';
 
 export const command: Command = {
   name: 'image squash',
@@ -14,15 +22,17 @@ export const command: Command = {
     'them out and lists what was dropped (those registry changes are then lost).',
     '',
     'Options:',
-    '  -o, --output DEST',
+    '  -o, --output DEST    oci:DIR[:TAG], docker-archive:FILE[:TAG], docker://REF, or a bare path (.tar = archive)',
     '  --platform P         which image of an index',
     '  --drop-hive-deltas   leave registry deltas out instead of refusing',
     '  --zstd               compress the layer with zstd (default gzip)',
     '  --tag NAME           tag recorded at the destination',
     ...REGISTRY_HELP,
+    ...DESTINATION_HELP,
   ].join('\n'),
   options: {
     ...REGISTRY_OPTIONS,
+    ...FORCE_OPTIONS,
     output: { type: 'string', short: 'o' },
     platform: { type: 'string' },
     'drop-hive-deltas': { type: 'boolean' },
@@ -44,6 +54,7 @@ export const command: Command = {
         registries,
         env: ctx.env,
         dropHiveDeltas: flagOpt(ctx, 'drop-hive-deltas'),
+        force: flagOpt(ctx, 'force'),
         compression: flagOpt(ctx, 'zstd') ? 'zstd' : 'gzip',
         ...(platform === undefined ? {} : { platform }),
         ...(tag === undefined ? {} : { tag }),

@@ -29,7 +29,8 @@ export const command: Command = {
     '  --base             import as a base layer (refuses whiteouts and Hives/)',
     '  --non-base         import as a non-base layer (default: non-base when the tar has Hives/ or whiteouts)',
     '  --parent DIR       a parent layer folder, nearest first (repeatable): resolves hard links into parents',
-    '  --force            replace an existing, non-empty <layer-dir> (atomically)',
+    '  --force            replace an existing layer folder (one holding Files/ or .winlayer/; never a file or',
+    '                     another folder): the old one is kept until the new one is in place',
     '  --json             print the result as one JSON object',
     '  --quiet            print nothing on success',
     '',
@@ -64,6 +65,8 @@ export const command: Command = {
       parents: stringsOpt(ctx, 'parent'),
       force: flagOpt(ctx, 'force'),
       ...(progress === undefined ? {} : { onProgress: progress.report }),
+      // Only words NOT_A_TAR for an empty input: "empty standard input" rather than "an empty file".
+      ...(input === '-' ? { tar: { stdin: true } } : {}),
     }).finally(() => progress?.done());
     if (flagOpt(ctx, 'json')) {
       writeJsonLine(ctx.stdout, result);

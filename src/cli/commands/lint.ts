@@ -1,4 +1,6 @@
 /** `winlayer lint <source> [--json] [--strict] [--base|--non-base]`: find what breaks a Windows layer. */
+
+import { WinlayerError } from '../../errors.js';
 import { LINT_RULES, type LintReport, lintNamedSource, renderLintReport } from '../../inspect/index.js';
 import { type Command, flagOpt, stringOpt, writeJsonLine } from '../command.js';
 import { registriesFor, registryOf } from './image-shared.js';
@@ -12,7 +14,8 @@ export const command: Command = {
     'Usage: winlayer lint <source> [--json] [--strict] [--base|--non-base] [--flatten] [--platform P]',
     '',
     'Checks a layer or image for what Windows refuses or loses: entries outside Files/, UtilityVM/ and Hives/,',
-    'children before parents, duplicates (also by case), names Windows cannot hold, missing or bad hives and BCD,',
+    'children before parents, duplicates (also by case), names Windows cannot hold, missing or bad hives and BCD',
+    '(a differencing hive where a base hive belongs; in a non-base layer each Hives/*_Delta must be a clean one),',
     'broken hard links, invalid security descriptors, non-canonical headers and more. Each finding has a stable',
     'rule id, a severity and a fix hint; `winlayer lint --rules` lists every rule.',
     '',
@@ -31,7 +34,7 @@ export const command: Command = {
     '  --ca-file F   trust this PEM CA beside the system roots (repeatable)',
     '',
     'Exit status: 0 no errors (warnings allowed unless --strict), 1 errors found (a corrupt input is a finding),',
-    '2 usage or a source that cannot be opened.',
+    '2 usage or a source that cannot be opened or is not a tar (text, zip, a hive, empty).',
   ].join('\n'),
   options: {
     json: { type: 'boolean' },
@@ -52,12 +55,12 @@ export const command: Command = {
       return 0;
     }
     if (ctx.positionals.length !== 1) {
-      ctx.stderr.write(`winlayer lint: expected one source\n\n${this.help}\n`);
-      return 2;
+      throw new WinlayerError('USAGE', `expected one source, got ${ctx.positionals.length}`, {
+        hint: 'winlayer lint layer.tar (see winlayer lint --help)',
+      });
     }
     if (flagOpt(ctx, 'base') && flagOpt(ctx, 'non-base')) {
-      ctx.stderr.write('winlayer lint: --base and --non-base exclude each other\n');
-      return 2;
+      throw new WinlayerError('USAGE', '--base and --non-base exclude each other');
     }
     const base = flagOpt(ctx, 'base') ? true : flagOpt(ctx, 'non-base') ? false : undefined;
     const platform = stringOpt(ctx, 'platform');

@@ -1,6 +1,7 @@
 /** `winlayer ls <source>`: one line (or one NDJSON object) per layer entry, with its Windows metadata. */
 import type { LayerEntry } from '../../entry.js';
 import { WinlayerError } from '../../errors.js';
+import { deltaEntryLines } from '../../inspect/hive-changes.js';
 import {
   flattenSource,
   type InspectSource,
@@ -8,6 +9,7 @@ import {
   openInspectSource,
   writeSourcePicture,
 } from '../../inspect/index.js';
+import { escapeControls } from '../../terminal-text.js';
 import { attributeNames, bytesToSddl, formatIso7, type UnixNanos } from '../../windows/index.js';
 import { type Command, type CommandContext, flagOpt, stringOpt, writeJsonLine } from '../command.js';
 import { registriesFor, registryOf } from './image-shared.js';
@@ -31,7 +33,8 @@ export const command: Command = {
     '                 securityDescriptor (base64) and sddl, extendedAttributes (base64 values), extraPax, raw (the',
     '                 header as stored); for images also layer (1-based).',
     '  --long         under each entry: its security descriptor as SDDL, EAs, creation/access/change times',
-    '                 (alternate data streams are listed as entries of their own, file:stream)',
+    '                 (alternate data streams are listed as entries of their own, file:stream); under a',
+    '                 Hives/*_Delta, the registry changes it makes (- deleted, + created or set, = replaced)',
     "  --flatten      apply an image's layers first (whiteouts, overrides) and list the result as one layer",
     '  --platform P   for an index: the image to read (windows/amd64[:os.version])',
     '  --html FILE    write one self-contained HTML page instead: a size treemap (folders by size, hard links',
@@ -39,7 +42,8 @@ export const command: Command = {
     '  --insecure     allow plain HTTP (and unverified TLS) to the registry of a docker:// source, no other',
     '  --ca-file FILE trust this PEM CA beside the system roots (repeatable)',
     '',
-    'Exit status: 0 ok, 1 the source is malformed, 2 usage or the source cannot be opened.',
+    'Exit status: 0 ok, 1 the source is malformed, 2 usage or the source cannot be opened or is not a tar.',
+    'Names are printed with control characters escaped (\\x1b, \\r, \\n); --json gives them exact.',
   ].join('\n'),
   options: {
     json: { type: 'boolean' },
@@ -84,7 +88,9 @@ async function list(ctx: CommandContext, src: InspectSource): Promise<number> {
   const image = src.layers.length > 1 || src.kind === 'image';
   for (const [i, layer] of src.layers.entries()) {
     if (image && !json) {
-      ctx.stdout.write(`${i > 0 ? '\n' : ''}== ${layer.title}${layer.base === true ? ' (base)' : ''}\n`);
+      ctx.stdout.write(
+        `${i > 0 ? '\n' : ''}== ${escapeControls(layer.title)}${layer.base === true ? ' (base)' : ''}\n`,
+      );
     }
     for await (const e of layer.open()) {
       if (json) {
@@ -92,6 +98,8 @@ async function list(ctx: CommandContext, src: InspectSource): Promise<number> {
       } else {
         ctx.stdout.write(`${entryLine(e)}\n`);
         if (long) for (const l of longLines(e)) ctx.stdout.write(`${l}\n`);
+        // a layer's Hives/*_Delta: the registry changes it makes, not only its bytes
+        if (long) for (const l of await deltaEntryLines(e)) ctx.stdout.write(`${l}\n`);
       }
     }
   }
@@ -121,14 +129,17 @@ function target(e: LayerEntry): string {
   }
 }
 
-/** `kind  size  attributes  mtime  path [-> target]`, fixed-width columns (the listing streams). */
+/**
+ * `kind  size  attributes  mtime  path [-> target]`, fixed-width columns (the listing streams). The path and target
+ * come from the archive: their control characters are escaped.
+ */
 export function entryLine(e: LayerEntry): string {
   return [
     e.kind.padEnd(14),
     String(sizeOf(e)).padStart(12),
     attrs(e).padEnd(24),
     formatIso7(e.win.lastWriteTime),
-    `${e.path}${target(e)}`,
+    escapeControls(`${e.path}${target(e)}`),
   ].join(' ');
 }
 

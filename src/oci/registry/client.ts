@@ -15,7 +15,9 @@ import { rootCertificates } from 'node:tls';
 import { WinlayerError } from '../../errors.js';
 import { type Digest, sha256Digest, splitDigest, verifyBytes, verifyStream } from '../digest.js';
 import { MEDIA } from '../media-types.js';
+import { formatTarget } from '../reference.js';
 import type { Descriptor } from '../spec.js';
+import { object, parseDocument } from '../validate.js';
 import { type Challenge, parseWwwAuthenticate } from './auth.js';
 import type { CredentialSource, Credentials } from './credentials.js';
 
@@ -119,6 +121,16 @@ function drain(res: Response): Promise<void> {
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * True for the OpenSSL errors of a TLS client whose server answered in plain HTTP: the first bytes of "HTTP/1.1 400"
+ * read as a TLS record give "wrong version number" (OpenSSL 1.1 and 3) or "packet length too long".
+ */
+function answeredInPlainHttp(e: NodeJS.ErrnoException): boolean {
+  return /wrong version number|packet length too long|ERR_SSL_WRONG_VERSION_NUMBER/i.test(
+    `${e.code ?? ''} ${e.message}`,
+  );
 }
 
 /** `repository:NAME:ACTIONS`. */
@@ -236,6 +248,7 @@ export class RegistryClient {
         settled = true;
         if (sourceError !== undefined) reject(sourceError);
         else if (e instanceof WinlayerError) reject(e);
+        else if (url.protocol === 'https:' && answeredInPlainHttp(e)) reject(this.#plainHttpError(url));
         else reject(new TransientError(`${method} ${url.host}${url.pathname}: ${e.code ?? ''} ${e.message}`.trim()));
       });
       if (body === undefined) {
@@ -250,6 +263,16 @@ export class RegistryClient {
         });
         src.pipe(req);
       }
+    });
+  }
+
+  /** A TLS handshake that got an HTTP answer: the server speaks plain HTTP. Not retried: it will not change. */
+  #plainHttpError(url: URL): WinlayerError {
+    const own = this.#isOwnHost(url);
+    return new WinlayerError('REGISTRY', `the registry at ${url.host} answers in plain HTTP, not HTTPS`, {
+      hint: own
+        ? 'pass --insecure to allow plain HTTP to this registry (only on a network you trust)'
+        : 'only the registry named by the command may use plain HTTP',
     });
   }
 
@@ -344,11 +367,14 @@ export class RegistryClient {
           `token request to ${url.host} failed: ${res.status} ${text.slice(0, 200)}`,
         );
       }
-      let v: { token?: string; access_token?: string; expires_in?: number };
+      let v: { token?: unknown; access_token?: unknown; expires_in?: unknown } | null;
       try {
         v = JSON.parse(text) as typeof v;
       } catch {
         throw new WinlayerError('REGISTRY_AUTH', `token response from ${url.host} is not JSON`);
+      }
+      if (typeof v !== 'object' || v === null) {
+        throw new WinlayerError('REGISTRY_AUTH', `token response from ${url.host} is not a JSON object`);
       }
       const token = v.token ?? v.access_token;
       if (typeof token !== 'string' || token === '') {
@@ -759,22 +785,17 @@ export class RegistryClient {
       headers: { Accept: ACCEPT_MANIFESTS },
       ok: [200],
     });
-    const bytes = await readAll(res.body, MAX_MANIFEST, `manifest ${repository}:${reference}`);
+    const what = formatTarget(this.registry, repository, reference);
+    const bytes = await readAll(res.body, MAX_MANIFEST, `manifest ${what}`);
     const mediaType = (header(res.headers, 'content-type') ?? '').split(';')[0]!.trim();
-    const what = `${this.registry}/${repository}:${reference}`;
     if (reference.includes(':')) {
       verifyBytes(bytes, { digest: reference, size: bytes.length }, what);
     }
     const dcd = header(res.headers, 'docker-content-digest');
     if (dcd !== undefined && splitDigest(dcd)[0] === 'sha256')
       verifyBytes(bytes, { digest: dcd, size: bytes.length }, what);
-    let mt = mediaType;
-    try {
-      const inner = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
-      if (typeof inner === 'string') mt = inner;
-    } catch {
-      throw new WinlayerError('OCI_INVALID', `${what}: manifest is not JSON`);
-    }
+    const inner = parseDocument<{ mediaType?: unknown }>(bytes, object({}), what).mediaType;
+    const mt = typeof inner === 'string' ? inner : mediaType;
     const digest = reference.includes(':') ? reference : sha256Digest(bytes);
     return { bytes, descriptor: { mediaType: mt, digest, size: bytes.length } };
   }

@@ -3,16 +3,17 @@
  * registry (HEAD each blob first, mount from another repository of the same registry, else upload; manifests last,
  * children of an index before the index).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { removeTree } from '../../atomic.js';
 import { WinlayerError } from '../../errors.js';
 import type { Digest } from '../digest.js';
 import { mapLimit, streamToFile } from '../files.js';
 import { type ImageHandle, reachableBlobs } from '../image.js';
 import { isIndexType, isManifestType } from '../media-types.js';
-import { parseReference, type Reference, referenceTarget } from '../reference.js';
+import { formatReference, parseReference, type Reference, referenceTarget } from '../reference.js';
 import type { Descriptor } from '../spec.js';
 import { type BlobLocation, openLocation, openRange } from '../store.js';
 import { type BlobSource, RegistryClient, type RegistryClientOptions } from './client.js';
@@ -69,7 +70,7 @@ export async function openRegistryImage(ref: Reference | string, registries: Reg
   const client = registries.client(r.registry);
   const { bytes, descriptor } = await client.getManifest(r.repository, referenceTarget(r));
   return {
-    name: `docker://${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}${r.digest === undefined ? '' : `@${r.digest}`}`,
+    name: `docker://${formatReference(r)}`,
     root: { descriptor, bytes },
     blobs: {
       // manifests live under /manifests/, everything else under /blobs/
@@ -151,7 +152,7 @@ export async function pushImage(
   const digest = await client.putManifest(r.repository, target, h.root.bytes, h.root.descriptor.mediaType);
   return {
     digest,
-    reference: `${r.registry}/${r.repository}${r.tag === undefined ? '' : `:${r.tag}`}@${digest}`,
+    reference: formatReference({ ...r, digest }),
     blobs: counts,
   };
 }
@@ -166,7 +167,7 @@ async function uploadFrom(h: ImageHandle, d: Descriptor, up: (s: BlobSource) => 
     await streamToFile(await h.blobs.open(d), path);
     await up(fileSource({ path, offset: 0, length: d.size }, d));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
   }
 }
 
