@@ -1,6 +1,7 @@
 /** `winlayer hive check`: every finding of the strict checker. Exit 0 clean (warnings allowed), 1 errors, 2 unreadable. */
 import { WinlayerError } from '../../errors.js';
 import { checkHive } from '../../hive/index.js';
+import { escapeMessage } from '../../terminal-text.js';
 import { type Command, flagOpt } from '../command.js';
 import { findingLine } from './hive-finding-line.js';
 import { readInput } from './hive-read-file.js';
@@ -28,7 +29,7 @@ export const command: Command = {
       bytes = readInput(file);
     } catch (e) {
       if (e instanceof WinlayerError) {
-        ctx.stderr.write(`winlayer hive check: ${e.message}\n`);
+        ctx.stderr.write(`winlayer hive check: ${escapeMessage(e.message, e.hint)}\n`);
         return 2;
       }
       throw e;

@@ -1,5 +1,6 @@
 /** `winlayer image append <base> <layer-source> -o <dest>`: one new layer on a Windows image. */
 import { appendImage, openImage, parseDestination } from '../../oci/index.js';
+import { escapeControls } from '../../terminal-text.js';
 import { type Command, flagOpt, stringOpt } from '../command.js';
 import {
   BUILD_HELP,
@@ -61,7 +62,7 @@ export const command: Command = {
         ...(platform === undefined ? {} : { platform }),
         ...(tag === undefined ? {} : { tag }),
       });
-      for (const s of r.skipped) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
+      for (const s of r.skipped) ctx.stderr.write(`skipped ${escapeControls(s.path)}: ${escapeControls(s.reason)}\n`);
       printWritten(ctx, 'wrote', r, { layer: r.layer });
       return 0;
     } finally {

@@ -1,5 +1,6 @@
 /** `winlayer image create <rootfs-dir> -o <dest>`: a folder as the base layer of a new Windows image. */
 import { createImage, parseDestination } from '../../oci/index.js';
+import { escapeControls } from '../../terminal-text.js';
 import { type Command, flagOpt, stringOpt, stringsOpt } from '../command.js';
 import {
   BUILD_HELP,
@@ -86,7 +87,7 @@ export const command: Command = {
           labels: parseLabels(stringsOpt(ctx, 'label')),
         },
       });
-      for (const s of r.skipped) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
+      for (const s of r.skipped) ctx.stderr.write(`skipped ${escapeControls(s.path)}: ${escapeControls(s.reason)}\n`);
       printWritten(ctx, 'wrote', r, { layer: r.layer, hivesAdded: r.hivesAdded });
       return 0;
     } finally {
