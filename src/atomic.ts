@@ -217,7 +217,9 @@ export function removeStaleTemps(finalPath: string): string[] {
       }
       continue;
     }
-    if (removeQuietly(path)) removed.push(path);
+    // A set-aside is renamed to a temporary before it is removed: cut short, a removal must not leave a partial old
+    // folder that a later run, finding the final path gone, would put back.
+    if (aside ? removeSetAside(path, finalPath) : removeQuietly(path)) removed.push(path);
   }
   return removed;
 }
@@ -347,20 +349,22 @@ export class AtomicTarget {
 }
 
 /**
- * Step 3 of a folder replacement: the set-aside old folder is renamed to a temporary name first (a partly removed
- * folder must never be put back), then removed. A failure leaves a temporary that the next run removes: the new folder
- * is in place, and that is what the caller asked for.
+ * Step 3 of a folder replacement (and `removeStaleTemps`' removal of a set-aside): the set-aside old folder is renamed
+ * to a temporary name first (a partly removed folder must never be put back), then removed. A failure leaves a
+ * temporary that the next run removes: the new folder is in place, and that is what the caller asked for. Returns true
+ * when the old folder is gone.
  */
-function removeSetAside(aside: string, finalPath: string): void {
+function removeSetAside(aside: string, finalPath: string): boolean {
   const doomed = tempSiblingPath(finalPath);
   try {
     renameSync(aside, doomed);
   } catch {
-    return; // the set-aside stays: the next run finds the final path there and removes it
+    return false; // the set-aside stays: the next run finds the final path there and removes it
   }
   live.add(doomed);
-  removeQuietly(doomed);
+  const removed = removeQuietly(doomed);
   live.delete(doomed);
+  return removed;
 }
 
 function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {

@@ -99,6 +99,8 @@ export class WinlayerError extends Error {
   readonly entry: string | undefined;
   readonly offset: number | bigint | undefined;
   readonly hint: string | undefined;
+  /** The rule broken, as given: no file, entry, offset or code (for a caller that reports it again in its own words). */
+  readonly rule: string;
   /**
    * The message without the file and entry it names: the rule, the offset and the code. For a report that shows the
    * entry in a column of its own (lint findings), so the entry is not printed twice.
@@ -107,6 +109,7 @@ export class WinlayerError extends Error {
 
   constructor(code: ErrorCode, rule: string, details: WinlayerErrorDetails = {}) {
     super(formatMessage(code, rule, details), details.cause === undefined ? undefined : { cause: details.cause });
+    this.rule = rule;
     this.reason = `${rule}${offsetText(details.offset)} (${code})`;
     this.name = 'WinlayerError';
     this.code = code;

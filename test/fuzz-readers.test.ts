@@ -5,12 +5,10 @@
  * TypeError, a RangeError or a hang. Seeded (the same runs every time) and bounded in runs and time per reader.
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { compress as zstdCompress } from 'zstd-napi';
-import { bufferBody, type LayerEntry } from '../src/entry.js';
 import { isWinlayerError } from '../src/errors.js';
 import {
   applyRegChanges,
@@ -26,13 +24,12 @@ import {
   values,
   walkKeys,
 } from '../src/hive/index.js';
-import { readTar, writeTar } from '../src/tar/index.js';
-import { chunks, fixChecksum } from '../src/tar/testing.js';
+import { readTar } from '../src/tar/index.js';
+import { chunks, fixChecksum, sampleLayer, tarOf } from '../src/tar/testing.js';
 import { bytesToSddl, decodeSecurityDescriptor, sddlToBytes } from '../src/windows/index.js';
 
 /** Per reader: at most this much time (runs past it are cut, not failed: a slow machine runs fewer). */
 const TIME_LIMIT_MS = 4000;
-const T = 1_700_000_000_123_456_700n;
 const SDDL_SAMPLES = [
   'O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)',
   'O:S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464G:SYD:P(A;CIIO;GA;;;CO)(A;;FA;;;SY)',
@@ -78,51 +75,6 @@ function fixHeaders(b: Uint8Array): Uint8Array {
   return out;
 }
 
-async function sampleTar(): Promise<Uint8Array> {
-  const sd = sddlToBytes(SDDL_SAMPLES[0]!);
-  const data = (s: string) => {
-    const bytes = new Uint8Array(Buffer.from(s));
-    return { size: bytes.length, body: bufferBody(bytes) };
-  };
-  const entries: LayerEntry[] = [
-    { kind: 'directory', path: 'Files', win: { lastWriteTime: T, attributes: 0x10, securityDescriptor: sd } },
-    {
-      kind: 'file',
-      path: 'Files/a.txt',
-      ...data('hello'),
-      win: {
-        lastWriteTime: T,
-        creationTime: T - 1n,
-        attributes: 0x21,
-        securityDescriptor: sd,
-        extendedAttributes: [{ name: 'user.x', value: new Uint8Array([1, 2]) }],
-      },
-    },
-    {
-      kind: 'stream',
-      path: 'Files/a.txt:s',
-      filePath: 'Files/a.txt',
-      streamName: 's',
-      ...data('ads'),
-      win: { lastWriteTime: T },
-    },
-    { kind: 'hardlink', path: 'Files/b.txt', linkTarget: 'Files/a.txt', win: { lastWriteTime: T } },
-    {
-      kind: 'symlink',
-      path: 'Files/j',
-      linkTarget: 'C:\\Windows',
-      win: { lastWriteTime: T, mountPoint: true, attributes: 0x410 },
-    },
-    { kind: 'whiteout', path: 'Files/.wh.gone', target: 'Files/gone', win: { lastWriteTime: 0n } },
-    { kind: 'file', path: `Files/${'long-'.repeat(30)}ü.bin`, ...data('x'.repeat(700)), win: { lastWriteTime: -5n } },
-  ];
-  const parts: Buffer[] = [];
-  const out = new PassThrough();
-  out.on('data', (c: Buffer) => parts.push(c));
-  await writeTar(entries, out);
-  return new Uint8Array(Buffer.concat(parts));
-}
-
 /** Reads every entry and body; returns nothing, throws what the reader throws. */
 async function readWhole(bytes: Uint8Array, seed: number): Promise<void> {
   for await (const e of readTar(chunks(bytes, 'random', seed))) {
@@ -158,7 +110,7 @@ const options = (seed: number, runs: number) => ({ numRuns: runs, seed, interrup
 
 describe('fuzz: no reader input ends in a non-WinlayerError or INTERNAL', () => {
   it('tar, plain (raw mutations and mutations behind valid checksums)', async () => {
-    const base = await sampleTar();
+    const base = await tarOf(sampleLayer());
     await fc.assert(
       fc.asyncProperty(mutation, fc.boolean(), fc.nat(), async (m, fix, seed) => {
         const bytes = fix ? fixHeaders(mutate(base, m)) : mutate(base, m);
@@ -169,7 +121,7 @@ describe('fuzz: no reader input ends in a non-WinlayerError or INTERNAL', () => 
   });
 
   it('tar, gzip and zstd (the compressed bytes mutated, or a mutated tar compressed)', async () => {
-    const base = await sampleTar();
+    const base = await tarOf(sampleLayer());
     const packers = [gzipSync, (b: Uint8Array) => zstdCompress(b)];
     const packed = packers.map((p) => new Uint8Array(p(base)));
     await fc.assert(

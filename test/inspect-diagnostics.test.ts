@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { bufferBody, type LayerEntry } from '../src/entry.js';
 import { type InspectLayer, lintSource } from '../src/inspect/index.js';
-import { readTar, writeTar } from '../src/tar/index.js';
+import { readTar } from '../src/tar/index.js';
+import { tarOf } from '../src/tar/testing.js';
 import { type CliResult, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tools.js';
 
@@ -19,14 +19,6 @@ const T = 1_700_000_000_000_000_000n;
 const EVIL = 'Files/evil\x1b]0;PWNED\x07\x1b[2J';
 const EVIL_SHOWN = 'Files/evil\\x1b]0;PWNED\\x07\\x1b[2J';
 const RAW_CONTROLS = /[\x1b\x07\r\x9b]/;
-
-async function tarBytes(entries: LayerEntry[]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const out = new PassThrough();
-  out.on('data', (c: Buffer) => parts.push(c));
-  await writeTar(entries, out);
-  return Buffer.concat(parts);
-}
 
 const dir = (path: string): LayerEntry => ({ kind: 'directory', path, win: { lastWriteTime: T, attributes: 0x10 } });
 const file = (path: string, data: string | Buffer): LayerEntry => {
@@ -45,9 +37,9 @@ describe('terminal safety: names from archives are printed with their controls e
   async function evilTar(t: TestContext): Promise<{ evil: string; plain: string; dir: string }> {
     const d = tempDir(t);
     const evil = join(d, 'evil.tar');
-    writeFileSync(evil, await tarBytes([dir('Files'), file(EVIL, 'x'), file('Files/a\rb', 'y')]));
+    writeFileSync(evil, await tarOf([dir('Files'), file(EVIL, 'x'), file('Files/a\rb', 'y')]));
     const plain = join(d, 'plain.tar');
-    writeFileSync(plain, await tarBytes([dir('Files')]));
+    writeFileSync(plain, await tarOf([dir('Files')]));
     return { evil, plain, dir: d };
   }
 
@@ -95,7 +87,7 @@ describe('input that is not a tar', () => {
   it('ls, lint, import and diff say NOT_A_TAR and what it looks like, exit 2, no "fetch it again"', async (t) => {
     const d = tempDir(t);
     const good = join(d, 'good.tar');
-    writeFileSync(good, await tarBytes([dir('Files')]));
+    writeFileSync(good, await tarOf([dir('Files')]));
     for (const [name, bytes, looks] of cases) {
       const path = join(d, name);
       writeFileSync(path, bytes);
@@ -152,7 +144,7 @@ describe('a cut tar', () => {
   it('gives one offset and one byte count from ls, lint, import and diff; lint names the path once', async (t) => {
     const d = tempDir(t);
     const name = 'Files/Program Files/MyApp/data.bin';
-    const full = await tarBytes([
+    const full = await tarOf([
       dir('Files'),
       dir('Files/Program Files'),
       dir('Files/Program Files/MyApp'),
@@ -161,7 +153,7 @@ describe('a cut tar', () => {
     const cut = join(d, 'cut.tar');
     writeFileSync(cut, full.subarray(0, 200_000));
     const good = join(d, 'good.tar');
-    writeFileSync(good, await tarBytes([dir('Files')]));
+    writeFileSync(good, await tarOf([dir('Files')]));
     const texts = [
       (await runCli(['ls', cut])).stderr,
       (await runCli(['lint', cut])).stdout,
@@ -169,7 +161,7 @@ describe('a cut tar', () => {
       (await runCli(['diff', cut, good])).stderr,
     ];
     const facts = texts.map((s) => /\((\d+) bytes missing\) at offset (0x[0-9a-f]+)/.exec(s)?.slice(1));
-    const dataStart = full.indexOf(Buffer.alloc(512, 7));
+    const dataStart = Buffer.from(full).indexOf(Buffer.alloc(512, 7));
     const missing = String(300_000 - (200_000 - dataStart));
     for (const [i, f] of facts.entries()) assert.deepEqual(f, [missing, '0x30d40'], texts[i]);
     const corrupt = texts[1]!.split('\n').find((l) => l.includes('archive-corrupt')) ?? '';

@@ -619,4 +619,13 @@ test('an existing docker archive is refused unless --force; --platform linux/…
   const file = await runCli(['image', 'create', join(root, 'app/hello.txt'), '-o', join(dir, 'f')]);
   assert.equal(file.code, 2);
   assert.match(file.stderr, /hello\.txt: the root file system must be a folder/);
+  // a destination that is neither a layout nor an empty folder is refused before the layer is built
+  const notLayout = join(dir, 'notes');
+  writeFileSync(notLayout, 'keep');
+  const beside = readdirSync(dir).sort();
+  const refusedLayout = await runCli(['image', 'create', root, '-o', notLayout], { env: EPOCH });
+  assert.equal(refusedLayout.code, 1, refusedLayout.stderr);
+  assert.match(refusedLayout.stderr, /notes: the destination exists and is not an OCI layout \(LAYER_EXISTS\)/);
+  assert.equal(readFileSync(notLayout, 'utf8'), 'keep');
+  assert.deepEqual(readdirSync(dir).sort(), beside, 'nothing staged beside it');
 });

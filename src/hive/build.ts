@@ -39,6 +39,7 @@ import {
   VALUE_TOMBSTONE,
   VK,
   VK_FIXED,
+  withLayerByte,
 } from './layout.js';
 import {
   type Hive,
@@ -496,7 +497,7 @@ export class HiveKeyBuilder {
    */
   setLayer(semantics: LayerSemantics, opts: { readonly inheritClass?: boolean } = {}): this {
     const byte = encodeLayer({ semantics, inheritClass: opts.inheritClass ?? false });
-    this.accessBits = ((this.accessBits & ~0xff00) | (byte << 8)) >>> 0;
+    this.accessBits = withLayerByte(this.accessBits, byte);
     return this;
   }
 
@@ -537,8 +538,8 @@ export interface HiveBuilderOptions {
 /** A hive under construction: a tree of `HiveKeyBuilder`. Nothing touches a file until `writeHive`. */
 export class HiveBuilder {
   readonly root: HiveKeyBuilder;
-  /** The minor version of the hive this builder was read from, if any (`builderFromHive`); a rewrite keeps it. */
-  sourceMinor: number | undefined;
+  /** The version of the hive this builder was read from, if any (`builderFromHive`); a rewrite keeps it. */
+  sourceVersion: HiveVersion | undefined;
   /** A differencing hive: written with the layered-keys flag, keys' layers and tombstone values kept. */
   layered: boolean;
 
@@ -595,7 +596,9 @@ export function builderFromHive(hive: Hive): HiveBuilder {
   }
   const r = hiveRoot(hive);
   const b = new HiveBuilder({ rootName: keyName(r), rootSecurity: keySecurity(r), layered: hive.layered });
-  b.sourceMinor = hive.version.minor;
+  const { major, minor } = hive.version;
+  // 1.3 to 1.6: every version Windows loads, and the writer writes
+  b.sourceVersion = major === 1 && minor >= 3 && minor <= 6 ? (`1.${minor}` as HiveVersion) : undefined;
   const stack: Array<[ReturnType<typeof hiveRoot>, HiveKeyBuilder]> = [[r, b.root]];
   while (stack.length > 0) {
     const [hk, bk] = stack.pop()!;
@@ -1027,12 +1030,6 @@ function layOut(
 /** The minor version of each version the writer writes. */
 const MINOR_OF: Readonly<Record<string, number>> = { '1.3': 3, '1.4': 4, '1.5': 5, '1.6': 6 };
 
-/** The version of the hive a builder was read from, when the writer writes it (1.3 to 1.6: every version Windows loads). */
-function sourceVersion(builder: HiveBuilder): HiveVersion | undefined {
-  const m = builder.sourceMinor;
-  return m !== undefined && m >= 3 && m <= 6 ? (`1.${m}` as HiveVersion) : undefined;
-}
-
 /**
  * Lays out and writes the hive. Returns the whole file (4096-byte base block + bins), ready to save.
  * Two runs of the same layout: the first only plans (to learn the file size), the second writes every cell straight
@@ -1040,7 +1037,7 @@ function sourceVersion(builder: HiveBuilder): HiveVersion | undefined {
  * Throws `HIVE_BUILD` when the tree cannot be written (too many subkeys or values for the format).
  */
 export function buildHive(builder: HiveBuilder, opts: BuildHiveOptions = {}): Uint8Array {
-  const version = opts.version ?? sourceVersion(builder) ?? (builder.layered ? '1.6' : '1.5');
+  const version = opts.version ?? builder.sourceVersion ?? (builder.layered ? '1.6' : '1.5');
   const minor = MINOR_OF[version];
   if (minor === undefined) throw new WinlayerError('HIVE_BUILD', `unsupported version ${String(version)}`);
   const layered = builder.layered;

@@ -31,9 +31,6 @@ const NUMBER_OF: Readonly<Record<LayerSemantics, number>> = {
   'supersede-tree': LAYER_SEMANTICS.supersedeTree,
 };
 
-/** Every semantics name, in number order (for help texts and option checks). */
-export const LAYER_SEMANTICS_NAMES: readonly LayerSemantics[] = BY_NUMBER;
-
 /** The layer of a key from its layered-key byte (reserved bits ignored: the checker reports them). */
 export function decodeLayer(byte: number): KeyLayer {
   return {

@@ -26,7 +26,6 @@ export {
   encodeLayer,
   isDifferencingHive,
   type KeyLayer,
-  LAYER_SEMANTICS_NAMES,
   type LayerSemantics,
   NOT_A_BASE_HIVE,
 } from './delta.js';

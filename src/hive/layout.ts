@@ -154,6 +154,11 @@ export function layerByte(accessBits: number): number {
   return (accessBits >>> 8) & 0xff;
 }
 
+/** `accessBits` with its layered-key byte replaced by `byte` (the access byte is kept). */
+export function withLayerByte(accessBits: number, byte: number): number {
+  return ((accessBits & ~0xff00) | ((byte & 0xff) << 8)) >>> 0;
+}
+
 /** File offset of a hive-bins offset: the one place that adds the base block size. */
 export function cellToFileOffset(offset: number): number {
   return BASE_BLOCK_SIZE + offset;

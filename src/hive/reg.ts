@@ -12,7 +12,7 @@ import { escapeControls } from '../terminal-text.js';
 import { equalUpcase } from '../windows/index.js';
 import { builderFromHive, buildHive, DEFAULT_ROOT_SD, HiveBuilder, type HiveKeyBuilder } from './build.js';
 import type { KeyLayer } from './delta.js';
-import { decodeUtf16, encodeUtf16, KEY_FLAG, VALUE_COMP_NAME, VALUE_TOMBSTONE } from './layout.js';
+import { decodeUtf16, encodeUtf16, KEY_FLAG, VALUE_COMP_NAME, VALUE_TOMBSTONE, withLayerByte } from './layout.js';
 import {
   type Hive,
   isTombstoneValue,
@@ -235,7 +235,7 @@ function notCarried(hive: Hive): string | undefined {
     if (keyTimestamp(k) !== 0n) times++;
     const plain = parent(k) === undefined ? NEW_ROOT_FLAGS : KEY_FLAG.COMP_NAME;
     // a differencing hive's layered-key byte and tombstone flags are what its `.reg` lines say
-    const access = hive.layered ? keyAccessBits(k) & ~0xff00 : keyAccessBits(k);
+    const access = hive.layered ? withLayerByte(keyAccessBits(k), 0) : keyAccessBits(k);
     if ((keyFlags(k) & ~plain) !== 0 || access !== 0 || keyUserFlags(k) !== 0) keyFlagsSet++;
     const carried = VALUE_COMP_NAME | (hive.layered ? VALUE_TOMBSTONE : 0);
     for (const v of values(k)) if ((valueFlags(v) & ~carried) !== 0) valueFlagsSet++;

@@ -9,6 +9,7 @@ import { isWinlayerError } from '../errors.js';
 import {
   checkHive,
   children,
+  DELTA_HIVES,
   deltaHiveAt,
   type Hive,
   type HiveValue,
@@ -37,6 +38,9 @@ export interface RegistryChange {
   /** For a value set: its type and data in short (`type 4, 4 bytes 02000000`), what `diff` compares. */
   readonly data?: string;
 }
+
+/** The names of the five deltas Windows merges, for messages. */
+const DELTA_NAMES = DELTA_HIVES.map((d) => d.name).join(', ');
 
 /** The largest delta that is read for its changes (hives are small; a bigger file is not read). */
 const MAX_DELTA_BYTES = 256 * 1024 * 1024;
@@ -184,7 +188,7 @@ export function renderRegistryDiff(diffs: readonly RegistryDiff[]): string[] {
  */
 export function deltaHiveProblem(layerPath: string, bytes: Uint8Array): string | undefined {
   if (deltaHiveAt(layerPath) === undefined) {
-    return 'not a known differencing hive name (DefaultUser_Delta, Sam_Delta, Security_Delta, Software_Delta, System_Delta)';
+    return `not a known differencing hive name (${DELTA_NAMES})`;
   }
   const report = checkHive(bytes);
   if (report.dirty) return 'dirty: it needs transaction logs (.LOG1/.LOG2) that a layer does not carry';
@@ -193,9 +197,12 @@ export function deltaHiveProblem(layerPath: string, bytes: Uint8Array): string |
     return `corrupt: ${first.message}${report.errors.length > 1 ? ` (and ${report.errors.length - 1} more)` : ''}`;
   }
   const hive = openHive(bytes);
-  if (!hive.layered || hive.version.minor !== 6) {
-    return `a version 1.${hive.version.minor} hive without${hive.layered ? '' : ' the'} layered keys${hive.layered ? ' version (1.6)' : ' flag'}: a whole registry, not a differencing hive`;
+  const version = `${hive.version.major}.${hive.version.minor}`;
+  if (!hive.layered) {
+    return `a version ${version} hive without the layered-keys flag: a whole registry, not a differencing hive`;
   }
+  if (hive.version.minor !== 6)
+    return `a version ${version} hive with layered keys: a differencing hive is version 1.6`;
   return undefined;
 }
 
@@ -253,7 +260,7 @@ export async function hivesEntryFinding(
     const what = e.kind === 'file' ? 'a file' : `a ${e.kind}`;
     return {
       rule: 'hives-unknown-entry',
-      message: `${what} that is none of the five differencing hives Windows merges (System_Delta, Software_Delta, Sam_Delta, Security_Delta, DefaultUser_Delta)`,
+      message: `${what} that is none of the five differencing hives Windows merges (${DELTA_NAMES})`,
     };
   }
   if (e.size > maxBytes) {

@@ -7,8 +7,8 @@ import type { LayerEntry, PaxRecord } from '../entry.js';
 import { type ErrorCode, isWinlayerError, type WinlayerError } from '../errors.js';
 import { checkHive, child, isDifferencingHive, NOT_A_BASE_HIVE, openHive, root } from '../hive/index.js';
 import { BASE_HIVE_PATHS, missingBaseHives, UVM_BCD_PATH } from '../layer/index.js';
-import { isManagedPaxKey } from '../tar/index.js';
-import { decodeSecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
+import { isManagedPaxKey, sdBase64 } from '../tar/index.js';
+import { checkEntrySecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
 import { type HivesEntryFinding, hivesEntryFinding } from './hive-changes.js';
 import { LINT_RULES, type RuleId, type Severity } from './rules.js';
 
@@ -335,15 +335,17 @@ class LayerPass {
   #metadataChecks(e: LayerEntry): void {
     const sd = e.win.securityDescriptor;
     if (sd !== undefined) {
-      const key = Buffer.from(sd.buffer, sd.byteOffset, sd.byteLength).toString('base64');
+      // Remembered per array: the reader hands entries with the same rawsd one array, so most entries encode nothing.
+      const key = sdBase64(sd);
       let problem = this.#sdChecked.get(key);
       if (problem === undefined) {
         problem = '';
         try {
-          decodeSecurityDescriptor(sd);
+          checkEntrySecurityDescriptor(sd, e.path);
         } catch (err) {
           if (!isWinlayerError(err)) throw err;
-          problem = err.message.split('\n')[0]!;
+          // Import's words for the same rule; the entry is in the finding's own column.
+          problem = err.reason;
         }
         if (this.#sdChecked.size < 100_000) this.#sdChecked.set(key, problem);
       }

@@ -29,7 +29,7 @@ export function missingBaseHives(has: (layerPath: string) => boolean): string[] 
  * finds it (the exact name, else one equal by case) and every folder on the way a real folder (a symlink is exported
  * as a link, so nothing below it is in the layer).
  */
-export function layerFolderHas(layerDir: string, layerPath: string): boolean {
+function layerFolderHas(layerDir: string, layerPath: string): boolean {
   let host = layerDir;
   const parts = layerPath.split('/');
   for (let i = 0; i < parts.length; i++) {

@@ -6,7 +6,6 @@
  * gives the event loop a turn itself (at least every 20 ms, and after every 1 MiB when compressing), so signal
  * handlers still remove the temporary output.
  */
-import { type Stats, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
@@ -110,26 +109,12 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
         hint: 'write the tar outside the layer folder, e.g. -o ../layer.tar',
       });
     }
-    if (statOrUndefined(output)?.isDirectory() === true) {
-      throw new WinlayerError('USAGE', 'the output is a folder', {
-        path: output,
-        hint: 'give a file name: -o DIR/layer.tar',
-      });
-    }
-    // AtomicTarget writes a device, FIFO or socket (`/dev/null`, `/dev/stdout`) in place instead of renaming over it.
+    // AtomicTarget refuses a folder (USAGE, before the walk starts), and writes a device, FIFO or socket (`/dev/null`,
+    // `/dev/stdout`) in place instead of renaming over it.
     const summary = await writeTarFile(entries(), output, tarOpts);
     return { ...summary, kind, output, skipped };
   } finally {
     if (opts.sidecar === undefined) sidecar?.close(); // we opened it
-  }
-}
-
-function statOrUndefined(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new WinlayerError('IO', `cannot inspect the output: ${(e as Error).message}`, { path, cause: e });
   }
 }
 

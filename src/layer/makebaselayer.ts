@@ -69,10 +69,10 @@ export interface MakeBaseLayerResult {
  * Throws `NOT_FOUND` when `layerDir` does not exist, `SOURCE_UNREADABLE` when it is a file; `LAYER_INVALID` when it
  * has content but no `Files/` (a plain folder: `image create` is for that), when its sidecar says it is a non-base
  * layer, or holds whiteouts or `Hives/` (a base layer has neither), or when a path that must be a folder is not;
- * `LAYER_HIVE` naming the file and its first defect for a corrupt or dirty hive, or for a differencing hive (a layer's
- * `Hives/*_Delta`, not a registry) (unless `replaceHives`) or a hive
- * path that is not a regular file; `LAYER_BCD` when `UtilityVM/Files` exists without a clean BCD store
- * (`MISSING_BCD_MESSAGE`, or the defect found); `IO` on a write failure. Nothing is written when a check fails.
+ * `LAYER_HIVE` naming the file and its first defect for a corrupt, dirty or differencing hive (a layer's
+ * `Hives/*_Delta`, not a registry) unless `replaceHives`, or for a hive path that is not a regular file; `LAYER_BCD`
+ * when `UtilityVM/Files` exists without a clean BCD store (`MISSING_BCD_MESSAGE`, or the defect found); `IO` on a write
+ * failure. Nothing is written when a check fails.
  */
 export async function makeBaseLayer(layerDir: string, opts: MakeBaseLayerOptions = {}): Promise<MakeBaseLayerResult> {
   requireLayerFolder(layerDir);

@@ -295,6 +295,8 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   /** The first {@link MAX_NAME_PROBLEMS} names Windows cannot hold, and how many there are in all. */
   readonly #nameProblems: NameProblem[] = [];
   #nameProblemCount = 0;
+  /** The name problems of the folder being read (one array for the walk: no allocation per folder). */
+  readonly #folderNameProblems: NameProblem[] = [];
   /** The last entry built from checked names (and its path as built), for {@link CHECKED_PATH}. */
   #checked: LayerEntry | undefined;
   #checkedPath = '';
@@ -677,7 +679,8 @@ class Walker implements Generator<LayerEntry, void, undefined> {
     // `<` order is UTF-8 order unless a name holds a unit from U+D800 up: then the comparator.
     let unitOrder = true;
     // Names Windows cannot hold: reported together at the end of the walk, left out of it meanwhile.
-    const bad: NameProblem[] = [];
+    const bad = this.#folderNameProblems;
+    bad.length = 0;
     for (let k = 0; k < names.length; k++) {
       const name = names[k]!;
       if (name.startsWith(WHITEOUT_PREFIX) && this.#source.kind === 'layer') {
@@ -1024,7 +1027,7 @@ export class PackedNames {
  * sidecar, and what import and hcsshim leave beside a layer (`bcd*.bak`, `layout`, `*.vhdx`), which are not layer
  * content. Anything else would be left out of the tar (docs/layer-folder.md).
  */
-export function topLevelProblem(path: string, kind: LayerKind): { rule: string; hint: string } | undefined {
+function topLevelProblem(path: string, kind: LayerKind): { rule: string; hint: string } | undefined {
   if (path === 'Files' || path === 'UtilityVM' || path === 'UtilityVM/Files' || path === SIDECAR_DIR) return undefined;
   if (/\.vhdx$/i.test(path)) return undefined;
   if (!path.includes('/') && (/^bcd.*\.bak$/i.test(path) || path === 'layout')) return undefined;

@@ -4,15 +4,14 @@
  * destination. Appending onto a registry image never downloads its layers: a push to the same registry skips or
  * mounts them.
  */
-import { createReadStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
-import { AtomicTarget } from '../atomic.js';
+import { createReadStream, existsSync, renameSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import type { AtomicTarget } from '../atomic.js';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type PolicyOptions, resolvePolicy, walkLayer } from '../layer/index.js';
 import { readTar, type TarSummary, writeTarFile } from '../tar/index.js';
-import { type BuiltLayer, checkDestination, type WriteImageResult, writeBuiltImage } from './copy.js';
+import { type BuiltLayer, checkDestination, stagingFolder, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { type ImageHandle, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
 import { formatPlatform, parsePlatform } from './platform.js';
@@ -38,7 +37,7 @@ import {
   jsonBlob,
   type Platform,
 } from './spec.js';
-import { DirBlobStore, RoutedBlobStore } from './store.js';
+import { type DirBlobStore, RoutedBlobStore } from './store.js';
 
 /** The runtime settings `image create` writes into the config (`--entrypoint`, `--cmd`, `--env`, …). */
 export interface RuntimeSettings {
@@ -100,12 +99,9 @@ class Staging {
   readonly store: DirBlobStore;
   #n = 0;
   constructor(dest: Destination) {
-    const near = dest.kind === 'registry' ? tmpdir() : dirname(resolve(dest.path));
-    if (!existsSync(near))
-      throw new WinlayerError('NOT_FOUND', 'the destination folder does not exist', { path: near });
-    this.#target = new AtomicTarget(join(near, 'winlayer-staging'), { kind: 'folder' });
-    mkdirSync(join(this.#target.tempPath, 'sha256'), { recursive: true });
-    this.store = new DirBlobStore(this.#target.tempPath);
+    const { target, store } = stagingFolder(dest, 'winlayer-staging');
+    this.#target = target;
+    this.store = store;
   }
 
   /** Writes a layer stream as a blob; returns the tar writer's summary. */

@@ -2,17 +2,21 @@
  * Writing an opened image somewhere: an OCI layout, a docker archive or a registry. `writeImage` is the one sink
  * every image command ends in; `pullImage` is `openRegistryImage` + `writeImage` into a layout.
  */
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { AtomicTarget } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
 import { writeDockerArchive } from './docker-archive.js';
 import { mapLimit } from './files.js';
 import { type ImageHandle, isIndex, type ResolvedImage, reachableBlobs, resolveImage } from './image.js';
-import { LayoutWriter, REF_NAME } from './layout.js';
+import { checkLayoutDestination, LayoutWriter, REF_NAME } from './layout.js';
 import { formatPlatform } from './platform.js';
 import type { Reference } from './reference.js';
 import { openRegistryImage, type PushResult, pushImage, type Registries } from './registry/remote.js';
 import { type Destination, formatDestination, parseDestination } from './source.js';
 import { configPlatform, type Descriptor, descriptorOf, type Platform } from './spec.js';
+import { DirBlobStore } from './store.js';
 
 /** Options of `writeImage`. */
 export interface WriteImageOptions {
@@ -135,10 +139,15 @@ export async function writeImage(
 
 /**
  * Refuses a destination that would lose data: a docker archive holds one image, so writing over an existing file would
- * lose the image in it; that takes `force` (an OCI layout needs none: the new image is added to it). Devices and pipes
- * (`/dev/stdout`) are written as always. The image commands call it before they build anything. Throws `LAYER_EXISTS`.
+ * lose the image in it; that takes `force` (an OCI layout needs none: the new image is added to it, and what is there
+ * must be a readable layout or an empty folder: `checkLayoutDestination`). Devices and pipes (`/dev/stdout`) are
+ * written as always. The image commands call it before they build anything. Throws `LAYER_EXISTS`, `INVALID_IMAGE`.
  */
 export function checkDestination(d: Destination, opts: { readonly force?: boolean }): void {
+  if (d.kind === 'oci-layout') {
+    checkLayoutDestination(d.path);
+    return;
+  }
   if (d.kind !== 'docker-archive' || opts.force === true) return;
   const path = d.path;
   const st = statSync(path, { throwIfNoEntry: false });
@@ -147,6 +156,28 @@ export function checkDestination(d: Destination, opts: { readonly force?: boolea
     path,
     hint: 'pass --force to replace it, or write an OCI layout (oci:DIR:TAG), which keeps the images it holds',
   });
+}
+
+/**
+ * A temporary folder (removed by `target.abort()`) for the blobs an image command builds, `store` holding them in
+ * `sha256/`: beside a local destination, so they are renamed into place on one filesystem, or in the temp folder for
+ * a registry. A local destination whose folder does not exist is `NOT_FOUND` naming the destination (the check
+ * `AtomicTarget` makes, said here so the message names the path the user gave, not the staging folder's).
+ */
+export function stagingFolder(
+  d: Destination,
+  stem: string,
+): { readonly target: AtomicTarget; readonly store: DirBlobStore } {
+  const near = d.kind === 'registry' ? tmpdir() : dirname(resolve(d.path));
+  if (d.kind !== 'registry' && statSync(near, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new WinlayerError('NOT_FOUND', 'the destination folder does not exist', {
+      path: d.path,
+      hint: 'create the folder first, or write somewhere else',
+    });
+  }
+  const target = new AtomicTarget(join(near, stem), { kind: 'folder' });
+  mkdirSync(join(target.tempPath, 'sha256'), { recursive: true });
+  return { target, store: new DirBlobStore(target.tempPath) };
 }
 
 /**

@@ -31,6 +31,9 @@ import { invalidImage, OCI_LAYOUT, parseDocument } from './validate.js';
 /** The annotation that names a tag inside a layout's `index.json`. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
+/** The name every staged blob file is a temporary sibling of (`blobs/sha256/.staging.winlayer-tmp-…`). */
+const STAGING = 'staging';
+
 /** What `oci-layout` holds in every layout winlayer writes. */
 const LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -193,6 +196,28 @@ function bytesIntact(path: string, desc: Pick<Descriptor, 'digest' | 'size'>): b
 }
 
 /**
+ * Checks where `LayoutWriter` would write, before anything is written: true for an existing OCI layout (its
+ * `oci-layout` and `index.json` read and checked, so a layout that could not be updated is refused untouched), false
+ * for a missing path or an empty folder (a new layout). Anything else is `LAYER_EXISTS`; a bad layout `INVALID_IMAGE`.
+ */
+export function checkLayoutDestination(dir: string): boolean {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (st === undefined) return false;
+  if (st.isDirectory() && isOciLayout(dir)) {
+    if (exists(join(dir, 'oci-layout'))) checkLayoutFile(dir);
+    readIndexEntries(dir);
+    return true;
+  }
+  if (!st.isDirectory() || readdirSync(dir).length > 0) {
+    throw new WinlayerError('LAYER_EXISTS', 'the destination exists and is not an OCI layout', {
+      path: dir,
+      hint: 'choose a new path or remove it; winlayer adds images to an OCI layout only',
+    });
+  }
+  return false;
+}
+
+/**
  * Adds images to the OCI layout at `finalDir`. When there is none yet (or an empty folder), the layout is built in a
  * temporary sibling and renamed into place by `commit`. Into an existing layout, blobs are written in place — each
  * into a temporary sibling, fsynced and renamed to its digest name; a blob already there is kept when its bytes
@@ -210,18 +235,9 @@ export class LayoutWriter {
   readonly #staged = new Set<string>();
 
   constructor(finalDir: string) {
-    const st = statSync(finalDir, { throwIfNoEntry: false });
-    if (st !== undefined && (!st.isDirectory() || (readdirSync(finalDir).length > 0 && !isOciLayout(finalDir)))) {
-      throw new WinlayerError('LAYER_EXISTS', 'the destination exists and is not an OCI layout', {
-        path: finalDir,
-        hint: 'choose a new path or remove it; winlayer adds images to an OCI layout only',
-      });
-    }
+    const existing = checkLayoutDestination(finalDir);
     this.finalDir = finalDir;
-    if (st !== undefined && isOciLayout(finalDir)) {
-      // checked now, before a blob is written: a layout we could not update is refused untouched
-      if (exists(join(finalDir, 'oci-layout'))) checkLayoutFile(finalDir);
-      readIndexEntries(finalDir);
+    if (existing) {
       this.#target = undefined;
       this.#root = finalDir;
     } else {
@@ -230,12 +246,13 @@ export class LayoutWriter {
     }
     mkdirSync(join(this.#root, 'blobs', 'sha256'), { recursive: true });
     this.blobs = new DirBlobStore(join(this.#root, 'blobs'));
-    if (this.#target === undefined) removeDeadTemps(join(this.#root, 'blobs', 'sha256'));
+    // staged blob files that killed runs left (`.staging.winlayer-tmp-PID-…` of dead processes)
+    if (this.#target === undefined) removeStaleTemps(join(this.blobs.dir, 'sha256', STAGING));
   }
 
   /** A fresh temporary path in the blob folder for a sink to write a blob into before `adoptFile`. */
   stagingPath(): string {
-    const p = tempSiblingPath(join(this.blobs.dir, 'sha256', 'staging'));
+    const p = tempSiblingPath(join(this.blobs.dir, 'sha256', STAGING));
     this.#staged.add(p);
     return p;
   }
@@ -326,14 +343,5 @@ export class LayoutWriter {
   #removeStaged(): void {
     for (const p of this.#staged) rmSync(p, { force: true });
     this.#staged.clear();
-  }
-}
-
-/** Removes temporary blob files that killed runs left in `dir` (`.NAME.winlayer-tmp-PID-…` of dead processes). */
-function removeDeadTemps(dir: string): void {
-  const mark = '.winlayer-tmp-';
-  for (const name of readdirSync(dir)) {
-    const at = name.indexOf(mark);
-    if (name.startsWith('.') && at > 1) removeStaleTemps(join(dir, name.slice(1, at)));
   }
 }

@@ -9,11 +9,9 @@
  * (`Hives/*_Delta`) cannot be merged off Windows: refused, or dropped on request. Missing base hives are added (empty,
  * valid).
  */
-import { createReadStream, existsSync, mkdirSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { createReadStream, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AtomicTarget } from '../atomic.js';
 import { bufferBody, type LayerEntry, type WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { createEmptyHive } from '../hive/index.js';
@@ -27,7 +25,7 @@ import {
 } from '../layer/index.js';
 import { readTar } from '../tar/index.js';
 import { upcase } from '../windows/index.js';
-import { type BuiltLayer, checkDestination, type WriteImageResult, writeBuiltImage } from './copy.js';
+import { type BuiltLayer, checkDestination, stagingFolder, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { streamToFile } from './files.js';
 import { type ImageHandle, type ResolvedImage, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
@@ -44,7 +42,7 @@ import {
   jsonBlob,
   type Platform,
 } from './spec.js';
-import { type BlobStore, DirBlobStore, RoutedBlobStore } from './store.js';
+import { type BlobStore, RoutedBlobStore } from './store.js';
 
 /** Options of `squashImage`. */
 export interface SquashOptions extends PolicyOptions {
@@ -114,11 +112,7 @@ export async function squashImage(
   );
   checkDestination(d, opts);
   const img = await resolveImage(h, opts.platform);
-  const near = d.kind === 'registry' ? tmpdir() : dirname(resolve(d.path));
-  if (!existsSync(near)) throw new WinlayerError('NOT_FOUND', 'the destination folder does not exist', { path: near });
-  const staging = new AtomicTarget(join(near, 'winlayer-squash'), { kind: 'folder' });
-  mkdirSync(join(staging.tempPath, 'sha256'), { recursive: true });
-  const store = new DirBlobStore(staging.tempPath);
+  const { target: staging, store } = stagingFolder(d, 'winlayer-squash');
   try {
     const flat = await flattenLayers(img, {
       policy,

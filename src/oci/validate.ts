@@ -29,32 +29,32 @@ export interface Field {
   readonly required: boolean;
 }
 
-export const str: Schema = { kind: 'string' };
-export const bool: Schema = { kind: 'boolean' };
+const str: Schema = { kind: 'string' };
+const bool: Schema = { kind: 'boolean' };
 /** A byte count: a non-negative safe integer. */
-export const size: Schema = { kind: 'size' };
+const size: Schema = { kind: 'size' };
 /** `sha256:<64 hex>` or `sha512:<128 hex>`. */
-export const digest: Schema = { kind: 'digest' };
+const digest: Schema = { kind: 'digest' };
 /** An object of string values (annotations, labels). */
-export const stringMap: Schema = { kind: 'map' };
+const stringMap: Schema = { kind: 'map' };
 
-export function literal(value: string | number): Schema {
+function literal(value: string | number): Schema {
   return { kind: 'literal', value };
 }
-export function arrayOf(of: Schema, nonEmpty = false): Schema {
+function arrayOf(of: Schema, nonEmpty = false): Schema {
   return { kind: 'array', of, nonEmpty };
 }
 export function object(fields: Record<string, Field>): Schema {
   return { kind: 'object', fields };
 }
 /** `null` reads as absent (Go's encoding of a nil slice or map). */
-export function nullable(of: Schema): Schema {
+function nullable(of: Schema): Schema {
   return { kind: 'nullable', of };
 }
-export function req(schema: Schema): Field {
+function req(schema: Schema): Field {
   return { schema, required: true };
 }
-export function opt(schema: Schema): Field {
+function opt(schema: Schema): Field {
   return { schema, required: false };
 }
 
@@ -158,14 +158,16 @@ function check(v: unknown, s: Schema, at: string): [string, string] | undefined 
 
 // ── the documents ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-export const PLATFORM: Schema = object({
+/** Where an image runs: a descriptor's `platform` and the top of a config say it with the same fields. */
+const PLATFORM_FIELDS = {
   architecture: req(str),
   os: req(str),
   'os.version': opt(str),
   'os.features': opt(arrayOf(str)),
   variant: opt(str),
-  features: opt(arrayOf(str)),
-});
+};
+
+const PLATFORM: Schema = object({ ...PLATFORM_FIELDS, features: opt(arrayOf(str)) });
 
 export const DESCRIPTOR: Schema = object({
   mediaType: req(str),
@@ -205,11 +207,7 @@ const CONTAINER_CONFIG: Schema = object({
 });
 
 export const CONFIG: Schema = object({
-  architecture: req(str),
-  os: req(str),
-  'os.version': opt(str),
-  'os.features': opt(arrayOf(str)),
-  variant: opt(str),
+  ...PLATFORM_FIELDS,
   created: opt(str),
   config: opt(CONTAINER_CONFIG),
   rootfs: req(object({ type: req(literal('layers')), diff_ids: req(arrayOf(digest)) })),

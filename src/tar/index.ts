@@ -50,5 +50,6 @@ export {
   isManagedPaxKey,
   PAX_KEYS,
   type PaxSource,
+  sdBase64,
 } from './windows-pax.js';
 export { MAX_PAX_SIZE, paxHeaderName, writeTar, writeTarFile } from './write.js';

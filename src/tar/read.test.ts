@@ -8,24 +8,27 @@ import { WinlayerError } from '../errors.js';
 import { sddlToBytes } from '../windows/index.js';
 import { USTAR } from './header.js';
 import { bodyViewReader, readTar } from './read.js';
-import { chunks, collect, concat, END, fixChecksum, headerBlock, member, paxMember } from './testing.js';
+import {
+  chunks,
+  collect,
+  concat,
+  END,
+  fixChecksum,
+  headerBlock,
+  member,
+  paxMember,
+  SAMPLE_SD,
+  SAMPLE_TIME,
+  sampleLayer as sample,
+  tarOf,
+} from './testing.js';
 import type { ReadTarOptions } from './types.js';
-import { writeTar } from './write.js';
 
-const T = 1677606423123456700n;
+const T = SAMPLE_TIME;
 const T_SEC = 1677606423;
-const SD = Buffer.from('AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==', 'base64');
+const SD = SAMPLE_SD;
 const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const MODES = ['whole', 'bytes', 'random'] as const;
-
-async function tarOf(entries: LayerEntry[]): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  const { PassThrough } = await import('node:stream');
-  const out = new PassThrough();
-  out.on('data', (c: Buffer) => parts.push(c));
-  await writeTar(entries, out);
-  return new Uint8Array(Buffer.concat(parts));
-}
 
 async function readAll(bytes: Uint8Array, mode: (typeof MODES)[number] = 'whole', opts?: ReadTarOptions) {
   return collect(readTar(chunks(bytes, mode), opts));
@@ -56,52 +59,6 @@ async function caught(f: () => Promise<unknown>): Promise<WinlayerError> {
     return e;
   }
   assert.fail('expected an error');
-}
-
-function sample(): LayerEntry[] {
-  return [
-    { kind: 'directory', path: 'Files', win: { lastWriteTime: T, attributes: 0x10 } },
-    {
-      kind: 'file',
-      path: 'Files/hello.txt',
-      size: 5,
-      body: bufferBody(enc('hello')),
-      win: {
-        lastWriteTime: T,
-        creationTime: T - 10_000_000n,
-        lastAccessTime: T + 100n,
-        changeTime: T + 200n,
-        attributes: 0x21,
-        securityDescriptor: new Uint8Array(SD),
-        extendedAttributes: [{ name: 'user.x', value: enc('ea') }],
-      },
-      extraPax: [{ key: 'MSWINDOWS.future', value: 'keep me' }],
-    },
-    {
-      kind: 'stream',
-      path: 'Files/hello.txt:Zone.Identifier',
-      filePath: 'Files/hello.txt',
-      streamName: 'Zone.Identifier',
-      size: 600,
-      body: bufferBody(enc('z'.repeat(600))),
-      win: { lastWriteTime: T },
-    },
-    { kind: 'hardlink', path: 'Files/link.txt', linkTarget: 'Files/hello.txt', win: { lastWriteTime: T } },
-    {
-      kind: 'symlink',
-      path: 'Files/junction',
-      linkTarget: 'C:\\Windows',
-      win: { lastWriteTime: T, mountPoint: true, attributes: 0x410 },
-    },
-    { kind: 'whiteout', path: 'Files/.wh.gone', target: 'Files/gone', win: { lastWriteTime: 0n } },
-    {
-      kind: 'file',
-      path: `Files/${'long-'.repeat(30)}ü.txt`,
-      size: 1,
-      body: bufferBody(enc('x')),
-      win: { lastWriteTime: -1_500_000_000n },
-    },
-  ];
 }
 
 /** What reading `sample()` back must give (everything the writer decided, spelled out). */

@@ -8,7 +8,7 @@
  * (owner at 20, group at 36, DACL at 48); the offreg hive default, which puts the DACL first, does not, so it decodes
  * fine and re-encodes to different (canonical) bytes with the same meaning.
  */
-import { WinlayerError } from '../errors.js';
+import { isWinlayerError, WinlayerError } from '../errors.js';
 import { decodeSid, SID_MAX_SUB_AUTHORITIES, type Sid, sidByteLength, writeSid } from './sid.js';
 
 /** An access control list. `revision` is 2 (`ACL_REVISION`) or 4 (`ACL_REVISION_DS`, needed by object ACEs). */
@@ -179,13 +179,8 @@ export const ACE_HEADER_SIZE = 4;
 /** The largest ACL: its size field has 16 bits. */
 const MAX_ACL_SIZE = 0xffff;
 
-/** The rule each `SD_INVALID` error of this module breaks, for `checkEntrySecurityDescriptor` to report again. */
-const rules = new WeakMap<WinlayerError, string>();
-
 function invalid(rule: string, offset?: number): WinlayerError {
-  const e = new WinlayerError('SD_INVALID', rule, offset === undefined ? {} : { offset });
-  rules.set(e, rule);
-  return e;
+  return new WinlayerError('SD_INVALID', rule, offset === undefined ? {} : { offset });
 }
 
 // ── decoding ────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -231,10 +226,9 @@ export function checkEntrySecurityDescriptor(bytes: Uint8Array, entry: string): 
   try {
     decodeSecurityDescriptor(bytes);
   } catch (e) {
-    const rule = e instanceof WinlayerError ? rules.get(e) : undefined;
-    if (rule === undefined || !(e instanceof WinlayerError)) throw e;
+    if (!isWinlayerError(e, 'SD_INVALID')) throw e;
     const at = e.offset === undefined ? '' : ` (byte ${e.offset} of the descriptor)`;
-    throw new WinlayerError('SD_INVALID', `the security descriptor (MSWINDOWS.rawsd) is not valid: ${rule}${at}`, {
+    throw new WinlayerError('SD_INVALID', `the security descriptor (MSWINDOWS.rawsd) is not valid: ${e.rule}${at}`, {
       entry,
       cause: e,
     });

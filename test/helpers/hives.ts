@@ -38,7 +38,7 @@ export function specialNamesHive(): Uint8Array {
 }
 
 /** Values of lengths around the inline (4 bytes) and cell-size boundaries (as hivex's `rlenvalue_test_hive`). */
-export function oddValueLengthsHive(): Uint8Array {
+function oddValueLengthsHive(): Uint8Array {
   const b = createHiveBuilder();
   const k = b.key('ModerateValueParent');
   for (const n of [0, 1, 3, 4, 5, 16, 30, 31, 32, 33]) {
@@ -99,7 +99,7 @@ export function badListHive(): Uint8Array {
 }
 
 /** A subkey list entry that is not a key node: the entry of `A\sub` in `A`'s list names `A`'s security cell. */
-export function badSubkeyHive(): Uint8Array {
+function badSubkeyHive(): Uint8Array {
   const bytes = treeHive();
   const a = keyCell(bytes, ['A']);
   setField(bytes, field(bytes, a, NK.subkeyList.at), LIST.elements.at, field(bytes, a, NK.security.at));
@@ -115,7 +115,7 @@ export function truncatedHive(): Uint8Array {
 }
 
 /** 1 KiB: not even a whole base block, let alone a bin. */
-export function truncatedBinHive(): Uint8Array {
+function truncatedBinHive(): Uint8Array {
   return treeHive().slice(0, 1024);
 }
 

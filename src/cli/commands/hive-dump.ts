@@ -15,6 +15,7 @@ import {
   keySecurity,
   keyTimestamp,
   openHive,
+  REG,
   toRegFile,
   toRegText,
   valueData,
@@ -28,20 +29,10 @@ import { type Command, type CommandContext, flagOpt, stringOpt, writeJsonLine } 
 import { findingLine } from './hive-finding-line.js';
 import { readInput } from './hive-read-file.js';
 
-const TYPE_NAMES = [
-  'REG_NONE',
-  'REG_SZ',
-  'REG_EXPAND_SZ',
-  'REG_BINARY',
-  'REG_DWORD',
-  'REG_DWORD_BIG_ENDIAN',
-  'REG_LINK',
-  'REG_MULTI_SZ',
-  'REG_RESOURCE_LIST',
-  'REG_FULL_RESOURCE_DESCRIPTOR',
-  'REG_RESOURCE_REQUIREMENTS_LIST',
-  'REG_QWORD',
-];
+/** `REG_SZ`, `REG_DWORD`… by type number, from the hive module's `REG`. */
+const TYPE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(REG).map(([name, type]) => [type, `REG_${name}`]),
+);
 
 /** The key's SDDL when it has one (an SD with an ACE type SDDL cannot name has none). */
 function sddlOf(k: HiveKey): { sddl?: string } {
