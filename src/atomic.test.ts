@@ -142,6 +142,17 @@ describe('commit with replaceDirectory keeps the old folder until the new one is
     assert.deepEqual(readdirSync(dir), ['layer']);
   });
 
+  test('an empty folder made at the target since the crash does not cost the old folder: it is put back', (t) => {
+    const dir = scratch(t);
+    const final = join(dir, 'layer');
+    mkdirSync(final);
+    mkdirSync(join(asideOf(final), 'Files'), { recursive: true });
+    writeFileSync(join(asideOf(final), 'Files', 'old'), 'old');
+    removeStaleTemps(final);
+    assert.equal(readFileSync(join(final, 'Files', 'old'), 'utf8'), 'old');
+    assert.deepEqual(readdirSync(dir), ['layer']);
+  });
+
   test('a set-aside whose replacement arrived is removed; so is one when a writer of any kind starts', (t) => {
     const dir = scratch(t);
     const final = join(dir, 'layer');

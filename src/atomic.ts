@@ -177,7 +177,7 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Cleans up after processes that no longer run (a SIGKILL, a crash, a power cut) around `finalPath`: a set-aside old
- * folder whose replacement never arrived (`finalPath` is missing) is renamed back to `finalPath`; other set-asides and
+ * folder whose replacement never arrived (`finalPath` is missing or an empty folder) is renamed back to `finalPath`; other set-asides and
  * temporaries are removed. Returns the paths removed. A removal that fails is left for a later run (it never keeps a
  * writer from working); a rename back that fails throws `IO` (writing on would lose the old folder).
  */
@@ -201,8 +201,9 @@ export function removeStaleTemps(finalPath: string): string[] {
     // This process's own: a live temporary is in use; a set-aside never outlives the synchronous `commit` that made
     // it, so one with this pid was left by an earlier process that had the same pid (pid 1 in a container).
     if (pid === process.pid && live.has(path)) continue;
-    if (aside && lstatSync(finalPath, { throwIfNoEntry: false }) === undefined) {
+    if (aside && replacementNeverArrived(finalPath)) {
       try {
+        ignoreMissing(() => rmdirSync(finalPath)); // an empty folder made since holds nothing; the old layer does
         renameSync(path, finalPath);
       } catch (e) {
         throw new WinlayerError(
@@ -222,6 +223,22 @@ export function removeStaleTemps(finalPath: string): string[] {
     if (aside ? removeSetAside(path, finalPath) : removeQuietly(path)) removed.push(path);
   }
   return removed;
+}
+
+/**
+ * True when the final path shows no sign of the replacement: it is missing, or an empty folder (made by hand since the
+ * crash: the replacement is never empty, as a layer folder holds at least `Files/`). Then the set-aside old folder is
+ * the only copy of the data, and it is put back instead of removed.
+ */
+function replacementNeverArrived(finalPath: string): boolean {
+  const st = lstatSync(finalPath, { throwIfNoEntry: false });
+  if (st === undefined) return true;
+  if (!st.isDirectory()) return false;
+  try {
+    return readdirSync(finalPath).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** What an `AtomicTarget` writes: a file (the default; an existing folder at the final path is refused) or a folder. */
