@@ -79,10 +79,12 @@ function rng(seed: number): () => number {
 export function buildTree(root: string, shape: TreeShape, scale: number): { files: number; bytes: number } {
   const files = Math.max(60, Math.round(shape.files * scale));
   const target = Math.max(1e6, shape.bytes * scale);
-  const marker = join(root, '.bench-tree.json');
+  // Beside the tree, not in it: export refuses anything in a layer folder that is not part of a layer.
+  const marker = `${root}.bench-tree.json`;
+  const infoFile = `${root}.bench-info.json`;
   const want = JSON.stringify({ shape, scale, v: 1 });
   if (existsSync(marker) && readFileSync(marker, 'utf8') === want) {
-    const info = JSON.parse(readFileSync(join(root, '.bench-info.json'), 'utf8')) as { files: number; bytes: number };
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as { files: number; bytes: number };
     return info;
   }
   rmSync(root, { recursive: true, force: true });
@@ -142,7 +144,7 @@ export function buildTree(root: string, shape: TreeShape, scale: number): { file
     }
   }
   mkdirSync(join(root, 'UtilityVM/Files/EFI/Microsoft/Boot'), { recursive: true });
-  writeFileSync(join(root, '.bench-info.json'), JSON.stringify({ files, bytes }));
+  writeFileSync(infoFile, JSON.stringify({ files, bytes }));
   writeFileSync(marker, want);
   return { files, bytes };
 }
