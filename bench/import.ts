@@ -100,8 +100,7 @@ function compiledChild(lib: string): string {
     const t0 = process.hrtime.bigint();
     const r = await importLayer(tar, target, {
       sync: sync === 'true',
-      background: threads !== '0',
-      ...(threads === '0' ? {} : { writerThreads: Number(threads) }),
+      writerThreads: Number(threads),
     });
     const inner = Number(process.hrtime.bigint() - t0) / 1e9;
     process.stdout.write(JSON.stringify({ inner, rss: peakRssKb(), entries: r.entries }) + '\\n');
@@ -348,8 +347,7 @@ async function child(tar: string, target: string, sync: boolean, threads: number
   const t0 = process.hrtime.bigint();
   const r = await importLayer(tar, target, {
     sync,
-    background: threads > 0,
-    ...(threads > 0 ? { writerThreads: threads } : {}),
+    writerThreads: threads,
   });
   const inner = Number(process.hrtime.bigint() - t0) / 1e9;
   process.stdout.write(`${JSON.stringify({ inner, rss: peakRssKb(), entries: r.entries })}\n`);

@@ -16,7 +16,7 @@ const sd = new Uint8Array(
   Buffer.from('AQAEgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==', 'base64'),
 );
 const win = { lastWriteTime: 1_700_000_000_000_000_000n, securityDescriptor: sd };
-const empty: EntryBody = { readSync: () => 0, async *[Symbol.asyncIterator]() {} };
+const empty: EntryBody = { read: () => 0, async *[Symbol.asyncIterator]() {} };
 
 function* entries(n: number): Generator<LayerEntry> {
   yield { kind: 'directory', path: 'Files', win };

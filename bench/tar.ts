@@ -50,8 +50,8 @@ function* memoryEntries(shape: Shape, data: Buffer): Generator<LayerEntry> {
 }
 
 /**
- * A minimal layer-folder walk (parents first, UTF-8 order) with readSync bodies, like the real walker but without
- * its sidecar work: it measures the tar writer plus the file-system calls any walker makes.
+ * A minimal layer-folder walk (parents first, UTF-8 order) with synchronous (`read`) bodies, like the real walker but
+ * without its sidecar work: it measures the tar writer plus the file-system calls any walker makes.
  */
 export function* diskEntries(root: string, prefix = 'Files'): Generator<LayerEntry> {
   const st = statSync(root);
@@ -76,13 +76,13 @@ function fileBody(path: string): EntryBody {
   let done = false;
   return {
     [Symbol.asyncIterator]() {
-      throw new Error('bench bodies are read with readSync');
+      throw new Error('bench bodies are pulled with read');
     },
-    readSync(buffer: Uint8Array): number {
+    read(buffer: Uint8Array, offset: number, length: number): number {
       if (done) return 0;
       fd ??= openSync(path, 'r');
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n < buffer.length) {
+      const n = readSync(fd, buffer, offset, length, null);
+      if (n < length) {
         // a short read of a regular file is its end: close now (the writer may not ask again)
         closeSync(fd);
         done = true;

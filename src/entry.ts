@@ -2,6 +2,9 @@
  * The entry model: one Windows layer is a stream of `LayerEntry` values. Every source (tar reader, layer-folder walk,
  * plain rootfs walk) yields them; every sink (tar writer, layer-folder writer, reports, image writers) consumes them.
  *
+ * The body contract is here, whole ({@link EntryBody}: `read`, `view`, {@link copyBody}); it replaced `readSync`,
+ * the tar writer's `READ_INTO` and the tar reader's `bodyViewReader` (issue 18).
+ *
  * Paths are layer-relative and `/`-separated exactly as a canonical tar holds them: `Files/Windows/System32`,
  * `UtilityVM/Files/EFI/...`, `Hives/System_Delta`. Never a leading `./`, never a trailing `/`.
  */
@@ -80,19 +83,140 @@ export interface RawTarInfo {
 }
 
 /**
- * The content of a `file` or `stream` entry. It can be iterated at most once. When the consumer moves on to the next
- * entry, unread bytes are skipped; iterating a body after that throws `BODY_STALE`. Nothing hangs because a caller did
- * not drain a body.
+ * The content of a `file` or `stream` entry: exactly `size` bytes (the entry's), pulled one of three ways.
+ *
+ * - Iterating (every body): the bytes as chunks.
+ * - `read` (sources that can pull without waiting: local files, a tar entry lying whole in the reader's current
+ *   input chunk): fills `buffer[offset, offset + length)` from the body's current position and returns the number of
+ *   bytes written there, 0 at the end; it writes no byte past what it returns. Call it as a method (`body.read(…)`).
+ * - `view` (only where `read` exists): the next at most `max` bytes as a view, empty at the end, valid only until
+ *   the next call on the body or the next entry (a sink that writes each piece at once uses it to avoid a copy).
+ *   `read` and `view` share one position.
+ *
+ * A body is read at most once and one way only (iteration, or the synchronous pair). When the consumer moves on to
+ * the next entry, unread bytes are skipped; reading a body after that, or a second time, throws `BODY_STALE`.
+ * Nothing hangs because a caller did not drain a body. A body does not check its length against `size`: the sink
+ * does, through {@link copyBody}, which every sink uses.
  */
 export interface EntryBody extends AsyncIterable<Uint8Array> {
-  /**
-   * A synchronous pull, offered by sources that can (local files): fills `buffer` from its start and returns the
-   * number of bytes read, 0 at the end. Sinks may use it instead of iterating; a body is read one way only.
-   */
-  readonly readSync?: (buffer: Uint8Array) => number;
+  read?(buffer: Uint8Array, offset: number, length: number): number;
+  view?(max: number): Uint8Array;
 }
 
-interface EntryBase {
+/**
+ * Where {@link copyBody} puts a body's bytes: a buffer it fills from `pos` (with `read`, straight into it), emptied
+ * by `flush` when full.
+ */
+export interface BodySink {
+  /** The buffer, filled from `pos` to its end; `flush` may replace it. */
+  readonly buf: Uint8Array;
+  pos: number;
+  /** Empties the buffer (writes `buf[0, pos)` out, sets `pos` to 0): a promise when the caller must wait. */
+  flush(): Promise<void> | undefined;
+  /**
+   * Optional: takes a piece as is (a `view` or an iterated chunk, valid only during the call) instead of having it
+   * copied into `buf`. With it, a body that offers `view` reaches the sink without being copied.
+   */
+  readonly take?: (piece: Uint8Array) => Promise<void> | undefined;
+  /** The error for a body whose length is not `size`: it gave `got` bytes, or more than `size` (`'more'`). */
+  mismatch(entry: string, size: number, got: number | 'more'): Error;
+}
+
+/** The one byte a probe past the end reads into. */
+const PROBE = new Uint8Array(1);
+
+/**
+ * Copies the body of the entry `entry` (exactly `size` bytes) into `sink`: with `read` when the body offers it (then
+ * synchronously, unless `flush` returns a promise: the result is undefined when nothing had to wait), else by
+ * iterating. The one place that checks a body's length: a body that ends early or holds more than `size` bytes throws
+ * `sink.mismatch(…)`. Each read asks for one byte past the expected end when there is room, so a body that grew shows
+ * without an extra read.
+ */
+export function copyBody(body: EntryBody, size: number, entry: string, sink: BodySink): Promise<void> | undefined {
+  if (body.read === undefined) return copyIterated(body, size, entry, sink);
+  if (sink.take !== undefined && body.view !== undefined) return copyViews(body, size, entry, sink, sink.take, 0);
+  return copyRead(body, size, entry, sink, size);
+}
+
+/** {@link copyBody} with `read`, `remaining` bytes still to come. */
+function copyRead(
+  body: EntryBody,
+  size: number,
+  entry: string,
+  sink: BodySink,
+  remaining: number,
+): Promise<void> | undefined {
+  let probed = false;
+  while (remaining > 0) {
+    const pos = sink.pos;
+    const room = sink.buf.length - pos;
+    if (room === 0) {
+      const p = sink.flush();
+      if (p !== undefined) {
+        const left = remaining;
+        return p.then(() => copyRead(body, size, entry, sink, left));
+      }
+      continue;
+    }
+    const want = remaining < room ? remaining + 1 : room;
+    const n = body.read!(sink.buf, pos, want);
+    if (n === 0) throw sink.mismatch(entry, size, size - remaining);
+    if (n > remaining) throw sink.mismatch(entry, size, 'more');
+    sink.pos = pos + n;
+    remaining -= n;
+    probed = want > n;
+  }
+  if (!probed && body.read!(PROBE, 0, 1) !== 0) throw sink.mismatch(entry, size, 'more');
+  return undefined;
+}
+
+/** {@link copyBody} with `view` into `take`, `got` bytes already taken. */
+function copyViews(
+  body: EntryBody,
+  size: number,
+  entry: string,
+  sink: BodySink,
+  take: (piece: Uint8Array) => Promise<void> | undefined,
+  got: number,
+): Promise<void> | undefined {
+  for (;;) {
+    const v = body.view!(size - got + 1);
+    if (v.length === 0) break;
+    got += v.length;
+    if (got > size) throw sink.mismatch(entry, size, 'more');
+    const p = take(v);
+    if (p !== undefined) {
+      const now = got;
+      return p.then(() => copyViews(body, size, entry, sink, take, now));
+    }
+  }
+  if (got !== size) throw sink.mismatch(entry, size, got);
+  return undefined;
+}
+
+/** {@link copyBody} by iteration. */
+async function copyIterated(body: EntryBody, size: number, entry: string, sink: BodySink): Promise<void> {
+  let got = 0;
+  const take = sink.take;
+  for await (const chunk of body) {
+    got += chunk.length;
+    if (got > size) throw sink.mismatch(entry, size, 'more');
+    if (take !== undefined) {
+      await take(chunk);
+      continue;
+    }
+    for (let off = 0; off < chunk.length; ) {
+      if (sink.pos === sink.buf.length) await sink.flush();
+      const k = Math.min(chunk.length - off, sink.buf.length - sink.pos);
+      sink.buf.set(off === 0 && k === chunk.length ? chunk : chunk.subarray(off, off + k), sink.pos);
+      sink.pos += k;
+      off += k;
+    }
+  }
+  if (got !== size) throw sink.mismatch(entry, size, got);
+}
+
+export interface EntryBase {
   /** Layer-relative path (see the module comment). */
   readonly path: string;
   readonly win: WindowsMetadata;
@@ -167,11 +291,11 @@ export type LayerEntry =
   | OpaqueWhiteoutEntry
   | SpecialEntry;
 
-/** A body over bytes already in memory (tests, hives, generated files). Read one way only, once. */
+/** A body over bytes already in memory (tests, hives, generated files): iterated, or `read` / `view`; once. */
 export function bufferBody(bytes: Uint8Array): EntryBody {
-  let readBy: 'nobody' | 'iterator' | 'readSync' = 'nobody';
+  let readBy: 'nobody' | 'iterator' | 'sync' = 'nobody';
   let pos = 0;
-  const claim = (way: 'iterator' | 'readSync'): void => {
+  const claim = (way: 'iterator' | 'sync'): void => {
     if (readBy !== 'nobody' && (readBy !== way || way === 'iterator')) {
       throw new WinlayerError('BODY_STALE', 'an entry body can be read only once, and one way only');
     }
@@ -182,12 +306,18 @@ export function bufferBody(bytes: Uint8Array): EntryBody {
       claim('iterator');
       if (bytes.length > 0) yield bytes;
     },
-    readSync(buffer: Uint8Array): number {
-      claim('readSync');
-      const n = Math.min(buffer.length, bytes.length - pos);
-      buffer.set(bytes.subarray(pos, pos + n));
+    read(buffer: Uint8Array, offset: number, length: number): number {
+      claim('sync');
+      const n = Math.min(length, bytes.length - pos);
+      buffer.set(bytes.subarray(pos, pos + n), offset);
       pos += n;
       return n;
+    },
+    view(max: number): Uint8Array {
+      claim('sync');
+      const n = Math.min(max, bytes.length - pos);
+      pos += n;
+      return bytes.subarray(pos - n, pos);
     },
   };
 }

@@ -76,7 +76,7 @@ describe('bin/winlayer.js (the built CLI)', () => {
     const out = winlayer(['export', layer, '--non-base', '-o', '-', '--source-date-epoch', '1700000000', '--json']);
     assert.equal(out.code, 0, out.stderr);
     const file = join(tempDir(t), 'lib.tar');
-    const lib = await exportLayer(layer, { output: file, kind: 'non-base', sourceDateEpoch: 1_700_000_000n });
+    const lib = await exportLayer(layer, { output: file, kind: 'non-base', sourceDateEpoch: 1_700_000_000 });
     assert.ok(out.stdout.equals(readFileSync(file)), 'the CLI and the library wrote the same tar');
     const summary = JSON.parse(out.stderr.trim().split('\n').pop()!) as { diffId: string };
     assert.equal(summary.diffId, lib.diffId);
@@ -96,7 +96,7 @@ describe('bin/winlayer.js (the built CLI)', () => {
     closeSync(fd);
     assert.equal(r.status, 0, r.stderr.toString());
     const file = join(dir, 'lib.tar');
-    await exportLayer(layer, { output: file, kind: 'non-base', sourceDateEpoch: 1_700_000_000n });
+    await exportLayer(layer, { output: file, kind: 'non-base', sourceDateEpoch: 1_700_000_000 });
     assert.ok(readFileSync(redirected).equals(readFileSync(file)), "stdout as a file holds the library's tar");
     // `winlayer export … | head -c 100`: the tar cannot be written whole; say so (as GNU tar does), exit 1.
     const cut = spawnSync(
@@ -108,6 +108,32 @@ describe('bin/winlayer.js (the built CLI)', () => {
       },
     );
     assert.match(cut.stderr, /stopped reading/);
+  });
+
+  it('runs its worker threads: export hashes on the hashing thread, import writes on writer threads', async (t) => {
+    const layer = tempDir(t);
+    mkdirSync(join(layer, 'Files/many'), { recursive: true });
+    // Past 1,000 entries the import starts its writer threads (the default on a host with a second core).
+    for (let i = 0; i < 3000; i++) writeFileSync(join(layer, 'Files/many', `f${i}.txt`), `${i}\n`.repeat(50));
+    writeFileSync(join(layer, 'Files/big.bin'), Buffer.alloc(2_000_000, 3));
+    const dir = tempDir(t);
+    const tar = join(dir, 'layer.tar');
+    // Counts the threads the CLI starts (a thread module it cannot find fails the command: exit 1).
+    const count =
+      "data:text/javascript,let n=0;process.on('worker',()=>n++);process.on('exit',()=>process.stderr.write('threads='+n+'\\n'))";
+    const run = (args: string[]) => spawnSync(process.execPath, ['--import', count, BIN, ...args], { cwd: ROOT });
+    const exported = run(['export', layer, '--non-base', '-o', tar, '--source-date-epoch', '1700000000']);
+    assert.equal(exported.status, 0, exported.stderr.toString());
+    assert.match(exported.stderr.toString(), /threads=1\n/, 'export hashed on its thread');
+    const lib = join(dir, 'lib.tar');
+    await exportLayer(layer, { output: lib, kind: 'non-base', sourceDateEpoch: 1_700_000_000 });
+    assert.ok(readFileSync(tar).equals(readFileSync(lib)), 'the CLI and the library wrote the same tar');
+    const imported = run(['import', join(dir, 'out'), '-i', tar, '--non-base']);
+    assert.equal(imported.status, 0, imported.stderr.toString());
+    assert.match(imported.stderr.toString(), /threads=[12]\n/, 'import wrote on writer threads');
+    const again = join(dir, 'again.tar');
+    await exportLayer(join(dir, 'out'), { output: again, kind: 'non-base', sourceDateEpoch: 1_700_000_000 });
+    assert.ok(readFileSync(again).equals(readFileSync(lib)), 'the imported folder exports to the same tar');
   });
 
   it('fails with exit status 2 and a message for an unknown command', () => {

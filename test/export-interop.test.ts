@@ -76,7 +76,7 @@ for m in members:
         if m.size != 0: fail("hard link with data")
     if m.issym():
         if "/" in m.linkname: fail("symlink target with / on " + m.name)
-        want = 0x410 if m.name.endswith("todir") else 0x400
+        want = 0x410 if m.name.endswith("todir") else 0x420
         if attr != want: fail("symlink attributes %#x on %s" % (attr, m.name))
     if m.name.startswith(".wh.") or "/.wh." in m.name: fail("whiteout in a base layer")
 

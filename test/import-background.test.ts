@@ -48,7 +48,7 @@ function snapshot(root: string): string[] {
   return rows;
 }
 
-test('background import of a tar larger than the shared ring (plain and gzip): the same folder, sidecar and tar as the synchronous path', async (t) => {
+test('writer threads: an import of a tar larger than the shared input (plain and gzip): the same folder, sidecar and tar as the synchronous path', async (t) => {
   const root = tempDir(t, 'winlayer-bg-');
   const src = join(root, 'src');
   // ~40 MB: small files, files around the 1 MiB read size, and a few of several MiB.
@@ -74,13 +74,13 @@ test('background import of a tar larger than the shared ring (plain and gzip): t
   // No registry hives: exported as a layer with parents (a base layer without them is refused); the same bytes.
   await exportLayer(src, { output: tar, kind: 'non-base' });
 
-  const plain = await importLayer(tar, join(root, 'sync'), { sync: false, background: false });
+  const plain = await importLayer(tar, join(root, 'sync'), { sync: false, writerThreads: 0 });
   assert.ok(plain.hardlinks > 10, `the tar must hold hard links (${plain.hardlinks})`);
   // One writer thread queues folders too; with more, folders are made on the calling thread and links wait for the
   // other threads.
   for (const threads of [1, 2, 3]) {
     const out = join(root, `bg${threads}`);
-    const bg = await importLayer(tar, out, { sync: false, background: true, writerThreads: threads });
+    const bg = await importLayer(tar, out, { sync: false, writerThreads: threads });
     assert.deepEqual({ ...bg, layerDir: '' }, { ...plain, layerDir: '' }, `${threads} writer threads`);
     assert.equal(bg.files, sizes.length);
     assert.deepEqual(snapshot(out), snapshot(join(root, 'sync')), `${threads} writer threads`);
@@ -101,7 +101,7 @@ test('background import of a tar larger than the shared ring (plain and gzip): t
   // A compressed tar is not read into the shared ring: its bodies are copied into the writer's batches instead.
   const gz = join(root, 'layer.tar.gz');
   await exportLayer(src, { output: gz, compression: 'gzip', kind: 'non-base' });
-  const bgz = await importLayer(gz, join(root, 'bg-gzip'), { sync: false, background: true });
+  const bgz = await importLayer(gz, join(root, 'bg-gzip'), { sync: false, writerThreads: 2 });
   assert.deepEqual({ ...bgz, layerDir: '' }, { ...plain, layerDir: '' });
   assert.deepEqual(snapshot(join(root, 'bg-gzip')), snapshot(join(root, 'sync')));
 });
@@ -113,17 +113,11 @@ test('writer threads: a count out of range is refused with USAGE, and nothing is
   writeFileSync(join(src, 'Files', 'a.txt'), 'a');
   const tar = join(root, 'layer.tar');
   await exportLayer(src, { output: tar, kind: 'non-base' });
-  // With the default `background` too: its threads would start only on a larger layer, the count is checked anyway.
-  for (const [writerThreads, background] of [
-    [0, true],
-    [1.5, true],
-    [9, true],
-    [9, undefined],
-  ] as const) {
-    const out = join(root, `out-${writerThreads}-${background}`);
-    await assert.rejects(importLayer(tar, out, { sync: false, background, writerThreads }), (e: Error) => {
+  for (const writerThreads of [-1, 1.5, 9]) {
+    const out = join(root, `out-${writerThreads}`);
+    await assert.rejects(importLayer(tar, out, { sync: false, writerThreads }), (e: Error) => {
       assert.equal((e as { code?: string }).code, 'USAGE');
-      assert.match(e.message, /writer threads must be a whole number from 1 to 8/);
+      assert.match(e.message, /writer threads must be a whole number from 0 to 8/);
       return true;
     });
     assert.deepEqual(

@@ -54,10 +54,17 @@ describe('winlayer sd encode', () => {
     ]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, args.join(' '));
-      assert.match(r.stderr, /\(USAGE\)/);
+      assert.match(r.stderr, /^error: expected one SDDL string, got \d arguments\n {2}hint: quote the SDDL/);
+      assert.match(r.stderr, /\nusage: winlayer sd encode \[--json\] "<SDDL>"\nsee 'winlayer sd encode --help'\n$/);
     }
     const unknown = await runCli(['sd', 'encode', '--bogus', 'O:BA']);
-    assert.equal(unknown.code, 2);
+    assert.deepEqual(
+      [unknown.code, unknown.stderr],
+      [
+        2,
+        `error: unknown option --bogus\nusage: winlayer sd encode [--json] "<SDDL>"\nsee 'winlayer sd encode --help'\n`,
+      ],
+    );
   });
 
   test('--help prints usage', async () => {

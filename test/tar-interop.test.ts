@@ -11,7 +11,7 @@ import { makeExampleLayer } from '../examples/make-layer-tar.js';
 import { bufferBody, type LayerEntry } from '../src/entry.js';
 import { readTar, writeTarFile } from '../src/tar/index.js';
 import { chunks, collect } from '../src/tar/testing.js';
-import { sddlToBase64 } from '../src/windows/index.js';
+import { sddlToBase64 } from '../src/windows/sddl.js';
 import { runCli } from './helpers/cli.js';
 import { requireTool, run, tempDir } from './helpers/tools.js';
 

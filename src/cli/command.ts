@@ -1,52 +1,116 @@
 /**
- * The shape of one CLI command. `cli/main.ts` routes to these; a command turns flags into one library call and
- * renders the result (text, or the same result object as JSON). No layer logic lives here.
+ * The shape of one CLI command: `parse(args) → opts`, `run(opts) → result` (one library call), `render(result)`
+ * (text, or the result object as it is with `--json`). `cli/main.ts` routes to these, turns errors into exit
+ * statuses and prints help; a command file holds no layer logic and decides no exit status but `status(result)`.
  */
 import { fstatSync } from 'node:fs';
-import type { ParseArgsConfig } from 'node:util';
-
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+import { dockerCredentials, parseReference, Registries, type TransferProgress } from '../oci/index.js';
+import type { Args, OptionDef } from './options.js';
+import { type EntryProgress, entryProgress, type ProgressLine, transferProgress } from './progress.js';
 
 export interface CommandIO {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The environment: the CLI reads it (SOURCE_DATE_EPOCH, DOCKER_CONFIG…) and passes values to the library. */
   readonly env: NodeJS.ProcessEnv;
 }
 
-export interface CommandContext extends CommandIO {
-  readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  readonly positionals: string[];
+/** What a command's `run` gets beside its options: the streams, progress and the registries, closed by `main`. */
+export interface Session {
+  readonly io: CommandIO;
+  /**
+   * A redrawn `entries, bytes, rate` line on a terminal (stderr), undefined when piped or `-q`; `inputSize` (an
+   * import's input file) gives a percentage when the library reports input bytes.
+   */
+  entryProgress(inputSize?: number): ((p: EntryProgress) => void) | undefined;
+  /**
+   * The registry access of this command: `--insecure` applies to `named` only (the registry the command names
+   * first), credentials come from the Docker config of the environment, and transfers draw a progress line.
+   */
+  registries(access: RegistryFlags, named: string | undefined): Registries;
 }
 
-export interface Command {
+/** The registry group's flags (`--insecure`, `--ca-file`), parsed. */
+export interface RegistryFlags {
+  readonly insecure: boolean;
+  readonly caFiles: readonly string[];
+}
+
+/** The registry flags of the parsed command line. */
+export function registryFlags(args: Args): RegistryFlags {
+  return { insecure: args.flag('insecure'), caFiles: args.strings('ca-file') };
+}
+
+/**
+ * The registry the first `docker://REF` among `names` names, by the reference parser (so `[::1]:5000` hosts and the
+ * Docker Hub default read as everywhere else); undefined when none is a registry name. `--insecure` applies to it.
+ */
+export function registryNamed(...names: readonly (string | undefined)[]): string | undefined {
+  for (const n of names) {
+    if (n?.startsWith('docker://')) return parseReference(n.slice('docker://'.length)).registry;
+  }
+  return undefined;
+}
+
+/** A command as its file declares it. `O` is what `parse` makes of the flags, `R` what `run` returns. */
+export interface CommandSpec<O, R> {
   /** `ls`, or `hive check` for a subcommand. */
   readonly name: string;
-  /** The text of `winlayer <name> --help`: usage line first, then options. */
-  readonly help: string;
-  readonly options: OptionSpec;
-  /** Returns the exit status: 0 ok, 1 failure or findings, 2 usage. Throws `WinlayerError` for failures. */
-  run(ctx: CommandContext): Promise<number>;
+  /**
+   * The usage lines after `winlayer NAME `: one per form (the first is the one-line usage of a usage error); a line
+   * starting with a space continues the form above it.
+   */
+  readonly usage: readonly string[];
+  /** What the command does, as the help shows it. */
+  readonly about: readonly string[];
+  readonly options: readonly OptionDef[];
+  /** Lines after the options (destinations, exit status). */
+  readonly notes?: readonly string[];
+  /**
+   * `diff` and `hive check`, as diff(1): trouble reading an input is exit 2, never the 1 of "different" or
+   * "findings". `main`'s `reportError` applies it.
+   */
+  readonly troubleIsUsage?: boolean;
+  parse(args: Args, io: CommandIO): O;
+  run(opts: O, session: Session): Promise<R>;
+  render(result: R, opts: O, io: CommandIO): void | Promise<void>;
+  /** 1 for "different" (diff) or "findings" (lint, hive check); 0 when absent. */
+  status?(result: R, opts: O): 0 | 1;
 }
 
-/** A string option's value, or undefined. */
-export function stringOpt(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name];
-  return typeof v === 'string' ? v : undefined;
+/** A command with its types erased, for the routing table. */
+export interface Command {
+  readonly name: string;
+  readonly usage: readonly string[];
+  readonly about: readonly string[];
+  readonly options: readonly OptionDef[];
+  readonly notes?: readonly string[];
+  readonly troubleIsUsage?: boolean;
+  /** parse → run → (progress cleared) → render; returns the command's status (0 or 1). */
+  execute(args: Args, session: Session & { endProgress(): void }): Promise<0 | 1>;
 }
 
-/** A repeatable string option's values. */
-export function stringsOpt(ctx: CommandContext, name: string): string[] {
-  const v = ctx.values[name];
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+/** Declares a command: keeps its types for the command file, erases them for the router. */
+export function defineCommand<O, R>(spec: CommandSpec<O, R>): Command {
+  return {
+    name: spec.name,
+    usage: spec.usage,
+    about: spec.about,
+    options: spec.options,
+    ...(spec.notes === undefined ? {} : { notes: spec.notes }),
+    ...(spec.troubleIsUsage === undefined ? {} : { troubleIsUsage: spec.troubleIsUsage }),
+    async execute(args, session) {
+      const opts = spec.parse(args, session.io);
+      const result = await spec.run(opts, session);
+      session.endProgress();
+      await spec.render(result, opts, session.io);
+      return spec.status?.(result, opts) ?? 0;
+    },
+  };
 }
 
-export function flagOpt(ctx: CommandContext, name: string): boolean {
-  return ctx.values[name] === true;
-}
-
-/** Writes one line of NDJSON (bigints become strings, byte arrays base64). */
+/** Writes one line of JSON: the one JSON writer of the CLI (bigints become strings, byte arrays base64). */
 export function writeJsonLine(out: NodeJS.WritableStream, value: unknown): void {
   out.write(`${JSON.stringify(value, jsonReplacer)}\n`);
 }
@@ -57,29 +121,45 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Progress goes to a terminal only: not when stderr is piped, and never with --quiet. */
-export function wantsProgress(ctx: CommandContext): boolean {
-  return ctx.stderr.isTTY === true && !flagOpt(ctx, 'quiet');
-}
-
 /**
- * A progress line for long work (`N entries, M MB`), redrawn at most five times a second on stderr; undefined when
- * progress is not wanted (stderr not a terminal, or --quiet). Call `done()` to clear the line before the summary.
+ * Makes the session of one command run: progress only when stderr is a terminal and not `-q`; registries closed and
+ * the progress line cleared by `close()`.
  */
-export function progressLine(
-  ctx: CommandContext,
-): { readonly report: (p: { entries: number; bytes: number }) => void; done(): void } | undefined {
-  if (!wantsProgress(ctx)) return undefined;
-  let last = 0;
+export function openSession(io: CommandIO, quiet: boolean): Session & { endProgress(): void; close(): void } {
+  const show = io.stderr.isTTY === true && !quiet;
+  const lines: ProgressLine[] = [];
+  const registries: Registries[] = [];
+  const endProgress = (): void => {
+    for (const l of lines.splice(0)) l.stop();
+  };
   return {
-    report: ({ entries, bytes }) => {
-      const now = Date.now();
-      if (now - last < 200) return;
-      last = now;
-      ctx.stderr.write(`\r${entries} entries, ${(bytes / 1e6).toFixed(1)} MB`);
+    io,
+    entryProgress(inputSize) {
+      if (!show) return undefined;
+      const line = entryProgress(io.stderr, inputSize);
+      lines.push(line);
+      return line.report as (p: EntryProgress) => void;
     },
-    done: () => {
-      if (last !== 0) ctx.stderr.write('\r\x1b[K');
+    registries(access, named) {
+      let onProgress: ((p: TransferProgress) => void) | undefined;
+      if (show) {
+        const line = transferProgress(io.stderr);
+        lines.push(line);
+        onProgress = line.report as (p: TransferProgress) => void;
+      }
+      const r = new Registries({
+        ...(access.insecure && named !== undefined ? { insecureRegistry: named } : {}),
+        caFiles: access.caFiles,
+        credentials: dockerCredentials(io.env),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      });
+      registries.push(r);
+      return r;
+    },
+    endProgress,
+    close() {
+      endProgress();
+      for (const r of registries.splice(0)) r.close();
     },
   };
 }
@@ -87,9 +167,8 @@ export function progressLine(
 /**
  * Where a command writes a large byte stream that goes to `stream`: descriptor 1 when `stream` is this process's
  * stdout redirected to a file or a pipe, else the stream itself. With the descriptor the tar writer writes
- * synchronously, without a copy per chunk and without the stream's event-loop round trips (measured: an export piped
- * into `cat` took twice its time through the stream). A pipe is switched to blocking mode first, so a full pipe makes
- * the write wait instead of failing with EAGAIN.
+ * synchronously, without a copy per chunk and without the stream's event-loop round trips. A pipe is switched to
+ * blocking mode first, so a full pipe makes the write wait instead of failing with EAGAIN.
  */
 export function byteOutput(stream: CommandIO['stdout']): NodeJS.WritableStream | number {
   if (stream !== process.stdout) return stream;

@@ -44,7 +44,8 @@ describe('hive new onto an existing path', () => {
     for (const extra of [[], ['--force']]) {
       const out = await runCli(['hive', 'new', folder, ...extra]);
       assert.equal(out.code, 2);
-      assert.match(out.stderr, /emptydir: the destination is a folder \(USAGE\)/);
+      assert.match(out.stderr, /^error: \S*emptydir: the destination is a folder\n/);
+      assert.match(out.stderr, /\nusage: winlayer hive new <file> .*\nsee 'winlayer hive new --help'\n$/);
       assert.doesNotMatch(out.stderr, /winlayer-tmp/);
     }
     assert.ok(statSync(folder).isDirectory());

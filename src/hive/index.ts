@@ -2,7 +2,9 @@
  * `src/hive/`: Windows registry hives (regf). A strict reader (`openHive` + accessors), a checker (`checkHive`), an
  * offreg-faithful writer (`HiveBuilder` + `buildHive`/`writeHive`/`createEmptyHive`) and `.reg` text
  * (`toRegText`/`parseRegText`/`applyRegChanges`, streaming `applyRegText`/`applyRegFile`). Hives are small: a hive is
- * held as one buffer; `.reg` input is read line by line.
+ * held as one buffer; `.reg` input is read line by line. The public surface of the folder: what a user of `hive.*`
+ * may call (`hive.root(h)`, `hive.child(k, 'Select')`); these generic names are never at the package root. What other
+ * folders need but users must not see is re-exported by `src/internal/hive.ts`.
  */
 export {
   type BuilderValue,
@@ -27,9 +29,23 @@ export {
   isDifferencingHive,
   type KeyLayer,
   type LayerSemantics,
-  NOT_A_BASE_HIVE,
 } from './delta.js';
-export { type FindingCode, type FindingInfo, findingsTable, HIVE_FINDINGS } from './findings.js';
+export {
+  type DumpKeyRecord,
+  dumpKeyLine,
+  dumpKeyRecord,
+  dumpValueLine,
+  regTypeName,
+  valueDataText,
+} from './dump-text.js';
+export {
+  type FindingCode,
+  type FindingInfo,
+  findingsTable,
+  HIVE_FINDINGS,
+  type HiveErrorCode,
+} from './findings.js';
+export { type MergeRegFileOptions, type MergeRegFileResult, mergeRegFile } from './merge-file.js';
 export {
   asDword,
   asMultiString,
@@ -73,4 +89,16 @@ export {
   toRegText,
 } from './reg.js';
 export { DEFAULT_LIMITS } from './scan.js';
-export * from './types.js';
+export {
+  type BuildHiveOptions,
+  type HiveCheckResult,
+  type HiveFinding,
+  type HiveKey,
+  type HiveLimits,
+  type HiveValue,
+  type HiveVersion,
+  type OpenHiveOptions,
+  REG,
+  type RegChange,
+  type RootFlags,
+} from './types.js';

@@ -2,7 +2,7 @@
  * The regf format as tables: every record has one named offset table, and reads go through small helpers. Pure: bytes
  * and values in, bytes and values out. See `../shared/spec/regf.md` for the sources of every number here.
  */
-import { upcaseUnit } from '../windows/index.js';
+import { upcaseUnit } from '../internal/windows.js';
 
 /** Size of the base block; hive-bins data starts here. */
 export const BASE_BLOCK_SIZE = 4096;
@@ -14,6 +14,10 @@ export const BIN_ALIGN = 4096;
 export const NIL = 0xffffffff;
 /** Largest value that fits one cell in a hive with big data (`CM_KEY_VALUE_BIG`). */
 export const BIG_DATA_THRESHOLD = 16344;
+/** True when a value of `size` bytes is stored as big data (a `db` record) in a hive of minor version `minor`. */
+export function isBigData(size: number, minor: number): boolean {
+  return minor >= 4 && size > BIG_DATA_THRESHOLD;
+}
 /** Bytes per big-data segment. */
 export const BIG_DATA_SEGMENT = 16344;
 /** Leaf capacity offreg uses before splitting a subkey list into an `ri` index. */
@@ -115,6 +119,43 @@ export const DB_SIZE = 12;
 /** Subkey list header: signature and count, then elements. */
 export const LIST = { signature: { at: 0, len: 2 }, count: { at: 2, len: 2 }, elements: { at: 4, len: 0 } } as const;
 
+/** A value list or a big-data segment list: one u32 cell reference per entry, nothing else. */
+export const REF_LIST = { entrySize: 4 } as const;
+
+/** An `ri` index: the list header, then one u32 per leaf (the leaf's cell offset). */
+export const RI = { ...LIST, entry: { leaf: { at: 0, len: 4 } }, entrySize: 4 } as const;
+/** An `li` leaf: the list header, then one u32 per subkey (its `nk` cell offset). */
+export const LI = { ...LIST, entry: { key: { at: 0, len: 4 } }, entrySize: 4 } as const;
+/**
+ * An `lf` or `lh` leaf: the list header, then per subkey its `nk` cell offset and 4 bytes of name check (`lf`: the
+ * first four units as Latin-1, `lfHint`; `lh`: the name's hash, `lhHash`).
+ */
+export const LH = { ...LIST, entry: { key: { at: 0, len: 4 }, hash: { at: 4, len: 4 } }, entrySize: 8 } as const;
+
+/** Byte size of a subkey list of `count` entries of `entrySize` bytes (header included, size field not). */
+export function listSize(entrySize: number, count: number): number {
+  return LIST.elements.at + entrySize * count;
+}
+
+/** The record signatures: two ASCII letters as the u16 stored first in each cell kind. */
+export const SIG = {
+  nk: sig2('nk'),
+  vk: sig2('vk'),
+  sk: sig2('sk'),
+  db: sig2('db'),
+  li: sig2('li'),
+  lf: sig2('lf'),
+  lh: sig2('lh'),
+  ri: sig2('ri'),
+} as const;
+
+/** The base block's signature, "regf", as the little-endian u32 at offset 0. */
+export const REGF_SIGNATURE = 0x66676572;
+/** A bin's signature, "hbin", as the little-endian u32 at its offset 0. */
+export const HBIN_SIGNATURE = 0x6e696268;
+/** offreg's signature in the base block, "OfRg". */
+export const OFFREG_SIGNATURE = 0x6752664f;
+
 /** Key flags (`KEY_*`). */
 export const KEY_FLAG = {
   VOLATILE: 0x0001,
@@ -163,6 +204,41 @@ export function withLayerByte(accessBits: number, byte: number): number {
 export function cellToFileOffset(offset: number): number {
   return BASE_BLOCK_SIZE + offset;
 }
+
+/** Bytes of a cell's size field, which comes before its data. */
+export const CELL_SIZE_FIELD = 4;
+
+/**
+ * File offset of the data of the cell at hive-bins offset `offset` (past its size field): where every record table
+ * (`NK`, `VK`, `SK`, `DB`, the lists) is relative to. The one place that adds the size field.
+ */
+export function cellData(offset: number): number {
+  return BASE_BLOCK_SIZE + offset + CELL_SIZE_FIELD;
+}
+
+/**
+ * A cell's size field holds the cell's size negated while it is allocated, as it is while free. The field of an
+ * allocated cell of `size` bytes.
+ */
+export function allocatedSizeField(size: number): number {
+  return -size;
+}
+
+/** True when a cell's (signed) size field marks it allocated. */
+export function isAllocated(sizeField: number): boolean {
+  return sizeField < 0;
+}
+
+/** The data bytes of an allocated cell (its size without the size field), from its signed size field. */
+export function allocatedDataLength(sizeField: number): number {
+  return -sizeField - CELL_SIZE_FIELD;
+}
+
+/** Top bit of a cell reference: the cell is in volatile storage, which never reaches a file. */
+export const VOLATILE_CELL = 0x80000000;
+
+/** Top bit of a `vk`'s data-size field: the data (at most 4 bytes) is stored in the data-offset field itself. */
+export const VK_DATA_INLINE = 0x80000000;
 
 /** Rounds a cell payload (size field included) up to the 8-byte cell granularity. */
 export function cellSizeFor(bytesWithHeader: number): number {

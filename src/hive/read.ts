@@ -2,32 +2,34 @@
  * The strict reader: `openHive` runs the structural pass once (stopping at the first error) and returns a `Hive`;
  * the accessors below walk only what that pass recorded. Keys and values are opaque handles.
  */
-import { type ErrorCode, WinlayerError } from '../errors.js';
+import { WinlayerError } from '../errors.js';
 import { bytesToSddl, equalUpcase } from '../windows/index.js';
 import { decodeLayer, type KeyLayer } from './delta.js';
-import { type FindingCode, findingSeverity, makeFinding } from './findings.js';
+import { findingErrorCode, findingSeverity, makeFinding } from './findings.js';
 import {
   BIG_DATA_SEGMENT,
-  BIG_DATA_THRESHOLD,
-  cellToFileOffset,
+  cellData,
   DB,
   decodeName,
   decodeUtf16,
   HEADER,
   HEADER_LAYERED_KEYS,
+  isBigData,
   KEY_FLAG,
   layerByte,
   NIL,
   NK,
+  REF_LIST,
   SK,
   SK_FIXED,
   VALUE_COMP_NAME,
   VALUE_TOMBSTONE,
   VK,
+  VK_DATA_INLINE,
   VK_FIXED,
 } from './layout.js';
 import { DEFAULT_LIMITS, type ScanKey, scanHive } from './scan.js';
-import type { HiveFinding, HiveKey, HiveValue, OpenHiveOptions } from './types.js';
+import { type HiveFinding, type HiveKey, type HiveValue, type OpenHiveOptions, REG } from './types.js';
 
 /** An opened hive: the bytes and the record of the structural pass. Immutable. */
 export interface Hive {
@@ -78,19 +80,11 @@ const MAX_REPORTED_ERRORS = 1000;
 /** The error `openHive` throws for an error finding: the reader's code for its kind, the finding's sentence. */
 function findingError(f: HiveFinding, path: string | undefined): WinlayerError {
   const key = f.keyPath === undefined ? '' : ` (key \\${f.keyPath})`;
-  return new WinlayerError(codeFor(f.code), `${f.message}${key}`, {
+  return new WinlayerError(findingErrorCode(f.code), `${f.message}${key}`, {
     ...(path === undefined ? {} : { path }),
     ...(f.offset === undefined ? {} : { offset: f.offset }),
     hint: 'run `winlayer hive check` on the file for every finding',
   });
-}
-
-function codeFor(finding: FindingCode): ErrorCode {
-  if (finding.startsWith('HEADER_')) return 'HIVE_HEADER';
-  if (finding.startsWith('BIN_')) return 'HIVE_BIN';
-  if (finding.startsWith('CELL_')) return 'HIVE_BAD_CELL';
-  if (finding.startsWith('LIMIT_')) return 'HIVE_LIMIT';
-  return 'HIVE_STRUCTURE';
 }
 
 /**
@@ -170,8 +164,8 @@ function val(v: HiveValue): ValueRef {
 }
 const asKey = (r: KeyRef): HiveKey => r as unknown as HiveKey;
 const asValue = (r: ValueRef): HiveValue => r as unknown as HiveValue;
-const nkAt = (r: KeyRef): number => cellToFileOffset(r.hive.keys[r.index]!.offset) + 4;
-const vkAt = (r: ValueRef): number => cellToFileOffset(r.offset) + 4;
+const nkAt = (r: KeyRef): number => cellData(r.hive.keys[r.index]!.offset);
+const vkAt = (r: ValueRef): number => cellData(r.offset);
 
 /** The root key. */
 export function root(hive: Hive): HiveKey {
@@ -281,7 +275,7 @@ export function keyClass(k: HiveKey): string | undefined {
   const p = nkAt(r);
   const len = r.hive.view.getUint16(p + NK.classLength.at, true);
   if (len === 0 || !r.hive.keys[r.index]!.classOk) return undefined;
-  const c = cellToFileOffset(r.hive.view.getUint32(p + NK.classCell.at, true)) + 4;
+  const c = cellData(r.hive.view.getUint32(p + NK.classCell.at, true));
   return decodeUtf16(r.hive.bytes.subarray(c, c + len));
 }
 
@@ -290,7 +284,7 @@ export function keySecurity(k: HiveKey): Uint8Array {
   const r = key(k);
   const skOff = r.hive.keys[r.index]!.security;
   if (skOff === NIL) return new Uint8Array(0);
-  const sk = cellToFileOffset(skOff) + 4;
+  const sk = cellData(skOff);
   const len = r.hive.view.getUint32(sk + SK.sdLength.at, true);
   return new Uint8Array(r.hive.bytes.subarray(sk + SK_FIXED, sk + SK_FIXED + len));
 }
@@ -336,18 +330,18 @@ export function valueData(v: HiveValue): Uint8Array {
   const { view, bytes } = r.hive;
   const p = vkAt(r);
   const raw = view.getUint32(p + VK.dataSize.at, true);
-  const size = raw & 0x7fffffff;
-  if ((raw & 0x80000000) !== 0) return new Uint8Array(bytes.subarray(p + VK.data.at, p + VK.data.at + size));
+  const size = raw & ~VK_DATA_INLINE;
+  if ((raw & VK_DATA_INLINE) !== 0) return new Uint8Array(bytes.subarray(p + VK.data.at, p + VK.data.at + size));
   if (size === 0) return new Uint8Array(0);
   const dataOff = view.getUint32(p + VK.data.at, true);
-  const d = cellToFileOffset(dataOff) + 4;
-  if (r.hive.version.minor >= 4 && size > BIG_DATA_THRESHOLD) {
+  const d = cellData(dataOff);
+  if (isBigData(size, r.hive.version.minor)) {
     const count = view.getUint16(d + DB.count.at, true);
-    const list = cellToFileOffset(view.getUint32(d + DB.segmentList.at, true)) + 4;
+    const list = cellData(view.getUint32(d + DB.segmentList.at, true));
     const out = new Uint8Array(size);
     let pos = 0;
     for (let i = 0; i < count; i++) {
-      const seg = cellToFileOffset(view.getUint32(list + 4 * i, true)) + 4;
+      const seg = cellData(view.getUint32(list + REF_LIST.entrySize * i, true));
       const n = Math.min(BIG_DATA_SEGMENT, size - pos);
       out.set(bytes.subarray(seg, seg + n), pos);
       pos += n;
@@ -363,7 +357,7 @@ export function valueData(v: HiveValue): Uint8Array {
  */
 export function asString(v: HiveValue): string {
   const t = valueType(v);
-  if (t !== 1 && t !== 2 && t !== 6) throw typeError(v, 'a string');
+  if (t !== REG.SZ && t !== REG.EXPAND_SZ && t !== REG.LINK) throw typeError(v, 'a string');
   const s = decodeUtf16(valueData(v));
   const nul = s.indexOf('\0');
   return nul < 0 ? s : s.slice(0, nul);
@@ -371,7 +365,7 @@ export function asString(v: HiveValue): string {
 
 /** Decodes REG_MULTI_SZ data: the NUL-separated strings, without the empty terminator. */
 export function asMultiString(v: HiveValue): string[] {
-  if (valueType(v) !== 7) throw typeError(v, 'a multi-string');
+  if (valueType(v) !== REG.MULTI_SZ) throw typeError(v, 'a multi-string');
   const s = decodeUtf16(valueData(v));
   const parts = s.split('\0');
   // "a\0b\0\0" → ['a','b','',''] — drop the terminator and the empty string after it
@@ -383,14 +377,14 @@ export function asMultiString(v: HiveValue): string[] {
 export function asDword(v: HiveValue): number {
   const t = valueType(v);
   const d = valueData(v);
-  if ((t !== 4 && t !== 5) || d.length !== 4) throw typeError(v, 'a 4-byte DWORD');
-  return new DataView(d.buffer, d.byteOffset, 4).getUint32(0, t === 4);
+  if ((t !== REG.DWORD && t !== REG.DWORD_BIG_ENDIAN) || d.length !== 4) throw typeError(v, 'a 4-byte DWORD');
+  return new DataView(d.buffer, d.byteOffset, 4).getUint32(0, t === REG.DWORD);
 }
 
 /** Decodes REG_QWORD data of exactly 8 bytes. */
 export function asQword(v: HiveValue): bigint {
   const d = valueData(v);
-  if (valueType(v) !== 11 || d.length !== 8) throw typeError(v, 'an 8-byte QWORD');
+  if (valueType(v) !== REG.QWORD || d.length !== 8) throw typeError(v, 'an 8-byte QWORD');
   return new DataView(d.buffer, d.byteOffset, 8).getBigUint64(0, true);
 }
 

@@ -4,9 +4,10 @@
  * descriptors as SDDL, hard-link groups as groups — and `renderDiff` prints it. Pure.
  */
 import { isWinlayerError } from '../errors.js';
+import { base64ToSddl } from '../internal/windows.js';
 import type { ComparedField, LayerComparison } from '../layer/index.js';
 import { escapeControls } from '../terminal-text.js';
-import { base64ToSddl, formatAttributes } from '../windows/index.js';
+import { formatAttributes } from '../windows/index.js';
 
 /** One differing field, display-ready (`null` = absent on that side). */
 export interface DiffField {

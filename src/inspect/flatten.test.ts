@@ -66,7 +66,8 @@ describe('flattenSource', () => {
         [dir('Files/b', 7n), file('Files/b/new', '3'), wh('Files/a/.wh.y', 'Files/a/y')],
       ),
     );
-    assert.deepEqual(got, ['Files@5', 'Files/a@0', 'Files/b@7', 'Files/A/X', 'Files/b/new']);
+    // a name follows its folder's final spelling: Files/A/X lies in the folder Files/a
+    assert.deepEqual(got, ['Files@5', 'Files/a@0', 'Files/b@7', 'Files/a/X', 'Files/b/new']);
   });
 
   it('a folder replaced by a file loses its children', async () => {

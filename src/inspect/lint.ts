@@ -5,10 +5,13 @@
  */
 import type { LayerEntry, PaxRecord } from '../entry.js';
 import { type ErrorCode, isWinlayerError, type WinlayerError } from '../errors.js';
-import { checkHive, child, isDifferencingHive, NOT_A_BASE_HIVE, openHive, root } from '../hive/index.js';
-import { BASE_HIVE_PATHS, missingBaseHives, UVM_BCD_PATH } from '../layer/index.js';
-import { isManagedPaxKey, sdBase64 } from '../tar/index.js';
-import { checkEntrySecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
+import { checkHive, child, isDifferencingHive, openHive, root } from '../hive/index.js';
+import { NOT_A_BASE_HIVE } from '../internal/hive.js';
+import { BASE_HIVE_PATHS, missingBaseHives, UVM_BCD_PATH } from '../internal/layer.js';
+import { parentPath, sdBase64 } from '../internal/tar.js';
+import { checkEntrySecurityDescriptor } from '../internal/windows.js';
+import { isManagedPaxKey } from '../tar/index.js';
+import { upcase, windowsNameProblem } from '../windows/index.js';
 import { type HivesEntryFinding, hivesEntryFinding } from './hive-changes.js';
 import { LINT_RULES, type RuleId, type Severity } from './rules.js';
 
@@ -228,7 +231,7 @@ class LayerPass {
       }
     }
 
-    const parent = e.kind === 'stream' ? e.filePath : parentOf(path);
+    const parent = e.kind === 'stream' ? e.filePath : parentPath(path);
     if (e.kind === 'stream') {
       if (this.#lastFile !== e.filePath) {
         this.#add('stream-without-file', `the stream does not directly follow its file ${e.filePath}`, path);
@@ -466,11 +469,6 @@ function findPax(pax: readonly PaxRecord[], key: string): string | undefined {
 export function looksUnpadded(paxTime: string): boolean {
   const m = /^-?\d+\.(\d+)$/.exec(paxTime);
   return m !== null && m[1]!.length < 9 && m[1]!.endsWith('0');
-}
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i < 0 ? '' : path.slice(0, i);
 }
 
 function layerTop(upper: string): string {

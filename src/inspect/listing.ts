@@ -1,12 +1,14 @@
 /**
- * What `ls --long` adds to each entry: the security descriptor as SDDL, the extended attributes, the creation, access
+ * The lines of `ls`: one per entry (`entryLine`), its `--json` object (`entryJson`), and what `--long` adds to each
+ * entry: the security descriptor as SDDL, the extended attributes, the creation, access
  * and change times (in text only where they differ from the modification time), the junction flag. Alternate data streams are entries of their own (`file:stream`) and are listed
  * as such. Pure.
  */
 import type { LayerEntry } from '../entry.js';
 import { isWinlayerError } from '../errors.js';
+import { attributeNames, formatIso7 } from '../internal/windows.js';
 import { escapeControls } from '../terminal-text.js';
-import { bytesToSddl, formatIso7 } from '../windows/index.js';
+import { bytesToSddl, type UnixNanos } from '../windows/index.js';
 
 /** The `--long` facts of an entry, as JSON-ready values (absent facts are left out). */
 export interface LongFacts {
@@ -65,5 +67,87 @@ function sddlOf(sd: Uint8Array): string {
   } catch (e) {
     if (!isWinlayerError(e)) throw e;
     return `(invalid: ${escapeControls(e.message.split('\n')[0]!)})`;
+  }
+}
+
+function sizeOf(e: LayerEntry): number {
+  return e.kind === 'file' || e.kind === 'stream' ? e.size : 0;
+}
+
+function attributesText(e: LayerEntry): string {
+  const a = e.win.attributes;
+  if (a === undefined) return '-';
+  const names = attributeNames(a);
+  return names.length === 0 ? '0' : names.join(',');
+}
+
+function targetText(e: LayerEntry): string {
+  switch (e.kind) {
+    case 'hardlink':
+    case 'symlink':
+      return ` -> ${e.linkTarget}`;
+    case 'special':
+      return ` (${e.description})`;
+    default:
+      return '';
+  }
+}
+
+/**
+ * `kind  size  attributes  mtime  path [-> target]`, fixed-width columns (the listing streams). The path and target
+ * come from the archive: their control characters are escaped.
+ */
+export function entryLine(e: LayerEntry): string {
+  return [
+    e.kind.padEnd(14),
+    String(sizeOf(e)).padStart(12),
+    attributesText(e).padEnd(24),
+    formatIso7(e.win.lastWriteTime),
+    escapeControls(`${e.path}${targetText(e)}`),
+  ].join(' ');
+}
+
+/**
+ * The `ls --json` object of an entry: its fields without the body, `size: 0` for kinds without data, attributes as a
+ * number and as names, times as ISO 8601 strings (7 fraction digits), the descriptor as bytes and as SDDL (absent
+ * when it does not decode), EAs, unknown PAX records and the raw header. Bytes stay `Uint8Array`s: the CLI's JSON
+ * writer makes them base64.
+ */
+export type EntryJson = Record<string, unknown>;
+
+/** The `--json` object of one entry (see {@link EntryJson}). */
+export function entryJson(e: LayerEntry): EntryJson {
+  const w = e.win;
+  const { body: _body, win: _win, raw, extraPax, kind, path, ...rest } = e as LayerEntry & { body?: unknown };
+  return {
+    kind,
+    path,
+    ...rest,
+    ...(e.kind === 'file' || e.kind === 'stream' ? {} : { size: 0 }),
+    attributes: w.attributes,
+    attributeNames: w.attributes === undefined ? undefined : attributeNames(w.attributes),
+    creationTime: iso(w.creationTime),
+    lastWriteTime: iso(w.lastWriteTime),
+    lastAccessTime: iso(w.lastAccessTime),
+    changeTime: iso(w.changeTime),
+    mountPoint: w.mountPoint,
+    securityDescriptor: w.securityDescriptor,
+    sddl: sddlOrUndefined(w.securityDescriptor),
+    extendedAttributes: w.extendedAttributes,
+    extraPax,
+    raw,
+  };
+}
+
+function iso(t: UnixNanos | undefined): string | undefined {
+  return t === undefined ? undefined : formatIso7(t);
+}
+
+function sddlOrUndefined(sd: Uint8Array | undefined): string | undefined {
+  if (sd === undefined) return undefined;
+  try {
+    return bytesToSddl(sd);
+  } catch {
+    return undefined;
   }
 }

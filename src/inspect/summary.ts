@@ -5,6 +5,7 @@
  */
 import type { LayerEntry } from '../entry.js';
 import { isWinlayerError } from '../errors.js';
+import { parentPath } from '../internal/tar.js';
 import { bytesToSddl } from '../windows/index.js';
 
 /** A folder of the layer with the sizes beneath it. */
@@ -124,10 +125,11 @@ export async function summarizeLayer(
       own.ownFiles++;
       own.onlyFile = own.ownFiles === 1 ? fileName : undefined;
     }
-    for (let p: string | undefined = dirPath; p !== undefined; p = parentPath(p)) {
+    for (let p = dirPath; ; p = parentPath(p)) {
       const f = folders.get(p)!;
       f.size += size;
       if (isFile) f.files++;
+      if (p === '') break;
     }
     total += size;
   };
@@ -151,11 +153,11 @@ export async function summarizeLayer(
         folder(e.path);
         break;
       case 'file':
-        addBytes(parentPath(e.path) ?? '', e.size, e.path.slice(e.path.lastIndexOf('/') + 1));
+        addBytes(parentPath(e.path), e.size, e.path.slice(e.path.lastIndexOf('/') + 1));
         consider(e.path, e.size);
         break;
       case 'stream':
-        addBytes(parentPath(e.filePath) ?? '', e.size, undefined);
+        addBytes(parentPath(e.filePath), e.size, undefined);
         break;
       case 'hardlink': {
         const b = bigByPath.get(e.linkTarget);
@@ -191,12 +193,6 @@ export async function summarizeLayer(
   );
   if (other.count > 0) sdList.push(other);
   return { entries: n, counts, totalSize: total, root, biggest, securityDescriptors: sdList, withoutSd };
-}
-
-function parentPath(path: string): string | undefined {
-  if (path === '') return undefined;
-  const i = path.lastIndexOf('/');
-  return i < 0 ? '' : path.slice(0, i);
 }
 
 function sddlOrProblem(sd: Uint8Array): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bufferBody, type LayerEntry, type RawTarInfo, type WindowsMetadata } from '../entry.js';
-import { compareLayers, defaultAttributesOf } from './compare.js';
+import { compareLayers } from './compare.js';
 
 const T = 1_677_606_423_123_456_700n;
 const win = (extra: Partial<WindowsMetadata> = {}): WindowsMetadata => ({ lastWriteTime: T, ...extra });
@@ -169,11 +169,26 @@ test('added, removed, ADS by name and content, whiteouts', async () => {
   );
 });
 
-test('a missing fileattr equals the default of its kind', () => {
-  assert.equal(defaultAttributesOf('directory'), 0x10);
-  assert.equal(defaultAttributesOf('file'), 0x20);
-  assert.equal(defaultAttributesOf('symlink'), 0x420);
-  assert.equal(defaultAttributesOf('symlink', true), 0x410);
+test('a missing fileattr equals the default of its kind (0x10, 0x20, 0x420 for a file symlink, 0x410 for a junction)', async () => {
+  const symlink = (path: string, w: Partial<WindowsMetadata> = {}): LayerEntry => ({
+    kind: 'symlink',
+    path,
+    linkTarget: 'a',
+    win: win(w),
+  });
+  const bare = () => [dir('Files'), file('Files/a', 'x'), symlink('Files/s'), symlink('Files/j', { mountPoint: true })];
+  const explicit = (fileLink: number) => [
+    dir('Files', { attributes: 0x10 }),
+    file('Files/a', 'x', { attributes: 0x20 }),
+    symlink('Files/s', { attributes: fileLink }),
+    symlink('Files/j', { mountPoint: true, attributes: 0x410 }),
+  ];
+  assert.equal((await cmp(bare(), explicit(0x420))).equal, true);
+  const other = await cmp(bare(), explicit(0x400));
+  assert.deepEqual(
+    other.changed.map((e) => [e.path, e.fields.map((f) => [f.field, f.a, f.b])]),
+    [['Files/s', [['attributes', 0x420, 0x400]]]],
+  );
 });
 
 test('an ADS named with or without :$DATA is the same stream', async () => {

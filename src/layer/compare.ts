@@ -5,16 +5,17 @@
  *
  * Compared (per normalised name): the set of names; the kind (a hard link inside the layer counts as a file: the
  * group, not which name holds the data, is compared); content digest and size; symlink target; hard-link groups;
- * `fileattr` (missing = the default of the kind); `rawsd` or its absence; mountpoint; EAs (by name, any order); ADS
- * (as `file:stream` names, by content); the four times at 100 ns (missing creation, access and change time = the
- * modification time).
+ * `fileattr` (missing = `defaultAttributes` of the kind, what the tar writer writes); `rawsd` or its absence;
+ * mountpoint; EAs (by name, any order); ADS (as `file:stream` names, by content); the four times at 100 ns (missing
+ * creation, access and change time = the modification time).
  * Ignored: modes, uid/gid, user and group names, PAX header names and key order, header format, `./` and trailing
  * `/` (and an archive-root `./` entry), time digits beyond 100 ns, entry order. Order differences and raw header
  * differences are reported apart, as noise, and never make two layers unequal.
  */
 import { createHash } from 'node:crypto';
 import type { EntryBody, EntryKind, LayerEntry } from '../entry.js';
-import { compareUtf8, formatIso7, truncateTo100ns, type UnixNanos } from '../windows/index.js';
+import { formatIso7, truncateTo100ns } from '../internal/windows.js';
+import { compareUtf8, defaultAttributes, type UnixNanos } from '../windows/index.js';
 import { trimName } from './safety.js';
 
 /** The fields `compareLayers` compares, as named in `EntryChange.fields`. */
@@ -84,26 +85,8 @@ export interface LayerComparison {
 }
 
 export interface CompareOptions {
-  /** The attributes a missing `fileattr` stands for: default {@link defaultAttributesOf}. */
-  readonly defaultAttributes?: (kind: ComparedKind, mountPoint: boolean) => number;
   /** Called with every body's bytes count while hashing (progress). */
   readonly onBytes?: (n: number) => void;
-}
-
-/**
- * The `fileattr` a missing record stands for — what winlayer's tar writer writes for an entry without attributes:
- * DIRECTORY (0x10) for folders; REPARSE_POINT (0x400) plus DIRECTORY for a junction or ARCHIVE (0x20) for a symbolic
- * link; ARCHIVE for everything else.
- */
-export function defaultAttributesOf(kind: ComparedKind, mountPoint = false): number {
-  switch (kind) {
-    case 'directory':
-      return 0x10;
-    case 'symlink':
-      return 0x400 | (mountPoint ? 0x10 : 0x20);
-    default:
-      return 0x20;
-  }
 }
 
 interface Summary {
@@ -141,9 +124,8 @@ export async function compareLayers(
   b: AsyncIterable<LayerEntry>,
   opts: CompareOptions = {},
 ): Promise<LayerComparison> {
-  const defaults = opts.defaultAttributes ?? defaultAttributesOf;
-  const sa = await summarise(a, defaults, opts.onBytes);
-  const sb = await summarise(b, defaults, opts.onBytes);
+  const sa = await summarise(a, opts.onBytes);
+  const sb = await summarise(b, opts.onBytes);
   const added: ComparedEntry[] = [];
   const removed: ComparedEntry[] = [];
   const changed: EntryChange[] = [];
@@ -196,11 +178,7 @@ async function digestBody(body: EntryBody, onBytes?: (n: number) => void): Promi
   return `sha256:${hash.digest('hex')}`;
 }
 
-async function summarise(
-  entries: AsyncIterable<LayerEntry>,
-  defaults: (kind: ComparedKind, mountPoint: boolean) => number,
-  onBytes?: (n: number) => void,
-): Promise<Side> {
+async function summarise(entries: AsyncIterable<LayerEntry>, onBytes?: (n: number) => void): Promise<Side> {
   const side: Side = { byPath: new Map(), groups: new Map(), duplicates: [], count: 0 };
   for await (const e of entries) {
     const path = e.kind === 'stream' ? `${trimName(e.filePath)}:${e.streamName}` : trimName(e.path);
@@ -253,7 +231,7 @@ async function summarise(
       ...(digest === undefined ? {} : { digest }),
       ...(size === undefined ? {} : { size }),
       ...(linkTarget === undefined ? {} : { linkTarget }),
-      attributes: metaless ? 0 : (w.attributes ?? defaults(kind, w.mountPoint === true)),
+      attributes: metaless ? 0 : (w.attributes ?? defaultAttributes(kind, w)),
       sd: metaless || w.securityDescriptor === undefined ? null : base64(w.securityDescriptor),
       mountPoint: !metaless && w.mountPoint === true,
       eas: metaless ? null : canonicalEas(w.extendedAttributes),

@@ -16,10 +16,12 @@ import fs, {
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { tempDir } from '../../test/helpers/tools.js';
 import { bufferBody, type LayerEntry } from '../entry.js';
-import { utimeSeconds, writeLayerDir } from './dir-writer.js';
+import { writeLayerDir } from './dir-writer.js';
 import { readSidecar } from './sidecar.js';
+import { utimeSeconds } from './times.js';
 
 const T = 1_677_606_423_123_456_789n;
 const dir = (path: string, t = T): LayerEntry => ({ kind: 'directory', path, win: { lastWriteTime: t } });
@@ -220,7 +222,7 @@ test('a file that holds fewer bytes than declared is refused', async (t) => {
   closeSync(fd);
 });
 
-/** Every entry kind the background writer handles, with fresh bodies on each call; `many` small files fill batches. */
+/** Every entry kind the writer threads handle, with fresh bodies on each call; `many` small files fill batches. */
 function variety(many: number): LayerEntry[] {
   const big = Buffer.alloc(600 * 1024, 0x5a);
   const asyncBody = (data: Buffer): AsyncIterable<Uint8Array> => ({
@@ -285,10 +287,34 @@ function snapshot(root: string): string[] {
   });
 }
 
-test('background writer: the same folder, sidecar and result as the synchronous path', async (t) => {
+/**
+ * `entries`, the rest after the first only once `n` threads run: a thread takes a while to start, and until it runs
+ * the calling thread writes entries itself; this way the threads write the rest.
+ */
+async function* afterThreads(entries: LayerEntry[], n: number): AsyncIterable<LayerEntry> {
+  const online: Promise<void>[] = [];
+  const seen = (w: Worker): void => {
+    online.push(new Promise((resolve) => w.once('online', () => resolve())));
+  };
+  process.on('worker', seen);
+  try {
+    // `writeLayerDir` starts its threads (a count given: at once) before it asks for the first entry.
+    yield entries[0]!;
+    for (let i = 0; i < 2000 && online.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(online.length, n, 'the writer threads started');
+    await Promise.all(online);
+    // A thread is ready shortly after it is online (its module has loaded).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    process.off('worker', seen);
+  }
+  yield* entries.slice(1);
+}
+
+test('writer threads: the same folder, sidecar and result as the synchronous path', async (t) => {
   const root = tempDir(t);
-  const a = await writeLayerDir(from(variety(1200)), join(root, 'sync'), { sync: false, background: false });
-  const b = await writeLayerDir(from(variety(1200)), join(root, 'bg'), { sync: false, background: true });
+  const a = await writeLayerDir(from(variety(1200)), join(root, 'sync'), { sync: false, writerThreads: 0 });
+  const b = await writeLayerDir(afterThreads(variety(1200), 2), join(root, 'bg'), { sync: false, writerThreads: 2 });
   assert.deepEqual({ ...b, layerDir: '' }, { ...a, layerDir: '' });
   assert.equal(b.files, 1204);
   assert.deepEqual(b.bcdBackups, ['bcd.bak']);
@@ -307,7 +333,7 @@ test('a name past NAME_MAX is refused before it is made, naming the entry and th
   // 100 UTF-16 units pass the Windows rules, but 300 UTF-8 bytes exceed a Linux name (255 bytes).
   const long = `Files/many/${'あ'.repeat(100)}`;
   entries.splice(entries.length - 6, 0, file(long, 'x'));
-  await assert.rejects(writeLayerDir(from(entries), join(root, 'layer'), { sync: false, background: true }), {
+  await assert.rejects(writeLayerDir(from(entries), join(root, 'layer'), { sync: false, writerThreads: 2 }), {
     code: 'IO',
     entry: long,
     message: /cannot write the entry: the name is 300 bytes; this host takes at most 255 \(NAME_MAX\)/,
@@ -315,7 +341,7 @@ test('a name past NAME_MAX is refused before it is made, naming the entry and th
   assert.deepEqual(readdirSync(root), []);
 });
 
-test('background writer: a failure on the writer thread names its entry and leaves nothing behind', async (t) => {
+test('writer threads: a failure on the writer thread names its entry and leaves nothing behind', async (t) => {
   const root = tempDir(t);
   const victim = 'Files/many/f1499.txt';
   async function* entries(): AsyncIterable<LayerEntry> {
@@ -329,7 +355,7 @@ test('background writer: a failure on the writer thread names its entry and leav
       yield e;
     }
   }
-  await assert.rejects(writeLayerDir(entries(), join(root, 'layer'), { sync: false, background: true }), {
+  await assert.rejects(writeLayerDir(entries(), join(root, 'layer'), { sync: false, writerThreads: 2 }), {
     code: 'IO',
     entry: victim,
     message: /EEXIST/,
@@ -339,9 +365,7 @@ test('background writer: a failure on the writer thread names its entry and leav
 
 for (const background of [true, false]) {
   // A source that never waits (as a tar file read synchronously) must not keep the signal handlers from running.
-  const what = background
-    ? 'the background writer works: the worker stops first,'
-    : 'a source that never waits is written:';
+  const what = background ? 'the writer threads work: they stop first,' : 'a source that never waits is written:';
   test(`SIGTERM while ${what} the temporary folder is removed`, async (t) => {
     const root = tempDir(t);
     const script = `
@@ -359,9 +383,27 @@ for (const background of [true, false]) {
           if (d === 5) process.stdout.write('started\\n');
         }
       }
-      await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))}, { background: ${background}, sync: false });
+      await writeLayerDir(entries(), ${JSON.stringify(join(root, 'layer'))}, { writerThreads: ${background ? 2 : 0}, sync: false });
     `;
     assert.equal(await terminateWhileRunning(t, script), 143);
     assert.deepEqual(readdirSync(root), []);
   });
 }
+
+test('progress inside a large file: bytes every 4 MiB while its body is written, then the entry', async (t) => {
+  const root = tempDir(t);
+  const chunk = Buffer.alloc(1024 * 1024, 0x61);
+  const body: AsyncIterable<Uint8Array> = {
+    async *[Symbol.asyncIterator]() {
+      for (let i = 0; i < 10; i++) yield chunk;
+    },
+  };
+  const big: LayerEntry = { kind: 'file', path: 'Files/big', size: 10 * chunk.length, body, win: { lastWriteTime: T } };
+  const seen: string[] = [];
+  await writeLayerDir(from([dir('Files'), big]), join(root, 'layer'), {
+    sync: false,
+    writerThreads: 0,
+    onProgress: (p) => seen.push(`${p.entries} ${p.bytes / chunk.length}`),
+  });
+  assert.deepEqual(seen, ['1 0', '1 4', '1 8', '2 10']);
+});

@@ -16,8 +16,6 @@ import {
   closeSync,
   copyFileSync,
   fchmodSync,
-  fstatSync,
-  futimesSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -25,39 +23,24 @@ import {
   readdirSync,
   type Stats,
   statSync,
-  unlinkSync,
   utimesSync,
-  writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AtomicTarget, hostPathProblem } from '../atomic.js';
-import type { EntryBody, LayerEntry, WindowsMetadata } from '../entry.js';
+import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { bodyViewReader } from '../tar/read.js';
+import { EventLoopTurns } from '../internal/turns.js';
 import type { UnixNanos } from '../windows/index.js';
-import { RecordLog } from './record-log.js';
+import { DeferredTimes } from './deferred-times.js';
+import { DiskClock, type FileSink, LocalSink, ThreadSink, writeFile } from './file-sink.js';
 import { ImportGuard, trimName } from './safety.js';
-import {
-  decodeRecord,
-  encodeRecord,
-  type LayerKind,
-  SIDECAR_DIR,
-  type SidecarRecord,
-  type SidecarStream,
-  SidecarWriter,
-} from './sidecar.js';
+import type { SharedInput } from './shared-input.js';
+import { type LayerKind, SIDECAR_DIR, type SidecarRecord, type SidecarStream, SidecarWriter } from './sidecar.js';
+import { microsFloor, utimeSeconds } from './times.js';
 import { EarlyWriteBack } from './write-back.js';
-import {
-  BackgroundWriter,
-  CREATE_FLAGS,
-  checkWriterThreads,
-  entryWriteError,
-  type SharedInput,
-  useWriterThread,
-  utimeSeconds,
-  WHOLE_FILE_MAX,
-  writerLanes,
-} from './write-worker.js';
+import { writerThreadCount } from './writer-count.js';
+import { DIR_MODE, FILE_MODE } from './writer-protocol.js';
+import { entryWriteError, WriterThreads } from './writer-threads.js';
 
 /** Options of `writeLayerDir` and `importLayer`. */
 export interface WriteLayerDirOptions {
@@ -76,20 +59,32 @@ export interface WriteLayerDirOptions {
   /** Sync the new folder to stable storage once before the rename. Default true. */
   readonly sync?: boolean;
   /**
-   * Perform the filesystem calls on worker threads (`write-worker.ts`) while the entries are read and checked. Default:
-   * on when the host has a second core (`useWriterThread`; measured 14–37% faster for layers of many small files, even
-   * for a few large ones, ~6 MB more peak RSS a thread), started once the layer passes 1,000 entries or 32 MiB (a small
-   * layer is written before threads would have started); `true` starts them at once; `false` keeps every call on the
-   * calling thread. Used only where the filesystem keeps the microseconds of file times.
-   */
-  readonly background?: boolean;
-  /**
-   * Writer threads with `background` (default {@link writerLanes}: two where the host has two cores or more). Files go
-   * to the least busy thread; with more than one, folders are created on the calling thread.
+   * Writer threads: worker threads that make the filesystem calls while the entries are read and checked
+   * (`writer-threads.ts`). Absent: two where the host has a second core, none on one core, started once the layer
+   * passes 1,000 entries or 32 MiB (a small layer is written before threads would have started); `0`: none, every call
+   * on the calling thread; `1` to `8`: that many, started at once. Files go to the least busy thread; with more than
+   * one, folders are created on the calling thread. Used only where the filesystem keeps the microseconds of file
+   * times (else the calling thread writes everything). Why these defaults: `docs/benchmarks.md`.
    */
   readonly writerThreads?: number;
-  /** Called after each entry with running totals (for progress display). */
-  readonly onProgress?: (progress: { readonly entries: number; readonly bytes: number }) => void;
+  /**
+   * Called with running totals (for progress display): after each entry, and every few MiB inside a large file
+   * (`bytes` then counts the part written so far).
+   */
+  readonly onProgress?: (progress: ImportProgress) => void;
+}
+
+/** Running totals of an import, for progress display. */
+export interface ImportProgress {
+  /** Entries written. */
+  readonly entries: number;
+  /** Content bytes written (inside a large file: the part written so far). */
+  readonly bytes: number;
+  /**
+   * Bytes read from the input file so far (compressed bytes for a compressed tar), to set against the file's size:
+   * `importLayer` of a file path only.
+   */
+  readonly inputBytes?: number;
 }
 
 /** What `writeLayerDir` / `importLayer` wrote. */
@@ -128,18 +123,15 @@ export const BCD_BACKUPS: ReadonlyMap<string, string> = new Map([
   ['UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG2', 'bcd.log2.bak'],
 ]);
 
-const FILE_MODE = 0o644;
-const DIR_MODE = 0o755;
-const COPY_BUFFER = 1 << 20;
-/** Longest stretch (ms) without an event-loop turn: signal handlers must run. */
-const YIELD_MS = 20;
 /**
- * With the default `background`, the writer threads start only once the layer has shown this many entries or bytes: a
- * small layer is done before two threads would have started (~10 ms of a 95 ms CLI import of two entries, measured), and
- * up to here the calling thread writes everything itself, as it does while threads start.
+ * With the default `writerThreads`, the threads start only once the layer has shown this many entries or bytes: a
+ * small layer is done before two threads would have started, and up to here the calling thread writes everything
+ * itself, as it does while threads start.
  */
 const LAZY_START_ENTRIES = 1000;
 const LAZY_START_BYTES = 32 * 1024 * 1024;
+/** Bytes between two progress reports inside one large file. */
+const PROGRESS_BYTES = 4 * 1024 * 1024;
 
 /** A sidecar record under construction: one fixed shape for every kind (absent fields are `undefined`). */
 type Rec = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
@@ -151,9 +143,12 @@ type Rec = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
  */
 const NAMES_SPILL = '.winlayer-names';
 const DEFERRED_SPILL = '.winlayer-deferred';
-/** `#deferred` tags: a folder whose times are set at the end; a hard link whose record waits for its disk mtime. */
-const DEFER_FOLDER = 0;
-const DEFER_LINK = 1;
+
+/** What `importLayer` adds to the options (not part of the public API). */
+export interface LayerDirInput {
+  /** The shared buffers the entries' bodies are read into: the writer threads write from there without a copy. */
+  readonly sharedInput?: SharedInput;
+}
 
 /**
  * Writes `entries` into the layer folder `layerDir` (sink). Streams: bodies are copied straight to disk; memory holds
@@ -161,19 +156,26 @@ const DEFER_LINK = 1;
  * the temporary folder. The target must not exist or be an empty folder, unless `force` (a layer folder only). A
  * folder or file whose path passes the host's limits (`HOST_PATH_LIMITS`) is refused before it is made. Throws
  * `WinlayerError` — `LAYER_UNSAFE`, `LAYER_INVALID`, `LAYER_HARDLINK`, `NAME_INVALID`, `NAME_COLLISION`, `SD_INVALID`,
- * `LAYER_SPECIAL_FILE`, `LAYER_EXISTS`, `NOT_FOUND`, `IO`, or whatever the source throws — and then leaves nothing
- * behind. `input` (from `importLayer`): the shared buffers the entries' bodies are read into, whose bytes the
- * background writer then writes without a copy.
+ * `LAYER_SPECIAL_FILE`, `LAYER_EXISTS`, `NOT_FOUND`, `IO`, `USAGE` (a `writerThreads` out of range), or whatever the
+ * source throws — and then leaves nothing behind.
  */
-export async function writeLayerDir(
+export function writeLayerDir(
   entries: AsyncIterable<LayerEntry>,
   layerDir: string,
   opts: WriteLayerDirOptions = {},
-  input?: SharedInput,
+): Promise<ImportResult> {
+  return writeLayerFolder(entries, layerDir, opts);
+}
+
+/** {@link writeLayerDir} with what `importLayer` adds ({@link LayerDirInput}). */
+export async function writeLayerFolder(
+  entries: AsyncIterable<LayerEntry>,
+  layerDir: string,
+  opts: WriteLayerDirOptions & LayerDirInput,
 ): Promise<ImportResult> {
   const finalPath = resolve(layerDir);
   // Checked here, with the other options, even when the threads would start later or never.
-  if (opts.writerThreads !== undefined) checkWriterThreads(opts.writerThreads);
+  const threads = writerThreadCount(opts.writerThreads);
   const parents = (opts.parents ?? []).map((p) => resolve(p));
   for (const p of parents) {
     let ok = false;
@@ -198,7 +200,7 @@ export async function writeLayerDir(
       uniquePaths: true, // the guard refuses duplicate names
     });
     // Opens its spill files last: from here on, `run` closes them whatever happens.
-    const w = new DirWriter(target.tempPath, parents, opts, input);
+    const w = new DirWriter(target.tempPath, parents, threads, opts);
     const result = await w.run(entries, sidecar);
     if (opts.sync !== false) syncTree(target.tempPath);
     target.commit({ synced: true, replaceDirectory: exists });
@@ -277,55 +279,35 @@ function syncTree(path: string): void {
   }
 }
 
-export { utimeSeconds } from './write-worker.js';
-
-/** Throws `LAYER_INVALID` when a body held another number of bytes than its entry declared. */
-function checkSize(written: number, size: number, entry: string): void {
-  if (written !== size) {
-    throw new WinlayerError('LAYER_INVALID', `the entry declares ${size} bytes but holds ${written}`, { entry });
-  }
-}
-
-/** `ns` truncated to whole microseconds (toward earlier time): what the disk shows after `utimeSeconds`. */
-function microsFloor(ns: UnixNanos): UnixNanos {
-  const us = ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
-  return us * 1000n;
-}
-
 class DirWriter {
   readonly #root: string;
-  /** The tar reader's shared read buffers, when it reads a plain file (the background writer names their bytes). */
-  readonly #input: SharedInput | undefined;
   readonly #parents: readonly string[];
-  readonly #opts: WriteLayerDirOptions;
+  readonly #opts: WriteLayerDirOptions & LayerDirInput;
+  /** Writer threads to start (0: none). */
+  readonly #threadCount: number;
   readonly #guard: ImportGuard;
-  /**
-   * What is done at the end, in archive order. `DEFER_FOLDER`: path, then `atime\nmtime` (numbers as `utimeSeconds`
-   * gives them) and, when the disk's mtime must be read back, the record's JSON line. `DEFER_LINK`: path, then the
-   * record's JSON line (a link shares its file's mtime, read back with one `lstat` once every link exists: links are
-   * made in order with the files, on the writer thread too, never waiting for it).
-   */
-  readonly #deferred: RecordLog;
-  readonly #buffer = Buffer.allocUnsafe(COPY_BUFFER);
+  /** Folder times and the records that wait for a disk mtime, done at the end. */
+  readonly #deferred: DeferredTimes;
+  readonly #clock = new DiskClock();
+  readonly #local: LocalSink;
+  #thread: ThreadSink | undefined;
   /** The last file's or folder's record, added once its streams (if any: `record.streams`) are known. */
   #pending: Rec | undefined;
   #pendingIsDir = false;
-  #fileChmod = false;
-  #dirChmod = false;
-  /** undefined until probed: whether the disk keeps the microseconds `utimes` sets (then no fstat per file). */
-  #exactTimes: boolean | undefined;
-  #bg: BackgroundWriter | undefined;
+  readonly #fileChmod: boolean;
+  readonly #dirChmod: boolean;
+  #threads: WriterThreads | undefined;
   /** True while writer threads are wanted but not started yet (see {@link LAZY_START_ENTRIES}). */
-  #bgDue = false;
+  #threadsDue = false;
   /** Background syncs while a large layer is written (only when the import ends with a sync). */
   readonly #writeBack: EarlyWriteBack | undefined;
   #nonBase = false;
   #sawFiles = false;
   #sdCount = 0;
-  readonly #recentSds: [Buffer, number][] = [];
-  /** The last descriptor array and its id: the tar reader hands neighbours with the same rawsd the same array. */
-  #lastSd: Uint8Array | undefined;
-  #lastSdId = 0;
+  /** Bytes of the current file body written so far (for progress inside a large file), and when last reported. */
+  #bodyBytes = 0;
+  #bodyReported = 0;
+  #countBody = false;
   #counts = {
     entries: 0,
     directories: 0,
@@ -339,15 +321,21 @@ class DirWriter {
   };
   readonly #bcd: string[] = [];
 
-  constructor(root: string, parents: readonly string[], opts: WriteLayerDirOptions, input?: SharedInput) {
+  constructor(
+    root: string,
+    parents: readonly string[],
+    threadCount: number,
+    opts: WriteLayerDirOptions & LayerDirInput,
+  ) {
     this.#root = root;
-    this.#input = input;
     this.#parents = parents;
+    this.#threadCount = threadCount;
     this.#opts = opts;
     this.#writeBack = opts.sync === false ? undefined : new EarlyWriteBack(root);
     const umask = 0o777 & ~statSync(root).mode;
     this.#fileChmod = (FILE_MODE & umask) !== 0;
     this.#dirChmod = (DIR_MODE & umask) !== 0;
+    this.#local = new LocalSink(this.#clock, this.#fileChmod, this.#onBodyBytes);
     // A base layer has no parents to link into; links into parents make an auto-detected layer non-base.
     this.#guard = new ImportGuard({
       kind: opts.kind ?? 'auto',
@@ -355,7 +343,7 @@ class DirWriter {
       spillFile: `${root}/${NAMES_SPILL}`,
     });
     try {
-      this.#deferred = new RecordLog(`${root}/${DEFERRED_SPILL}`);
+      this.#deferred = new DeferredTimes(`${root}/${DEFERRED_SPILL}`);
     } catch (e) {
       this.#guard.close();
       throw e;
@@ -368,14 +356,14 @@ class DirWriter {
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
     try {
       // Known before the first folder: then a folder's record is final at once (its mtime on disk is computed).
-      if (this.#probeExactTimes() && useWriterThread(this.#opts.background)) {
-        if (this.#opts.background === true) this.#startWriter();
-        else this.#bgDue = true;
+      if (this.#clock.probe(this.#root) && this.#threadCount > 0) {
+        if (this.#opts.writerThreads !== undefined) this.#startThreads();
+        else this.#threadsDue = true;
       }
       return await this.#run(entries, sidecar);
     } finally {
       this.#writeBack?.stop();
-      await this.#bg?.stop();
+      await this.#threads?.stop();
       this.#guard.close();
       this.#deferred.close();
     }
@@ -385,13 +373,11 @@ class DirWriter {
     entries: AsyncIterable<LayerEntry>,
     sidecar: SidecarWriter,
   ): Promise<Omit<ImportResult, 'layerDir' | 'replaced'>> {
-    let lastTurn = performance.now();
+    const turns = new EventLoopTurns();
     for await (const e of entries) {
-      // A source that never waits (a tar file read synchronously) would keep the event loop from ever turning: give
-      // it a turn every YIELD_MS, so that SIGINT/SIGTERM handlers run and remove the temporary folder.
-      if (performance.now() - lastTurn > YIELD_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        lastTurn = performance.now();
+      // A source that never waits (a tar file read synchronously) would keep the event loop from ever turning.
+      if (turns.due()) {
+        await turns.take();
         this.#writeBack?.progress(this.#counts.bytes);
       }
       // The archive root (`./`, normalised to '') is the layer folder itself: nothing to write, nothing to record.
@@ -426,7 +412,7 @@ class DirWriter {
         hint: 'every Windows layer holds Files/ (the container sees it as C:\\)',
       });
     }
-    this.#bg?.drain();
+    this.#threads?.drain();
     this.#finishDeferred(sidecar);
     const kind: LayerKind = this.#opts.kind ?? (this.#nonBase ? 'non-base' : 'base');
     sidecar.finish({ kind });
@@ -448,24 +434,20 @@ class DirWriter {
     switch (e.kind) {
       case 'directory': {
         if (e.path === 'Files') this.#sawFiles = true;
-        const bg = this.#writer();
-        if (bg?.queuesFolders === true) bg.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
+        const threads = this.#writer();
+        if (threads?.queuesFolders === true) threads.mkdir(disk, this.#dirChmod, e.raw?.name ?? e.path);
         else {
           mkdirSync(disk, { mode: DIR_MODE });
           if (this.#dirChmod) chmodDir(disk);
         }
         const record = this.#meta(e, 'directory', sidecar);
-        const lastWrite = e.win.lastWriteTime;
-        const lastAccess = e.win.lastAccessTime;
-        const mtime = utimeSeconds(lastWrite);
-        const atime = lastAccess === undefined || lastAccess === lastWrite ? mtime : utimeSeconds(lastAccess);
-        const times = `${atime}\n${mtime}`;
-        if (this.#exactTimes === true) {
+        const { lastWriteTime, lastAccessTime } = e.win;
+        if (this.#clock.exact === true) {
           // What the disk will show once the times are set at the end: the record is final now.
-          record.diskMtime = microsFloor(lastWrite);
-          this.#deferred.append(DEFER_FOLDER, e.path, times);
+          record.diskMtime = microsFloor(lastWriteTime);
+          this.#deferred.folder(e.path, lastWriteTime, lastAccessTime);
         } else {
-          this.#deferred.append(DEFER_FOLDER, e.path, `${times}\n${encodeRecord(record)}`);
+          this.#deferred.folder(e.path, lastWriteTime, lastAccessTime, record);
         }
         this.#pending = record;
         this.#pendingIsDir = true;
@@ -473,14 +455,20 @@ class DirWriter {
         return;
       }
       case 'file': {
-        const bg = this.#writer();
-        if (bg !== undefined) return this.#fileInBackground(bg, e, disk, sidecar);
-        if (e.body.readSync === undefined) {
-          return this.#writeFileAsync(disk, e.body, e.size, e.path, e.win).then((t) =>
-            this.#fileWritten(e, disk, t, sidecar),
-          );
-        }
-        this.#fileWritten(e, disk, this.#writeFileSync(disk, e.body, e.size, e.path, e.win), sidecar);
+        const w = e.win;
+        const sink = this.#sink();
+        this.#countBody = true;
+        const written = writeFile(
+          sink,
+          disk,
+          e.path,
+          e.body,
+          e.size,
+          [w.lastAccessTime ?? w.lastWriteTime, w.lastWriteTime],
+          e.raw?.name ?? e.path,
+        );
+        if (written instanceof Promise) return written.then((t) => this.#fileWritten(e, disk, t, sidecar));
+        this.#fileWritten(e, disk, written, sidecar);
         return;
       }
       case 'hardlink': {
@@ -489,12 +477,12 @@ class DirWriter {
         if (link.in === 'layer') {
           const record = this.#meta(e, 'hardlink', sidecar);
           record.linkTarget = trimName(e.linkTarget);
-          this.#deferred.append(DEFER_LINK, e.path, encodeRecord(record));
+          this.#deferred.link(e.path, record);
           this.#counts.hardlinks++;
           // The target file is on disk before the link is made: written here, or queued before the link (a writer
           // thread runs its queue in order, and a link waits for the other threads' earlier batches).
-          const bg = this.#writer();
-          if (bg !== undefined) bg.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
+          const threads = this.#writer();
+          if (threads !== undefined) threads.link(`${this.#root}/${link.dataPath}`, disk, e.raw?.name ?? e.path);
           else linkSync(`${this.#root}/${link.dataPath}`, disk);
         } else {
           if (this.#findInParents(link.path) === undefined) {
@@ -538,17 +526,17 @@ class DirWriter {
           else (pending.streams as SidecarStream[]).push(stream);
           this.#counts.streams++;
         };
-        const bg = this.#writer();
-        if (bg !== undefined) {
-          const queued = this.#queueFile(bg, slot.hostPath, e, undefined);
-          if (queued !== undefined) return queued.then(done);
-          done();
-          return;
-        }
-        if (e.body.readSync === undefined) {
-          return this.#writeFileAsync(slot.hostPath, e.body, e.size, e.path, undefined).then(done);
-        }
-        this.#writeFileSync(slot.hostPath, e.body, e.size, e.path, undefined);
+        this.#countBody = false;
+        const written = writeFile(
+          this.#sink(),
+          slot.hostPath,
+          e.path,
+          e.body,
+          e.size,
+          undefined,
+          e.raw?.name ?? e.path,
+        );
+        if (written instanceof Promise) return written.then(done);
         done();
         return;
       }
@@ -559,21 +547,38 @@ class DirWriter {
   }
 
   /**
-   * The background writer once its threads run, else undefined: until then this thread writes the entries itself
-   * (the first entries need not wait for a thread to start), and from then on everything is queued, in order.
+   * The writer threads once they run, else undefined: until then this thread writes the entries itself (the first
+   * entries need not wait for a thread to start), and from then on everything is queued, in order.
    */
-  #writer(): BackgroundWriter | undefined {
-    if (this.#bgDue && (this.#counts.entries >= LAZY_START_ENTRIES || this.#counts.bytes >= LAZY_START_BYTES))
-      this.#startWriter();
-    return this.#bg?.ready === true ? this.#bg : undefined;
+  #writer(): WriterThreads | undefined {
+    if (this.#threadsDue && (this.#counts.entries >= LAZY_START_ENTRIES || this.#counts.bytes >= LAZY_START_BYTES))
+      this.#startThreads();
+    return this.#threads?.ready === true ? this.#threads : undefined;
   }
 
-  #startWriter(): void {
-    this.#bgDue = false;
-    this.#bg = new BackgroundWriter(this.#input, this.#opts.writerThreads ?? writerLanes());
+  /** Where the next file's data goes: the writer threads once they run, else this thread. */
+  #sink(): FileSink {
+    const threads = this.#writer();
+    if (threads === undefined) return this.#local;
+    this.#thread ??= new ThreadSink(threads, this.#fileChmod, this.#onBodyBytes);
+    return this.#thread;
   }
 
-  /** After a file's data is on disk: the BCD backup copy, the pending sidecar record, the counts. */
+  #startThreads(): void {
+    this.#threadsDue = false;
+    this.#threads = new WriterThreads(this.#threadCount, this.#opts.sharedInput);
+  }
+
+  /** Progress inside a large file: reported every {@link PROGRESS_BYTES} (files only; streams are not counted). */
+  readonly #onBodyBytes = (n: number): void => {
+    if (!this.#countBody) return;
+    this.#bodyBytes += n;
+    if (this.#bodyBytes - this.#bodyReported < PROGRESS_BYTES) return;
+    this.#bodyReported = this.#bodyBytes;
+    this.#opts.onProgress?.({ entries: this.#counts.entries, bytes: this.#counts.bytes + this.#bodyBytes });
+  };
+
+  /** After a file's data is written (or queued): the BCD backup copy, the pending sidecar record, the counts. */
   #fileWritten(
     e: Extract<LayerEntry, { kind: 'file' }>,
     disk: string,
@@ -583,6 +588,8 @@ class DirWriter {
     // Every boot file starts with `U`: most paths skip the map.
     const bak = e.path.charCodeAt(0) === 0x55 ? BCD_BACKUPS.get(e.path) : undefined;
     if (bak !== undefined) {
+      // The copy reads the file on disk: wait for queued writes.
+      this.#threads?.drain();
       copyFileSync(disk, join(this.#root, bak));
       this.#bcd.push(bak);
     }
@@ -593,249 +600,23 @@ class DirWriter {
     this.#pendingIsDir = false;
     this.#counts.files++;
     this.#counts.bytes += e.size;
-  }
-
-  /** A file through the background writer: queued, then recorded (its disk mtime is known: exact times). */
-  #fileInBackground(
-    bg: BackgroundWriter,
-    e: Extract<LayerEntry, { kind: 'file' }>,
-    disk: string,
-    sidecar: SidecarWriter,
-  ): Promise<void> | undefined {
-    const w = e.win;
-    const record = (): void => {
-      // The boot-file backup copies the file on disk: wait for it.
-      if (BCD_BACKUPS.has(e.path)) bg.drain();
-      this.#fileWritten(e, disk, microsFloor(w.lastWriteTime), sidecar);
-    };
-    const queued = this.#queueFile(bg, disk, e, [w.lastAccessTime ?? w.lastWriteTime, w.lastWriteTime]);
-    if (queued !== undefined) return queued.then(record);
-    record();
-    return undefined;
-  }
-
-  /**
-   * Queues a file's (or stream's) data to the background writer. A body lent by the tar reader from the shared input
-   * is named, not copied; another synchronous body is copied into the batch when small; the rest is streamed (a
-   * promise only for a body that must be iterated).
-   */
-  #queueFile(
-    bg: BackgroundWriter,
-    disk: string,
-    e: Extract<LayerEntry, { kind: 'file' | 'stream' }>,
-    times: readonly [UnixNanos, UnixNanos] | undefined,
-  ): Promise<void> | undefined {
-    const label = e.raw?.name ?? e.path;
-    const { body, size } = e;
-    const view = bodyViewReader(body);
-    if (view !== undefined) {
-      // The whole body lies in the reader's current chunk (else it offers no view): one view holds it.
-      const data = view(size);
-      const whole = data.length === size;
-      if (whole && bg.inInput(data)) {
-        bg.fileFromInput(disk, data, times, this.#fileChmod, label);
-        return undefined;
-      }
-      if (whole && size <= WHOLE_FILE_MAX) {
-        bg.file(disk, size, (into) => into.set(data), times, this.#fileChmod, label);
-        return undefined;
-      }
-      bg.open(disk, times, this.#fileChmod, label);
-      let written = data.length;
-      bg.write(data, label);
-      for (let v = view(COPY_BUFFER); v.length > 0; v = view(COPY_BUFFER)) {
-        bg.write(v, label);
-        written += v.length;
-      }
-      checkSize(written, e.size, e.path);
-      bg.close(label);
-      return undefined;
-    }
-    const readSync = body.readSync;
-    if (readSync === undefined || size > WHOLE_FILE_MAX) return this.#streamFile(bg, disk, e, times, label);
-    const fill = (into: Uint8Array): void => {
-      let got = 0;
-      while (got < size) {
-        const n = readSync(into.subarray(got));
-        if (n === 0) break;
-        got += n;
-      }
-      if (got === size) for (let n = readSync(this.#buffer); n > 0; n = readSync(this.#buffer)) got += n;
-      checkSize(got, e.size, e.path);
-    };
-    bg.file(disk, size, fill, times, this.#fileChmod, label);
-    return undefined;
-  }
-
-  /** Streams a large or iterated body to the background writer (open, pieces, close). */
-  async #streamFile(
-    bg: BackgroundWriter,
-    disk: string,
-    e: Extract<LayerEntry, { kind: 'file' | 'stream' }>,
-    times: readonly [UnixNanos, UnixNanos] | undefined,
-    label: string,
-  ): Promise<void> {
-    bg.open(disk, times, this.#fileChmod, label);
-    let written = 0;
-    const body = e.body;
-    if (body.readSync !== undefined) {
-      for (let n = body.readSync(this.#buffer); n > 0; n = body.readSync(this.#buffer)) {
-        bg.write(this.#buffer.subarray(0, n), label);
-        written += n;
-      }
-    } else {
-      // Chunks of the tar reader's shared input are named; others are copied.
-      for await (const chunk of body) {
-        bg.write(chunk, label);
-        written += chunk.length;
-      }
-    }
-    checkSize(written, e.size, e.path);
-    bg.close(label);
-  }
-
-  /**
-   * Whether this filesystem keeps the microseconds `utimes` sets (then disk mtimes are known without an fstat, and the
-   * background writer can be used): one probe file in the new folder, removed at once.
-   */
-  #probeExactTimes(): boolean {
-    const probe = `${this.#root}/.winlayer-time-probe`;
-    const set = 1_600_000_000_123_456_789n;
-    const fd = openSync(probe, CREATE_FLAGS, FILE_MODE);
-    try {
-      futimesSync(fd, utimeSeconds(set), utimeSeconds(set));
-      this.#exactTimes = fstatSync(fd, { bigint: true }).mtimeNs === microsFloor(set);
-    } finally {
-      closeSync(fd);
-      unlinkSync(probe);
-    }
-    return this.#exactTimes;
-  }
-
-  /** Creates `disk` with O_EXCL (never through an existing name) and the file mode; returns the descriptor. */
-  #create(disk: string): number {
-    const fd = openSync(disk, CREATE_FLAGS, FILE_MODE);
-    if (this.#fileChmod) {
-      try {
-        fchmodSync(fd, FILE_MODE);
-      } catch (e) {
-        closeSync(fd);
-        throw e;
-      }
-    }
-    return fd;
-  }
-
-  /** Checks the byte count, sets the times (files, not streams); returns the disk mtime. */
-  #finishFile(
-    fd: number,
-    written: number,
-    size: number,
-    entry: string,
-    win: WindowsMetadata | undefined,
-  ): UnixNanos | undefined {
-    checkSize(written, size, entry);
-    if (win === undefined) return undefined;
-    const mtime = utimeSeconds(win.lastWriteTime);
-    const at = win.lastAccessTime;
-    futimesSync(fd, at === undefined || at === win.lastWriteTime ? mtime : utimeSeconds(at), mtime);
-    return this.#diskMtime(fd, win.lastWriteTime);
-  }
-
-  /** Writes a body that offers `readSync` (a local file, or a tar entry within the current input chunk). */
-  #writeFileSync(
-    disk: string,
-    body: EntryBody,
-    size: number,
-    entry: string,
-    win: WindowsMetadata | undefined,
-  ): UnixNanos | undefined {
-    const fd = this.#create(disk);
-    try {
-      let written = 0;
-      const view = bodyViewReader(body);
-      if (view !== undefined) {
-        // The tar reader lends its input chunk: written from there, without a copy.
-        for (let v = view(COPY_BUFFER); v.length > 0; v = view(COPY_BUFFER)) {
-          writeAll(fd, v, v.length);
-          written += v.length;
-        }
-      } else {
-        for (let n = body.readSync!(this.#buffer); n > 0; n = body.readSync!(this.#buffer)) {
-          writeAll(fd, this.#buffer, n);
-          written += n;
-        }
-      }
-      return this.#finishFile(fd, written, size, entry, win);
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** Writes a body that must be iterated (it spans input chunks, or its source is a stream). */
-  async #writeFileAsync(
-    disk: string,
-    body: EntryBody,
-    size: number,
-    entry: string,
-    win: WindowsMetadata | undefined,
-  ): Promise<UnixNanos | undefined> {
-    const fd = this.#create(disk);
-    try {
-      let written = 0;
-      for await (const chunk of body) {
-        writeAll(fd, chunk, chunk.length);
-        written += chunk.length;
-      }
-      return this.#finishFile(fd, written, size, entry, win);
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** The mtime the disk now shows: probed once with fstat, then computed while the filesystem keeps microseconds. */
-  #diskMtime(fd: number, set: UnixNanos): UnixNanos {
-    const expected = microsFloor(set);
-    if (this.#exactTimes === true) return expected;
-    const actual = fstatSync(fd, { bigint: true }).mtimeNs;
-    if (this.#exactTimes === undefined) this.#exactTimes = actual === expected;
-    return actual;
+    this.#bodyBytes = 0;
+    this.#bodyReported = 0;
   }
 
   #meta(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): Rec {
     const sd = e.win.securityDescriptor;
-    const record = metaRecord(e, kind, sd === undefined ? undefined : this.#sdId(sd, sidecar));
-    if (record.sd !== undefined) this.#sdCount = Math.max(this.#sdCount, record.sd + 1);
-    return record;
-  }
-
-  /** The table id of a security descriptor; the last few are remembered (neighbours usually share one). */
-  #sdId(sd: Uint8Array, sidecar: SidecarWriter): number {
-    // The same array is the same bytes (the entry model's arrays are never changed in place): the same id.
-    if (sd === this.#lastSd) return this.#lastSdId;
-    const recent = this.#recentSds;
-    for (let i = 0; i < recent.length; i++) {
-      const r = recent[i]!;
-      if (r[0].equals(sd)) return this.#rememberSd(sd, r[1]);
-    }
-    const id = this.#rememberSd(sd, sidecar.addSecurityDescriptor(sd));
-    this.#recentSds.unshift([Buffer.from(sd), id]);
-    if (this.#recentSds.length > 4) this.#recentSds.pop();
-    return id;
-  }
-
-  #rememberSd(sd: Uint8Array, id: number): number {
-    this.#lastSd = sd;
-    this.#lastSdId = id;
-    return id;
+    const id = sd === undefined ? undefined : sidecar.addSecurityDescriptor(sd);
+    if (id !== undefined && id >= this.#sdCount) this.#sdCount = id + 1;
+    return metaRecord(e, kind, id);
   }
 
   #flushPending(sidecar: SidecarWriter): void {
     const p = this.#pending;
     if (p === undefined) return;
     this.#pending = undefined;
-    // A folder's record waits in the folders' spill file unless its disk mtime is known already.
-    if (!this.#pendingIsDir || this.#exactTimes === true) sidecar.add(p);
+    // A folder's record waits in the deferred log unless its disk mtime is known already.
+    if (!this.#pendingIsDir || this.#clock.exact === true) sidecar.add(p);
   }
 
   /**
@@ -844,18 +625,19 @@ class DirWriter {
    * folder on a disk that rounds times, a hard link), it is read back and the record written now.
    */
   #finishDeferred(sidecar: SidecarWriter): void {
-    this.#deferred.forEach(({ tag, first: path, second }) => {
-      const disk = `${this.#root}/${path}`;
-      let json: string | undefined = second;
-      if (tag === DEFER_FOLDER) {
-        const [atime, mtime, folderJson] = (second ?? '').split('\n', 3);
-        utimesSync(disk, utimeArg(atime!), utimeArg(mtime!));
-        json = folderJson;
+    this.#deferred.forEach((d) => {
+      const disk = `${this.#root}/${d.path}`;
+      let record: SidecarRecord | undefined;
+      if (d.kind === 'folder') {
+        const mtime = utimeSeconds(d.lastWriteTime);
+        const at = d.lastAccessTime;
+        utimesSync(disk, at === undefined || at === d.lastWriteTime ? mtime : utimeSeconds(at), mtime);
+        record = d.readBack;
+      } else {
+        record = d.record;
       }
-      if (json === undefined) return;
-      const record = decodeRecord(json) as Rec;
-      record.diskMtime = lstatSync(disk, { bigint: true }).mtimeNs;
-      sidecar.add(record);
+      if (record === undefined) return;
+      sidecar.add({ ...record, diskMtime: lstatSync(disk, { bigint: true }).mtimeNs });
     });
   }
 
@@ -880,11 +662,6 @@ class DirWriter {
   }
 }
 
-/** A time spilled as text back to what `utimeSeconds` gave: a number, or a numeric string for times before 1970. */
-function utimeArg(text: string): number | string {
-  return text.startsWith('-') ? text : Number(text);
-}
-
 function chmodDir(path: string): void {
   const fd = openSync(path, 'r');
   try {
@@ -892,11 +669,6 @@ function chmodDir(path: string): void {
   } finally {
     closeSync(fd);
   }
-}
-
-function writeAll(fd: number, data: Uint8Array, length: number): void {
-  let off = 0;
-  while (off < length) off += writeSync(fd, data, off, length - off);
 }
 
 /** The sidecar record of an entry's Windows metadata; `sd` is the descriptor's id in the sidecar table. */

@@ -159,7 +159,7 @@ test('long paths, non-ASCII names, empty files and folders, 10,000 entries in on
   assert.deepEqual(many, sorted);
 });
 
-test('progress: one report per entry with running totals, and the same bytes as without it', async (t) => {
+test('progress: a report as each entry starts and one at the end, and the same bytes as without it', async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'Files/sub'), { recursive: true });
   writeFileSync(join(dir, 'Files/a.txt'), 'alpha');
@@ -170,11 +170,27 @@ test('progress: one report per entry with running totals, and the same bytes as 
   const seen: { entries: number; bytes: number; path: string }[] = [];
   const r = await exportLayer(dir, { ...NO_HIVES, output: reported, onProgress: (p) => seen.push({ ...p }) });
   assert.ok(readFileSync(plain).equals(readFileSync(reported)));
-  assert.deepEqual(
-    seen.map((p) => p.path),
-    ['Files', 'Files/a.txt', 'Files/sub', 'Files/sub/b.bin'],
-  );
-  assert.deepEqual(seen.at(-1), { entries: r.entries, bytes: 70_005, path: 'Files/sub/b.bin' });
+  assert.deepEqual(seen, [
+    { entries: 1, bytes: 0, path: 'Files' },
+    { entries: 2, bytes: 0, path: 'Files/a.txt' },
+    { entries: 3, bytes: 5, path: 'Files/sub' },
+    { entries: 4, bytes: 5, path: 'Files/sub/b.bin' },
+    { entries: r.entries, bytes: 70_005, path: 'Files/sub/b.bin' },
+  ]);
+});
+
+test('progress: bytes move while one large file is written', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'Files'), { recursive: true });
+  const size = 21 * 1024 * 1024 + 3;
+  writeFileSync(join(dir, 'Files/big.bin'), Buffer.alloc(size, 1));
+  const seen: { entries: number; bytes: number; path: string }[] = [];
+  await exportLayer(dir, { ...NO_HIVES, output: join(tempDir(t), 'big.tar'), onProgress: (p) => seen.push({ ...p }) });
+  const inside = seen.filter((p) => p.path === 'Files/big.bin' && p.bytes > 0 && p.bytes < size);
+  assert.ok(inside.length >= 3, `reports inside the body: ${JSON.stringify(seen)}`);
+  for (let i = 1; i < inside.length; i++) assert.ok(inside[i]!.bytes > inside[i - 1]!.bytes, 'growing');
+  assert.ok(inside.every((p) => p.entries === 2));
+  assert.deepEqual(seen.at(-1), { entries: 2, bytes: size, path: 'Files/big.bin' });
 });
 
 test('sizes over 8 GiB: the header carries a PAX size record (synthetic entry into a hashing sink)', async () => {
@@ -198,11 +214,11 @@ test('sizes over 8 GiB: the header carries a PAX size record (synthetic entry in
     [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
       return { next: () => Promise.reject(STOP) };
     },
-    readSync(buf: Uint8Array): number {
+    read(buf: Uint8Array, offset: number, length: number): number {
       if (served >= 4 * 1024 * 1024) throw STOP; // enough for the writer to flush its first buffer
-      buf.fill(0);
-      served += buf.length;
-      return buf.length;
+      buf.fill(0, offset, offset + length);
+      served += length;
+      return length;
     },
   };
   const win = { lastWriteTime: 1_700_000_000_000_000_000n, attributes: 0x20 };

@@ -7,10 +7,8 @@
  * handlers still remove the temporary output.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { type Compression, type TarSummary, writeTar, writeTarFile } from '../tar/index.js';
-import { CHECKED_PATH, type PathWitness } from '../tar/write.js';
+import { type Compression, type TarProgress, type TarSummary, writeTar, writeTarFile } from '../tar/index.js';
 import { requireBaseHives } from './base-hives.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
@@ -27,17 +25,15 @@ export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
   readonly compression?: Compression;
   /** gzip 1–9 (default 6), zstd 1–22 (default 3). */
   readonly level?: number;
-  /** Called once per entry as it is written (the CLI throttles it into a progress line on a terminal). */
+  /**
+   * Called as each entry starts, every few MiB inside a large file, and once at the end (the CLI throttles it into a
+   * progress line on a terminal). See the tar writer's `onProgress`.
+   */
   readonly onProgress?: (progress: ExportProgress) => void;
 }
 
-/** How far an export has come. */
-export interface ExportProgress {
-  readonly entries: number;
-  /** Content bytes of the files written so far. */
-  readonly bytes: number;
-  readonly path: string;
-}
+/** How far an export has come: entries started, content bytes written, the entry being written. */
+export type ExportProgress = TarProgress;
 
 /** A symlink left out under `symlinks: 'skip'`. */
 export interface SkippedEntry {
@@ -87,10 +83,11 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     sidecar: sidecar ?? null,
     onSkip: (path, reason) => skipped.push({ path, reason }),
   };
-  const entries = () => withProgress(walkLayerSync(layerDir, policy, walkOpts), opts.onProgress);
+  const entries = () => walkLayerSync(layerDir, { ...walkOpts, policy });
   // A layer is large: the sha256 thread starts with the walk instead of after the first 256 KiB.
   const tarOpts = {
     threadedHash: true,
+    ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
     ...(opts.compression === undefined ? {} : { compression: opts.compression }),
     ...(opts.level === undefined ? {} : { level: opts.level }),
   };
@@ -116,25 +113,4 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
   } finally {
     if (opts.sidecar === undefined) sidecar?.close(); // we opened it
   }
-}
-
-/** The walk itself when nobody listens (no cost on the hot path); else the walk with a callback per entry. */
-function withProgress(
-  walk: Iterable<LayerEntry>,
-  onProgress: ((p: ExportProgress) => void) | undefined,
-): Iterable<LayerEntry> {
-  if (onProgress === undefined) return walk;
-  const reported = (function* () {
-    let entries = 0;
-    let bytes = 0;
-    for (const e of walk) {
-      entries++;
-      if (e.kind === 'file' || e.kind === 'stream') bytes += e.size;
-      onProgress({ entries, bytes, path: e.path });
-      yield e;
-    }
-  })();
-  // The entries pass through unchanged: the walk still vouches for their paths (the writer need not check them again).
-  const witness = (walk as { readonly [CHECKED_PATH]?: PathWitness })[CHECKED_PATH];
-  return witness === undefined ? reported : Object.assign(reported, { [CHECKED_PATH]: witness.bind(walk) });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
 import { WinlayerError } from '../errors.js';
-import { upcaseHash } from '../windows/index.js';
+import { upcaseHash } from '../windows/case.js';
 import { HashSlots, type HashSlotsOptions } from './hash-slots.js';
 
 /** The smallest spilled table: 4096 slots in memory (8 pages once spilled), a cache of `cachePages` pages. */

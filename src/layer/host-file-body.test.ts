@@ -13,30 +13,34 @@ const collect = async (body: AsyncIterable<Uint8Array>): Promise<Buffer> => {
   return Buffer.concat(parts);
 };
 
-test('HostFileBody: exactly the size the walk saw, by readSync or iteration; then 0; stale once closed', async (t) => {
+test('HostFileBody: exactly the size the walk saw, by read or iteration; then 0; stale once closed', async (t) => {
   const file = join(tempDir(t), 'f');
   writeFileSync(file, '0123456789');
   const sync = new HostFileBody(file, 'Files/f', 10);
   const buf = Buffer.alloc(64);
-  assert.equal(sync.readSync(buf), 10);
+  assert.equal(sync.read(buf, 0, buf.length), 10);
   assert.equal(buf.toString('utf8', 0, 10), '0123456789');
-  assert.equal(sync.readSync(buf), 0, 'the end stays the end');
+  assert.equal(sync.read(buf, 0, buf.length), 0, 'the end stays the end');
   sync.close();
   assert.throws(
-    () => sync.readSync(buf),
+    () => sync.read(buf, 0, buf.length),
     (e: unknown) => isWinlayerError(e, 'BODY_STALE'),
   );
 
   const small = new HostFileBody(file, 'Files/f', 10);
   const parts: string[] = [];
   const four = Buffer.alloc(4);
-  for (let n = small.readSync(four); n > 0; n = small.readSync(four)) parts.push(four.toString('utf8', 0, n));
+  for (let n = small.read(four, 0, four.length); n > 0; n = small.read(four, 0, four.length))
+    parts.push(four.toString('utf8', 0, n));
   assert.deepEqual(parts, ['0123', '4567', '89']);
+  const at = Buffer.alloc(8, 0x2e);
+  assert.equal(new HostFileBody(file, 'Files/f', 10).read(at, 3, 4), 4);
+  assert.equal(at.toString('latin1'), '...0123.', 'only [offset, offset + length) is written');
 
   assert.equal((await collect(new HostFileBody(file, 'Files/f', 10))).toString(), '0123456789');
   const empty = join(tempDir(t), 'e');
   writeFileSync(empty, '');
-  assert.equal(new HostFileBody(empty, 'Files/e', 0).readSync(buf), 0);
+  assert.equal(new HostFileBody(empty, 'Files/e', 0).read(buf, 0, buf.length), 0);
 });
 
 test('HostFileBody: a file that grew or shrank since the walk listed it fails the read, naming the file once', async (t) => {
@@ -45,22 +49,25 @@ test('HostFileBody: a file that grew or shrank since the walk listed it fails th
   const changed = (what: RegExp) => (e: unknown) =>
     isWinlayerError(e, 'IO') && e.path === file && e.entry === undefined && what.test(e.message);
   assert.throws(
-    () => new HostFileBody(file, 'Files/f', 6).readSync(Buffer.alloc(64)),
+    () => new HostFileBody(file, 'Files/f', 6).read(Buffer.alloc(64), 0, 64),
     changed(/grew past the 6 bytes/),
   );
   // A buffer that ends exactly at the size: the growth shows on the next read.
   const exact = new HostFileBody(file, 'Files/f', 6);
-  assert.equal(exact.readSync(Buffer.alloc(6)), 6);
-  assert.throws(() => exact.readSync(Buffer.alloc(1)), changed(/grew/));
-  assert.throws(() => new HostFileBody(file, 'Files/f', 0).readSync(Buffer.alloc(1)), changed(/grew past the 0 bytes/));
+  assert.equal(exact.read(Buffer.alloc(6), 0, 6), 6);
+  assert.throws(() => exact.read(Buffer.alloc(1), 0, 1), changed(/grew/));
+  assert.throws(
+    () => new HostFileBody(file, 'Files/f', 0).read(Buffer.alloc(1), 0, 1),
+    changed(/grew past the 0 bytes/),
+  );
   // A short read is not taken for the end (some filesystems return them): the shrink shows when a read gives 0.
   const shrunk = new HostFileBody(file, 'Files/f', 12);
-  assert.equal(shrunk.readSync(Buffer.alloc(64)), 10);
-  assert.throws(() => shrunk.readSync(Buffer.alloc(64)), changed(/shrank to 10 of 12/));
+  assert.equal(shrunk.read(Buffer.alloc(64), 0, 64), 10);
+  assert.throws(() => shrunk.read(Buffer.alloc(64), 0, 64), changed(/shrank to 10 of 12/));
   await assert.rejects(collect(new HostFileBody(file, 'Files/f', 3)), changed(/grew/));
   // The data of a stream lies elsewhere (the sidecar): then the entry is named too.
   assert.throws(
-    () => new HostFileBody(file, 'Files/a:zone', 6, { entryIsHost: false }).readSync(Buffer.alloc(64)),
+    () => new HostFileBody(file, 'Files/a:zone', 6, { entryIsHost: false }).read(Buffer.alloc(64), 0, 64),
     (e: unknown) => isWinlayerError(e, 'IO') && e.path === file && e.entry === 'Files/a:zone',
   );
 });

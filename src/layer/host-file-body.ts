@@ -6,9 +6,8 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { EntryBody } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { READ_INTO } from '../tar/write.js';
 
-/** Largest read per `readSync` call of the async iterator. */
+/** Largest read per step of the async iterator. */
 const CHUNK = 1 << 20;
 
 /**
@@ -38,21 +37,8 @@ export class HostFileBody implements EntryBody {
     this.#size = size;
   }
 
-  /** The bound `readSync`, made on first use (the tar writer reads through {@link READ_INTO} instead). */
-  #readSync: ((buffer: Uint8Array) => number) | undefined;
-
-  /** Reads the next bytes into `buffer`; a bound function (it may be called detached). */
-  get readSync(): (buffer: Uint8Array) => number {
-    this.#readSync ??= (buffer: Uint8Array): number => {
-      if (this.#isStale || this.#mode === 'async') return this.#stale();
-      this.#mode = 'sync';
-      return this.#read(buffer, 0, buffer.length);
-    };
-    return this.#readSync;
-  }
-
-  /** `readSync(buffer.subarray(offset, offset + length))` without the view (the tar writer's fast path). */
-  [READ_INTO](buffer: Uint8Array, offset: number, length: number): number {
+  /** See {@link EntryBody.read}: reads at the body's position into `buffer[offset, offset + length)`. */
+  read(buffer: Uint8Array, offset: number, length: number): number {
     if (this.#isStale || this.#mode === 'async') return this.#stale();
     this.#mode = 'sync';
     return this.#read(buffer, offset, length);

@@ -6,8 +6,9 @@
 import { closeSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
 import { type ByteInput, detectCompression, openTarFile, type ReadTarOptions, readTar } from '../tar/index.js';
-import { type ImportResult, type WriteLayerDirOptions, writeLayerDir } from './dir-writer.js';
-import { SharedInput, useWriterThread } from './write-worker.js';
+import { type ImportProgress, type ImportResult, type WriteLayerDirOptions, writeLayerFolder } from './dir-writer.js';
+import { SharedInput } from './shared-input.js';
+import { writerThreadCount } from './writer-count.js';
 
 /** Options of `importLayer`: the layer-folder options plus the tar reader's. */
 export interface ImportLayerOptions extends WriteLayerDirOptions {
@@ -41,15 +42,26 @@ export async function importLayer(
   layerDir: string,
   opts: ImportLayerOptions = {},
 ): Promise<ImportResult> {
-  if (typeof input !== 'string') return writeLayerDir(readTar(input, opts.tar ?? {}), layerDir, opts);
+  if (typeof input !== 'string') return writeLayerFolder(readTar(input, opts.tar ?? {}), layerDir, opts);
   const file = openTarFile(input);
   try {
     const tarOpts = opts.tar ?? {};
     const plain = tarOpts.compression === undefined ? isPlainTar(file.fd) : tarOpts.compression === 'none';
-    // With the writer thread, a plain tar is read into shared memory: file data goes to disk from there, uncopied.
-    const shared = plain && useWriterThread(opts.background) ? new SharedInput(SHARED_RING, READ_CHUNK) : undefined;
-    const chunks = fileChunks(file.fd, file.path, plain, shared);
-    return await writeLayerDir(readTar(chunks, tarOpts), layerDir, opts, shared);
+    // With writer threads, a plain tar is read into shared memory: file data goes to disk from there, uncopied.
+    const shared =
+      plain && writerThreadCount(opts.writerThreads) > 0 ? new SharedInput(SHARED_RING, READ_CHUNK) : undefined;
+    const read = { bytes: 0 };
+    const chunks = fileChunks(file.fd, file.path, plain, shared, read);
+    const user = opts.onProgress;
+    const onProgress =
+      user === undefined
+        ? undefined
+        : (p: ImportProgress): void => user({ entries: p.entries, bytes: p.bytes, inputBytes: read.bytes });
+    return await writeLayerFolder(readTar(chunks, tarOpts), layerDir, {
+      ...opts,
+      sharedInput: shared,
+      ...(onProgress === undefined ? {} : { onProgress }),
+    });
   } finally {
     closeSync(file.fd);
   }
@@ -67,7 +79,7 @@ function isPlainTar(fd: number): boolean {
 }
 
 /**
- * A file's bytes with synchronous reads: the writer is synchronous too, and a read from the page cache costs less than
+ * A file's bytes with synchronous reads (counted in `read`, for progress): the writer is synchronous too, and a read from the page cache costs less than
  * waiting for the thread pool between chunks. With `reuse` (a plain tar read by `writeLayerDir`), chunks cycle through
  * a ring of `RING` buffers; else each chunk is a fresh buffer (a decompressor may hold on to its input).
  */
@@ -76,6 +88,7 @@ async function* fileChunks(
   path: string,
   reuse: boolean,
   shared: SharedInput | undefined,
+  read: { bytes: number },
 ): AsyncGenerator<Uint8Array> {
   const ring = shared?.buffers ?? (reuse ? Array.from({ length: RING }, () => Buffer.allocUnsafe(READ_CHUNK)) : []);
   for (let turn = 0; ; turn++) {
@@ -89,6 +102,7 @@ async function* fileChunks(
       throw new WinlayerError('IO', `cannot read the layer tar: ${(e as Error).message}`, { path, cause: e });
     }
     if (n === 0) return;
+    read.bytes += n;
     yield n === READ_CHUNK ? buf : buf.subarray(0, n);
   }
 }

@@ -17,10 +17,10 @@ import {
   createEmptyHive,
   type HiveFinding,
   isDifferencingHive,
-  NOT_A_BASE_HIVE,
   openHive,
   root,
 } from '../hive/index.js';
+import { NOT_A_BASE_HIVE } from '../internal/hive.js';
 import { escapeControls } from '../terminal-text.js';
 import { compareUtf8, equalUpcase } from '../windows/index.js';
 import { BASE_LAYER_HIVES, HIVE_CONFIG_DIR } from './base-hives.js';

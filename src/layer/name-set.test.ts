@@ -3,7 +3,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
-import { upcase, upcaseHash } from '../windows/index.js';
+import { upcaseHash } from '../windows/case.js';
+import { upcase } from '../windows/index.js';
 import { NameSet } from './name-set.js';
 import { RecordLog } from './record-log.js';
 

@@ -10,7 +10,8 @@
  * A hash is never trusted: every slot whose hash matches is verified against its record (`equalUpcase`), so two names
  * whose hashes collide are told apart exactly and a collision costs one read, never a false answer.
  */
-import { equalUpcase, upcaseHash } from '../windows/index.js';
+import { upcaseHash } from '../internal/windows.js';
+import { equalUpcase } from '../windows/index.js';
 import { HashSlots, type HashSlotsOptions } from './hash-slots.js';
 import { type LogRecord, RecordLog } from './record-log.js';
 

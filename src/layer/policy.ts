@@ -1,17 +1,12 @@
 /**
  * The default metadata policy: what a file, folder or symlink of a layer folder gets when the sidecar has nothing for
- * it (`docs/layer-folder.md` § The default metadata policy). Pure: no fs, no clock, no environment.
+ * it (`docs/layer-folder.md` § The default metadata policy), and the one reader of `SOURCE_DATE_EPOCH` text
+ * ({@link parseSourceDateEpoch}). Pure: no fs, no clock, no environment.
  */
 import type { WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import {
-  FILE_ATTRIBUTE,
-  SD_PRESETS,
-  sddlToBytes,
-  secondsToUnixNanos,
-  truncateTo100ns,
-  type UnixNanos,
-} from '../windows/index.js';
+import { secondsToUnixNanos, truncateTo100ns } from '../internal/windows.js';
+import { defaultAttributes, SD_PRESETS, sddlToBytes, type UnixNanos } from '../windows/index.js';
 
 /** `--sd`: which security descriptors default entries get. `none` writes no `MSWINDOWS.rawsd`. */
 export type SdPreset = 'users' | 'admins' | 'none';
@@ -29,9 +24,10 @@ export interface PolicyOptions {
   readonly fileSd?: string;
   /**
    * Clamp every time that does not come from the sidecar to at most this many seconds since the epoch (the
-   * `SOURCE_DATE_EPOCH` convention). The library never reads the environment: the CLI passes it.
+   * `SOURCE_DATE_EPOCH` convention): a whole number from 0 to {@link MAX_SOURCE_DATE_EPOCH}. The library reads no
+   * environment variable; the CLI reads `SOURCE_DATE_EPOCH` with {@link parseSourceDateEpoch} and passes the number.
    */
-  readonly sourceDateEpoch?: number | bigint | string;
+  readonly sourceDateEpoch?: number;
 }
 
 /** A checked policy: descriptor bytes and the clamp, ready to apply per entry. */
@@ -43,8 +39,8 @@ export interface MetadataPolicy {
 }
 
 /**
- * Checks the options and builds the policy. Throws `USAGE` for an unknown preset or a malformed epoch, `SDDL_INVALID`
- * for SDDL that does not parse.
+ * Checks the options and builds the policy. Throws `USAGE` for an unknown preset or an epoch out of range,
+ * `SDDL_INVALID` for SDDL that does not parse.
  */
 export function resolvePolicy(opts: PolicyOptions = {}): MetadataPolicy {
   const preset = opts.sd ?? DEFAULT_SD_PRESET;
@@ -59,19 +55,46 @@ export function resolvePolicy(opts: PolicyOptions = {}): MetadataPolicy {
   return {
     dirSd: dirSddl === undefined ? undefined : sddlToBytes(dirSddl),
     fileSd: fileSddl === undefined ? undefined : sddlToBytes(fileSddl),
-    clamp: opts.sourceDateEpoch === undefined ? undefined : parseEpoch(opts.sourceDateEpoch),
+    clamp:
+      opts.sourceDateEpoch === undefined
+        ? undefined
+        : secondsToUnixNanos(BigInt(checkSourceDateEpoch(opts.sourceDateEpoch))),
   };
 }
 
-/** `SOURCE_DATE_EPOCH`: a non-negative whole number of seconds. */
-export function parseEpoch(value: number | bigint | string): UnixNanos {
-  const text = String(value).trim();
-  if (!/^\d{1,15}$/.test(text)) {
-    throw new WinlayerError('USAGE', `SOURCE_DATE_EPOCH "${String(value)}" is not a whole number of seconds`, {
-      hint: 'give seconds since 1970-01-01 UTC, e.g. `--source-date-epoch 1700000000`',
+/**
+ * The last second `SOURCE_DATE_EPOCH` may name: 9999-12-31T23:59:59Z, the last one an image's `created` time
+ * (RFC 3339, four-digit year) can hold. One range for every use (time clamps, `created`, archive member times).
+ */
+export const MAX_SOURCE_DATE_EPOCH = 253_402_300_799;
+
+const EPOCH_RULE = `decimal digits only, seconds since 1970-01-01 UTC from 0 to ${MAX_SOURCE_DATE_EPOCH}`;
+
+/**
+ * Reads `SOURCE_DATE_EPOCH` text (the environment variable, or `--source-date-epoch`, named by `name` in messages):
+ * undefined or `''` means unset (undefined), otherwise decimal digits only (no sign, space or fraction; leading zeros
+ * allowed) up to {@link MAX_SOURCE_DATE_EPOCH}. The one parser: every command that honours the variable reads it
+ * here. Throws `USAGE` naming the variable and the rule.
+ */
+export function parseSourceDateEpoch(text: string | undefined, name = 'SOURCE_DATE_EPOCH'): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const seconds = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(seconds <= MAX_SOURCE_DATE_EPOCH)) {
+    throw new WinlayerError('USAGE', `${name} ${JSON.stringify(text)} is not a time: it must be ${EPOCH_RULE}`, {
+      hint: 'e.g. SOURCE_DATE_EPOCH=1700000000 (`git log -1 --format=%ct`), or set it empty to leave times alone',
     });
   }
-  return secondsToUnixNanos(BigInt(text));
+  return seconds;
+}
+
+/** Checks a `sourceDateEpoch` option (a whole number of seconds in range). Returns it; throws `USAGE`. */
+export function checkSourceDateEpoch(seconds: number): number {
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_SOURCE_DATE_EPOCH) {
+    throw new WinlayerError('USAGE', `sourceDateEpoch ${String(seconds)} is not a time: it must be ${EPOCH_RULE}`, {
+      hint: 'read SOURCE_DATE_EPOCH text with parseSourceDateEpoch, which gives such a number',
+    });
+  }
+  return seconds;
 }
 
 /** A disk modification time as a default Windows time: truncated to 100 ns, then clamped. */
@@ -92,22 +115,29 @@ export function policyTimes(
 /** What kind of object the default metadata is for. */
 export type PolicyKind = 'directory' | 'file' | { readonly symlinkToDirectory: boolean };
 
+// The four default attribute values, computed once: `defaultMetadata` runs for every default entry of a walk.
+const DIRECTORY_ATTRIBUTES = defaultAttributes('directory');
+const FILE_ATTRIBUTES = defaultAttributes('file');
+const FOLDER_LINK_ATTRIBUTES = defaultAttributes('symlink', { toDirectory: true });
+const FILE_LINK_ATTRIBUTES = defaultAttributes('symlink', { toDirectory: false });
+
 /**
- * The default metadata of an entry: attributes by kind (DIRECTORY; ARCHIVE; REPARSE_POINT, plus DIRECTORY for a
- * symlink to a folder), the preset or SDDL descriptor (folders get the folder one, files and symlinks the file one),
- * and the four times from `mtime`.
+ * The default metadata of an entry: attributes by kind (`defaultAttributes` in `windows/attributes.ts`: DIRECTORY,
+ * ARCHIVE, REPARSE_POINT|DIRECTORY for a symlink to a folder, REPARSE_POINT|ARCHIVE for a symlink to a file), the
+ * preset or SDDL descriptor (folders and folder links get the folder one, files and file links the file one), and the
+ * four times from `mtime`.
  */
 export function defaultMetadata(policy: MetadataPolicy, kind: PolicyKind, mtime: UnixNanos): WindowsMetadata {
   let attributes: number;
   let sd: Uint8Array | undefined;
   if (kind === 'directory') {
-    attributes = FILE_ATTRIBUTE.DIRECTORY;
+    attributes = DIRECTORY_ATTRIBUTES;
     sd = policy.dirSd;
   } else if (kind === 'file') {
-    attributes = FILE_ATTRIBUTE.ARCHIVE;
+    attributes = FILE_ATTRIBUTES;
     sd = policy.fileSd;
   } else {
-    attributes = FILE_ATTRIBUTE.REPARSE_POINT | (kind.symlinkToDirectory ? FILE_ATTRIBUTE.DIRECTORY : 0);
+    attributes = kind.symlinkToDirectory ? FOLDER_LINK_ATTRIBUTES : FILE_LINK_ATTRIBUTES;
     sd = kind.symlinkToDirectory ? policy.dirSd : policy.fileSd;
   }
   // Object literals without spreads: this runs for every default entry of a walk.

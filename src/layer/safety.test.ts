@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bufferBody, type LayerEntry } from '../entry.js';
-import { upcaseHash } from '../windows/index.js';
+import { upcaseHash } from '../windows/case.js';
 import { checkNameSyntax, ImportGuard, nameKey, trimName } from './safety.js';
 
 const win = { lastWriteTime: 0n };

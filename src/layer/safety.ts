@@ -18,7 +18,10 @@
  */
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { checkEntrySecurityDescriptor, upcase, windowsNameProblem } from '../windows/index.js';
+import { parentPath } from '../internal/tar.js';
+import { checkEntrySecurityDescriptor } from '../internal/windows.js';
+import { WHITEOUT_PREFIX } from '../tar/index.js';
+import { upcase, windowsNameProblem } from '../windows/index.js';
 import { type NameEntry, NameSet } from './name-set.js';
 
 /** What the guard knows about the layer kind: `auto` decides at the end (a `Hives/` entry or a whiteout ⇒ non-base). */
@@ -157,11 +160,6 @@ function unsafe(entry: string, rule: string, extra: { hint?: string } = {}): Win
   return new WinlayerError('LAYER_UNSAFE', rule, { entry, ...extra });
 }
 
-function parentOf(path: string): string | undefined {
-  const i = path.lastIndexOf('/');
-  return i < 0 ? undefined : path.slice(0, i);
-}
-
 /** True for `Files/...` and `UtilityVM/Files/...` (the trees hcsshim links and tombstones in). */
 export function inFileTree(path: string): boolean {
   return path.startsWith('Files/') || path.startsWith('UtilityVM/Files/');
@@ -294,7 +292,7 @@ export class ImportGuard {
         const target = entry.target;
         checkNameSyntax(target, label, 'whiteout target');
         const marker = path.slice(path.lastIndexOf('/') + 1);
-        if (!inFileTree(target) || target !== `${parentOf(path)}/${marker.slice('.wh.'.length)}`) {
+        if (!inFileTree(target) || target !== `${parentPath(path)}/${marker.slice(WHITEOUT_PREFIX.length)}`) {
           throw new WinlayerError(
             'LAYER_INVALID',
             'invalid tombstone: it must delete a name under Files/ or UtilityVM/Files/',
@@ -400,7 +398,7 @@ export class ImportGuard {
    */
   #checkParent(path: string, lastSlash: number, label: string, undeclaredOk: boolean): void {
     if (lastSlash < 0) return;
-    // `parentOf(path)`: the last parent again (compared in place, no copy), else a copy looked up.
+    // `parentPath(path)`: the last parent again (compared in place, no copy), else a copy looked up.
     const last = this.#lastParent;
     const again = last !== undefined && last.length === lastSlash && path.startsWith(last);
     const parent = again ? last : path.slice(0, lastSlash);
@@ -414,7 +412,7 @@ export class ImportGuard {
     }
     if (known === undefined && undeclaredOk) {
       // The nearest declared ancestor must still be a folder: no whiteout below a link or a file.
-      for (let up = parentOf(parent); up !== undefined; up = parentOf(up)) {
+      for (let up = parentPath(parent); up !== ''; up = parentPath(up)) {
         const k = this.#lookup(up);
         if (k === undefined) continue;
         if (k.kind !== 'directory') {

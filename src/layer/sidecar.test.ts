@@ -252,6 +252,14 @@ test('readSidecar: exact paths (case variants are different records); a duplicat
   assert.equal(sc.get('files/a'), undefined);
   assert.equal(sc.has('Files/b'), true);
   assert.deepEqual([...sc.paths()], ['Files', 'Files/a', 'Files/A', 'Files/b']);
+  assert.deepEqual(
+    [...sc.records()].map((r) => r.attributes),
+    [0, 1, 2, 3],
+  );
+  // matched as Windows matches names: the first record in file order
+  assert.equal(sc.getFolded('FILES/A')?.path, 'Files/a');
+  assert.equal(sc.getFolded('files/B')?.attributes, 3);
+  assert.equal(sc.getFolded('Files/c'), undefined);
   sc.close();
   writeFileSync(join(dir, '.winlayer', 'entries.ndjson'), `${[...lines, lines[2]].join('\n')}\n`);
   assert.throws(

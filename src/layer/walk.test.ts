@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers/tools.js';
-import type { LayerEntry } from '../entry.js';
+import type { EntryBody, LayerEntry } from '../entry.js';
 import { isWinlayerError } from '../errors.js';
-import { CHECKED_PATH, writeTar } from '../tar/write.js';
+import { pathWitness, TRUSTED_PATHS } from '../internal/trusted-paths.js';
+import { writeTar } from '../tar/index.js';
 import { SD_PRESETS, sddlToBytes } from '../windows/index.js';
-import { resolvePolicy } from './policy.js';
 import { type SidecarRecord, SidecarWriter } from './sidecar.js';
-import { type WalkLayerOptions, walkLayer, walkLayerSync, walkPlainFolderSync } from './walk.js';
+import { type WalkLayerOptions, type WalkLimits, walkLayer, walkLayerSync } from './walk.js';
 
 /** Creates files (content string), folders (trailing `/`) under `root`. */
 function tree(root: string, spec: Record<string, string>): void {
@@ -114,9 +114,9 @@ test('symlinks: REPARSE_POINT, DIRECTORY for folder targets, backslashes; absolu
     .filter((e) => e.kind === 'symlink')
     .map((e) => [e.path, e.kind === 'symlink' && e.linkTarget, e.win.attributes]);
   assert.deepEqual(links, [
-    ['Files/dangling', 'd\\missing', 0x400],
+    ['Files/dangling', 'd\\missing', 0x420],
     ['Files/todir', 'd', 0x410],
-    ['Files/tofile', 'd\\f.txt', 0x400],
+    ['Files/tofile', 'd\\f.txt', 0x420],
   ]);
 
   const abs = tempDir(t);
@@ -207,7 +207,7 @@ test('default policy: attributes by kind, SD presets and SDDL, times truncated t
     (e: unknown) => isWinlayerError(e, 'USAGE'),
   );
   assert.throws(
-    () => walkLayer(dir, { sourceDateEpoch: 'soon' }),
+    () => walkLayer(dir, { sourceDateEpoch: -1 }),
     (e: unknown) => isWinlayerError(e, 'USAGE'),
   );
   assert.throws(
@@ -216,7 +216,7 @@ test('default policy: attributes by kind, SD presets and SDDL, times truncated t
   );
 });
 
-test('bodies: exact bytes by readSync or iteration; stale after the walk moves on', async (t) => {
+test('bodies: exact bytes by read or iteration; stale after the walk moves on', async (t) => {
   const dir = tempDir(t);
   tree(dir, { 'Files/a': 'hello', 'Files/b': 'world!', 'Files/c': '' });
   const it = walkLayer(dir)[Symbol.asyncIterator]();
@@ -225,11 +225,11 @@ test('bodies: exact bytes by readSync or iteration; stale after the walk moves o
   assert.equal(a.kind, 'file');
   if (a.kind !== 'file') return;
   const buf = new Uint8Array(3);
-  assert.equal(a.body.readSync!(buf), 3);
+  assert.equal(a.body.read!(buf, 0, 3), 3);
   assert.equal(Buffer.from(buf).toString(), 'hel');
   const b = (await it.next()).value as LayerEntry;
   assert.throws(
-    () => a.body.readSync!(buf),
+    () => a.body.read!(buf, 0, 3),
     (e: unknown) => isWinlayerError(e, 'BODY_STALE'),
   );
   if (b.kind !== 'file') return assert.fail('expected a file');
@@ -409,25 +409,25 @@ test('imported symlinks come from their records (no host symlink); folders carry
 test('walkLayerSync is a generator: return() and errors end the walk and stale the body; done stays done', (t) => {
   const dir = tempDir(t);
   tree(dir, { 'Files/a': 'aaa', 'Files/b': 'bb', 'Files/c/': '' });
-  const walk = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
+  const walk = walkLayerSync(dir, { sidecar: null });
   assert.equal(walk[Symbol.iterator](), walk);
   assert.equal(walk.next().value?.path, 'Files');
   const a = walk.next().value!;
   assert.equal(a.path, 'Files/a');
   assert.deepEqual(walk.return(undefined), { value: undefined, done: true });
   assert.throws(
-    () => (a as { body: { readSync: (b: Uint8Array) => number } }).body.readSync(new Uint8Array(8)),
+    () => (a as { body: EntryBody }).body.read!(new Uint8Array(8), 0, 8),
     (e) => isWinlayerError(e) && e.code === 'BODY_STALE',
   );
   assert.deepEqual(walk.next(), { value: undefined, done: true });
 
   // All of it, then done for good.
-  const all = [...walkLayerSync(dir, resolvePolicy(), { sidecar: null })].map(shape);
+  const all = [...walkLayerSync(dir, { sidecar: null })].map(shape);
   assert.deepEqual(all, ['directory Files', 'file Files/a', 'file Files/b', 'directory Files/c']);
 
   // An error ends it: the next call is done.
   writeFileSync(join(dir, 'Files', 'bad:name'), '');
-  const failing = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
+  const failing = walkLayerSync(dir, { sidecar: null });
   // The invalid name is left out, the rest walked, and the error comes at the end (with any others found).
   assert.deepEqual(
     [failing.next(), failing.next(), failing.next(), failing.next()].map((r) => r.value?.path),
@@ -443,7 +443,8 @@ test('walkLayerSync is a generator: return() and errors end the walk and stale t
 test('the tar writer skips its path check only for entries the walk built, unchanged', async (t) => {
   const dir = tempDir(t);
   tree(dir, { 'Files/a': 'aaa', 'Files/b/': '' });
-  const walk = walkLayerSync(dir, resolvePolicy(), { sidecar: null });
+  const walk = walkLayerSync(dir, { sidecar: null });
+  assert.ok(pathWitness(walk) !== undefined, 'the walk vouches for its paths');
   // A source that hands on the walk's entries and its witness, but changes a path on the way: still checked.
   const tampered = {
     [Symbol.iterator]() {
@@ -454,8 +455,7 @@ test('the tar writer skips its path check only for entries the walk built, uncha
       if (r.done !== true && r.value.path === 'Files/a') (r.value as { path: string }).path = 'Files/../a';
       return r;
     },
-    [CHECKED_PATH]: (e: LayerEntry) =>
-      (walk as unknown as Record<symbol, (x: LayerEntry) => boolean>)[CHECKED_PATH]!(e),
+    [TRUSTED_PATHS]: pathWitness(walk),
   };
   await assert.rejects(
     writeTar(tampered as Iterable<LayerEntry>, new PassThrough().resume()),
@@ -463,14 +463,14 @@ test('the tar writer skips its path check only for entries the walk built, uncha
   );
   // The walk itself writes.
   const out = new PassThrough().resume();
-  const summary = await writeTar(walkLayerSync(dir, resolvePolicy(), { sidecar: null }), out);
+  const summary = await writeTar(walkLayerSync(dir, { sidecar: null }), out);
   assert.equal(summary.entries, 3);
 });
 
 /** The walk of `dir` as entry shapes and metadata, with the given internal limits. */
-function walkWith(dir: string, limits: Parameters<typeof walkLayerSync>[3]): string[] {
+function walkWith(dir: string, limits: WalkLimits): string[] {
   const out: string[] = [];
-  for (const e of walkLayerSync(dir, resolvePolicy({}), {}, limits)) {
+  for (const e of walkLayerSync(dir, { limits })) {
     out.push(`${shape(e)} ${e.win.lastWriteTime} ${e.win.attributes ?? ''}`);
   }
   return out;
@@ -499,7 +499,7 @@ test('large folders: packed names and a spilled sidecar index give the same walk
   assert.ok(unbounded.every((l) => !l.startsWith('file') || l.endsWith(' 33')));
 
   tree(dir, { 'Files/big/N7': '' });
-  const collision = (limits: Parameters<typeof walkLayerSync>[3]) => () => walkWith(dir, limits);
+  const collision = (limits: WalkLimits) => () => walkWith(dir, limits);
   const message = (() => {
     try {
       collision({})();
@@ -605,7 +605,7 @@ test('every name Windows cannot hold is reported in one error (20 listed, then a
   const walked: string[] = [];
   const plainMessage = (() => {
     try {
-      for (const e of walkPlainFolderSync(join(dir, 'Files'), resolvePolicy())) walked.push(e.path);
+      for (const e of walkLayerSync(join(dir, 'Files'), { plain: { whiteouts: 'refuse' } })) walked.push(e.path);
       return '';
     } catch (e) {
       return (e as Error).message;

@@ -4,7 +4,7 @@
  * (`docs/layer-folder.md`).
  *
  * Synchronous fs calls throughout: a sync walk + read is several times faster than `fs/promises` for trees of small
- * files, and the consumer (the tar writer) pulls bodies with `readSync` too. Memory is flat: the walk holds the sorted
+ * files, and the consumer (the tar writer) pulls bodies synchronously too (`EntryBody.read`). Memory is flat: the walk holds the sorted
  * names of the folders on the current path (packed in one buffer for a large folder), the (device, inode) → first path map of multiply-linked files, and the
  * sidecar index; never file data beyond one read buffer.
  */
@@ -20,17 +20,13 @@ import {
 import { join, posix, sep } from 'node:path';
 import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { CHECKED_PATH } from '../tar/write.js';
+import { TRUSTED_PATHS } from '../internal/trusted-paths.js';
+import { EventLoopTurns } from '../internal/turns.js';
+import { certainlyValidName, NameIndex } from '../internal/windows.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../tar/index.js';
 import { escapeControls } from '../terminal-text.js';
 import { upcaseHash } from '../windows/case.js';
-import {
-  compareUtf8,
-  equalUpcase,
-  MAX_COMPONENT_LENGTH,
-  NameIndex,
-  reservedDeviceName,
-  windowsNameProblem,
-} from '../windows/index.js';
+import { compareUtf8, equalUpcase, MAX_PATH_LENGTH, windowsNameProblem } from '../windows/index.js';
 import { HashSlots } from './hash-slots.js';
 import { HostFileBody } from './host-file-body.js';
 import { defaultMetadata, type MetadataPolicy, type PolicyOptions, policyTimes, resolvePolicy } from './policy.js';
@@ -42,6 +38,7 @@ import {
   type SidecarIndexLimits,
   type SidecarRecord,
 } from './sidecar.js';
+import { micros } from './times.js';
 
 /** Options of {@link walkLayer}. */
 export interface WalkLayerOptions extends PolicyOptions {
@@ -55,14 +52,14 @@ export interface WalkLayerOptions extends PolicyOptions {
   readonly onSkip?: (path: string, reason: string) => void;
 }
 
-const MAX_PATH_UNITS = 32767;
-
 /**
  * Walks a layer folder and yields its entries in canonical order: base layers `Files`, `Files/**`, then (only when
  * `UtilityVM/Files` exists) `UtilityVM`, `UtilityVM/Files`, `UtilityVM/Files/**`; non-base layers also `Hives`,
  * `Hives/*` and the sidecar's whiteouts (right after their folder's entry). Parents before children, siblings in UTF-8
- * byte order. Streams: nothing is read until iteration starts, bodies are read on demand (`readSync` or async
- * iteration) and become stale when the consumer moves on.
+ * byte order. Streams: nothing is read until iteration starts, bodies are read on demand and become stale when the
+ * consumer moves on. The walk itself is synchronous ({@link walkLayerSync}); this form gives the event loop a turn
+ * (`setImmediate`) at least every 20 ms, so SIGINT/SIGTERM handlers (which remove temporary outputs) and timers run
+ * during a long walk.
  *
  * Options are checked when called (`USAGE`, `SDDL_INVALID`). While iterating it throws `NOT_FOUND` /
  * `SOURCE_UNREADABLE` (no folder, or a file), `LAYER_INVALID` (no `Files/`, whiteouts in a base layer, content the
@@ -71,52 +68,54 @@ const MAX_PATH_UNITS = 32767;
  * collisions are left out while the walk goes on; at its end one `NAME_INVALID` / `NAME_COLLISION` lists them all.
  */
 export function walkLayer(layerDir: string, opts: WalkLayerOptions = {}): AsyncIterable<LayerEntry> {
-  const policy = resolvePolicy(opts);
-  if (opts.symlinks !== undefined && opts.symlinks !== 'error' && opts.symlinks !== 'skip') {
-    throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
-  }
-  return walkLayerAsync(layerDir, policy, opts);
-}
-
-/** Names with this prefix are whiteouts (tombstones) in a layer tar. */
-const WHITEOUT_PREFIX = '.wh.';
-
-/** How long the walk may keep the event loop busy before it lets timers and signal handlers run. */
-const YIELD_EVERY_NS = 20_000_000n;
-
-/**
- * {@link walkLayerSync} as an async iterable that gives the event loop a turn (`setImmediate`) at least every 20 ms,
- * so that SIGINT/SIGTERM handlers (which remove temporary outputs) and timers run during a long walk. With a checked
- * `policy`; see {@link walkLayer}.
- */
-export function walkLayerAsync(
-  layerDir: string,
-  policy: MetadataPolicy,
-  opts: WalkLayerOptions = {},
-): AsyncIterable<LayerEntry> {
+  const checked: WalkSyncOptions = { ...opts, policy: checkedPolicy(opts) };
   return {
     async *[Symbol.asyncIterator]() {
-      let last = process.hrtime.bigint();
-      for (const e of walkLayerSync(layerDir, policy, opts)) {
+      const turns = new EventLoopTurns();
+      for (const e of walkLayerSync(layerDir, checked)) {
         yield e;
-        const now = process.hrtime.bigint();
-        if (now - last >= YIELD_EVERY_NS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          last = process.hrtime.bigint();
-        }
+        if (turns.due()) await turns.take();
       }
     },
   };
 }
 
-/** The synchronous walk behind {@link walkLayer}, for sinks that run synchronously. Same order and errors. */
-export function walkLayerSync(
-  layerDir: string,
-  policy: MetadataPolicy,
-  opts: WalkLayerOptions = {},
-  limits: WalkLimits = {},
-): Generator<LayerEntry, void, undefined> {
-  return new Walker(layerDir, policy, opts, { kind: 'layer' }, limits);
+/**
+ * Options of {@link walkLayerSync}: those of {@link walkLayer}, plus what winlayer's own modules pass (not part of
+ * the package's API: `src/internal/layer.ts` exports this form).
+ */
+export interface WalkSyncOptions extends WalkLayerOptions {
+  /** A policy already resolved (`resolvePolicy`); the policy options (`sd`, `dirSd`, …) are then not read. */
+  readonly policy?: MetadataPolicy;
+  /**
+   * Walk a plain folder (what becomes `C:\`) as the `Files/` tree of a layer, with the default metadata policy and no
+   * sidecar: `Files`, then everything below. `.wh.NAME` marker files become whiteouts (`entries`, a layer on top of
+   * another) or are refused with `LAYER_INVALID` (`refuse`, a base layer).
+   */
+  readonly plain?: { readonly whiteouts: 'entries' | 'refuse' };
+  /** Limits of the walk's memory (tests make them small to take the bounded paths). */
+  readonly limits?: WalkLimits;
+}
+
+/**
+ * The walk behind {@link walkLayer} as a synchronous generator, for sinks that run synchronously (the tar writer's
+ * hot path): same order, options check (when called) and errors; `return()` ends the walk and stales the body.
+ */
+export function walkLayerSync(layerDir: string, opts: WalkSyncOptions = {}): Generator<LayerEntry, void, undefined> {
+  const policy = checkedPolicy(opts);
+  if (opts.plain !== undefined) {
+    const whiteouts = opts.plain.whiteouts;
+    return new Walker(layerDir, policy, { ...opts, sidecar: null }, { kind: 'plain', whiteouts }, opts.limits ?? {});
+  }
+  return new Walker(layerDir, policy, opts, { kind: 'layer' }, opts.limits ?? {});
+}
+
+/** Checks the options (`USAGE`, `SDDL_INVALID`) and returns the policy they give. */
+function checkedPolicy(opts: WalkSyncOptions): MetadataPolicy {
+  if (opts.symlinks !== undefined && opts.symlinks !== 'error' && opts.symlinks !== 'skip') {
+    throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
+  }
+  return opts.policy ?? resolvePolicy(opts);
 }
 
 /** Internal limits of the walk's memory (tests make them small to take the bounded paths). */
@@ -148,33 +147,6 @@ export function symlinkTargetProblem(path: string, target: string): string | und
   return undefined;
 }
 
-/** Options of {@link walkPlainFolderSync}. */
-export interface WalkPlainOptions {
-  readonly symlinks?: 'error' | 'skip';
-  readonly onSkip?: (path: string, reason: string) => void;
-  /** `.wh.NAME` marker files: whiteout entries (a layer on top of another), or refused (default: a base layer). */
-  readonly whiteouts?: 'entries' | 'refuse';
-}
-
-/**
- * Walks a plain folder (what becomes `C:\`) as the `Files/` tree of a layer, with the same rules, order and bodies as
- * {@link walkLayerSync} and the default metadata policy: `Files`, then everything below, parents first, siblings in
- * UTF-8 byte order; `.wh.NAME` files become whiteouts or are refused (`whiteouts`). The folder is only read. Throws
- * `NOT_FOUND`, `LAYER_INVALID` (refused markers), and the walk's errors, while iterating.
- */
-export function walkPlainFolderSync(
-  root: string,
-  policy: MetadataPolicy,
-  opts: WalkPlainOptions = {},
-): Generator<LayerEntry, void, undefined> {
-  const walkOpts: WalkLayerOptions = {
-    sidecar: null,
-    ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
-    ...(opts.onSkip === undefined ? {} : { onSkip: opts.onSkip }),
-  };
-  return new Walker(root, policy, walkOpts, { kind: 'plain', whiteouts: opts.whiteouts ?? 'refuse' });
-}
-
 /** One folder being listed: its layer path, host path and sorted children (listed when the walk first gets there). */
 interface Frame {
   readonly path: string;
@@ -192,8 +164,6 @@ interface Meta {
   readonly record?: SidecarRecord;
 }
 
-const micros = (ns: bigint): bigint => (ns < 0n ? (ns - 999n) / 1000n : ns / 1000n);
-
 /** Largest file size the walk accepts (a JavaScript number holds it exactly). */
 const MAX_SIZE = BigInt(Number.MAX_SAFE_INTEGER);
 /** `lstat` with nanosecond times; one options object for every call. */
@@ -202,31 +172,6 @@ const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fsConstants;
 /** What `run` yields after pushing a tree's root folder: the walk goes on with the folder stack. */
 const DESCEND = Symbol('descend');
 const DONE: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
-
-/** ASCII characters a Windows name cannot hold: controls and `< > : " | ? * \\ /`. */
-const NAME_FORBIDDEN = (() => {
-  const t = new Uint8Array(128);
-  for (let c = 0; c < 0x20; c++) t[c] = 1;
-  for (const ch of '<>:"|?*\\/') t[ch.charCodeAt(0)] = 1;
-  return t;
-})();
-
-/**
- * True for a name that is certainly valid on Windows ({@link windowsNameProblem} would find nothing) and holds no
- * UTF-16 unit from U+D800 up (so `<` orders it as UTF-8 does); false sends it to the full check. One pass, no
- * regular expression: most names of a walk.
- */
-function plainValidName(name: string): boolean {
-  const n = name.length;
-  if (n === 0 || n > MAX_COMPONENT_LENGTH) return false;
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 0xd800 || (c < 0x80 && NAME_FORBIDDEN[c] === 1)) return false;
-  }
-  const last = name.charCodeAt(n - 1);
-  if (last === 0x2e || last === 0x20) return false;
-  return reservedDeviceName(name) === undefined;
-}
 
 /** True when a name holds a UTF-16 unit from U+D800 up (where `<` and UTF-8 order may differ). */
 function hasHighUnit(name: string): boolean {
@@ -297,7 +242,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   #nameProblemCount = 0;
   /** The name problems of the folder being read (one array for the walk: no allocation per folder). */
   readonly #folderNameProblems: NameProblem[] = [];
-  /** The last entry built from checked names (and its path as built), for {@link CHECKED_PATH}. */
+  /** The last entry built from checked names (and its path as built), for {@link TRUSTED_PATHS}. */
   #checked: LayerEntry | undefined;
   #checkedPath = '';
 
@@ -336,7 +281,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
    * For the tar writer: true when `e` is the entry just handed out and was built from names `#list` checked (a path
    * of non-empty Windows names, none `.` or `..`, no NUL), with its path as built: the writer need not check it.
    */
-  [CHECKED_PATH](e: LayerEntry): boolean {
+  [TRUSTED_PATHS](e: LayerEntry): boolean {
     return e === this.#checked && e.path === this.#checkedPath;
   }
 
@@ -622,7 +567,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
     });
   }
 
-  /** Marks `e` (built from checked names) for {@link CHECKED_PATH}. */
+  /** Marks `e` (built from checked names) for {@link TRUSTED_PATHS}. */
   #vouch(e: LayerEntry): LayerEntry {
     this.#checked = e;
     this.#checkedPath = e.path;
@@ -690,7 +635,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         bad.push(this.#nameProblem('NAME_INVALID', path, host, name, why, why, WHITEOUT_NAME_HINT));
         continue;
       }
-      if (!plainValidName(name)) {
+      if (!certainlyValidName(name)) {
         const problem = windowsNameProblem(name);
         if (problem !== undefined) {
           const why = escapeControls(problem);
@@ -709,8 +654,8 @@ class Walker implements Generator<LayerEntry, void, undefined> {
         bad.push(this.#nameProblem('NAME_COLLISION', path, host, a!, rule, why, COLLISION_HINT, 'folder'));
         continue;
       }
-      if (path.length + 1 + name.length > MAX_PATH_UNITS) {
-        const rule = `the path is longer than ${MAX_PATH_UNITS} UTF-16 units`;
+      if (path.length + 1 + name.length > MAX_PATH_LENGTH) {
+        const rule = `the path is longer than ${MAX_PATH_LENGTH} UTF-16 units`;
         bad.push(this.#nameProblem('NAME_INVALID', path, host, name, rule, rule, INVALID_NAME_HINT));
       }
     }
@@ -774,9 +719,9 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   /** A `.wh.NAME` marker file of a plain folder, as in a Linux layer tar: a whiteout entry, or refused. */
   #marker(dir: string, name: string, host: string, whiteouts: 'entries' | 'refuse'): LayerEntry {
     const path = `${dir}/${name}`;
-    const opaque = name === '.wh..wh..opq';
+    const opaque = name === OPAQUE_WHITEOUT;
     if (whiteouts === 'refuse' || opaque) {
-      const what = opaque ? 'an opaque whiteout (.wh..wh..opq)' : `a whiteout (${name})`;
+      const what = opaque ? `an opaque whiteout (${OPAQUE_WHITEOUT})` : `a whiteout (${name})`;
       throw new WinlayerError(
         'LAYER_INVALID',
         `${what} cannot go into ${whiteouts === 'entries' ? 'a Windows layer' : 'a base layer'}`,

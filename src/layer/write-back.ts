@@ -3,18 +3,16 @@
  * the filesystem that holds the new folder) now and then, so that the disk writes the first gigabytes while the rest
  * is extracted, and the one sync the import owes at the end finds little left. Linux keeps up to 10% of RAM dirty
  * before it starts writing back on its own: on a machine with a few GB free, an import of 2 GB would otherwise reach
- * its final sync with all 2 GB still to write. Measured on the 2-core VM of `docs/benchmarks.md` (servercore-like
- * layer, 2 GB, the CLI with its final sync, three rounds in turns): 3.34–3.56 s with it, 3.72–3.98 s without, `tar -xf`
- * 3.58–4.08 s (with the first sync at 256 MiB; see {@link EVERY} for the smaller layer).
+ * its final sync with all 2 GB still to write. How much it saves, measured: `docs/benchmarks.md`, "Moved from code
+ * comments".
  *
  * Only ever one at a time, never waited for: it is an optimisation, and the final sync still decides durability.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 
 /**
- * Bytes written between two early syncs, and before the first. An import smaller than this pays only its final sync.
- * The first sync used to wait for 256 MiB; starting at 128 MiB took the nanoserver-like layer (268 MB, one early sync)
- * from 0.74–0.86 s to 0.69–0.73 s and left the servercore-like one within its noise (four and three rounds in turns).
+ * Bytes written between two early syncs, and before the first. An import smaller than this pays only its final sync;
+ * why 128 MiB rather than 256: `docs/benchmarks.md`, "Moved from code comments".
  */
 export const EVERY = 128 * 1024 * 1024;
 

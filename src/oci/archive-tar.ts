@@ -7,6 +7,17 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { WinlayerError } from '../errors.js';
+import {
+  BLOCK_SIZE,
+  decodeHeader,
+  decodePax,
+  headerChecksum,
+  isZeroBlock,
+  MAX_OCTAL_SIZE,
+  putOctal,
+  type TarHeader,
+  USTAR,
+} from '../internal/tar.js';
 
 /** One member of an indexed tar: its name, typeflag, and where its data sits in the file. */
 export interface ArchiveMember {
@@ -17,57 +28,45 @@ export interface ArchiveMember {
   readonly size: number;
 }
 
-const BLOCK = 512;
+/** Largest extended header (PAX `x`/`g`, GNU long name) the index reads. */
+const MAX_EXTENDED = 1 << 20;
 
-function field(h: Buffer, at: number, len: number): string {
-  const end = h.indexOf(0, at);
-  return h.toString('utf8', at, end < 0 || end > at + len ? at + len : end);
-}
-
-function octal(h: Buffer, at: number, len: number, path: string, offset: number): number {
-  if ((h[at]! & 0x80) !== 0) {
-    let v = 0;
-    for (let i = at + 1; i < at + len; i++) v = v * 256 + h[i]!;
-    return v;
+/** `decodeHeader` of the block at `offset` of the file `path`; its errors name the file. */
+function headerAt(block: Uint8Array, offset: number, path: string): TarHeader {
+  try {
+    return decodeHeader(block, offset);
+  } catch (e) {
+    if (!(e instanceof WinlayerError)) throw e;
+    throw new WinlayerError(e.code, e.rule, { path, entry: e.entry, offset: e.offset, hint: e.hint, cause: e });
   }
-  const s = field(h, at, len).trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s))
-    throw new WinlayerError('TAR_HEADER', `bad octal field ${JSON.stringify(s)}`, { path, offset });
-  return Number.parseInt(s, 8);
-}
-
-function checksumOk(h: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === octal(h, 148, 8, '', 0);
 }
 
 /**
- * Lists the members of an uncompressed tar file by reading its headers only. `stop` may end the scan early (for
- * sniffing). Throws `TAR_HEADER` / `TAR_CHECKSUM` / `TAR_TRUNCATED` on a malformed archive.
+ * Lists the members of an uncompressed tar file by reading its headers only (the tar codec's `decodeHeader` and
+ * `decodePax`). `stop` may end the scan early (for sniffing). Throws `TAR_HEADER` / `TAR_CHECKSUM` / `TAR_PAX` /
+ * `TAR_TRUNCATED` / `TAR_TOO_LARGE` on a malformed archive.
  */
 export function indexTar(path: string, stop?: (m: ArchiveMember) => boolean): ArchiveMember[] {
   const fd = openSync(path, 'r');
   const out: ArchiveMember[] = [];
   try {
-    const h = Buffer.alloc(BLOCK);
+    const h = Buffer.alloc(BLOCK_SIZE);
     let pos = 0;
     let longName: string | undefined;
     let paxPath: string | undefined;
     let paxSize: number | undefined;
     for (let guard = 0; guard < 100_000_000; guard++) {
-      const n = readSync(fd, h, 0, BLOCK, pos);
+      const n = readSync(fd, h, 0, BLOCK_SIZE, pos);
       if (n === 0) break;
-      if (n < BLOCK)
+      if (n < BLOCK_SIZE)
         throw new WinlayerError('TAR_TRUNCATED', 'the archive ends inside a header', { path, offset: pos });
-      if (h.every((b) => b === 0)) break;
-      if (!checksumOk(h)) throw new WinlayerError('TAR_CHECKSUM', 'header checksum mismatch', { path, offset: pos });
-      const type = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
-      const size = paxSize ?? octal(h, 124, 12, path, pos);
-      const dataAt = pos + BLOCK;
+      if (isZeroBlock(h)) break;
+      const header = headerAt(h, pos, path);
+      const type = header.typeflag === '\0' ? '0' : header.typeflag;
+      const size = paxSize ?? header.size;
+      const dataAt = pos + BLOCK_SIZE;
       if (type === 'L' || type === 'x' || type === 'g') {
-        if (size > 1 << 20)
+        if (size > MAX_EXTENDED)
           throw new WinlayerError('TAR_TOO_LARGE', 'extended header over 1 MiB', { path, offset: pos });
         const body = Buffer.alloc(size);
         if (readSync(fd, body, 0, size, dataAt) !== size) {
@@ -75,15 +74,13 @@ export function indexTar(path: string, stop?: (m: ArchiveMember) => boolean): Ar
         }
         if (type === 'L') longName = body.toString('utf8').replace(/\0+$/, '');
         if (type === 'x') {
-          for (const rec of parsePax(body)) {
-            if (rec[0] === 'path') paxPath = rec[1];
-            if (rec[0] === 'size') paxSize = Number(rec[1]);
+          for (const r of decodePax(body, { entry: header.name, offset: dataAt })) {
+            if (r.key === 'path') paxPath = r.value;
+            if (r.key === 'size') paxSize = Number(r.value);
           }
         }
       } else {
-        const prefix = field(h, 345, 155);
-        const base = field(h, 0, 100);
-        const name = paxPath ?? longName ?? (prefix === '' ? base : `${prefix}/${base}`);
+        const name = paxPath ?? longName ?? header.name;
         const m: ArchiveMember = { name: name.replace(/^\.\//, ''), type, offset: dataAt, size };
         out.push(m);
         longName = undefined;
@@ -91,7 +88,7 @@ export function indexTar(path: string, stop?: (m: ArchiveMember) => boolean): Ar
         paxSize = undefined;
         if (stop?.(m) === true) break;
       }
-      pos = dataAt + Math.ceil(size / BLOCK) * BLOCK;
+      pos = dataAt + Math.ceil(size / BLOCK_SIZE) * BLOCK_SIZE;
     }
   } finally {
     closeSync(fd);
@@ -99,57 +96,45 @@ export function indexTar(path: string, stop?: (m: ArchiveMember) => boolean): Ar
   return out;
 }
 
-function parsePax(body: Buffer): [string, string][] {
-  const out: [string, string][] = [];
-  let i = 0;
-  while (i < body.length && body[i] !== 0) {
-    const sp = body.indexOf(0x20, i);
-    const len = Number(body.toString('ascii', i, sp));
-    if (sp < 0 || !Number.isInteger(len) || len <= 0 || i + len > body.length) break;
-    const rec = body.toString('utf8', sp + 1, i + len - 1);
-    const eq = rec.indexOf('=');
-    if (eq > 0) out.push([rec.slice(0, eq), rec.slice(eq + 1)]);
-    i += len;
+/**
+ * A ustar header for a regular file or folder: the name as UTF-8, mode 0644/0755, owner 0, the given mtime (seconds),
+ * no user or group names and no device numbers; a size over 8 GiB − 1 in GNU base-256 (a docker archive has no PAX).
+ */
+export function ustarHeader(name: string, size: number, kind: 'file' | 'dir', mtime: number): Buffer {
+  const h = Buffer.alloc(BLOCK_SIZE);
+  if (Buffer.byteLength(name) > USTAR.name.len) {
+    throw new WinlayerError('INTERNAL', `archive member name too long: ${name}`);
   }
-  return out;
+  h.write(name, USTAR.name.at, USTAR.name.len, 'utf8');
+  putOctal(h, 'mode', kind === 'dir' ? 0o755 : 0o644);
+  putOctal(h, 'uid', 0);
+  putOctal(h, 'gid', 0);
+  if (size > MAX_OCTAL_SIZE) putBase256(h, USTAR.size, size);
+  else putOctal(h, 'size', size);
+  putOctal(h, 'mtime', mtime);
+  h.write(kind === 'dir' ? '5' : '0', USTAR.typeflag.at, USTAR.typeflag.len, 'ascii');
+  h.write('ustar\0', USTAR.magic.at, USTAR.magic.len, 'ascii');
+  h.write('00', USTAR.version.at, USTAR.version.len, 'ascii');
+  // Six octal digits, NUL, space (as GNU tar and Go write it).
+  const sum = headerChecksum(h).unsigned;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, USTAR.chksum.at, USTAR.chksum.len, 'ascii');
+  return h;
 }
 
-/** A ustar header for a regular file or folder: mode 0644/0755, owner 0, the given mtime (seconds). */
-export function ustarHeader(name: string, size: number, kind: 'file' | 'dir', mtime: number): Buffer {
-  const h = Buffer.alloc(BLOCK);
-  if (Buffer.byteLength(name) > 100) throw new WinlayerError('INTERNAL', `archive member name too long: ${name}`);
-  h.write(name, 0, 100, 'utf8');
-  const put = (at: number, len: number, v: number): void => {
-    h.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, len, 'ascii');
-  };
-  put(100, 8, kind === 'dir' ? 0o755 : 0o644);
-  put(108, 8, 0);
-  put(116, 8, 0);
-  if (size >= 8 ** 11) {
-    h[124] = 0x80;
-    let v = BigInt(size);
-    for (let i = 135; i > 124; i--) {
-      h[i] = Number(v & 0xffn);
-      v >>= 8n;
-    }
-  } else {
-    put(124, 12, size);
+/** GNU base-256: the marker byte 0x80, then the value big-endian in the rest of the field. */
+function putBase256(h: Buffer, field: { readonly at: number; readonly len: number }, value: number): void {
+  h[field.at] = 0x80;
+  let v = BigInt(value);
+  for (let i = field.at + field.len - 1; i > field.at; i--) {
+    h[i] = Number(v & 0xffn);
+    v >>= 8n;
   }
-  put(136, 12, mtime);
-  h[156] = (kind === 'dir' ? '5' : '0').charCodeAt(0);
-  h.write('ustar\0', 257, 6, 'ascii');
-  h.write('00', 263, 2, 'ascii');
-  h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  return h;
 }
 
 /** Zero bytes that pad `size` bytes of data to a whole block. */
 export function padding(size: number): Buffer {
-  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+  return Buffer.alloc((BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE);
 }
 
 /** The two zero blocks that end an archive. */
-export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_SIZE);

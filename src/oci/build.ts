@@ -9,21 +9,22 @@ import { join, resolve, sep } from 'node:path';
 import type { AtomicTarget } from '../atomic.js';
 import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { type PolicyOptions, resolvePolicy, walkLayer } from '../layer/index.js';
+import {
+  asWindowsLayer,
+  hostSpelling,
+  type PlainOptions,
+  plainFolderLayer,
+  resolvePolicy,
+  walkPlainFolder,
+  withBaseHives,
+} from '../internal/layer.js';
+import { type PolicyOptions, walkLayer } from '../layer/index.js';
 import { readTar, type TarSummary, writeTarFile } from '../tar/index.js';
 import { type BuiltLayer, checkDestination, stagingFolder, type WriteImageResult, writeBuiltImage } from './copy.js';
 import { type ImageHandle, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
 import { formatPlatform, parsePlatform } from './platform.js';
 import type { Registries } from './registry/remote.js';
-import {
-  hostSpelling,
-  type PlainOptions,
-  plainFolderLayer,
-  walkPlainFolder,
-  windowsizeEntries,
-  withBaseHives,
-} from './rootfs.js';
 import { type Destination, parseDestination } from './source.js';
 import {
   buildManifest,
@@ -62,8 +63,6 @@ export interface BuildImageOptions extends PolicyOptions {
   readonly force?: boolean;
   /** Needed when the base or the destination is a registry. */
   readonly registries?: Registries;
-  /** For SOURCE_DATE_EPOCH (`created`); default process.env. */
-  readonly env?: NodeJS.ProcessEnv;
   /** Called for each symlink left out under `symlinks: 'skip'`. */
   readonly onSkip?: (path: string, reason: string) => void;
 }
@@ -150,12 +149,6 @@ function runtimeConfig(r: RuntimeSettings | undefined): ContainerConfig | undefi
   return Object.keys(c).length === 0 ? undefined : (c as ContainerConfig);
 }
 
-function epochOf(env: NodeJS.ProcessEnv, opts: PolicyOptions): PolicyOptions {
-  if (opts.sourceDateEpoch !== undefined) return opts;
-  const s = env.SOURCE_DATE_EPOCH;
-  return s === undefined || s === '' ? opts : { ...opts, sourceDateEpoch: s };
-}
-
 /** A handle over new blobs (staging), in-memory config/manifest, and the base's layers. */
 function assemble(
   name: string,
@@ -192,8 +185,7 @@ export async function createImage(
   opts: CreateImageOptions = {},
 ): Promise<BuildResult> {
   const d = typeof dest === 'string' ? parseDestination(dest) : dest;
-  const env = opts.env ?? process.env;
-  const policy = resolvePolicy(epochOf(env, opts));
+  const policy = resolvePolicy(opts);
   const platform =
     typeof opts.platform === 'string'
       ? parsePlatform(opts.platform)
@@ -221,10 +213,14 @@ export async function createImage(
     const hivesAdded: string[] = [];
     const compression = opts.compression ?? 'gzip';
     const layer = await staging.writeLayer(
-      withBaseHives(walkPlainFolder(rootfs, plain), policy, hostSpelling(rootfs), hivesAdded),
+      withBaseHives(walkPlainFolder(rootfs, plain), {
+        policy,
+        spelling: hostSpelling(rootfs),
+        onHiveAdded: (p) => hivesAdded.push(p),
+      }),
       compression,
     );
-    const created = createdTime(env);
+    const created = createdTime(opts.sourceDateEpoch);
     const runtime = runtimeConfig(opts.runtime);
     const config: ImageConfig = {
       architecture: platform.architecture,
@@ -238,7 +234,7 @@ export async function createImage(
     };
     const newLayer: Descriptor = { mediaType: ociLayerType(compression), digest: layer.digest, size: layer.size };
     const h = assemble(`image from ${rootfs}`, staging, undefined, [], newLayer, config);
-    return { ...(await writeBuiltImage(h, d, opts, env, layer)), hivesAdded, skipped };
+    return { ...(await writeBuiltImage(h, d, opts, layer)), hivesAdded, skipped };
   } finally {
     staging.dispose();
   }
@@ -288,7 +284,7 @@ async function appendEntries(
   const windows = forced === 'layer' || /^(Files|Hives|UtilityVM)(\/|$)/.test(head);
   return windows
     ? { entries: rest, kind: 'Windows layer tar' }
-    : { entries: windowsizeEntries(rest, plain), kind: 'Linux tar' };
+    : { entries: asWindowsLayer(rest, plain), kind: 'Linux tar' };
 }
 
 /**
@@ -305,9 +301,7 @@ export async function appendImage(
   opts: AppendImageOptions = {},
 ): Promise<BuildResult> {
   const d = typeof dest === 'string' ? parseDestination(dest) : dest;
-  const env = opts.env ?? process.env;
-  const policyOptions = epochOf(env, opts);
-  const policy = resolvePolicy(policyOptions);
+  const policy = resolvePolicy(opts);
   checkDestination(d, opts);
   const img = await resolveImage(base, opts.platform);
   const folder = layerSource.replace(/^(dir|layer):/, '');
@@ -316,11 +310,11 @@ export async function appendImage(
   try {
     const skipped: { path: string; reason: string }[] = [];
     const plain = plainOptions(policy, opts, skipped);
-    const src = await appendEntries(layerSource, plain, policyOptions);
+    const src = await appendEntries(layerSource, plain, opts);
     const entries = src.entries;
     const compression = opts.compression ?? 'gzip';
     const layer = await staging.writeLayer(entries, compression);
-    const created = createdTime(env);
+    const created = createdTime(opts.sourceDateEpoch);
     const history: HistoryEntry[] = [
       ...(img.config.history ?? []),
       { created, created_by: opts.createdBy ?? `winlayer image append (${src.kind})` },
@@ -348,7 +342,7 @@ export async function appendImage(
       config,
       annotations,
     );
-    return { ...(await writeBuiltImage(h, d, opts, env, layer)), skipped };
+    return { ...(await writeBuiltImage(h, d, opts, layer)), skipped };
   } finally {
     staging.dispose();
   }

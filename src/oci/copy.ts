@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AtomicTarget } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
+import { checkSourceDateEpoch } from '../internal/layer.js';
 import { writeDockerArchive } from './docker-archive.js';
 import { mapLimit } from './files.js';
 import { type ImageHandle, isIndex, type ResolvedImage, reachableBlobs, resolveImage } from './image.js';
@@ -30,7 +31,11 @@ export interface WriteImageOptions {
   readonly registries?: Registries;
   /** Replace an existing docker-archive file (refused without it: an archive holds one image, so it would be lost). */
   readonly force?: boolean;
-  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Seconds since 1970 stamped on a docker archive's members (the `SOURCE_DATE_EPOCH` convention); default 0. The
+   * library reads no environment variable: the CLI passes what it read (`parseSourceDateEpoch`).
+   */
+  readonly sourceDateEpoch?: number;
 }
 
 /** The layer an image build added (create, append, squash), as their results report it. */
@@ -48,15 +53,14 @@ export interface BuiltLayer {
 export async function writeBuiltImage(
   h: ImageHandle,
   dest: Destination,
-  opts: { readonly registries?: Registries; readonly tag?: string; readonly force?: boolean },
-  env: NodeJS.ProcessEnv,
+  opts: Pick<WriteImageOptions, 'registries' | 'tag' | 'force' | 'sourceDateEpoch'>,
   layer: BuiltLayer,
 ): Promise<WriteImageResult & { readonly layer: BuiltLayer }> {
   const r = await writeImage(h, dest, {
     ...(opts.registries === undefined ? {} : { registries: opts.registries }),
     ...(opts.tag === undefined ? {} : { tag: opts.tag }),
     ...(opts.force === undefined ? {} : { force: opts.force }),
-    env,
+    ...(opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch }),
   });
   return { ...r, layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, entries: layer.entries } };
 }
@@ -93,11 +97,6 @@ export function configWarnings(img: ResolvedImage): string[] {
   return w;
 }
 
-function epoch(env: NodeJS.ProcessEnv): number {
-  const s = env.SOURCE_DATE_EPOCH;
-  return s !== undefined && /^\d{1,12}$/.test(s) ? Number(s) : 0;
-}
-
 /**
  * Writes `h` to `dest`. A docker archive holds one image (an index is resolved to `platform`, default windows/amd64);
  * layouts and registries keep an index unless `platform` is given. Every blob is verified on the way. Atomic for
@@ -109,7 +108,7 @@ export async function writeImage(
   opts: WriteImageOptions = {},
 ): Promise<WriteImageResult> {
   const d = typeof dest === 'string' ? parseDestination(dest) : dest;
-  const env = opts.env ?? process.env;
+  const mtime = opts.sourceDateEpoch === undefined ? 0 : checkSourceDateEpoch(opts.sourceDateEpoch);
   const single =
     opts.platform !== undefined || d.kind === 'docker-archive' || (isIndex(h) && opts.allPlatforms === false);
   let src = h;
@@ -124,7 +123,7 @@ export async function writeImage(
     checkDestination(d, opts);
     const tag =
       d.tag ?? opts.tag ?? (h.remote !== undefined ? h.name.replace(/^docker:\/\//, '').replace(/@.*$/, '') : h.tag);
-    await writeDockerArchive(resolved!, d.path, { ...(tag === undefined ? {} : { tag }), mtime: epoch(env) });
+    await writeDockerArchive(resolved!, d.path, { ...(tag === undefined ? {} : { tag }), mtime });
     return { destination: formatDestination(d), descriptor: src.root.descriptor, warnings };
   }
   if (d.kind === 'registry') {

@@ -1,36 +1,66 @@
 /**
  * `src/oci/`: images. Digests, OCI objects, OCI layouts, docker archives, our own registry client, and the image
- * commands (create, append, squash, platform, index, push, pull). The public surface of the folder.
+ * commands (create, append, squash, platform, index, push, pull). The public surface of the folder: what a user of
+ * `oci.*` may call. The rest (spec parsers, blob stores, the registry client's parts) is internal to the folder.
  */
-export * from './build.js';
-export * from './copy.js';
-export * from './digest.js';
-export { isDockerArchive, readDockerArchive, repoTag, writeDockerArchive } from './docker-archive.js';
-export * from './image.js';
-export { isOciLayout, LayoutWriter, REF_NAME, readOciLayout } from './layout.js';
 export {
-  INDEX_TYPES,
-  isIndexType,
-  isManifestType,
-  layerCompression,
-  MANIFEST_TYPES,
-  MEDIA,
-  ociLayerType,
-  sniffCompression,
-} from './media-types.js';
-export * from './mutate.js';
-export * from './platform.js';
-export * from './reference.js';
-export * from './registry/index.js';
+  type AppendImageOptions,
+  appendImage,
+  type BuildImageOptions,
+  type BuildResult,
+  type CreateImageOptions,
+  createImage,
+  type RuntimeSettings,
+} from './build.js';
 export {
-  comparePaths,
-  hostSpelling,
-  type PlainOptions,
-  walkPlainFolder,
-  windowsizeEntries,
-  withBaseHives,
-} from './rootfs.js';
-export * from './source.js';
-export * from './spec.js';
-export * from './squash.js';
-export * from './store.js';
+  type BuiltLayer,
+  type PullOptions,
+  pullImage,
+  type WriteImageOptions,
+  type WriteImageResult,
+  writeImage,
+} from './copy.js';
+export { type Digest, isDigest, sha256Digest } from './digest.js';
+export { isDockerArchive, readDockerArchive, writeDockerArchive } from './docker-archive.js';
+export { type ImageHandle, type ResolvedImage, resolveImage } from './image.js';
+export { type CreateImageIndexOptions, createImageIndex } from './image-index.js';
+export { isOciLayout, readOciLayout } from './layout.js';
+export { MEDIA } from './media-types.js';
+export { buildImageIndex, setImagePlatform } from './mutate.js';
+export { formatPlatform, parsePlatform } from './platform.js';
+export { formatReference, parseReference, parseRegistryName, type Reference } from './reference.js';
+export {
+  type CredentialSource,
+  type Credentials,
+  type DockerEnv,
+  dockerCredentials,
+  type LoginOptions,
+  loginRegistry,
+  type PushResult,
+  pushImage,
+  Registries,
+  type RegistryAccess,
+  type RegistryDiagnostic,
+  RegistryError,
+  type TransferProgress,
+} from './registry/index.js';
+export type { RegistryErrorDetails } from './registry/registry-error.js';
+export {
+  type Destination,
+  formatDestination,
+  openImage,
+  openSource,
+  parseDestination,
+  type Source,
+} from './source.js';
+export type {
+  ContainerConfig,
+  Descriptor,
+  HistoryEntry,
+  ImageConfig,
+  ImageIndex,
+  ImageManifest,
+  Platform,
+} from './spec.js';
+export { type SquashOptions, type SquashResult, squashImage } from './squash.js';
+export type { BlobLocation, BlobStore } from './store.js';

@@ -64,13 +64,17 @@ function readIndexEntries(dir: string): Descriptor[] {
 }
 
 /**
- * Opens an OCI layout. With `tag`, the manifest whose `org.opencontainers.image.ref.name` is the tag; with `digest`,
+ * Opens an OCI layout. With `select.tag`, the manifest whose `org.opencontainers.image.ref.name` is the tag; with `select.digest`,
  * the entry of `index.json` with that digest (and that tag, when both are given: `oci:DIR:TAG@DIGEST`, as the image
  * commands print what they wrote); without either, the only entry of `index.json`, or (when every entry
  * carries a platform and no two the same) `index.json` itself as an index. Reads only `index.json` and the root
  * manifest; throws `INVALID_IMAGE` / `NOT_FOUND` / `OCI_DIGEST` / `SOURCE_UNREADABLE`.
  */
-export async function readOciLayout(dir: string, tag?: string, digest?: Digest): Promise<ImageHandle> {
+export async function readOciLayout(
+  dir: string,
+  select: { readonly tag?: string; readonly digest?: Digest } = {},
+): Promise<ImageHandle> {
+  const { tag, digest } = select;
   const name = `oci:${dir}${tag === undefined ? '' : `:${tag}`}${digest === undefined ? '' : `@${digest}`}`;
   checkLayoutFile(dir);
   const manifests = readIndexEntries(dir);

@@ -30,7 +30,7 @@ export function isManifestType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && MANIFEST_TYPES.includes(mediaType);
 }
 
-import type { Compression } from '../tar/index.js';
+import { type Compression, detectCompression } from '../tar/index.js';
 
 export type { Compression };
 
@@ -47,9 +47,5 @@ export function ociLayerType(c: Compression): string {
   return c === 'gzip' ? MEDIA.ociLayerGzip : c === 'zstd' ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
 }
 
-/** The compression the first bytes of a blob show: gzip `1f 8b`, zstd `28 b5 2f fd`, else none. */
-export function sniffCompression(head: Uint8Array): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
-}
+/** The compression the first bytes of a blob show: the tar codec's `detectCompression` (the one place). */
+export const sniffCompression: (head: Uint8Array) => Compression = detectCompression;

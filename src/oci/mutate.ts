@@ -34,15 +34,16 @@ export function withPlatform(config: ImageConfig, p: Platform): ImageConfig {
 
 /**
  * A copy of one image with a new platform in its config, manifest and descriptor. Layers are untouched (same
- * digests). `platform` is `windows/amd64:10.0.20348.2113` or a Platform. Throws `USAGE` / `OCI_*`.
+ * digests). `platform` is `windows/amd64:10.0.20348.2113` or a Platform; `opts.from` picks the image of an index
+ * (as `resolveImage` does). Throws `USAGE` / `OCI_*`.
  */
 export async function setImagePlatform(
   h: ImageHandle,
   platform: Platform | string,
-  from?: Platform | string,
+  opts: { readonly from?: Platform | string } = {},
 ): Promise<ImageHandle> {
   const p = typeof platform === 'string' ? parsePlatform(platform) : platform;
-  const img = await resolveImage(h, from);
+  const img = await resolveImage(h, opts.from);
   const cfg = jsonBlob(withPlatform(img.config, p), img.manifest.config.mediaType);
   return deriveImage(img, cfg.bytes, cfg.descriptor, `${h.name} (platform ${formatPlatform(p)})`);
 }

@@ -127,7 +127,7 @@ export async function openImage(src: Source | string, registries: Registries): P
   const s = typeof src === 'string' ? await openSource(src) : src;
   switch (s.kind) {
     case 'oci-layout':
-      return readOciLayout(s.path, s.tag, s.digest);
+      return readOciLayout(s.path, { tag: s.tag, digest: s.digest });
     case 'docker-archive':
       return readDockerArchive(s.path, s.tag);
     case 'registry':

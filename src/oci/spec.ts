@@ -2,7 +2,7 @@
  * OCI image-spec objects (descriptor, platform, manifest, index, config), strict parsers for what we read and
  * builders for what we write. Builders fix the key order, so the same inputs always give the same bytes and digest.
  */
-import { WinlayerError } from '../errors.js';
+import { checkSourceDateEpoch } from '../internal/layer.js';
 import { type Digest, sha256Digest } from './digest.js';
 import { isIndexType, isManifestType, MEDIA } from './media-types.js';
 import {
@@ -210,12 +210,12 @@ export function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
   return out;
 }
 
-/** The `created` time: SOURCE_DATE_EPOCH when set (reproducible builds), else the Unix epoch. Never "now". */
-export function createdTime(env: NodeJS.ProcessEnv = process.env): string {
-  const s = env.SOURCE_DATE_EPOCH;
-  if (s !== undefined && s !== '') {
-    if (!/^\d{1,12}$/.test(s)) throw new WinlayerError('USAGE', `SOURCE_DATE_EPOCH is not a number of seconds: ${s}`);
-    return new Date(Number(s) * 1000).toISOString().replace('.000Z', 'Z');
-  }
-  return '1970-01-01T00:00:00Z';
+/**
+ * The `created` time of a built image: `sourceDateEpoch` (seconds, the `SOURCE_DATE_EPOCH` convention) when given,
+ * else the Unix epoch. Never "now": the same inputs give the same config digest. Throws `USAGE` for a value out of
+ * range (`checkSourceDateEpoch`).
+ */
+export function createdTime(sourceDateEpoch: number | undefined): string {
+  if (sourceDateEpoch === undefined) return '1970-01-01T00:00:00Z';
+  return new Date(checkSourceDateEpoch(sourceDateEpoch) * 1000).toISOString().replace('.000Z', 'Z');
 }

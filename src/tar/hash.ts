@@ -8,68 +8,22 @@
  * thread is a whole ring behind. Memory is fixed (8 MiB + the thread), whatever the stream's size. Small streams
  * (whose first chunk is under {@link WORKER_THRESHOLD}) are hashed inline, so tests and small tars start no thread.
  * Everything is synchronous: `digest()` returns at once (inline) or after the thread has hashed the last slot.
+ * The ring is `internal/ring.ts`; its layout `hash-ring.ts`; the thread program `hash.thread.ts`.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { WinlayerError } from '../errors.js';
+import { Ring } from '../internal/ring.js';
+import { END, SLOT_SIZE, SLOTS } from './hash-ring.js';
+
+export { SLOT_SIZE, SLOTS } from './hash-ring.js';
 
 /** A first chunk at least this large (the writer flushes ~1 MiB chunks) moves hashing to a worker. */
 export const WORKER_THRESHOLD = 256 * 1024;
-/** Bytes per ring slot: the writer's buffer size. */
-export const SLOT_SIZE = 1024 * 1024;
-/** Slots in the ring. */
-export const SLOTS = 8;
 /**
  * A sleeping worker is woken when this many slots wait (or at the end): it then hashes them in one go, so the two
  * threads switch a few times per 4 MiB rather than for every slot.
  */
 const WAKE_AT = 4;
-
-/** Indexes into the shared control words. */
-const HEAD = 0; // slots submitted (by the producer)
-const TAIL = 1; // slots hashed (by the worker)
-const STATE = 2; // RUNNING, DONE, FAILED
-const SLEEPING = 3; // bit 1: the worker waits for HEAD; bit 2: the producer waits for TAIL
-const LEN = 4; // LEN + i: byte length of slot i (-1: end of stream)
-const RUNNING = 0;
-const DONE = 1;
-const FAILED = 2;
-const DIGEST_BYTES = 32;
-/** Longest silence of the hashing thread before the producer gives up (it never takes this long when alive). */
-const STALL_MS = 60_000;
-
-const WORKER_CODE = `
-const { workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { control, data, slots, slotSize } = workerData;
-const c = new Int32Array(control);
-let tail = 0;
-try {
-  const hash = createHash('sha256');
-  for (;;) {
-    let head = Atomics.load(c, ${HEAD});
-    while (head === tail) {
-      Atomics.or(c, ${SLEEPING}, 1);
-      Atomics.wait(c, ${HEAD}, head);
-      Atomics.and(c, ${SLEEPING}, ~1);
-      head = Atomics.load(c, ${HEAD});
-    }
-    const slot = tail % slots;
-    const len = c[${LEN} + slot];
-    if (len < 0) break;
-    hash.update(new Uint8Array(data, slot * slotSize, len));
-    tail++;
-    Atomics.store(c, ${TAIL}, tail);
-    if ((Atomics.load(c, ${SLEEPING}) & 2) !== 0) Atomics.notify(c, ${TAIL});
-  }
-  new Uint8Array(data, slots * slotSize, ${DIGEST_BYTES}).set(hash.digest());
-  Atomics.store(c, ${STATE}, ${DONE});
-} catch (e) {
-  Atomics.store(c, ${STATE}, ${FAILED});
-}
-Atomics.notify(c, ${STATE});
-Atomics.notify(c, ${TAIL});
-`;
 
 /**
  * Incremental sha256 + byte count. Feed it with {@link update}; a producer that wants no copy fills
@@ -77,20 +31,20 @@ Atomics.notify(c, ${TAIL});
  */
 export class StreamHash {
   #inline: Hash | undefined;
-  #ring: Ring | undefined;
+  #ring: HashRing | undefined;
   #started = false;
   #result: string | undefined;
   bytes = 0;
 
   /**
    * `threaded: true` starts the hashing thread at once instead of at the first large chunk: a caller that knows the
-   * stream will be large (a layer export) then has the thread up (~20 ms) before its first slot is full, rather than
-   * filling the whole ring and waiting for the thread to start.
+   * stream will be large (a layer export) then has the thread up (it takes tens of milliseconds to start) before its
+   * first slot is full, rather than filling the whole ring and waiting for the thread to start.
    */
   constructor(opts: { readonly threaded?: boolean } = {}) {
     if (opts.threaded === true) {
       this.#started = true;
-      this.#ring = new Ring();
+      this.#ring = new HashRing();
     }
   }
 
@@ -113,7 +67,7 @@ export class StreamHash {
     this.bytes += chunk.length;
     if (!this.#started) {
       this.#started = true;
-      if (chunk.length >= WORKER_THRESHOLD) this.#ring = new Ring();
+      if (chunk.length >= WORKER_THRESHOLD) this.#ring = new HashRing();
       else this.#inline = createHash('sha256');
     }
     if (this.#inline !== undefined) this.#inline.update(chunk);
@@ -142,48 +96,43 @@ export class StreamHash {
   }
 }
 
-/** The shared ring and its hashing thread. */
-class Ring {
-  readonly #control = new SharedArrayBuffer((LEN + SLOTS) * 4);
-  readonly #c = new Int32Array(this.#control);
-  readonly #data = new SharedArrayBuffer(SLOTS * SLOT_SIZE + DIGEST_BYTES);
-  readonly #slots: Buffer[] = [];
-  readonly #worker: Worker;
-  /** Slots submitted so far (the producer's copy of HEAD). */
-  #head = 0;
+/** The shared ring and its hashing thread (`hash.thread.ts`). */
+class HashRing {
+  readonly #ring = new Ring({
+    owner: import.meta.url,
+    program: 'hash',
+    what: 'the hashing thread',
+    slots: SLOTS,
+    slotSize: SLOT_SIZE,
+    // An abandoned stream's thread (`close` not called) must not keep the process alive.
+    unref: true,
+    // The thread only hashes: keep its heap small.
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+  });
   /** The slot handed out by `acquire` and not yet submitted. */
   #acquired = -1;
   #closed = false;
+  readonly #check = (): void => {
+    if (this.#ring.failure() !== undefined) throw this.#fail();
+  };
 
   get memory(): SharedArrayBuffer {
-    return this.#data;
-  }
-
-  constructor() {
-    for (let i = 0; i < SLOTS; i++) this.#slots.push(Buffer.from(this.#data, i * SLOT_SIZE, SLOT_SIZE));
-    this.#worker = new Worker(WORKER_CODE, {
-      eval: true,
-      // Not the parent's flags: `--input-type=module` would make this CommonJS code ESM, `--import tsx` slows the start.
-      execArgv: [],
-      workerData: { control: this.#control, data: this.#data, slots: SLOTS, slotSize: SLOT_SIZE },
-      // The thread only hashes: keep its heap small.
-      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
-    });
-    this.#worker.unref();
-    // A failure is reported through STATE; the event only keeps an uncaught error from ending the process.
-    this.#worker.on('error', () => {
-      Atomics.store(this.#c, STATE, FAILED);
-    });
+    return this.#ring.memory.data;
   }
 
   /** The next free slot (waits while all are being hashed). */
   acquire(): Buffer {
-    const i = this.#head % SLOTS;
+    const i = this.#ring.head % SLOTS;
     if (this.#acquired !== i) {
-      this.#waitForSlot();
+      try {
+        this.#ring.waitDone(this.#ring.head - SLOTS + 1, this.#check);
+      } catch (e) {
+        this.close();
+        throw e;
+      }
       this.#acquired = i;
     }
-    return this.#slots[i]!;
+    return this.#ring.slots[i]!;
   }
 
   /** Hands a chunk to the thread: without a copy when it lies at the start of the acquired slot. */
@@ -192,7 +141,7 @@ class Ring {
     while (off < chunk.length) {
       const slot = this.acquire();
       let n: number;
-      if (off === 0 && chunk.buffer === this.#data && chunk.byteOffset === slot.byteOffset) {
+      if (off === 0 && chunk.buffer === this.memory && chunk.byteOffset === slot.byteOffset) {
         n = chunk.length;
       } else {
         n = Math.min(SLOT_SIZE, chunk.length - off);
@@ -206,57 +155,30 @@ class Ring {
   /** Ends the stream and returns the hex digest. */
   finish(): string {
     this.acquire();
-    this.#publish(-1);
-    const deadline = Date.now() + STALL_MS;
-    for (;;) {
-      const state = Atomics.load(this.#c, STATE);
-      if (state === DONE) break;
-      if (state === FAILED || Date.now() > deadline) throw this.#fail();
-      Atomics.wait(this.#c, STATE, RUNNING, 1000);
+    this.#publish(END);
+    try {
+      this.#ring.waitFinished(this.#check);
+    } catch (e) {
+      this.close();
+      throw e;
     }
-    const hex = Buffer.from(this.#data, SLOTS * SLOT_SIZE, DIGEST_BYTES).toString('hex');
     this.#closed = true; // the thread ends by itself
-    return hex;
+    return this.#ring.reply().toString('hex');
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    void this.#worker.terminate().catch(() => undefined);
+    void this.#ring.terminate().catch(() => undefined);
   }
 
   #publish(len: number): void {
-    const i = this.#head % SLOTS;
-    this.#c[LEN + i] = len;
-    this.#head++;
     this.#acquired = -1;
-    Atomics.store(this.#c, HEAD, this.#head);
-    // Sequentially consistent: either we see the worker's sleeping bit, or its wait sees the new HEAD.
-    if (
-      (Atomics.load(this.#c, SLEEPING) & 1) !== 0 &&
-      (len < 0 || this.#head - Atomics.load(this.#c, TAIL) >= WAKE_AT)
-    ) {
-      Atomics.notify(this.#c, HEAD);
-    }
-  }
-
-  #waitForSlot(): void {
-    let deadline = 0;
-    for (;;) {
-      const tail = Atomics.load(this.#c, TAIL);
-      if (this.#head - tail < SLOTS) return;
-      if (Atomics.load(this.#c, STATE) === FAILED) throw this.#fail();
-      if (deadline === 0) deadline = Date.now() + STALL_MS;
-      else if (Date.now() > deadline) throw this.#fail();
-      Atomics.or(this.#c, SLEEPING, 2);
-      Atomics.wait(this.#c, TAIL, tail, 1000);
-      Atomics.and(this.#c, SLEEPING, ~2);
-    }
+    this.#ring.publish(len, WAKE_AT);
   }
 
   #fail(): WinlayerError {
-    this.close();
-    return new WinlayerError('INTERNAL', 'the hashing thread failed or stopped answering', {
+    return new WinlayerError('INTERNAL', 'the hashing thread failed', {
       hint: 'this is a bug in winlayer (or the machine ran out of memory); please report it',
     });
   }

@@ -364,7 +364,7 @@ function putString(block: Uint8Array, field: UstarField, text: string): number {
 }
 
 /** Writes a number as zero-padded octal with a trailing NUL (`0000644\0`), as Go does; returns the byte sum. */
-function putOctal(block: Uint8Array, field: UstarField, value: number): number {
+export function putOctal(block: Uint8Array, field: UstarField, value: number): number {
   const { at, len } = USTAR[field];
   let v = value;
   let sum = 0;

@@ -31,6 +31,12 @@ export function splitPath(path: string): { dir: string; base: string } {
   return i === -1 ? { dir: '', base: path } : { dir: path.slice(0, i), base: path.slice(i + 1) };
 }
 
+/** The folder that holds a layer path: `''` for a top-level name (and for `''`). */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
 /** `dir/name`, or `name` at top level. */
 export function joinPath(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compareKeys, decodePax, encodePax, encodePaxRecord } from './pax.js';
+import { compareKeys, decodePax, encodePax, encodePaxRecord, paxRecordLength } from './pax.js';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 
@@ -11,6 +11,20 @@ describe('PAX records', () => {
     assert.equal(text(encodePaxRecord('k', 'v'.repeat(93))), `99 k=${'v'.repeat(93)}\n`);
     assert.equal(text(encodePaxRecord('k', 'v'.repeat(94))), `101 k=${'v'.repeat(94)}\n`);
     assert.equal(text(encodePaxRecord('path', 'é')), '11 path=é\n');
+  });
+
+  it('paxRecordLength is the one fixed point of "digits of the length + key, value and 3 bytes"', () => {
+    for (let kv = 1; kv < 12_000; kv++) {
+      const len = paxRecordLength(kv);
+      assert.equal(String(len).length + kv + 3, len, `kv ${kv}`);
+    }
+    // Across the 997 → 1001 and 9996 → 10001 jumps, written out.
+    assert.equal(encodePaxRecord('k', 'v'.repeat(993)).length, 1001);
+    assert.equal(text(encodePaxRecord('k', 'v'.repeat(9992))).slice(0, 6), '10001 ');
+  });
+
+  it('refuses keys that cannot be PAX keys', () => {
+    for (const key of ['', 'a=b', 'a\nb', 'a\0b']) assert.throws(() => encodePaxRecord(key, 'v'), /TAR_ENTRY/);
   });
 
   it('round-trips any records (values may hold newlines and "=")', () => {

@@ -9,8 +9,6 @@ import { asciiText, decodeTextAt } from './header.js';
 
 export type { PaxRecord } from '../entry.js';
 
-const encoder = new TextEncoder();
-
 /** Where a PAX block sits, for error messages. */
 export interface PaxContext {
   /** The entry (or header name) the records belong to. */
@@ -201,34 +199,90 @@ export function decodePaxInto(
   seenText.fill('', 0, seen);
 }
 
-/** One record's bytes: the length prefix counts its own digits. */
-export function encodePaxRecord(key: string, value: string): Uint8Array {
+/*
+ * The one PAX encoder. A record is `"%d %s=%s\n"` whose length counts its own digits ({@link paxRecordLength});
+ * {@link putPaxRecord} writes it in place. The tar writer writes its records straight into its output buffer with it;
+ * {@link encodePaxRecord} and {@link encodePax} are the same code into a new array.
+ */
+
+/** Throws `TAR_ENTRY` unless `key` can be a PAX key: not empty, no `=`, newline or NUL. */
+export function checkPaxKey(key: string): void {
   if (key === '' || key.includes('=') || key.includes('\n') || key.includes('\0')) {
     throw new WinlayerError('TAR_ENTRY', `PAX key ${JSON.stringify(key)} is not valid`, {
       hint: 'a PAX key is non-empty and holds no "=", newline or NUL',
     });
   }
-  const body = encoder.encode(` ${key}=${value}\n`);
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len = String(len).length + body.length;
-  const out = new Uint8Array(len);
-  const prefix = String(len);
-  for (let i = 0; i < prefix.length; i++) out[i] = prefix.charCodeAt(i);
-  out.set(body, prefix.length);
-  return out;
+}
+
+/** Length of the record of a key and value of `kv` UTF-8 bytes together: the length counts its own digits. */
+export function paxRecordLength(kv: number): number {
+  const body = kv + 3; // " ", "=", "\n"
+  let digits = 1;
+  for (let limit = 10; body + digits >= limit; limit *= 10) digits++;
+  return body + digits;
+}
+
+/** UTF-8 byte length; a loop for short ASCII strings (the common case), the native count otherwise. */
+export function utf8Length(s: string): number {
+  if (s.length > 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+/**
+ * Writes the record `key=value` at `pos` and returns the position after it. `kv` is the UTF-8 length of key and value
+ * together (the caller measured it to size the block); when it equals their string lengths both are ASCII.
+ */
+export function putPaxRecord(buf: Buffer, pos: number, key: string, value: string, kv: number): number {
+  const ascii = kv === key.length + value.length;
+  let p = putDecimal(buf, pos, paxRecordLength(kv));
+  buf[p++] = 0x20; // ' '
+  p = putText(buf, p, key, ascii);
+  buf[p++] = 0x3d; // '='
+  p = putText(buf, p, value, ascii);
+  buf[p++] = 0x0a; // '\n'
+  return p;
+}
+
+/** Writes the positive integer `n` in decimal at `pos`; returns the position after it. */
+function putDecimal(buf: Buffer, pos: number, n: number): number {
+  let end = pos + 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) end++;
+  let v = n;
+  for (let i = end - 1; i >= pos; i--) {
+    buf[i] = 0x30 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return end;
+}
+
+/** Writes `s` at `pos` (a loop for short ASCII text, the native encoder otherwise); returns the position after it. */
+function putText(buf: Buffer, pos: number, s: string, ascii: boolean): number {
+  if (!ascii) return pos + buf.write(s, pos, 'utf8');
+  if (s.length > 256) return pos + buf.write(s, pos, 'latin1');
+  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+  return pos + s.length;
+}
+
+/** One record's bytes. Throws `TAR_ENTRY` for a key that cannot be a PAX key. */
+export function encodePaxRecord(key: string, value: string): Uint8Array {
+  return encodePax([{ key, value }]);
 }
 
 /** The bytes of a whole PAX block, records in the order given (the caller fixes the order). */
 export function encodePax(records: readonly PaxRecord[]): Uint8Array {
-  const parts = records.map((r) => encodePaxRecord(r.key, r.value));
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  const kvs = new Array<number>(records.length);
+  let len = 0;
+  for (let i = 0; i < records.length; i++) {
+    const { key, value } = records[i]!;
+    checkPaxKey(key);
+    kvs[i] = utf8Length(key) + utf8Length(value);
+    len += paxRecordLength(kvs[i]!);
   }
-  return out;
+  const out = Buffer.allocUnsafeSlow(len);
+  let at = 0;
+  for (let i = 0; i < records.length; i++) at = putPaxRecord(out, at, records[i]!.key, records[i]!.value, kvs[i]!);
+  return new Uint8Array(out.buffer, 0, len);
 }
 
 /** Byte-wise (UTF-8) comparison of two keys: Go's `sort.Strings`, the order our writer uses. */

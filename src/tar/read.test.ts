@@ -3,11 +3,11 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { compress as zstdCompress } from 'zstd-napi';
-import { bufferBody, type LayerEntry } from '../entry.js';
+import type { EntryBody, LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { sddlToBytes } from '../windows/index.js';
 import { USTAR } from './header.js';
-import { bodyViewReader, readTar } from './read.js';
+import { readTar } from './read.js';
 import {
   chunks,
   collect,
@@ -407,73 +407,73 @@ describe('readTar bodies', () => {
     assert.ok(returned);
   });
 
-  it('offers readSync for a body within the current chunk: same bytes, one way only, stale after moving on', async () => {
+  it('offers read for a body within the current chunk: same bytes, one way only, stale after moving on', async () => {
     const bytes = await tarOf(sample());
     let synced = 0;
     let kept: LayerEntry | undefined;
     for await (const e of readTar(chunks(bytes, 'whole'))) {
       if (e.kind !== 'file' && e.kind !== 'stream') continue;
-      const readSync = e.body.readSync;
-      assert.ok(readSync !== undefined, `${e.path}: the whole archive is one chunk`);
-      const buf = new Uint8Array(3); // smaller than most bodies: several calls
+      const body = e.body;
+      assert.ok(body.read !== undefined, `${e.path}: the whole archive is one chunk`);
+      const buf = new Uint8Array(5); // smaller than most bodies: several calls, at an offset
       const got: number[] = [];
-      for (let n = readSync(buf); n > 0; n = readSync(buf)) got.push(...buf.subarray(0, n));
+      for (let n = body.read(buf, 2, 3); n > 0; n = body.read(buf, 2, 3)) got.push(...buf.subarray(2, 2 + n));
       assert.equal(got.length, e.size);
-      assert.equal(readSync(buf), 0);
+      assert.equal(body.read(buf, 0, 5), 0);
       assert.throws(() => e.body[Symbol.asyncIterator](), /BODY_STALE/);
       synced++;
       kept = e;
     }
     assert.ok(synced >= 2);
     assert.ok(kept !== undefined && (kept.kind === 'file' || kept.kind === 'stream'));
-    assert.throws(() => kept.body.readSync!(new Uint8Array(8)), /BODY_STALE/);
+    assert.throws(() => kept.body.read!(new Uint8Array(8), 0, 8), /BODY_STALE/);
     // The same archive read through the async path gives the same bytes.
     const viaAsync = await readAll(bytes, 'whole');
     const viaBytes = await readAll(bytes, 'bytes');
     assert.deepEqual(viaBytes, viaAsync);
   });
 
-  it('bodyViewReader lends the bytes readSync would copy, shares its one way, and exists only where readSync does', async () => {
+  it('view lends the bytes read would copy, shares its one way, and exists only where read does', async () => {
     const bytes = await tarOf(sample());
     const whole = new Map<string, Buffer>();
-    let kept: ((max: number) => Uint8Array) | undefined;
+    let kept: EntryBody | undefined;
     for await (const e of readTar(chunks(bytes, 'whole'))) {
       if (e.kind !== 'file' && e.kind !== 'stream') continue;
-      const view = bodyViewReader(e.body);
-      assert.ok(view !== undefined, e.path);
+      const body = e.body;
+      assert.ok(body.view !== undefined && body.read !== undefined, e.path);
       const parts: Uint8Array[] = [];
-      for (let v = view(3); v.length > 0; v = view(3)) parts.push(Buffer.from(v)); // copied: a view is lent briefly
-      assert.equal(e.body.readSync!(new Uint8Array(8)), 0, 'the synchronous reads share one position');
-      assert.throws(() => e.body[Symbol.asyncIterator](), /BODY_STALE/);
+      // Copied: a view is lent briefly.
+      for (let v = body.view(3); v.length > 0; v = body.view(3)) parts.push(Buffer.from(v));
+      assert.equal(body.read(new Uint8Array(8), 0, 8), 0, 'the synchronous reads share one position');
+      assert.throws(() => body[Symbol.asyncIterator](), /BODY_STALE/);
       whole.set(e.path, Buffer.concat(parts));
-      kept = view;
+      kept = body;
     }
-    assert.throws(() => kept!(8), /BODY_STALE/);
+    assert.throws(() => kept!.view!(8), /BODY_STALE/);
     assert.ok(whole.size >= 2);
     const viaAsync = await readAll(bytes, 'whole');
     for (const [path, data] of whole) {
       const entry = viaAsync.find((x) => x.path === path) as { data?: string } | undefined;
       assert.equal(data.toString('latin1'), entry?.data, path);
     }
-    assert.equal(bodyViewReader(bufferBody(Buffer.from('x'))), undefined);
     for await (const e of readTar(chunks(bytes, 'bytes'))) {
-      if ((e.kind === 'file' || e.kind === 'stream') && e.size > 1) assert.equal(bodyViewReader(e.body), undefined);
+      if ((e.kind === 'file' || e.kind === 'stream') && e.size > 1) assert.equal(e.body.view, undefined);
     }
   });
 
-  it('an iterated body offers no second way: readSync after iteration is BODY_STALE', async () => {
+  it('an iterated body offers no second way: read after iteration is BODY_STALE', async () => {
     for await (const e of readTar(chunks(await tarOf(sample()), 'whole'))) {
       if (e.kind !== 'file' || e.size === 0) continue;
       for await (const _ of e.body) void _;
-      assert.throws(() => e.body.readSync!(new Uint8Array(8)), /BODY_STALE/);
+      assert.throws(() => e.body.read!(new Uint8Array(8), 0, 8), /BODY_STALE/);
     }
   });
 
-  it('a body that spans input chunks has no readSync (it must be awaited)', async () => {
+  it('a body that spans input chunks has no read (it must be awaited)', async () => {
     let spanning = 0;
     for await (const e of readTar(chunks(await tarOf(sample()), 'bytes'))) {
       if ((e.kind === 'file' || e.kind === 'stream') && e.size > 1) {
-        assert.equal(e.body.readSync, undefined, e.path);
+        assert.equal(e.body.read, undefined, e.path);
         spanning++;
       }
     }

@@ -17,16 +17,6 @@ import { decodeWindowsPax } from './windows-pax.js';
 export const DEFAULT_MAX_PAX_SIZE = 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
-/**
- * The zero-copy form of `body.readSync`, for a body of `readTar` that offers `readSync`: a function that returns the
- * next at most `max` bytes as a view into the reader's current input chunk (empty at the end). A view is valid only
- * until the input moves on (the caller must use it before reading the next entry or chunk), so it suits a sink that
- * writes each piece at once. Undefined for any other body (then use `readSync` or the iterator).
- */
-export function bodyViewReader(body: EntryBody): ((max: number) => Uint8Array) | undefined {
-  if (!(body instanceof ChunkBody)) return undefined;
-  return (max: number): Uint8Array => body.view(max);
-}
 const NO_RECORDS: PaxRecord[] = [];
 
 /**
@@ -314,19 +304,18 @@ class StreamBody implements EntryBody {
 }
 
 /**
- * A body that lies whole in the current input chunk (most small files): it also offers `readSync` (and the views of
- * `bodyViewReader`), so a synchronous sink copies it without an await.
+ * A body that lies whole in the current input chunk (most small files): it also offers `read` and `view` (views into
+ * the reader's input chunk, valid until the input moves on), so a synchronous sink copies it without an await.
  */
 class ChunkBody extends StreamBody {
   #syncing = false;
-  #readSync: ((buffer: Uint8Array) => number) | undefined;
 
   override [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    if (this.#syncing) throw this.stale('the body is being read with readSync');
+    if (this.#syncing) throw this.stale('the body is being read with read or view');
     return this.iterate();
   }
 
-  /** The next at most `max` bytes as a view (the synchronous reads share it). */
+  /** See `EntryBody.view`. */
   view(max: number): Uint8Array {
     if (this.used && !this.#syncing) throw this.stale('the body was already read');
     if (this.gen !== this.s.generation) {
@@ -342,13 +331,11 @@ class ChunkBody extends StreamBody {
     return v;
   }
 
-  get readSync(): (buffer: Uint8Array) => number {
-    this.#readSync ??= (buffer: Uint8Array): number => {
-      const v = this.view(buffer.length);
-      buffer.set(v);
-      return v.length;
-    };
-    return this.#readSync;
+  /** See `EntryBody.read`. */
+  read(buffer: Uint8Array, offset: number, length: number): number {
+    const v = this.view(length);
+    buffer.set(v, offset);
+    return v.length;
   }
 }
 

@@ -46,6 +46,21 @@ export interface WriteTarOptions {
    * passes 256 KiB. Default false. The bytes and digests are the same either way.
    */
   readonly threadedHash?: boolean;
+  /**
+   * Called as each entry starts (before its body is read), every 4 MiB of a body being copied (so a large file shows
+   * bytes moving), and once when every entry is written. Costs nothing when absent.
+   */
+  readonly onProgress?: (progress: TarProgress) => void;
+}
+
+/** How far {@link writeTar} has come. */
+export interface TarProgress {
+  /** Entries started, the current one included. */
+  readonly entries: number;
+  /** Content bytes (file and stream bodies) written so far. */
+  readonly bytes: number;
+  /** The entry being written (at the end: the last one). */
+  readonly path: string;
 }
 
 /** Where {@link writeTar} writes: an open file descriptor (written with positionless sync writes) or a writable stream. */

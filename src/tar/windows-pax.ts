@@ -9,7 +9,14 @@
  */
 import type { EntryKind, ExtendedAttribute, PaxRecord, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { FILE_ATTRIBUTE, formatPaxTime, parsePaxTime, sddlToBytes, type UnixNanos } from '../windows/index.js';
+import {
+  defaultAttributes,
+  FILE_ATTRIBUTE,
+  formatPaxTime,
+  parsePaxTime,
+  sddlToBytes,
+  type UnixNanos,
+} from '../windows/index.js';
 import { compareKeys, POSIX_PAX_KEYS } from './pax.js';
 
 /** PAX keys of the Windows layer format. */
@@ -368,18 +375,6 @@ export function attributesText(attrs: number): string {
   return text;
 }
 
-/** The attributes written when an entry has none: DIRECTORY for folders, ARCHIVE for files and links. */
-export function defaultAttributes(kind: EntryKind, mountPoint = false): number {
-  switch (kind) {
-    case 'directory':
-      return FILE_ATTRIBUTE.DIRECTORY;
-    case 'symlink':
-      return FILE_ATTRIBUTE.REPARSE_POINT | (mountPoint ? FILE_ATTRIBUTE.DIRECTORY : FILE_ATTRIBUTE.ARCHIVE);
-    default:
-      return FILE_ATTRIBUTE.ARCHIVE;
-  }
-}
-
 /** What {@link encodeWindowsPax} needs of an entry. */
 export interface PaxSource {
   readonly kind: EntryKind;
@@ -395,26 +390,76 @@ export interface PaxSource {
 }
 
 /**
- * The PAX records of one entry, in the writer's fixed order (sorted by key bytes). Every time is written (creation,
- * access and change default to the last write time); `fileattr` always (default by kind; a directory always includes
- * DIRECTORY); `rawsd` when present; `mountpoint` for junctions; one `xattr` record per EA. Stream entries (`file:ads`)
- * carry only times, as go-winio writes them. Throws `TAR_ENTRY` when an `extraPax` key is one the writer manages or
+ * The records the writer gives an entry, in its fixed order (Go's `sort.Strings` order of the keys): the one key table
+ * of the writer. An entry's `MSWINDOWS.xattr.*` records go before the {@link XATTR_SLOT}th key; its `extraPax`
+ * records are merged into the same order. To change the order or add a record, change this table and
+ * {@link windowsPaxValues}.
+ */
+export const WRITER_PAX_KEYS = [
+  PAX_KEYS.creationtime,
+  PAX_KEYS.fileattr,
+  PAX_KEYS.mountpoint,
+  PAX_KEYS.rawsd,
+  'atime',
+  'ctime',
+  'linkpath',
+  'mtime',
+  'path',
+  'size',
+] as const;
+
+/** Per key of {@link WRITER_PAX_KEYS}: its values are ASCII by construction (times, numbers, base64; not the names). */
+export const WRITER_PAX_ASCII: readonly boolean[] = WRITER_PAX_KEYS.map((k) => k !== 'path' && k !== 'linkpath');
+
+/** Where the `MSWINDOWS.xattr.*` records go among {@link WRITER_PAX_KEYS}: before `atime`. */
+export const XATTR_SLOT = 4;
+
+/** One value per key of {@link WRITER_PAX_KEYS} (undefined: no record). */
+export type WriterPaxValues = (string | undefined)[];
+
+/**
+ * The values of the writer's records of one entry (all but extended attributes and `extraPax`), one per key of
+ * {@link WRITER_PAX_KEYS}, into `out`. Every time is written (creation, access and change default to the last write
+ * time); `fileattr` always (default by kind; a directory always includes DIRECTORY); `rawsd` when present;
+ * `mountpoint` for junctions. Stream entries (`file:ads`) carry only times, as go-winio writes them.
+ */
+export function windowsPaxValues(e: PaxSource, out: WriterPaxValues): void {
+  const w = e.win;
+  const mt = w.lastWriteTime;
+  const tM = paxTimeText(mt);
+  // An entry's four times are nearly always one: its text is formatted once.
+  out[0] = w.creationTime === undefined || w.creationTime === mt ? tM : paxTimeText(w.creationTime);
+  if (e.kind === 'stream') {
+    out[1] = undefined;
+    out[2] = undefined;
+    out[3] = undefined;
+  } else {
+    let attrs = w.attributes ?? defaultAttributes(e.kind, w);
+    if (e.kind === 'directory') attrs |= FILE_ATTRIBUTE.DIRECTORY;
+    out[1] = attributesText(attrs);
+    out[2] = w.mountPoint === true ? '1' : undefined;
+    out[3] = w.securityDescriptor === undefined ? undefined : sdBase64(w.securityDescriptor);
+  }
+  out[4] = w.lastAccessTime === undefined || w.lastAccessTime === mt ? tM : paxTimeText(w.lastAccessTime);
+  out[5] = w.changeTime === undefined || w.changeTime === mt ? tM : paxTimeText(w.changeTime);
+  out[6] = e.longLinkpath;
+  out[7] = tM;
+  out[8] = e.longPath;
+  out[9] = e.bigSize === undefined ? undefined : String(e.bigSize);
+}
+
+/**
+ * The PAX records of one entry, in the writer's fixed order: {@link windowsPaxValues}, one `xattr` record per EA, and
+ * the `extraPax` records, sorted by key bytes. Throws `TAR_ENTRY` when an `extraPax` key is one the writer manages or
  * appears twice, or two EAs share a name.
  */
 export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
   const w = e.win;
+  const values: WriterPaxValues = [];
+  windowsPaxValues(e, values);
   const out: PaxRecord[] = [];
-  const mtime = w.lastWriteTime;
-  out.push({ key: PAX_KEYS.creationtime, value: paxTimeText(w.creationTime ?? mtime) });
-  if (e.kind !== 'stream') {
-    let attrs = w.attributes ?? defaultAttributes(e.kind, w.mountPoint === true);
-    if (e.kind === 'directory') attrs |= FILE_ATTRIBUTE.DIRECTORY;
-    out.push({ key: PAX_KEYS.fileattr, value: attributesText(attrs) });
-    if (w.mountPoint === true) out.push({ key: PAX_KEYS.mountpoint, value: '1' });
-    if (w.securityDescriptor !== undefined) {
-      out.push({ key: PAX_KEYS.rawsd, value: sdBase64(w.securityDescriptor) });
-    }
-    if (w.extendedAttributes !== undefined) {
+  for (let i = 0; i < WRITER_PAX_KEYS.length; i++) {
+    if (i === XATTR_SLOT && e.kind !== 'stream' && w.extendedAttributes !== undefined) {
       const seen = new Set<string>();
       for (const ea of w.extendedAttributes) {
         if (seen.has(ea.name)) {
@@ -426,13 +471,9 @@ export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
         out.push({ key: PAX_KEYS.xattrPrefix + ea.name, value: encodeBase64(ea.value) });
       }
     }
+    const value = values[i];
+    if (value !== undefined) out.push({ key: WRITER_PAX_KEYS[i]!, value });
   }
-  out.push({ key: 'atime', value: paxTimeText(w.lastAccessTime ?? mtime) });
-  out.push({ key: 'ctime', value: paxTimeText(w.changeTime ?? mtime) });
-  if (e.longLinkpath !== undefined) out.push({ key: 'linkpath', value: e.longLinkpath });
-  out.push({ key: 'mtime', value: paxTimeText(mtime) });
-  if (e.longPath !== undefined) out.push({ key: 'path', value: e.longPath });
-  if (e.bigSize !== undefined) out.push({ key: 'size', value: String(e.bigSize) });
   if (e.extraPax !== undefined && e.extraPax.length > 0) {
     const seen = new Set<string>();
     for (const r of e.extraPax) {

@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'zstd-napi';
 import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { unixSeconds } from '../windows/index.js';
+import { unixSeconds } from '../windows/filetime.js';
 import { asciiField, BLOCK_SIZE, decodeHeader, encodeHeader, fitsField, USTAR } from './header.js';
 import { decodePax, encodePax } from './pax.js';
 import { readTar } from './read.js';
@@ -172,7 +172,7 @@ describe('writeTar', () => {
   });
 
   it('gives the event loop a turn inside one long synchronous body (signal handlers must run)', async () => {
-    // A 24 MiB body read with readSync from a synchronous iterable into a file descriptor: the writer's fastest path,
+    // A 24 MiB body pulled with read from a synchronous iterable into a file descriptor: the writer's fastest path,
     // where nothing else would ever yield. Each 1 MiB read takes ≥ 5 ms, so a 20 ms budget must run out mid-body.
     const dir = mkdtempSync(join(tmpdir(), 'winlayer-tar-'));
     try {
@@ -181,19 +181,19 @@ describe('writeTar', () => {
       let readsBeforeTurn = -1;
       let reads = 0;
       const body: EntryBody = {
-        readSync(b: Uint8Array): number {
-          const n = Math.min(b.length, left);
+        read(b: Uint8Array, offset: number, length: number): number {
+          const n = Math.min(length, left);
           const until = performance.now() + 5;
           while (performance.now() < until) {
             // busy: a slow disk
           }
-          b.fill(0x5a, 0, n);
+          b.fill(0x5a, offset, offset + n);
           left -= n;
           reads++;
           return n;
         },
         [Symbol.asyncIterator]() {
-          throw new Error('read with readSync');
+          throw new Error('pulled with read');
         },
       };
       setImmediate(() => {
@@ -265,7 +265,7 @@ describe('writeTar', () => {
     await assert.rejects(toBytes(entries(), { compression: 'gzip', level: 12 }), /USAGE/);
   });
 
-  it('streams large bodies through a slow stream with backpressure, via readSync or iteration', async () => {
+  it('streams large bodies through a slow stream with backpressure, via read or iteration', async () => {
     const size = 5 * 1024 * 1024 + 7;
     const syncBody = (): EntryBody => {
       let pos = 0;
@@ -273,9 +273,9 @@ describe('writeTar', () => {
         [Symbol.asyncIterator]() {
           throw new Error('not used');
         },
-        readSync(buf) {
-          const n = Math.min(buf.length, size - pos);
-          buf.fill(pos % 251, 0, n);
+        read(buf, offset, length) {
+          const n = Math.min(length, size - pos);
+          buf.fill(pos % 251, offset, offset + n);
           pos += n;
           return n;
         },
@@ -343,11 +343,11 @@ describe('writeTar', () => {
       ],
       [
         [{ kind: 'file', path: 'a', size: 4, body: bufferBody(enc('abc')), win: { lastWriteTime: 0n } }],
-        /changed while being read/,
+        /changed while being read: only 3 bytes, expected 4 bytes/,
       ],
       [
         [{ kind: 'file', path: 'a', size: 2, body: bufferBody(enc('abc')), win: { lastWriteTime: 0n } }],
-        /changed while being read/,
+        /changed while being read: more bytes, expected 2 bytes/,
       ],
       [
         [
@@ -407,8 +407,8 @@ describe('writeTar (slow: set SLOW=1)', () => {
       [Symbol.asyncIterator]() {
         throw new Error('not used');
       },
-      readSync(buf) {
-        const n = Math.min(buf.length, size - pos);
+      read(_buf, _offset, length) {
+        const n = Math.min(length, size - pos);
         pos += n;
         return n; // the buffer's bytes are whatever it holds: content does not matter here
       },
@@ -430,6 +430,27 @@ describe('writeTar (slow: set SLOW=1)', () => {
     const { list } = headers(bytes.subarray(0, 1024 + 512));
     assert.ok(list[0]!.pax!.includes(`size=${size}`));
     assert.equal(list[1]!.size, 0);
+  });
+});
+
+describe('writeTar: PAX data larger than the output buffer', () => {
+  it('streams the records (a 785 KB extended attribute) and reads back the same value', async () => {
+    const value = new Uint8Array(785_300).map((_, i) => (i * 31) & 0xff);
+    const entry: LayerEntry = {
+      kind: 'file',
+      path: 'Files/a.txt',
+      size: 3,
+      body: bufferBody(enc('abc')),
+      win: { lastWriteTime: T, extendedAttributes: [{ name: 'EA', value }] },
+    };
+    const { bytes } = await toBytes([{ kind: 'directory', path: 'Files', win: { lastWriteTime: T } }, entry]);
+    const back = await collect(readTar(chunks(bytes, 'whole')));
+    const file = back.find((e) => e.path === 'Files/a.txt');
+    assert.ok(file !== undefined && file.kind === 'file');
+    const ea = file.win.extendedAttributes?.[0];
+    assert.equal(ea?.name, 'EA');
+    assert.ok(Buffer.from(ea!.value).equals(Buffer.from(value)));
+    assert.equal(bytes.length % 512, 0);
   });
 });
 

@@ -5,6 +5,7 @@ import { requireTool, run } from '../../test/helpers/tools.js';
 import { isWinlayerError } from '../errors.js';
 import {
   attributeNames,
+  defaultAttributes,
   FILE_ATTRIBUTE,
   formatAttributes,
   formatFileattr,
@@ -14,59 +15,42 @@ import {
 
 const attrInvalid = (e: unknown) => isWinlayerError(e, 'ATTR_INVALID');
 
-/**
- * The `FILE_ATTRIBUTE_*` lines of winnt.h (Windows SDK 10.0.22621) as the header writes them. The table is tested
- * through what reads it (parsing and naming), against this text and against Python's `stat` module, which keeps its
- * own list: never against a copy of itself.
- */
-const WINNT_H = `
-#define FILE_ATTRIBUTE_READONLY             0x00000001
-#define FILE_ATTRIBUTE_HIDDEN               0x00000002
-#define FILE_ATTRIBUTE_SYSTEM               0x00000004
-#define FILE_ATTRIBUTE_DIRECTORY            0x00000010
-#define FILE_ATTRIBUTE_ARCHIVE              0x00000020
-#define FILE_ATTRIBUTE_DEVICE               0x00000040
-#define FILE_ATTRIBUTE_NORMAL               0x00000080
-#define FILE_ATTRIBUTE_TEMPORARY            0x00000100
-#define FILE_ATTRIBUTE_SPARSE_FILE          0x00000200
-#define FILE_ATTRIBUTE_REPARSE_POINT        0x00000400
-#define FILE_ATTRIBUTE_COMPRESSED           0x00000800
-#define FILE_ATTRIBUTE_OFFLINE              0x00001000
-#define FILE_ATTRIBUTE_NOT_CONTENT_INDEXED  0x00002000
-#define FILE_ATTRIBUTE_ENCRYPTED            0x00004000
-#define FILE_ATTRIBUTE_INTEGRITY_STREAM     0x00008000
-#define FILE_ATTRIBUTE_VIRTUAL              0x00010000
-#define FILE_ATTRIBUTE_NO_SCRUB_DATA        0x00020000
-#define FILE_ATTRIBUTE_EA                   0x00040000
-#define FILE_ATTRIBUTE_PINNED               0x00080000
-#define FILE_ATTRIBUTE_UNPINNED             0x00100000
-#define FILE_ATTRIBUTE_RECALL_ON_OPEN       0x00040000
-#define FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS 0x00400000
-#define FILE_ATTRIBUTE_STRICTLY_SEQUENTIAL  0x20000000
-`;
-
-/** Name (without the prefix) → value, from `#define FILE_ATTRIBUTE_X 0x…` lines. */
-function documented(header: string): Map<string, number> {
-  const defines = header.matchAll(/^#define FILE_ATTRIBUTE_(\w+)\s+(0x[0-9A-Fa-f]+)$/gm);
-  return new Map([...defines].map((m) => [m[1]!, Number(m[2])]));
-}
-
 /** The name written for a bit: winnt.h gives 0x40000 two names, and the one written is RECALL_ON_OPEN. */
 const writtenName = (name: string): string => (name === 'EA' ? 'RECALL_ON_OPEN' : name);
 
+const isSingleBit = (v: number): boolean => Number.isInteger(v) && v > 0 && v <= 0x80000000 && (v & (v - 1)) === 0;
+
 describe('FILE_ATTRIBUTE', () => {
-  test('every winnt.h name parses to its value (as winnt.h spells it, and bare), and its bit is named back', () => {
-    const defined = documented(WINNT_H);
-    assert.equal(defined.size, 23);
-    for (const [name, bit] of defined) {
+  test('every value is one bit, and no two names share one but EA and RECALL_ON_OPEN (winnt.h gives both 0x40000)', () => {
+    const byBit = new Map<number, string[]>();
+    for (const [name, bit] of Object.entries(FILE_ATTRIBUTE)) {
+      assert.ok(isSingleBit(bit), `${name} = ${bit} is not a single bit`);
+      byBit.set(bit, [...(byBit.get(bit) ?? []), name]);
+    }
+    const shared = [...byBit.values()].filter((names) => names.length > 1);
+    assert.deepEqual(shared, [['EA', 'RECALL_ON_OPEN']]);
+  });
+
+  test('spot values from the File Attribute Constants page (learn.microsoft.com, fileio), in its decimal column', () => {
+    // https://learn.microsoft.com/windows/win32/fileio/file-attribute-constants lists each constant as "value (hex)";
+    // these are the ones a layer uses, copied from that page's decimal column, not from winnt.h or our table.
+    assert.equal(FILE_ATTRIBUTE.READONLY, 1);
+    assert.equal(FILE_ATTRIBUTE.HIDDEN, 2);
+    assert.equal(FILE_ATTRIBUTE.SYSTEM, 4);
+    assert.equal(FILE_ATTRIBUTE.DIRECTORY, 16);
+    assert.equal(FILE_ATTRIBUTE.ARCHIVE, 32);
+    assert.equal(FILE_ATTRIBUTE.NORMAL, 128);
+    assert.equal(FILE_ATTRIBUTE.REPARSE_POINT, 1024);
+    assert.equal(FILE_ATTRIBUTE.STRICTLY_SEQUENTIAL, 536870912);
+  });
+
+  test('every name parses to its bit (with the FILE_ATTRIBUTE_ prefix, and bare in any case) and is named back', () => {
+    for (const [name, bit] of Object.entries(FILE_ATTRIBUTE)) {
       assert.equal(parseAttributes(`FILE_ATTRIBUTE_${name}`), bit, name);
       assert.equal(parseAttributes(name.toLowerCase()), bit, name);
       assert.deepEqual(attributeNames(bit), [writtenName(name)], name);
+      assert.equal(parseAttributes(formatAttributes(bit)), bit, name);
     }
-  });
-
-  test('the table names exactly the winnt.h attributes', () => {
-    assert.deepEqual(Object.keys(FILE_ATTRIBUTE).sort(), [...documented(WINNT_H).keys()].sort());
   });
 
   test("agrees with Python's stat.FILE_ATTRIBUTE_* (an independent list)", (t) => {
@@ -81,6 +65,24 @@ describe('FILE_ATTRIBUTE', () => {
       assert.equal(parseAttributes(name), bit, name);
       assert.deepEqual(attributeNames(bit), [name.slice('FILE_ATTRIBUTE_'.length)], name);
     }
+  });
+});
+
+describe('defaultAttributes', () => {
+  test('folders DIRECTORY; file symlinks REPARSE_POINT|ARCHIVE; folder links REPARSE_POINT|DIRECTORY; else ARCHIVE', () => {
+    assert.equal(formatAttributes(defaultAttributes('directory')), 'DIRECTORY');
+    assert.equal(formatAttributes(defaultAttributes('symlink')), 'ARCHIVE|REPARSE_POINT');
+    assert.equal(formatAttributes(defaultAttributes('symlink', { toDirectory: false })), 'ARCHIVE|REPARSE_POINT');
+    assert.equal(formatAttributes(defaultAttributes('symlink', { toDirectory: true })), 'DIRECTORY|REPARSE_POINT');
+    assert.equal(formatAttributes(defaultAttributes('symlink', { mountPoint: true })), 'DIRECTORY|REPARSE_POINT');
+    for (const kind of ['file', 'hardlink', 'stream', 'special']) {
+      assert.equal(formatAttributes(defaultAttributes(kind)), 'ARCHIVE', kind);
+    }
+    // What an NTFS file symlink and folder symlink made by Windows read as (0x420, 0x410).
+    assert.deepEqual(
+      [defaultAttributes('symlink'), defaultAttributes('symlink', { toDirectory: true })],
+      [0x420, 0x410],
+    );
   });
 });
 

@@ -35,6 +35,32 @@ export const FILE_ATTRIBUTE = {
   STRICTLY_SEQUENTIAL: 0x20000000,
 } as const;
 
+/** What {@link defaultAttributes} needs to know about a link. */
+export interface DefaultAttributesOptions {
+  /** A junction (`MSWINDOWS.mountpoint`): a link to a folder. */
+  readonly mountPoint?: boolean;
+  /** A symbolic link whose target is a folder. */
+  readonly toDirectory?: boolean;
+}
+
+/**
+ * The attributes of an object that has none recorded (no sidecar record, no `MSWINDOWS.fileattr`), by entry kind:
+ * `DIRECTORY` (0x10) for a folder; `REPARSE_POINT|DIRECTORY` (0x410) for a junction or a symbolic link to a folder;
+ * `REPARSE_POINT|ARCHIVE` (0x420) for a symbolic link to a file; `ARCHIVE` (0x20) for anything else (files, hard
+ * links, streams). The one definition: the tar writer, the default metadata policy and the layer comparison use it.
+ *
+ * Why a file symlink gets ARCHIVE: Windows sets ARCHIVE on every file it creates, a file symlink included
+ * (`CreateSymbolicLink` without `SYMBOLIC_LINK_FLAG_DIRECTORY`), and never on a folder, so an NTFS file symlink
+ * reads 0x420 and a folder link 0x410; go-winio (`backuptar`) writes what it reads, so these are the values a layer
+ * exported on Windows holds.
+ */
+export function defaultAttributes(kind: string, link?: DefaultAttributesOptions): number {
+  if (kind === 'directory') return FILE_ATTRIBUTE.DIRECTORY;
+  if (kind !== 'symlink') return FILE_ATTRIBUTE.ARCHIVE;
+  const toFolder = link !== undefined && (link.mountPoint === true || link.toDirectory === true);
+  return FILE_ATTRIBUTE.REPARSE_POINT | (toFolder ? FILE_ATTRIBUTE.DIRECTORY : FILE_ATTRIBUTE.ARCHIVE);
+}
+
 /** One name of `FILE_ATTRIBUTE`. */
 export type FileAttributeName = keyof typeof FILE_ATTRIBUTE;
 

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { isWinlayerError } from '../errors.js';
 import { upcase } from './case.js';
 import {
+  certainlyValidName,
   checkLayerPath,
   MAX_COMPONENT_LENGTH,
   MAX_PATH_LENGTH,
@@ -79,6 +80,88 @@ describe('windowsNameProblem', () => {
     assert.equal(reservedDeviceName('CON.tar.gz'), 'CON');
     assert.equal(reservedDeviceName('Com\u00b9.log'), 'COM\u00b9');
     assert.equal(reservedDeviceName('console'), undefined);
+  });
+});
+
+describe("certainlyValidName (the walk's fast check)", () => {
+  /** Names built from the pieces each rule looks at: forbidden characters, controls, dots, spaces, device names. */
+  const piece = fc.constantFrom(
+    'a',
+    'Z',
+    '0',
+    '.',
+    ' ',
+    '..',
+    '-',
+    '$',
+    'é',
+    'ß',
+    '\u00b9',
+    '\u0000',
+    '\u001f',
+    '\t',
+    '<',
+    '>',
+    ':',
+    '"',
+    '|',
+    '?',
+    '*',
+    '\\',
+    '/',
+    'CON',
+    'con',
+    'PRN',
+    'AUX',
+    'NUL',
+    'COM1',
+    'lpt9',
+    'COM0',
+    'CONIN$',
+    'conout$',
+    'LPT\u00b2',
+    '\ud800',
+    '\udfff',
+    '\ud83d\ude00',
+    '\uffff',
+    '\u007f',
+    '\u0080',
+    'x'.repeat(120),
+  );
+  const name = fc.oneof(
+    fc.array(piece, { maxLength: 6 }).map((parts) => parts.join('')),
+    fc.string({ unit: 'binary', maxLength: 12 }),
+    fc.string({ maxLength: 300 }),
+  );
+
+  test('property: never true where windowsNameProblem finds a problem', () => {
+    fc.assert(
+      fc.property(name, (n) => {
+        if (certainlyValidName(n)) assert.equal(windowsNameProblem(n), undefined, JSON.stringify(n));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('property: below U+D800 the two agree exactly (the fast check sends nothing valid to the slow path)', () => {
+    fc.assert(
+      fc.property(name, (n) => {
+        if ([...n].some((c) => c.charCodeAt(0) >= 0xd800)) return;
+        assert.equal(certainlyValidName(n), windowsNameProblem(n) === undefined, JSON.stringify(n));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('examples: valid names true; every rule false; high units go to the slow path', () => {
+    for (const ok of ['Files', 'a.b', '.hidden', 'CONSOLE', 'COM0', 'x'.repeat(MAX_COMPONENT_LENGTH), 'é']) {
+      assert.equal(certainlyValidName(ok), true, ok);
+    }
+    for (const no of ['', '.', '..', 'a.', 'a ', 'a:b', 'a\u0001', 'nul.txt', 'x'.repeat(MAX_COMPONENT_LENGTH + 1)]) {
+      assert.equal(certainlyValidName(no), false, JSON.stringify(no));
+    }
+    assert.equal(certainlyValidName('\ud83d\ude00'), false);
+    assert.equal(windowsNameProblem('\ud83d\ude00'), undefined);
   });
 });
 

@@ -21,7 +21,16 @@ export const MAX_PATH_LENGTH = 32767;
 
 const RESERVED = new Set(['CON', 'PRN', 'AUX', 'NUL', 'CONIN$', 'CONOUT$']);
 const PORT_SUFFIX = /^[1-9\u00b9\u00b2\u00b3]$/;
-const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/;
+/** The printable characters a name cannot hold; with the controls U+0000–U+001F, the whole forbidden set. */
+const FORBIDDEN_PRINTABLE = '<>:"|?*\\/';
+const FORBIDDEN = new RegExp(`[${FORBIDDEN_PRINTABLE.replace(/[\\\]^-]/g, '\\$&')}\\u0000-\\u001f]`);
+/** The same set as a table over ASCII (1 = forbidden), for {@link certainlyValidName}. */
+const FORBIDDEN_ASCII = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 0x20; c++) t[c] = 1;
+  for (const ch of FORBIDDEN_PRINTABLE) t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
 
 /** The reserved device name a component stands for (upper case), or undefined. */
 export function reservedDeviceName(component: string): string | undefined {
@@ -67,6 +76,25 @@ export function windowsNameProblem(component: string): string | undefined {
   // The name is in the path the message gives: the rule does not repeat it.
   if (device !== undefined) return `the name stands for the reserved device name ${device}`;
   return undefined;
+}
+
+/**
+ * The fast form of {@link windowsNameProblem}, for a walk's loop over every name: true for a name that is certainly
+ * valid (`windowsNameProblem` finds nothing) and holds no UTF-16 unit from U+D800 up (so `<` orders it as UTF-8
+ * does); false sends the name to `windowsNameProblem` and the slow path (it may still be valid). One pass, no regular
+ * expression, no allocation. A property test checks that it never says true where `windowsNameProblem` finds a
+ * problem.
+ */
+export function certainlyValidName(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > MAX_COMPONENT_LENGTH) return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0xd800 || (c < 0x80 && FORBIDDEN_ASCII[c] === 1)) return false;
+  }
+  const last = name.charCodeAt(n - 1);
+  if (last === 0x2e || last === 0x20) return false;
+  return reservedDeviceName(name) === undefined;
 }
 
 /**

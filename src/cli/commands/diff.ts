@@ -1,15 +1,28 @@
 /** `winlayer diff <a> <b> [--json]`: semantic, order-insensitive comparison of two layers or images. */
-import { isWinlayerError, WinlayerError } from '../../errors.js';
-import { diffSources, flattenSource, openInspectSource, renderSourceDiff } from '../../inspect/index.js';
-import { escapeMessage } from '../../terminal-text.js';
-import { type Command, flagOpt, stringOpt, writeJsonLine } from '../command.js';
-import { registriesFor, registryOf } from './image-shared.js';
+import { WinlayerError } from '../../errors.js';
+import {
+  diffSources,
+  flattenSource,
+  openInspectSource,
+  renderSourceDiff,
+  type SourceDiff,
+} from '../../inspect/index.js';
+import { defineCommand, type RegistryFlags, registryFlags, registryNamed, writeJsonLine } from '../command.js';
+import { JSON_OPTION, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
 
-export const command: Command = {
+interface DiffOptions {
+  readonly a: string;
+  readonly b: string;
+  readonly flatten: boolean;
+  readonly platform?: string;
+  readonly json: boolean;
+  readonly access: RegistryFlags;
+}
+
+export const command = defineCommand({
   name: 'diff',
-  help: [
-    'Usage: winlayer diff <a> <b> [--json] [--flatten] [--platform P]',
-    '',
+  usage: ['<a> <b> [--json] [--flatten] [--platform P]'],
+  about: [
     'Compares what Windows would see: names added and removed, and for common names each field that differs —',
     'content digest, size, attributes (by name), security descriptor (as SDDL), the four times at 100 ns, link',
     'targets; hard-link groups are compared as groups. Entry order, modes, uid/gid, PAX spelling, ./ and trailing /',
@@ -18,53 +31,58 @@ export const command: Command = {
     '',
     'Sources: layer:FILE or a tar (plain, gzip, zstd), dir:DIR or a layer folder, oci:DIR[:TAG],',
     'docker-archive:FILE, docker://REF.',
-    '',
-    'Options:',
-    '  --json         print the result as one JSON object',
-    "  --flatten      apply each image's layers first and compare the results as single layers",
-    '  --platform P   for an index: the image to read (windows/amd64[:os.version])',
-    '  --insecure     allow plain HTTP (and unverified TLS) to the registry of a docker:// source (the first',
-    '                 one named), no other',
-    '  --ca-file FILE trust this PEM CA beside the system roots (repeatable)',
-    '',
+  ],
+  options: [
+    JSON_OPTION,
+    {
+      name: 'flatten',
+      type: 'boolean',
+      help: "apply each image's layers first and compare the results as single layers",
+    },
+    platformOption('for an index: the image to read (windows/amd64[:os.version])'),
+    ...REGISTRY_OPTIONS,
+    // a docker:// source draws a transfer line on a terminal
+    QUIET_OPTION,
+  ],
+  notes: [
     'Exit status: 0 equal (order-only differences included), 1 different, 2 usage or an input that cannot be read.',
-  ].join('\n'),
-  options: {
-    json: { type: 'boolean' },
-    flatten: { type: 'boolean' },
-    platform: { type: 'string' },
-    insecure: { type: 'boolean' },
-    'ca-file': { type: 'string', multiple: true },
-  },
-  async run(ctx) {
-    if (ctx.positionals.length !== 2) {
-      throw new WinlayerError('USAGE', `expected two sources, got ${ctx.positionals.length}`, {
-        hint: 'winlayer diff a.tar b.tar (see winlayer diff --help)',
+  ],
+  // diff(1): trouble reading an input is exit 2, never "different".
+  troubleIsUsage: true,
+  parse(args): DiffOptions {
+    if (args.positionals.length !== 2) {
+      throw new WinlayerError('USAGE', `expected two sources, got ${args.positionals.length}`, {
+        hint: 'winlayer diff a.tar b.tar',
       });
     }
-    let result: Awaited<ReturnType<typeof diffSources>>;
-    const [na, nb] = [ctx.positionals[0]!, ctx.positionals[1]!];
-    const registries = registriesFor(ctx, registryOf(na) ?? registryOf(nb));
-    try {
-      const platform = stringOpt(ctx, 'platform');
-      const opts = { stdin: ctx.stdin, registries, ...(platform === undefined ? {} : { platform }) };
-      let a = await openInspectSource(na, opts);
-      let b = await openInspectSource(nb, opts);
-      if (flagOpt(ctx, 'flatten')) {
-        a = flattenSource(a);
-        b = flattenSource(b);
-      }
-      result = await diffSources(a, b);
-    } catch (e) {
-      // diff(1): trouble reading an input is exit 2, never "different".
-      if (!isWinlayerError(e) || e.code === 'INTERNAL') throw e;
-      ctx.stderr.write(`winlayer diff: ${escapeMessage(e.message, e.hint)}\n`);
-      return 2;
-    } finally {
-      registries.close();
-    }
-    if (flagOpt(ctx, 'json')) writeJsonLine(ctx.stdout, result);
-    else ctx.stdout.write(`${renderSourceDiff(result).join('\n')}\n`);
-    return result.equal ? 0 : 1;
+    const platform = args.string('platform');
+    return {
+      a: args.positionals[0]!,
+      b: args.positionals[1]!,
+      flatten: args.flag('flatten'),
+      ...(platform === undefined ? {} : { platform }),
+      json: args.flag('json'),
+      access: registryFlags(args),
+    };
   },
-};
+  async run(opts, session): Promise<SourceDiff> {
+    const registries = session.registries(opts.access, registryNamed(opts.a, opts.b));
+    const open = {
+      stdin: session.io.stdin,
+      registries,
+      ...(opts.platform === undefined ? {} : { platform: opts.platform }),
+    };
+    let a = await openInspectSource(opts.a, open);
+    let b = await openInspectSource(opts.b, open);
+    if (opts.flatten) {
+      a = flattenSource(a);
+      b = flattenSource(b);
+    }
+    return diffSources(a, b);
+  },
+  render(result, opts, io) {
+    if (opts.json) writeJsonLine(io.stdout, result);
+    else io.stdout.write(`${renderSourceDiff(result).join('\n')}\n`);
+  },
+  status: (result) => (result.equal ? 0 : 1),
+});

@@ -1,25 +1,39 @@
 /** `winlayer image append <base> <layer-source> -o <dest>`: one new layer on a Windows image. */
-import { appendImage, openImage, parseDestination } from '../../oci/index.js';
-import { escapeControls } from '../../terminal-text.js';
-import { type Command, flagOpt, stringOpt } from '../command.js';
+import { parseSourceDateEpoch } from '../../layer/index.js';
 import {
-  BUILD_HELP,
+  type AppendImageOptions,
+  appendImage,
+  type BuildResult,
+  openImage,
+  parseDestination,
+} from '../../oci/index.js';
+import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
+import {
   BUILD_OPTIONS,
   buildPolicy,
-  DESTINATION_HELP,
-  FORCE_OPTIONS,
-  printWritten,
-  REGISTRY_HELP,
+  DESTINATION_NOTES,
+  IMAGE_FORCE_OPTION,
+  JSON_OPTION,
+  outputOption,
+  platformOption,
+  QUIET_OPTION,
   REGISTRY_OPTIONS,
-  registriesFor,
-  registryOf,
-} from './image-shared.js';
+} from '../options.js';
+import { DESTINATIONS_HELP, renderWritten } from './image-shared.js';
 
-export const command: Command = {
+interface AppendOptions {
+  readonly base: string;
+  readonly layer: string;
+  readonly output: string;
+  readonly library: Omit<AppendImageOptions, 'registries'>;
+  readonly access: RegistryFlags;
+  readonly json: boolean;
+}
+
+export const command = defineCommand({
   name: 'image append',
-  help: [
-    'Usage: winlayer image append <base> <layer-source> -o <dest> [--platform P] [--sd PRESET] [--symlinks skip] [--zstd]',
-    '',
+  usage: ['<base> <layer-source> -o <dest> [--platform P] [--sd PRESET] [--symlinks skip] [--zstd]'],
+  about: [
     'Adds one layer on top of a Windows image. <layer-source> is a plain folder or a Linux-style tar (what becomes',
     'files under C:\\), or a Windows layer (a layer folder with Files/, or a layer tar: dir:DIR, layer:FILE) taken',
     'as is. For plain content: names and hard-link targets get Files/ (symlink targets stay as written); a Files and',
@@ -27,46 +41,51 @@ export const command: Command = {
     'apply; ./ names are normalised; opaque whiteouts are refused (Windows has none); absolute symlink targets are',
     'refused unless --symlinks skip. The base layers are not rewritten (same digests); pushing onto the registry the',
     'base came from never downloads them.',
-    '',
-    'Options:',
-    '  -o, --output DEST  oci:DIR[:TAG], docker-archive:FILE[:TAG], docker://REF, or a bare path (.tar = archive)',
-    '  --platform P       which image of a base index',
-    ...BUILD_HELP,
-    ...REGISTRY_HELP,
-    ...DESTINATION_HELP,
-  ].join('\n'),
-  options: {
-    ...REGISTRY_OPTIONS,
+  ],
+  options: [
+    outputOption('DEST', DESTINATIONS_HELP),
+    platformOption('which image of a base index'),
     ...BUILD_OPTIONS,
-    ...FORCE_OPTIONS,
-    output: { type: 'string', short: 'o' },
-    platform: { type: 'string' },
-  },
-  async run(ctx) {
-    const out = stringOpt(ctx, 'output');
-    if (ctx.positionals.length !== 2 || out === undefined) {
-      ctx.stderr.write(`winlayer image append: expected <base>, <layer-source> and -o <dest>\n\n${this.help}\n`);
-      return 2;
-    }
-    const registries = registriesFor(ctx, registryOf(out) ?? registryOf(ctx.positionals[0]));
-    try {
-      const base = await openImage(ctx.positionals[0]!, registries);
-      const platform = stringOpt(ctx, 'platform');
-      const tag = stringOpt(ctx, 'tag');
-      const r = await appendImage(base, ctx.positionals[1]!, parseDestination(out), {
-        ...buildPolicy(ctx),
-        registries,
-        env: ctx.env,
-        compression: flagOpt(ctx, 'zstd') ? 'zstd' : 'gzip',
-        force: flagOpt(ctx, 'force'),
+    IMAGE_FORCE_OPTION,
+    ...REGISTRY_OPTIONS,
+    QUIET_OPTION,
+    JSON_OPTION,
+  ],
+  notes: DESTINATION_NOTES,
+  parse(args, io): AppendOptions {
+    const [base, layer] = args.exactly(2, '<base> and <layer-source>');
+    const output = args.required('output');
+    const platform = args.string('platform');
+    const tag = args.string('tag');
+    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
+    return {
+      base: base!,
+      layer: layer!,
+      output,
+      library: {
+        ...buildPolicy(args),
+        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        compression: args.flag('zstd') ? 'zstd' : 'gzip',
+        force: args.flag('force'),
         ...(platform === undefined ? {} : { platform }),
         ...(tag === undefined ? {} : { tag }),
-      });
-      for (const s of r.skipped) ctx.stderr.write(`skipped ${escapeControls(s.path)}: ${escapeControls(s.reason)}\n`);
-      printWritten(ctx, 'wrote', r, { layer: r.layer });
-      return 0;
-    } finally {
-      registries.close();
-    }
+      },
+      access: registryFlags(args),
+      json: args.flag('json'),
+    };
   },
-};
+  async run(opts, session): Promise<BuildResult> {
+    const registries = session.registries(opts.access, registryNamed(opts.output, opts.base));
+    const base = await openImage(opts.base, registries);
+    return appendImage(base, opts.layer, parseDestination(opts.output), { ...opts.library, registries });
+  },
+  render(r, opts, io) {
+    renderWritten(
+      io,
+      'wrote',
+      r,
+      opts.json,
+      r.skipped.map((s) => `skipped ${s.path}: ${s.reason}`),
+    );
+  },
+});

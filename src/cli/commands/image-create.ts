@@ -1,27 +1,36 @@
 /** `winlayer image create <rootfs-dir> -o <dest>`: a folder as the base layer of a new Windows image. */
-import { createImage, parseDestination } from '../../oci/index.js';
-import { escapeControls } from '../../terminal-text.js';
-import { type Command, flagOpt, stringOpt, stringsOpt } from '../command.js';
+import { parseSourceDateEpoch } from '../../layer/index.js';
+import { type BuildResult, type CreateImageOptions, createImage, parseDestination } from '../../oci/index.js';
+import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
 import {
-  BUILD_HELP,
   BUILD_OPTIONS,
   buildPolicy,
-  DESTINATION_HELP,
-  FORCE_OPTIONS,
+  DESTINATION_NOTES,
+  IMAGE_FORCE_OPTION,
+  JSON_OPTION,
+  outputOption,
   parseLabels,
-  printWritten,
-  REGISTRY_HELP,
+  platformOption,
+  QUIET_OPTION,
   REGISTRY_OPTIONS,
-  registriesFor,
-  registryOf,
-} from './image-shared.js';
+} from '../options.js';
+import { renderWritten } from './image-shared.js';
 
-export const command: Command = {
+interface CreateOptions {
+  readonly rootfs: string;
+  readonly output: string;
+  readonly library: Omit<CreateImageOptions, 'registries'>;
+  readonly access: RegistryFlags;
+  readonly json: boolean;
+}
+
+export const command = defineCommand({
   name: 'image create',
-  help: [
-    'Usage: winlayer image create <rootfs-dir> -o <dest> [--platform windows/amd64[:OS_VERSION]] [--entrypoint ARG]...',
-    '         [--cmd ARG]... [--env K=V]... [--workdir DIR] [--user NAME] [--label K=V]... [--tag NAME] [--sd PRESET] [--zstd]',
-    '',
+  usage: [
+    '<rootfs-dir> -o <dest> [--platform windows/amd64[:OS_VERSION]] [--entrypoint ARG]...',
+    ' [--cmd ARG]... [--env K=V]... [--workdir DIR] [--user NAME] [--label K=V]... [--tag NAME] [--sd PRESET] [--zstd]',
+  ],
+  about: [
     '<rootfs-dir> becomes C:\\ (it goes under Files/). The five registry hives a base layer needs are added as the',
     'layer streams out (empty, valid hives); your folder is only read. The base layer goes straight into the image.',
     '',
@@ -31,67 +40,82 @@ export const command: Command = {
     '',
     'Destinations: oci:DIR[:TAG], docker-archive:FILE[:TAG], docker://REF; a bare path ending .tar is a docker',
     'archive, any other bare path an OCI layout. SOURCE_DATE_EPOCH fixes `created` and clamps file times.',
-    '',
-    'Options:',
-    '  -o, --output DEST  where the image goes (see Destinations)',
-    '  --platform P       windows/amd64[:OS_VERSION] (default windows/amd64; set os.version: containerd matches by it);',
-    '                     a Windows image only: another os (linux/amd64) is refused',
-    '  --entrypoint ARG   one argument of the entrypoint (repeat for each)',
-    '  --cmd ARG          one argument of the command (repeat for each)',
-    '  --env K=V, --label K=V (repeatable), --workdir DIR, --user NAME',
-    ...BUILD_HELP,
-    ...REGISTRY_HELP,
-    ...DESTINATION_HELP,
-  ].join('\n'),
-  options: {
-    ...REGISTRY_OPTIONS,
+  ],
+  options: [
+    outputOption('DEST', 'where the image goes (see Destinations)'),
+    platformOption([
+      'windows/amd64[:OS_VERSION] (default windows/amd64; set os.version: containerd matches by it);',
+      'a Windows image only: another os (linux/amd64) is refused',
+    ]),
+    {
+      name: 'entrypoint',
+      type: 'string',
+      multiple: true,
+      arg: 'ARG',
+      help: 'one argument of the entrypoint (repeat for each)',
+    },
+    { name: 'cmd', type: 'string', multiple: true, arg: 'ARG', help: 'one argument of the command (repeat for each)' },
+    {
+      name: 'env',
+      type: 'string',
+      multiple: true,
+      arg: 'K=V',
+      help: 'an environment variable of the image (repeatable)',
+    },
+    { name: 'workdir', type: 'string', arg: 'DIR', help: 'the working directory' },
+    { name: 'user', type: 'string', arg: 'NAME', help: 'the user the container runs as' },
+    { name: 'label', type: 'string', multiple: true, arg: 'K=V', help: 'a label of the image (repeatable)' },
     ...BUILD_OPTIONS,
-    ...FORCE_OPTIONS,
-    output: { type: 'string', short: 'o' },
-    platform: { type: 'string' },
-    entrypoint: { type: 'string', multiple: true },
-    cmd: { type: 'string', multiple: true },
-    env: { type: 'string', multiple: true },
-    workdir: { type: 'string' },
-    user: { type: 'string' },
-    label: { type: 'string', multiple: true },
-  },
-  async run(ctx) {
-    const out = stringOpt(ctx, 'output');
-    if (ctx.positionals.length !== 1 || out === undefined) {
-      ctx.stderr.write(`winlayer image create: expected <rootfs-dir> and -o <dest>\n\n${this.help}\n`);
-      return 2;
-    }
-    const registries = registriesFor(ctx, registryOf(out));
-    try {
-      const entrypoint = stringsOpt(ctx, 'entrypoint');
-      const cmd = stringsOpt(ctx, 'cmd');
-      const workdir = stringOpt(ctx, 'workdir');
-      const user = stringOpt(ctx, 'user');
-      const platform = stringOpt(ctx, 'platform');
-      const tag = stringOpt(ctx, 'tag');
-      const r = await createImage(ctx.positionals[0]!, parseDestination(out), {
-        ...buildPolicy(ctx),
-        registries,
-        env: ctx.env,
-        compression: flagOpt(ctx, 'zstd') ? 'zstd' : 'gzip',
-        force: flagOpt(ctx, 'force'),
+    IMAGE_FORCE_OPTION,
+    ...REGISTRY_OPTIONS,
+    QUIET_OPTION,
+    JSON_OPTION,
+  ],
+  notes: DESTINATION_NOTES,
+  parse(args, io): CreateOptions {
+    const rootfs = args.exactly(1, '<rootfs-dir>')[0]!;
+    const output = args.required('output');
+    const entrypoint = args.strings('entrypoint');
+    const cmd = args.strings('cmd');
+    const workdir = args.string('workdir');
+    const user = args.string('user');
+    const platform = args.string('platform');
+    const tag = args.string('tag');
+    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
+    return {
+      rootfs,
+      output,
+      library: {
+        ...buildPolicy(args),
+        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        compression: args.flag('zstd') ? 'zstd' : 'gzip',
+        force: args.flag('force'),
         ...(platform === undefined ? {} : { platform }),
         ...(tag === undefined ? {} : { tag }),
         runtime: {
           ...(entrypoint.length === 0 ? {} : { entrypoint }),
           ...(cmd.length === 0 ? {} : { cmd }),
-          env: stringsOpt(ctx, 'env'),
+          env: args.strings('env'),
           ...(workdir === undefined ? {} : { workdir }),
           ...(user === undefined ? {} : { user }),
-          labels: parseLabels(stringsOpt(ctx, 'label')),
+          labels: parseLabels(args.strings('label')),
         },
-      });
-      for (const s of r.skipped) ctx.stderr.write(`skipped ${escapeControls(s.path)}: ${escapeControls(s.reason)}\n`);
-      printWritten(ctx, 'wrote', r, { layer: r.layer, hivesAdded: r.hivesAdded });
-      return 0;
-    } finally {
-      registries.close();
-    }
+      },
+      access: registryFlags(args),
+      json: args.flag('json'),
+    };
   },
-};
+  run(opts, session): Promise<BuildResult> {
+    const registries = session.registries(opts.access, registryNamed(opts.output));
+    return createImage(opts.rootfs, parseDestination(opts.output), { ...opts.library, registries });
+  },
+  render(r, opts, io) {
+    renderWritten(
+      io,
+      'wrote',
+      r,
+      opts.json,
+      r.skipped.map((s) => `skipped ${s.path}: ${s.reason}`),
+    );
+  },
+});

@@ -1,60 +1,79 @@
 /** `winlayer image platform <image> --platform windows/amd64:OS_VERSION -o <dest>`: set os/arch/os.version. */
-import { openImage, parseDestination, setImagePlatform, writeImage } from '../../oci/index.js';
-import { type Command, flagOpt, stringOpt } from '../command.js';
+import { parseSourceDateEpoch } from '../../layer/index.js';
+import { openImage, parseDestination, setImagePlatform, type WriteImageResult, writeImage } from '../../oci/index.js';
+import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
 import {
-  DESTINATION_HELP,
-  FORCE_OPTIONS,
-  printWritten,
-  REGISTRY_HELP,
+  DESTINATION_NOTES,
+  IMAGE_FORCE_OPTION,
+  JSON_OPTION,
+  outputOption,
+  platformOption,
+  QUIET_OPTION,
   REGISTRY_OPTIONS,
-  registriesFor,
-  registryOf,
-} from './image-shared.js';
+} from '../options.js';
+import { renderWritten } from './image-shared.js';
 
-export const command: Command = {
+interface PlatformOptions {
+  readonly image: string;
+  readonly output: string;
+  readonly platform: string;
+  readonly from?: string;
+  readonly force: boolean;
+  readonly sourceDateEpoch?: number;
+  readonly access: RegistryFlags;
+  readonly json: boolean;
+}
+
+export const command = defineCommand({
   name: 'image platform',
-  help: [
-    'Usage: winlayer image platform <image> --platform OS/ARCH[:OS_VERSION] -o <dest> [--from-platform P]',
-    '',
+  usage: ['<image> --platform OS/ARCH[:OS_VERSION] -o <dest> [--from-platform P]'],
+  about: [
     'Writes a copy of the image whose config, manifest and descriptor carry the platform (os, architecture,',
     'os.version). Layers are untouched. containerd matches Windows images by os.version: set it to the build the',
     'image was made for (e.g. windows/amd64:10.0.20348.2113 for Windows Server 2022).',
     '',
     'Destinations: oci:DIR[:TAG], docker-archive:FILE[:TAG], docker://REF; a bare path ending .tar is a docker',
     'archive, any other bare path an OCI layout.',
-    '',
-    'Options:',
-    '  --platform P       the new platform',
-    '  --from-platform P  which image of an index to start from',
-    '  -o, --output DEST  where the copy goes (see Destinations)',
-    ...REGISTRY_HELP,
-    ...DESTINATION_HELP,
-  ].join('\n'),
-  options: {
+  ],
+  options: [
+    platformOption('the new platform'),
+    { name: 'from-platform', type: 'string', arg: 'P', help: 'which image of an index to start from' },
+    outputOption('DEST', 'where the copy goes (see Destinations)'),
+    IMAGE_FORCE_OPTION,
     ...REGISTRY_OPTIONS,
-    ...FORCE_OPTIONS,
-    platform: { type: 'string' },
-    'from-platform': { type: 'string' },
-    output: { type: 'string', short: 'o' },
+    QUIET_OPTION,
+    JSON_OPTION,
+  ],
+  notes: DESTINATION_NOTES,
+  parse(args, io): PlatformOptions {
+    const image = args.exactly(1, '<image>')[0]!;
+    const platform = args.required('platform');
+    const output = args.required('output');
+    const from = args.string('from-platform');
+    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
+    return {
+      image,
+      output,
+      platform,
+      ...(from === undefined ? {} : { from }),
+      force: args.flag('force'),
+      ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+      access: registryFlags(args),
+      json: args.flag('json'),
+    };
   },
-  async run(ctx) {
-    const out = stringOpt(ctx, 'output');
-    const platform = stringOpt(ctx, 'platform');
-    if (ctx.positionals.length !== 1 || out === undefined || platform === undefined) {
-      ctx.stderr.write(`winlayer image platform: expected <image>, --platform and -o\n\n${this.help}\n`);
-      return 2;
-    }
-    const dest = parseDestination(out);
-    const registries = registriesFor(ctx, registryOf(out) ?? registryOf(ctx.positionals[0]));
-    try {
-      const h = await openImage(ctx.positionals[0]!, registries);
-      const from = stringOpt(ctx, 'from-platform');
-      const derived = await setImagePlatform(h, platform, from);
-      const r = await writeImage(derived, dest, { registries, force: flagOpt(ctx, 'force') });
-      printWritten(ctx, 'wrote', r);
-      return 0;
-    } finally {
-      registries.close();
-    }
+  async run(opts, session): Promise<WriteImageResult> {
+    const dest = parseDestination(opts.output);
+    const registries = session.registries(opts.access, registryNamed(opts.output, opts.image));
+    const h = await openImage(opts.image, registries);
+    const derived = await setImagePlatform(h, opts.platform, { from: opts.from });
+    return writeImage(derived, dest, {
+      registries,
+      force: opts.force,
+      ...(opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch }),
+    });
   },
-};
+  render(r, opts, io) {
+    renderWritten(io, 'wrote', r, opts.json);
+  },
+});

@@ -1,74 +1,80 @@
 /** `winlayer image squash <image> -o <dest>`: all layers into one base layer. */
-import { openImage, parseDestination, squashImage } from '../../oci/index.js';
-import { type Command, flagOpt, stringOpt } from '../command.js';
+import { parseSourceDateEpoch } from '../../layer/index.js';
+import { openImage, parseDestination, type SquashOptions, type SquashResult, squashImage } from '../../oci/index.js';
+import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
 import {
-  DESTINATION_HELP,
-  FORCE_OPTIONS,
-  printWritten,
-  REGISTRY_HELP,
+  DESTINATION_NOTES,
+  IMAGE_FORCE_OPTION,
+  JSON_OPTION,
+  outputOption,
+  platformOption,
+  QUIET_OPTION,
   REGISTRY_OPTIONS,
-  registriesFor,
-  registryOf,
-} from './image-shared.js';
+} from '../options.js';
+import { DESTINATIONS_HELP, renderWritten } from './image-shared.js';
 
-export const command: Command = {
+interface SquashCommandOptions {
+  readonly image: string;
+  readonly output: string;
+  readonly library: Omit<SquashOptions, 'registries'>;
+  readonly access: RegistryFlags;
+  readonly json: boolean;
+}
+
+export const command = defineCommand({
   name: 'image squash',
-  help: [
-    'Usage: winlayer image squash <image> -o <dest> [--platform P] [--drop-hive-deltas] [--zstd] [--tag NAME]',
-    '',
+  usage: ['<image> -o <dest> [--platform P] [--drop-hive-deltas] [--zstd] [--tag NAME]'],
+  about: [
     'Applies every layer in order (whiteouts, replacements, hard links, also into lower layers) into one base layer',
     'with valid hives (empty ones are added when no layer has them). Layers that carry registry changes',
     '(Hives/*_Delta) cannot be merged off Windows yet: the command refuses them, or with --drop-hive-deltas leaves',
     'them out and lists what was dropped (those registry changes are then lost).',
-    '',
-    'Options:',
-    '  -o, --output DEST    oci:DIR[:TAG], docker-archive:FILE[:TAG], docker://REF, or a bare path (.tar = archive)',
-    '  --platform P         which image of an index',
-    '  --drop-hive-deltas   leave registry deltas out instead of refusing',
-    '  --zstd               compress the layer with zstd (default gzip)',
-    '  --tag NAME           tag recorded at the destination',
-    ...REGISTRY_HELP,
-    ...DESTINATION_HELP,
-  ].join('\n'),
-  options: {
+  ],
+  options: [
+    outputOption('DEST', DESTINATIONS_HELP),
+    platformOption('which image of an index'),
+    { name: 'drop-hive-deltas', type: 'boolean', help: 'leave registry deltas out instead of refusing' },
+    { name: 'zstd', type: 'boolean', help: 'compress the layer with zstd (default gzip)' },
+    { name: 'tag', type: 'string', arg: 'NAME', help: 'tag recorded at the destination' },
+    IMAGE_FORCE_OPTION,
     ...REGISTRY_OPTIONS,
-    ...FORCE_OPTIONS,
-    output: { type: 'string', short: 'o' },
-    platform: { type: 'string' },
-    'drop-hive-deltas': { type: 'boolean' },
-    zstd: { type: 'boolean' },
-    tag: { type: 'string' },
-  },
-  async run(ctx) {
-    const out = stringOpt(ctx, 'output');
-    if (ctx.positionals.length !== 1 || out === undefined) {
-      ctx.stderr.write(`winlayer image squash: expected <image> and -o <dest>\n\n${this.help}\n`);
-      return 2;
-    }
-    const registries = registriesFor(ctx, registryOf(out) ?? registryOf(ctx.positionals[0]));
-    try {
-      const h = await openImage(ctx.positionals[0]!, registries);
-      const platform = stringOpt(ctx, 'platform');
-      const tag = stringOpt(ctx, 'tag');
-      const r = await squashImage(h, parseDestination(out), {
-        registries,
-        env: ctx.env,
-        dropHiveDeltas: flagOpt(ctx, 'drop-hive-deltas'),
-        force: flagOpt(ctx, 'force'),
-        compression: flagOpt(ctx, 'zstd') ? 'zstd' : 'gzip',
+    QUIET_OPTION,
+    JSON_OPTION,
+  ],
+  notes: DESTINATION_NOTES,
+  parse(args, io): SquashCommandOptions {
+    const image = args.exactly(1, '<image>')[0]!;
+    const output = args.required('output');
+    const platform = args.string('platform');
+    const tag = args.string('tag');
+    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
+    return {
+      image,
+      output,
+      library: {
+        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        dropHiveDeltas: args.flag('drop-hive-deltas'),
+        force: args.flag('force'),
+        compression: args.flag('zstd') ? 'zstd' : 'gzip',
         ...(platform === undefined ? {} : { platform }),
         ...(tag === undefined ? {} : { tag }),
-      });
-      for (const d of r.droppedHiveDeltas)
-        ctx.stderr.write(`dropped registry delta ${d} (its registry changes are lost)\n`);
-      printWritten(ctx, 'wrote', r, {
-        layer: r.layer,
-        squashedLayers: r.squashedLayers,
-        droppedHiveDeltas: r.droppedHiveDeltas,
-      });
-      return 0;
-    } finally {
-      registries.close();
-    }
+      },
+      access: registryFlags(args),
+      json: args.flag('json'),
+    };
   },
-};
+  async run(opts, session): Promise<SquashResult> {
+    const registries = session.registries(opts.access, registryNamed(opts.output, opts.image));
+    const h = await openImage(opts.image, registries);
+    return squashImage(h, parseDestination(opts.output), { ...opts.library, registries });
+  },
+  render(r, opts, io) {
+    renderWritten(
+      io,
+      'wrote',
+      r,
+      opts.json,
+      r.droppedHiveDeltas.map((d) => `dropped registry delta ${d} (its registry changes are lost)`),
+    );
+  },
+});

@@ -1,7 +1,8 @@
 /** `winlayer login <registry> -u USER --password-stdin`: check and store registry credentials (Docker's config). */
 import { WinlayerError } from '../../errors.js';
 import { loginRegistry, parseRegistryName } from '../../oci/index.js';
-import { type Command, flagOpt, stringOpt, stringsOpt, writeJsonLine } from '../command.js';
+import { defineCommand, type RegistryFlags, registryFlags, writeJsonLine } from '../command.js';
+import { JSON_OPTION, REGISTRY_OPTIONS } from '../options.js';
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const parts: Buffer[] = [];
@@ -17,49 +18,44 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-export const command: Command = {
+interface LoginOptions {
+  readonly registry: string;
+  readonly username: string;
+  readonly access: RegistryFlags;
+  readonly json: boolean;
+}
+
+export const command = defineCommand({
   name: 'login',
-  help: [
-    'Usage: winlayer login <registry> -u USER --password-stdin [--insecure] [--ca-file FILE]',
-    '',
+  usage: ['<registry> -u USER --password-stdin [--insecure] [--ca-file FILE]'],
+  about: [
     'Checks the credentials with the registry (Basic, or a token from its Bearer realm), then stores them where',
     'Docker does: its credential helper when ~/.docker/config.json names one, else "auths" in that file ($DOCKER_CONFIG',
     'moves it). docker, skopeo and winlayer then share the login.',
-    '',
-    'Options:',
-    '  -u, --username USER',
-    '  --password-stdin   read the password (or token) from stdin',
-    '  --insecure         allow plain HTTP to this registry',
-    '  --ca-file FILE     trust this PEM CA beside the system roots (repeatable)',
-    '  --json             print the result as JSON',
-  ].join('\n'),
-  options: {
-    username: { type: 'string', short: 'u' },
-    'password-stdin': { type: 'boolean' },
-    insecure: { type: 'boolean' },
-    'ca-file': { type: 'string', multiple: true },
-    json: { type: 'boolean' },
+  ],
+  options: [
+    { name: 'username', short: 'u', type: 'string', arg: 'USER', help: 'the user name' },
+    { name: 'password-stdin', type: 'boolean', help: 'read the password (or token) from stdin' },
+    ...REGISTRY_OPTIONS,
+    JSON_OPTION,
+  ],
+  parse(args): LoginOptions {
+    const registry = args.exactly(1, '<registry>')[0]!;
+    const username = args.required('username');
+    if (!args.flag('password-stdin')) throw new WinlayerError('USAGE', '--password-stdin is required');
+    return { registry: parseRegistryName(registry), username, access: registryFlags(args), json: args.flag('json') };
   },
-  async run(ctx) {
-    const user = stringOpt(ctx, 'username');
-    if (ctx.positionals.length !== 1 || user === undefined || !flagOpt(ctx, 'password-stdin')) {
-      ctx.stderr.write(`winlayer login: expected <registry>, -u USER and --password-stdin\n\n${this.help}\n`);
-      return 2;
-    }
-    const registry = parseRegistryName(ctx.positionals[0]!);
-    const password = await readStdin(ctx.stdin);
+  async run(opts, { io }) {
+    const password = await readStdin(io.stdin);
     if (password === '') throw new WinlayerError('USAGE', 'the password on stdin is empty');
-    const r = await loginRegistry(
-      registry,
-      { username: user, password },
-      {
-        insecure: flagOpt(ctx, 'insecure'),
-        caFiles: stringsOpt(ctx, 'ca-file'),
-        env: ctx.env,
-      },
+    return loginRegistry(
+      opts.registry,
+      { username: opts.username, password },
+      { insecure: opts.access.insecure, caFiles: opts.access.caFiles, env: io.env },
     );
-    if (flagOpt(ctx, 'json')) writeJsonLine(ctx.stdout, r);
-    else ctx.stdout.write(`login succeeded for ${r.registry} (stored in ${r.store})\n`);
-    return 0;
   },
-};
+  render(r, opts, io) {
+    if (opts.json) writeJsonLine(io.stdout, r);
+    else io.stdout.write(`login succeeded for ${r.registry} (stored in ${r.store})\n`);
+  },
+});

@@ -1,43 +1,54 @@
 /** `winlayer push <source> <ref>`: copy an image (layout, archive or registry) to a registry. */
-import { openImage, parseReference, writeImage } from '../../oci/index.js';
-import { type Command, stringOpt } from '../command.js';
-import { printWritten, REGISTRY_HELP, REGISTRY_OPTIONS, registriesFor } from './image-shared.js';
+import { openImage, parseReference, type Reference, type WriteImageResult, writeImage } from '../../oci/index.js';
+import { defineCommand, type RegistryFlags, registryFlags } from '../command.js';
+import { JSON_OPTION, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { renderWritten } from './image-shared.js';
 
-export const command: Command = {
+interface PushOptions {
+  readonly source: string;
+  readonly ref: Reference;
+  readonly platform?: string;
+  readonly access: RegistryFlags;
+  readonly json: boolean;
+}
+
+export const command = defineCommand({
   name: 'push',
-  help: [
-    'Usage: winlayer push <source> <registry/repository[:tag]> [--platform P] [--insecure] [--ca-file FILE]',
-    '',
+  usage: ['<source> <registry/repository[:tag]> [--platform P] [--insecure] [--ca-file FILE]'],
+  about: [
     'Pushes an image or index: blobs the registry has are skipped, blobs in another repository of the same registry',
     'are mounted, the rest uploaded (large ones in chunks, resumed or retried on failure). The tag moves last.',
     'Credentials: ~/.docker/config.json (winlayer login, docker login, credential helpers).',
     '',
     'Sources: oci:DIR[:TAG], docker-archive:FILE, docker://REF, or a bare layout folder / archive .tar.',
-    '',
-    'Options:',
-    '  --platform P       push only this platform of an index (windows/amd64[:OS_VERSION])',
-    ...REGISTRY_HELP,
-  ].join('\n'),
-  options: { ...REGISTRY_OPTIONS, platform: { type: 'string' } },
-  async run(ctx) {
-    if (ctx.positionals.length !== 2) {
-      ctx.stderr.write(`winlayer push: expected <source> and <ref>\n\n${this.help}\n`);
-      return 2;
-    }
-    const ref = parseReference(ctx.positionals[1]!);
-    const registries = registriesFor(ctx, ref.registry);
-    try {
-      const h = await openImage(ctx.positionals[0]!, registries);
-      const platform = stringOpt(ctx, 'platform');
-      const r = await writeImage(
-        h,
-        { kind: 'registry', reference: ref },
-        { registries, ...(platform === undefined ? {} : { platform }) },
-      );
-      printWritten(ctx, 'pushed', r);
-      return 0;
-    } finally {
-      registries.close();
-    }
+  ],
+  options: [
+    platformOption('push only this platform of an index (windows/amd64[:OS_VERSION])'),
+    ...REGISTRY_OPTIONS,
+    QUIET_OPTION,
+    JSON_OPTION,
+  ],
+  parse(args): PushOptions {
+    const [source, ref] = args.exactly(2, '<source> and <ref>');
+    const platform = args.string('platform');
+    return {
+      source: source!,
+      ref: parseReference(ref!),
+      ...(platform === undefined ? {} : { platform }),
+      access: registryFlags(args),
+      json: args.flag('json'),
+    };
   },
-};
+  async run(opts, session): Promise<WriteImageResult> {
+    const registries = session.registries(opts.access, opts.ref.registry);
+    const h = await openImage(opts.source, registries);
+    return writeImage(
+      h,
+      { kind: 'registry', reference: opts.ref },
+      { registries, ...(opts.platform === undefined ? {} : { platform: opts.platform }) },
+    );
+  },
+  render(r, opts, io) {
+    renderWritten(io, 'pushed', r, opts.json);
+  },
+});

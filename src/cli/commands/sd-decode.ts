@@ -1,27 +1,28 @@
 /** `winlayer sd decode <base64>`: prints the SDDL of a base64 `MSWINDOWS.rawsd` value. */
-import { WinlayerError } from '../../errors.js';
-import { base64ToSddl, rawsdToBytes, summarizeSecurityDescriptor } from '../../windows/index.js';
-import { type Command, flagOpt, writeJsonLine } from '../command.js';
+import { base64ToSddl, rawsdToBytes } from '../../internal/windows.js';
+import { type SdSummary, summarizeSecurityDescriptor } from '../../windows/index.js';
+import { defineCommand, writeJsonLine } from '../command.js';
+import { JSON_OPTION } from '../options.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'sd decode',
-  help: [
-    'Usage: winlayer sd decode [--json] <base64>',
-    '',
+  usage: ['[--json] <base64>'],
+  about: [
     'Prints the canonical SDDL of a self-relative security descriptor given as base64 (an MSWINDOWS.rawsd value).',
     'Any valid binary layout is accepted. Example: winlayer sd decode AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==',
-    '',
-    'Options:',
-    '  --json   print { sddl, base64, size, owner, group, control, controlFlags, dacl, sacl } instead',
-  ].join('\n'),
-  options: { json: { type: 'boolean' } },
-  async run(ctx) {
-    if (ctx.positionals.length !== 1) {
-      throw new WinlayerError('USAGE', `expected one base64 value, got ${ctx.positionals.length} arguments`);
-    }
-    const b64 = ctx.positionals[0]!;
-    if (flagOpt(ctx, 'json')) writeJsonLine(ctx.stdout, summarizeSecurityDescriptor(rawsdToBytes(b64)));
-    else ctx.stdout.write(`${base64ToSddl(b64)}\n`);
-    return 0;
+  ],
+  options: [
+    { ...JSON_OPTION, help: 'print { sddl, base64, size, owner, group, control, controlFlags, dacl, sacl } instead' },
+  ],
+  parse(args) {
+    return { base64: args.exactly(1, 'one base64 value')[0]!, json: args.flag('json') };
   },
-};
+  /** The summary for `--json`; else the SDDL, which must exist (an SD that SDDL cannot name is an error here). */
+  async run(opts): Promise<SdSummary | string> {
+    return opts.json ? summarizeSecurityDescriptor(rawsdToBytes(opts.base64)) : base64ToSddl(opts.base64);
+  },
+  render(result, _opts, io) {
+    if (typeof result === 'string') io.stdout.write(`${result}\n`);
+    else writeJsonLine(io.stdout, result);
+  },
+});

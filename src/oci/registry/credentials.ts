@@ -3,10 +3,13 @@
  * `auths` entries (`auth` = base64 `user:password`, or `identitytoken`), per-registry `credHelpers` and a default
  * `credsStore`, both served by `docker-credential-<name>` programs (`get`/`store` on stdin/stdout).
  * `winlayer login` writes the same file, so docker, skopeo, crane and winlayer share one login.
+ *
+ * The library never reads `process.env`: every function here takes the environment (`DOCKER_CONFIG`, `HOME`, and
+ * what credential helpers need, such as `PATH`) from its caller; the CLI passes its own.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AtomicTarget } from '../../atomic.js';
 import { WinlayerError } from '../../errors.js';
@@ -29,11 +32,23 @@ interface DockerConfig {
   [key: string]: unknown;
 }
 
-/** The Docker config file path: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const dir =
-    env.DOCKER_CONFIG !== undefined && env.DOCKER_CONFIG !== '' ? env.DOCKER_CONFIG : join(homedir(), '.docker');
-  return join(dir, 'config.json');
+/** The environment the Docker config is found in (the CLI passes `process.env`; tests a fixed one). */
+export type DockerEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The Docker config file path: `$DOCKER_CONFIG/config.json`, else `.docker/config.json` in the home folder (`HOME`,
+ * else `USERPROFILE`, else the account's home folder).
+ */
+export function dockerConfigPath(env: DockerEnv): string {
+  return join(nonEmpty(env.DOCKER_CONFIG) ?? join(homeOf(env), '.docker'), 'config.json');
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function homeOf(env: DockerEnv): string {
+  return nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE) ?? userInfo().homedir;
 }
 
 function readConfig(path: string): DockerConfig {
@@ -54,7 +69,7 @@ function authKeys(registry: string): string[] {
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
 }
 
-/** The key `login` writes for a registry. */
+/** The name Docker stores a registry's login under: the `auths` key `login` writes, the server URL helpers get. */
 function loginKey(registry: string): string {
   return registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
 }
@@ -63,10 +78,7 @@ function loginKey(registry: string): string {
  * Looks up credentials for `registry` in the Docker config (helpers first, then `auths`). Returns `undefined` for
  * anonymous access. Throws `REGISTRY_AUTH` when a helper fails for a reason other than "not found".
  */
-export async function resolveCredentials(
-  registry: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Credentials | undefined> {
+export async function resolveCredentials(registry: string, env: DockerEnv): Promise<Credentials | undefined> {
   const path = dockerConfigPath(env);
   const cfg = readConfig(path);
   const helper =
@@ -89,19 +101,15 @@ export async function resolveCredentials(
 }
 
 /** A `CredentialSource` over the Docker config of `env`. */
-export function dockerCredentials(env: NodeJS.ProcessEnv = process.env): CredentialSource {
+export function dockerCredentials(env: DockerEnv): CredentialSource {
   return (registry) => resolveCredentials(registry, env);
-}
-
-function helperUrl(registry: string): string {
-  return registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
 }
 
 async function runHelper(
   name: string,
   verb: 'get' | 'store' | 'erase',
   input: string,
-  env: NodeJS.ProcessEnv,
+  env: DockerEnv,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const prog = `docker-credential-${name}`;
   return new Promise((resolve, reject) => {
@@ -129,8 +137,8 @@ async function runHelper(
   });
 }
 
-async function helperGet(name: string, registry: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
-  const r = await runHelper(name, 'get', helperUrl(registry), env);
+async function helperGet(name: string, registry: string, env: DockerEnv): Promise<Credentials | undefined> {
+  const r = await runHelper(name, 'get', loginKey(registry), env);
   if (r.code !== 0) {
     if (/credentials not found/i.test(r.stdout + r.stderr)) return undefined;
     throw new WinlayerError('REGISTRY_AUTH', `docker-credential-${name} get failed: ${(r.stderr || r.stdout).trim()}`);
@@ -153,13 +161,13 @@ async function helperGet(name: string, registry: string, env: NodeJS.ProcessEnv)
 export async function saveCredentials(
   registry: string,
   creds: { username: string; password: string },
-  env: NodeJS.ProcessEnv = process.env,
+  env: DockerEnv,
 ): Promise<{ store: string }> {
   const path = dockerConfigPath(env);
   const cfg = readConfig(path);
   const helper = cfg.credHelpers?.[registry] ?? cfg.credsStore;
   if (helper !== undefined && helper !== '') {
-    const input = JSON.stringify({ ServerURL: helperUrl(registry), Username: creds.username, Secret: creds.password });
+    const input = JSON.stringify({ ServerURL: loginKey(registry), Username: creds.username, Secret: creds.password });
     const r = await runHelper(helper, 'store', input, env);
     if (r.code !== 0) {
       throw new WinlayerError(

@@ -11,10 +11,12 @@ export {
 export {
   type CredentialSource,
   type Credentials,
+  type DockerEnv,
   dockerConfigPath,
   dockerCredentials,
   resolveCredentials,
   saveCredentials,
 } from './credentials.js';
 export { type LoginOptions, loginRegistry } from './login.js';
+export { type RegistryDiagnostic, RegistryError } from './registry-error.js';
 export { openRegistryImage, type PushResult, pushImage, Registries, type RegistryAccess } from './remote.js';

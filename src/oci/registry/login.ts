@@ -1,12 +1,13 @@
 /** `winlayer login`: check credentials against the registry, then store them where Docker keeps them. */
 import { RegistryClient } from './client.js';
-import { saveCredentials } from './credentials.js';
+import { type DockerEnv, saveCredentials } from './credentials.js';
 
 /** Options of `loginRegistry`. */
 export interface LoginOptions {
   readonly insecure?: boolean;
   readonly caFiles?: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
+  /** Where the Docker config is (`DOCKER_CONFIG`, `HOME`) and what a credential helper runs with. */
+  readonly env: DockerEnv;
 }
 
 /**
@@ -16,7 +17,7 @@ export interface LoginOptions {
 export async function loginRegistry(
   registry: string,
   creds: { readonly username: string; readonly password: string },
-  opts: LoginOptions = {},
+  opts: LoginOptions,
 ): Promise<{ registry: string; store: string }> {
   const client = new RegistryClient({
     registry,
@@ -30,6 +31,6 @@ export async function loginRegistry(
   } finally {
     client.close();
   }
-  const { store } = await saveCredentials(registry, creds, opts.env ?? process.env);
+  const { store } = await saveCredentials(registry, creds, opts.env);
   return { registry, store };
 }

@@ -17,14 +17,14 @@ import { formatReference, parseReference, type Reference, referenceTarget } from
 import type { Descriptor } from '../spec.js';
 import { type BlobLocation, openLocation, openRange } from '../store.js';
 import { type BlobSource, RegistryClient, type RegistryClientOptions } from './client.js';
-import { type CredentialSource, dockerCredentials } from './credentials.js';
+import type { CredentialSource } from './credentials.js';
 
 /** How to reach registries: shared by every client one command creates. */
 export interface RegistryAccess {
   /** The registry (host[:port]) that may use plain HTTP; no other. */
   readonly insecureRegistry?: string;
   readonly caFiles?: readonly string[];
-  /** Default: the Docker config of `process.env`. */
+  /** Default: anonymous (the library reads no Docker config of its own; the CLI passes `dockerCredentials(env)`). */
   readonly credentials?: CredentialSource;
   readonly onProgress?: RegistryClientOptions['onProgress'];
   /** Extra client tuning (tests, benchmarks). */
@@ -33,6 +33,8 @@ export interface RegistryAccess {
     'maxAttempts' | 'backoffMs' | 'monolithicMax' | 'chunkSize' | 'timeoutMs'
   >;
 }
+
+const anonymous: CredentialSource = async () => undefined;
 
 /** One client per registry for the life of a command (connections and tokens are reused). Call `close()` at the end. */
 export class Registries {
@@ -49,7 +51,7 @@ export class Registries {
         registry,
         insecure: this.access.insecureRegistry === registry,
         caFiles: this.access.caFiles ?? [],
-        credentials: this.access.credentials ?? dockerCredentials(),
+        credentials: this.access.credentials ?? anonymous,
         ...(this.access.onProgress === undefined ? {} : { onProgress: this.access.onProgress }),
         ...(this.access.tuning ?? {}),
       });

@@ -1,28 +1,18 @@
 /**
- * Plain content into Windows layer entries, for `image create` and `image append`:
+ * Plain content as Windows layer entries, for `image create` and `image append`:
  * - `walkPlainFolder`: a host folder (what becomes `C:\`) as entries under `Files/`, with the default metadata policy
  *   of export (`--sd` presets, times truncated to 100 ns and clamped to SOURCE_DATE_EPOCH), hard links found by
  *   (device, inode) and written as links to the first name, symlink targets kept as Windows paths (never prefixed).
- * - `windowsizeEntries`: a Linux-style tar stream the same way: names and hard-link targets get `Files/`, symlink
+ * - `asWindowsLayer`: a Linux-style tar stream the same way: names and hard-link targets get `Files/`, symlink
  *   targets do not, `./` names normalised, missing parents created first, opaque whiteouts refused.
- * - `withBaseHives`: a transform that adds `Files/Windows/System32/config/{DEFAULT,SAM,SECURITY,SOFTWARE,SYSTEM}`
- *   (empty, valid hives) and their folders, in canonical order, unless the stream has them already.
- * The user's folder is only read, never copied or changed.
+ * The user's folder is only read, never copied or changed. The base hives a base layer needs: `add-hives.ts`.
  */
-import { readdirSync } from 'node:fs';
-import { join, posix } from 'node:path';
-import { bufferBody, type LayerEntry } from '../entry.js';
+import { posix } from 'node:path';
+import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
-import { createEmptyHive } from '../hive/index.js';
-import {
-  BASE_LAYER_HIVES,
-  defaultMetadata,
-  type MetadataPolicy,
-  policyTimes,
-  symlinkTargetProblem,
-  walkPlainFolderSync,
-} from '../layer/index.js';
-import { checkLayerPath, compareUtf8, FILE_ATTRIBUTE, upcase } from '../windows/index.js';
+import { checkLayerPath, upcase } from '../windows/index.js';
+import { defaultMetadata, type MetadataPolicy, policyTimes } from './policy.js';
+import { symlinkTargetProblem, walkLayerSync } from './walk.js';
 
 /** How plain content becomes Windows entries: the metadata policy and the symlink rule. */
 export interface PlainOptions {
@@ -35,7 +25,7 @@ export interface PlainOptions {
 }
 
 /** The time of entries winlayer makes up (`Files`, `Hives`, parents, hives): the clamp, else the Unix epoch. */
-function madeUpTime(policy: MetadataPolicy): bigint {
+export function madeUpTime(policy: MetadataPolicy): bigint {
   return policy.clamp ?? 0n;
 }
 
@@ -46,10 +36,11 @@ function madeUpTime(policy: MetadataPolicy): bigint {
  * iterating.
  */
 export function walkPlainFolder(root: string, opts: PlainOptions): Generator<LayerEntry, void, undefined> {
-  return walkPlainFolderSync(root, opts.policy, {
+  return walkLayerSync(root, {
+    policy: opts.policy,
+    plain: { whiteouts: opts.whiteouts ?? 'refuse' },
     ...(opts.symlinks === undefined ? {} : { symlinks: opts.symlinks }),
     ...(opts.onSkip === undefined ? {} : { onSkip: opts.onSkip }),
-    ...(opts.whiteouts === undefined ? {} : { whiteouts: opts.whiteouts }),
   });
 }
 
@@ -58,7 +49,7 @@ export function walkPlainFolder(root: string, opts: PlainOptions): Generator<Lay
  * carry Windows metadata keep it; the rest get the default policy. Ends with a `Hives` folder entry. Streams.
  * Throws `LAYER_INVALID` (opaque whiteouts), `LAYER_SPECIAL_FILE`, `LAYER_SYMLINK`, `NAME_INVALID` while iterating.
  */
-export async function* windowsizeEntries(
+export async function* asWindowsLayer(
   entries: AsyncIterable<LayerEntry>,
   opts: PlainOptions,
 ): AsyncGenerator<LayerEntry> {
@@ -176,93 +167,4 @@ export async function* windowsizeEntries(
 export async function* plainFolderLayer(root: string, opts: PlainOptions): AsyncGenerator<LayerEntry> {
   yield* walkPlainFolder(root, { ...opts, whiteouts: 'entries' });
   yield { kind: 'directory', path: 'Hives', win: defaultMetadata(opts.policy, 'directory', madeUpTime(opts.policy)) };
-}
-
-/** The hives a base layer holds under `Files/Windows/System32/config/`. */
-export const BASE_HIVES = BASE_LAYER_HIVES;
-const HIVE_DIRS = ['Files/Windows', 'Files/Windows/System32', 'Files/Windows/System32/config'] as const;
-
-/** Canonical order: component-wise UTF-8 byte order, parents first (what a sorted depth-first walk yields). */
-export function comparePaths(a: string, b: string): number {
-  const pa = a.split('/');
-  const pb = b.split('/');
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const c = compareUtf8(pa[i]!, pb[i]!);
-    if (c !== 0) return c;
-  }
-  return pa.length - pb.length;
-}
-
-/**
- * Adds the five base-layer hives (and the folders that hold them) to a base-layer stream in canonical order. A name
- * the stream already has (compared as Windows does, case-insensitively) is left as the stream gives it; the injected
- * names follow the stream's spelling of their folders. `hivesAdded` reports what was added. Streams.
- */
-export async function* withBaseHives(
-  entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
-  policy: MetadataPolicy,
-  spelling: (path: string) => string = (p) => p,
-  hivesAdded: string[] = [],
-): AsyncGenerator<LayerEntry> {
-  const t = madeUpTime(policy);
-  const pending: LayerEntry[] = [
-    ...HIVE_DIRS.map(
-      (p): LayerEntry => ({ kind: 'directory', path: spelling(p), win: defaultMetadata(policy, 'directory', t) }),
-    ),
-    ...BASE_HIVES.map((h): LayerEntry => {
-      const bytes = createEmptyHive();
-      return {
-        kind: 'file',
-        path: `${spelling('Files/Windows/System32/config')}/${h}`,
-        size: bytes.length,
-        body: bufferBody(bytes),
-        win: { ...defaultMetadata(policy, 'file', t), attributes: FILE_ATTRIBUTE.ARCHIVE },
-      };
-    }),
-  ].sort((a, b) => comparePaths(a.path, b.path));
-  const have = new Set<string>();
-  for await (const e of entries as AsyncIterable<LayerEntry>) {
-    while (pending.length > 0 && comparePaths(pending[0]!.path, e.path) < 0) {
-      const p = pending.shift()!;
-      if (!have.has(upcase(p.path))) {
-        if (p.kind === 'file') hivesAdded.push(p.path);
-        yield p;
-      }
-    }
-    have.add(upcase(e.path));
-    // a stream entry spelled differently but equal on Windows replaces the pending one
-    const i = pending.findIndex((p) => upcase(p.path) === upcase(e.path));
-    if (i >= 0) pending.splice(i, 1);
-    yield e;
-  }
-  for (const p of pending) {
-    if (have.has(upcase(p.path))) continue;
-    if (p.kind === 'file') hivesAdded.push(p.path);
-    yield p;
-  }
-}
-
-/** How a plain folder spells the hive folders (`files/windows` stays as the user wrote it), for `withBaseHives`. */
-export function hostSpelling(root: string): (path: string) => string {
-  const cache = new Map<string, string>();
-  return (path) => {
-    const hit = cache.get(path);
-    if (hit !== undefined) return hit;
-    const parts = path.split('/');
-    let host = root;
-    const out = ['Files'];
-    for (const part of parts.slice(1)) {
-      let name = part;
-      try {
-        name = readdirSync(host).find((n) => upcase(n) === upcase(part)) ?? part;
-      } catch {
-        /* missing folder: use the canonical spelling */
-      }
-      out.push(name);
-      host = join(host, name);
-    }
-    const r = out.join('/');
-    cache.set(path, r);
-    return r;
-  };
 }
