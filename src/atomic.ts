@@ -1,9 +1,9 @@
 /**
  * Atomic writes, the one helper behind every writer (tar, hive, layer folder, OCI layout): work happens in a temporary
- * sibling `.NAME.winlayer-tmp-<pid>-<random>`, which is fsynced and renamed onto the final path at the end. On any error
- * the temporary is removed; SIGINT and SIGTERM remove every live temporary before the process exits; after a SIGKILL
- * the next run removes temporaries whose process is gone (`removeStaleTemps`). No partial file ever sits at the final
- * path, and a folder that is replaced is kept until its replacement is in place (see `AtomicTarget.commit`).
+ * sibling `.NAME.winlayer-tmp-<pid>-<random>`, which is fsynced and renamed onto the final path at the end. On any
+ * error the temporary is removed; SIGINT and SIGTERM remove every live temporary before the process exits; after a
+ * SIGKILL the next run removes temporaries whose process is gone (`removeStaleTemps`). No partial file ever sits at the
+ * final path, and a folder that is replaced is kept until its replacement is in place (see `AtomicTarget.commit`).
  *
  * It also holds what every writer needs of the host filesystem: its path limits (`HOST_PATH_LIMITS`) and the one
  * function that removes a tree (`removeTree`), whatever its depth.
@@ -177,9 +177,9 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Cleans up after processes that no longer run (a SIGKILL, a crash, a power cut) around `finalPath`: a set-aside old
- * folder whose replacement never arrived (`finalPath` is missing or an empty folder) is renamed back to `finalPath`; other set-asides and
- * temporaries are removed. Returns the paths removed. A removal that fails is left for a later run (it never keeps a
- * writer from working); a rename back that fails throws `IO` (writing on would lose the old folder).
+ * folder whose replacement never arrived (`finalPath` is missing or an empty folder) is renamed back to `finalPath`;
+ * other set-asides and temporaries are removed. Returns the paths removed. A removal that fails is left for a later run
+ * (it never keeps a writer from working); a rename back that fails throws `IO` (writing on would lose the old folder).
  */
 export function removeStaleTemps(finalPath: string): string[] {
   const dir = dirname(finalPath);

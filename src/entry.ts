@@ -2,14 +2,14 @@
  * The entry model: one Windows layer is a stream of `LayerEntry` values. Every source (tar reader, layer-folder walk,
  * plain rootfs walk) yields them; every sink (tar writer, layer-folder writer, reports, image writers) consumes them.
  *
- * The body contract is here, whole ({@link EntryBody}: `read`, `view`, {@link copyBody}); it replaced `readSync`,
- * the tar writer's `READ_INTO` and the tar reader's `bodyViewReader` (issue 18).
+ * The body contract is here, whole ({@link EntryBody}: iterate it, or `read` into a buffer, or take a `view`;
+ * {@link copyBody} copies a body whichever way it offers): no other module defines a way to read a body.
  *
  * Paths are layer-relative and `/`-separated exactly as a canonical tar holds them: `Files/Windows/System32`,
  * `UtilityVM/Files/EFI/...`, `Hives/System_Delta`. Never a leading `./`, never a trailing `/`.
  */
 import { WinlayerError } from './errors.js';
-import type { UnixNanos } from './windows/filetime.js';
+import type { UnixNanos } from './windows/index.js';
 
 /** What an entry is. `stream` is an alternate data stream (`file:name`) and always directly follows its file. */
 export type EntryKind =

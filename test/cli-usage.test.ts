@@ -34,7 +34,7 @@ describe('help', () => {
 
   it('hive, image and sd --help list their subcommands', async () => {
     for (const [group, subs] of [
-      ['hive', ['check', 'dump', 'merge', 'new']],
+      ['hive', ['apply', 'check', 'delta', 'dump', 'merge', 'new']],
       ['image', ['append', 'create', 'index', 'platform', 'squash']],
       ['sd', ['decode', 'encode']],
     ] as const) {
@@ -132,7 +132,7 @@ describe('usage errors', () => {
       [sub.code, sub.stderr],
       [
         2,
-        "error: winlayer hive needs a command, not 'frob' (one of: check, dump, merge, new)\nsee 'winlayer hive --help'\n",
+        "error: winlayer hive needs a command, not 'frob' (one of: apply, check, delta, dump, merge, new)\nsee 'winlayer hive --help'\n",
       ],
     );
     const none = await runCli(['image']);

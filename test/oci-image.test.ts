@@ -378,36 +378,6 @@ test('image append refuses opaque whiteouts and absolute symlinks (unless --syml
   assert.match(skipped.stderr, /skipped Files\/pw/);
 });
 
-test('image squash refuses registry deltas, or drops them with --drop-hive-deltas', async (t) => {
-  const dir = tempDir(t);
-  const root = makeRootfs(dir);
-  assert.equal((await runCli(['image', 'create', root, '-o', join(dir, 'base')], { env: EPOCH })).code, 0);
-  const layerDir = join(dir, 'delta');
-  mkdirSync(join(layerDir, 'Files/x'), { recursive: true });
-  mkdirSync(join(layerDir, 'Hives'), { recursive: true });
-  writeFileSync(join(layerDir, 'Files/x/y.txt'), 'y');
-  writeFileSync(join(layerDir, 'Hives/Software_Delta'), Buffer.alloc(8192));
-  const ap = await runCli(['image', 'append', join(dir, 'base'), `dir:${layerDir}`, '-o', join(dir, 'with-delta')], {
-    env: EPOCH,
-  });
-  assert.equal(ap.code, 0, ap.stderr);
-  const refused = await runCli(['image', 'squash', join(dir, 'with-delta'), '-o', join(dir, 'sq')]);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /Hives\/Software_Delta.*cannot be merged off Windows/);
-  const dropped = await runCli([
-    'image',
-    'squash',
-    join(dir, 'with-delta'),
-    '-o',
-    join(dir, 'sq'),
-    '--drop-hive-deltas',
-  ]);
-  assert.equal(dropped.code, 0, dropped.stderr);
-  assert.match(dropped.stderr, /dropped registry delta layer 2: Hives\/Software_Delta/);
-  const got = await layerEntries(join(dir, 'sq'), manifestOf(join(dir, 'sq')).layers[0]!);
-  assert.equal(got.get('Files/x/y.txt')?.kind, 'file');
-});
-
 test('image platform and image index: an index over two os.versions, pushed and pulled by platform', async (t) => {
   if (!requireTool(t, 'docker-registry') || !requireTool(t, 'skopeo')) return;
   const dir = tempDir(t);

@@ -27,9 +27,17 @@ const COMMANDS: Record<string, Route> = {
     summary: 'write a layer folder as a Windows layer tar (plain, gzip, zstd) and print its digests',
     load: () => import('./commands/export.js'),
   },
+  'hive apply': {
+    summary: "apply differencing hives (a layer's Hives/*_Delta) to a registry hive, writing a new hive",
+    load: () => import('./commands/hive-apply.js'),
+  },
   'hive check': {
     summary: 'check a registry hive against every rule Windows applies (exit 1 on errors)',
     load: () => import('./commands/hive-check.js'),
+  },
+  'hive delta': {
+    summary: "write the changes of .reg files as a differencing hive (a layer's Hives/*_Delta)",
+    load: () => import('./commands/hive-delta.js'),
   },
   'hive dump': {
     summary: 'print every key and value of a registry hive (text, NDJSON or .reg)',

@@ -553,8 +553,9 @@ export function createHiveBuilder(opts: HiveBuilderOptions = {}): HiveBuilder {
 
 /**
  * A builder holding everything of an opened hive: its version and layered-keys flag; keys with their flags, access and
- * layered bits, user flags, classes, security descriptors and timestamps; values (raw) with their flags. Used to change a hive (`hive merge`): edit the
- * builder, then `buildHive` again. Refuses a hive opened with errors (`damaged`): what could not be read would be lost.
+ * layered bits, user flags, classes, security descriptors and timestamps; values (raw) with their flags. Used to change
+ * a hive (`hive merge`): edit the builder, then `buildHive` again. Refuses a hive opened with errors (`damaged`): what
+ * could not be read would be lost.
  */
 export function builderFromHive(hive: Hive): HiveBuilder {
   if (hive.damaged) {

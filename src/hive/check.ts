@@ -7,8 +7,8 @@ import { scanHive } from './scan.js';
 import type { HiveCheckResult, HiveFinding } from './types.js';
 
 /**
- * Checks a hive against every rule Windows applies (`docs/hive-findings.md`). Never throws: a corrupt or truncated file gives findings. A hive is
- * fit for a layer when `errors` is empty; a dirty hive gives the `DIRTY` error.
+ * Checks a hive against every rule Windows applies (`docs/hive-findings.md`). Never throws: a corrupt or truncated file
+ * gives findings. A hive is fit for a layer when `errors` is empty; a dirty hive gives the `DIRTY` error.
  */
 export function checkHive(bytes: Uint8Array): HiveCheckResult {
   const errors: HiveFinding[] = [];

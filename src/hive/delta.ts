@@ -21,6 +21,9 @@ export interface KeyLayer {
   readonly inheritClass: boolean;
 }
 
+/** The access bits (the `nk` byte before the layered-key byte) of every key of the deltas Windows wrote (§1). */
+export const DELTA_ACCESS_BITS = 0x2;
+
 /** The semantics by their number (LayerSemantics 0–3). */
 const BY_NUMBER: readonly LayerSemantics[] = ['merge', 'tombstone', 'supersede-local', 'supersede-tree'];
 

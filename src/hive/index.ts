@@ -6,6 +6,7 @@
  * may call (`hive.root(h)`, `hive.child(k, 'Select')`); these generic names are never at the package root. What other
  * folders need but users must not see is re-exported by `src/internal/hive.ts`.
  */
+export { type ApplyDeltaHivesOptions, applyDeltaHives } from './apply.js';
 export {
   type BuilderValue,
   builderFromHive,
@@ -18,6 +19,17 @@ export {
   HiveKeyBuilder,
   writeHive,
 } from './build.js';
+export {
+  type ChangeSetOptions,
+  changeSetFromRegFiles,
+  changeSetFromRegText,
+  DEFAULT_DELTA_SDDL,
+  deltaHiveOf,
+  HIVE_NAMES,
+  type HiveName,
+  RegChangeSet,
+  selectedControlSet,
+} from './changes.js';
 export { checkHive } from './check.js';
 export {
   DELTA_HIVES,
@@ -30,6 +42,7 @@ export {
   type KeyLayer,
   type LayerSemantics,
 } from './delta.js';
+export { type WriteDeltaOptions, writeDeltaHive } from './delta-write.js';
 export {
   type DumpKeyRecord,
   dumpKeyLine,

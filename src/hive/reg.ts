@@ -11,7 +11,7 @@ import { inputFileError, WinlayerError } from '../errors.js';
 import { escapeControls } from '../terminal-text.js';
 import { equalUpcase } from '../windows/index.js';
 import { builderFromHive, buildHive, DEFAULT_ROOT_SD, HiveBuilder, type HiveKeyBuilder } from './build.js';
-import type { KeyLayer } from './delta.js';
+import { DELTA_ACCESS_BITS, type KeyLayer } from './delta.js';
 import { decodeUtf16, encodeUtf16, KEY_FLAG, VALUE_COMP_NAME, VALUE_TOMBSTONE, withLayerByte } from './layout.js';
 import {
   type Hive,
@@ -234,9 +234,11 @@ function notCarried(hive: Hive): string | undefined {
     if (!sameBytes(keySecurity(k), DEFAULT_ROOT_SD)) sds++;
     if (keyTimestamp(k) !== 0n) times++;
     const plain = parent(k) === undefined ? NEW_ROOT_FLAGS : KEY_FLAG.COMP_NAME;
-    // a differencing hive's layered-key byte and tombstone flags are what its `.reg` lines say
+    // a differencing hive's layered-key byte and tombstone flags are what its `.reg` lines say, and its access bits
+    // 0x2 what every delta key has (`writeDeltaHive` writes them again)
     const access = hive.layered ? withLayerByte(keyAccessBits(k), 0) : keyAccessBits(k);
-    if ((keyFlags(k) & ~plain) !== 0 || access !== 0 || keyUserFlags(k) !== 0) keyFlagsSet++;
+    const plainAccess = access === 0 || (hive.layered && access === DELTA_ACCESS_BITS);
+    if ((keyFlags(k) & ~plain) !== 0 || !plainAccess || keyUserFlags(k) !== 0) keyFlagsSet++;
     const carried = VALUE_COMP_NAME | (hive.layered ? VALUE_TOMBSTONE : 0);
     for (const v of values(k)) if ((valueFlags(v) & ~carried) !== 0) valueFlagsSet++;
   }
@@ -368,8 +370,8 @@ const DECODE_CHUNK = 1 << 20;
 /**
  * The decoded text of a `.reg` byte stream, chunk by chunk (`next` yields byte chunks, which may reuse one buffer).
  * The encoding is chosen from the first bytes as regedit does: UTF-16LE after an FF FE mark or when the text starts
- * "W\0i\0"-like, else UTF-8 (a UTF-8 mark skipped). UTF-16LE units are kept as they are (an odd last byte dropped);
- * malformed UTF-8 becomes U+FFFD.
+ * "W\0i\0"-like, Windows-1252 (regedit's ANSI code page) when it starts "REGEDIT4" without a mark, else UTF-8 (a
+ * UTF-8 mark skipped). UTF-16LE units are kept as they are (an odd last byte dropped); malformed UTF-8 becomes U+FFFD.
  */
 function decodedChunks(next: () => Uint8Array | undefined): () => string | undefined {
   let head = new Uint8Array(0);
@@ -390,6 +392,9 @@ function decodedChunks(next: () => Uint8Array | undefined): () => string | undef
   let start = 0;
   if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) start = 2;
   else if (head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) start = 3;
+  // "REGE": a REGEDIT4 file, which regedit reads in the ANSI code page (Windows-1252 here)
+  const ansi =
+    start === 0 && head.length >= 4 && head[0] === 0x52 && head[1] === 0x45 && head[2] === 0x47 && head[3] === 0x45;
   if (start === 2 || (start === 0 && head.length >= 4 && head[1] === 0 && head[3] === 0 && head[0] !== 0)) {
     let carry = -1;
     decode = (bytes) => {
@@ -406,6 +411,9 @@ function decodedChunks(next: () => Uint8Array | undefined): () => string | undef
       }
       return decodeUtf16(b);
     };
+    flush = () => '';
+  } else if (ansi) {
+    decode = decodeAnsi;
     flush = () => '';
   } else {
     const td = new TextDecoder('utf-8', { fatal: false });
@@ -522,13 +530,14 @@ function endsWithBackslash(s: string): boolean {
 }
 
 /**
- * The `.reg` reader: decodes the input once, then reads it line by line and hands each change to `emit` as soon as
- * it is read (nothing is collected). Value changes of one `[key]` section share its path string. Throws
- * `REG_SYNTAX` with the line number.
+ * The `.reg` reader: decodes the input once, then reads it line by line and hands each change to `emit`, with the
+ * number of its line, as soon as it is read (nothing is collected). Value changes of one `[key]` section share its
+ * path string. Throws `REG_SYNTAX` with the line number. The one reader of `.reg` text: `applyRegText`,
+ * `applyRegFile` and the change sets of `changes.ts` all read through it.
  */
-function readRegChanges(
+export function readRegChanges(
   input: Uint8Array | string | (() => string | undefined),
-  emit: (change: RegChange) => void,
+  emit: (change: RegChange, line: number) => void,
   onNote?: (notCarried: string) => void,
 ): void {
   try {
@@ -544,7 +553,7 @@ const RELEASE_LAST_MATCH = /^/;
 
 function readLines(
   lines: LineReader,
-  emit: (change: RegChange) => void,
+  emit: (change: RegChange, line: number) => void,
   onNote: ((notCarried: string) => void) | undefined,
 ): void {
   let first = lines.next();
@@ -554,6 +563,8 @@ function readLines(
     const at = first === undefined ? lines.number + 1 : lines.number;
     throw syntax(at, `the first line is "${head.slice(0, 60)}", not "${HEADER_LINE}"`);
   }
+  // REGEDIT4 is regedit's ANSI format: string data in hex form is ANSI bytes, stored as UTF-16LE on import
+  const ansi = head === 'REGEDIT4';
   // value names repeat from key to key: keep one string per name
   const names = new Map<string, string>();
   let current: string | undefined;
@@ -584,12 +595,12 @@ function readLines(
       if (!t.endsWith(']')) throw syntax(lineNo, 'a key line must end with "]"');
       const inner = t.slice(1, -1);
       if (inner.startsWith('-')) {
-        emit({ kind: 'deleteKey', path: decodeKeyLine(inner.slice(1), lineNo) });
+        emit({ kind: 'deleteKey', path: decodeKeyLine(inner.slice(1), lineNo) }, lineNo);
         current = undefined;
       } else {
         if (inner === '') throw syntax(lineNo, 'empty key path');
         current = decodeKeyLine(inner, lineNo);
-        emit({ kind: 'key', path: current });
+        emit({ kind: 'key', path: current }, lineNo);
       }
       continue;
     }
@@ -614,30 +625,62 @@ function readLines(
     rest = rest.slice(1).trim();
     if (current === undefined) throw syntax(lineNo, 'a value line before any [key] line (or after a [-key] line)');
     if (rest === '-') {
-      emit({ kind: 'deleteValue', path: current, name });
+      emit({ kind: 'deleteValue', path: current, name }, lineNo);
       continue;
     }
     if (rest.startsWith('"')) {
       const [s, j] = readQuoted(rest, 0, lineNo);
       if (rest.slice(j).trim() !== '') throw syntax(lineNo, 'text after the closing quote');
-      emit({ kind: 'value', path: current, name, type: REG.SZ, data: encodeUtf16(`${s}\0`) });
+      emit({ kind: 'value', path: current, name, type: REG.SZ, data: encodeUtf16(`${s}\0`) }, lineNo);
       continue;
     }
     const dw = /^dword:([0-9a-fA-F]{1,8})$/.exec(rest);
     if (dw !== null) {
       const b = new Uint8Array(4);
       new DataView(b.buffer).setUint32(0, Number.parseInt(dw[1]!, 16), true);
-      emit({ kind: 'value', path: current, name, type: REG.DWORD, data: b });
+      emit({ kind: 'value', path: current, name, type: REG.DWORD, data: b }, lineNo);
       continue;
     }
     const hx = /^hex(?:\(([0-9a-fA-F]{1,8})\))?:(.*)$/s.exec(rest);
     if (hx !== null) {
       const type = hx[1] === undefined ? REG.BINARY : Number.parseInt(hx[1], 16);
-      emit({ kind: 'value', path: current, name, type, data: parseHex(hx[2]!, lineNo) });
+      const raw = parseHex(hx[2]!, lineNo);
+      const data = ansi && ANSI_STRING_TYPES.has(type) ? ansiToUtf16(raw) : raw;
+      emit({ kind: 'value', path: current, name, type, data }, lineNo);
       continue;
     }
     throw syntax(lineNo, `cannot read the value "${rest.slice(0, 40)}"`);
   }
+}
+
+/** Types whose `hex(N):` data a REGEDIT4 file holds as ANSI text (REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ). */
+const ANSI_STRING_TYPES: ReadonlySet<number> = new Set([REG.SZ, REG.EXPAND_SZ, REG.MULTI_SZ]);
+
+/** ANSI (Windows-1252) string bytes as the UTF-16LE bytes regedit stores for them (each NUL stays one NUL unit). */
+function ansiToUtf16(raw: Uint8Array): Uint8Array {
+  const out = new Uint8Array(raw.length * 2);
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    const u = b >= 0x80 && b < 0xa0 ? CP1252_80_9F[b - 0x80]! : b;
+    out[2 * i] = u & 0xff;
+    out[2 * i + 1] = u >>> 8;
+  }
+  return out;
+}
+
+/**
+ * Windows-1252's units for 0x80–0x9F (the rest is Latin-1), as MultiByteToWideChar maps them (the five unassigned
+ * bytes to the C1 control of the same number). Node's `TextDecoder('windows-1252')` decodes as Latin-1, so not it.
+ */
+const CP1252_80_9F: readonly number[] = [
+  0x20ac, 0x81, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8d, 0x017d,
+  0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x9d,
+  0x017e, 0x0178,
+];
+
+/** ANSI (Windows-1252) text. */
+function decodeAnsi(bytes: Uint8Array): string {
+  return decodeUtf16(ansiToUtf16(bytes));
 }
 
 /**
@@ -762,14 +805,27 @@ export function applyRegText(
  */
 export function applyRegFile(target: HiveBuilder | Hive, path: string, opts: RegTextOptions = {}): HiveBuilder {
   const b = target instanceof HiveBuilder ? target : builderFromHive(target);
+  readRegFile(path, regApplier(b, opts.prefix), opts.onNote);
+  return b;
+}
+
+/**
+ * `readRegChanges` over the file at `path`, read a megabyte at a time. Throws `NOT_FOUND` / `SOURCE_UNREADABLE` when
+ * the file cannot be read.
+ */
+export function readRegFile(
+  path: string,
+  emit: (change: RegChange, line: number) => void,
+  onNote?: (notCarried: string) => void,
+): void {
   const fail = (e: unknown): never => {
     throw inputFileError(e, path);
   };
-  let fd: number;
+  let fd = -1;
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    return fail(e);
+    fail(e);
   }
   try {
     const chunk = new Uint8Array(DECODE_CHUNK);
@@ -782,11 +838,10 @@ export function applyRegFile(target: HiveBuilder | Hive, path: string, opts: Reg
       }
       return n === 0 ? undefined : chunk.subarray(0, n);
     };
-    readRegChanges(decodedChunks(next), regApplier(b, opts.prefix), opts.onNote);
+    readRegChanges(decodedChunks(next), emit, onNote);
   } finally {
     closeSync(fd);
   }
-  return b;
 }
 
 /**

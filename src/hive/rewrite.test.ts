@@ -1,8 +1,9 @@
 /**
- * Issue 17 §2: a rewrite loses nothing. A hive with every key flag, access bits, user flags, classes,
- * security descriptors, timestamps and value flags set is merged with a `.reg` change; an independent decoder
+ * Issue 17 §2: a rewrite loses nothing. A hive with every key flag, access bits, user flags, classes, security
+ * descriptors, timestamps and value flags set is merged with a `.reg` change; an independent decoder
  * (`test/helpers/regf-decoder.ts`) compares every field of every key and value cell before and after, except what the
- * change touched. (What the writer recomputes — cell offsets, counts, the longest-name fields — is layout, not content.)
+ * change touched. (What the writer recomputes — cell offsets, counts, the longest-name fields — is layout, not
+ * content.)
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

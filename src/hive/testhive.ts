@@ -1,6 +1,6 @@
 /**
- * Appendix A of regf.md: the offreg.dll calls that made `test/fixtures/hives/valid/offreg-testhive`, replayed through the
- * builder. Used by the tests to compare our layout with offreg's, cell by cell.
+ * Appendix A of regf.md: the offreg.dll calls that made `test/fixtures/hives/valid/offreg-testhive`, replayed through
+ * the builder. Used by the tests to compare our layout with offreg's, cell by cell.
  */
 import { HiveBuilder } from './build.js';
 import { REG } from './types.js';

@@ -8,13 +8,13 @@ import type { InspectLayer, InspectSource } from './source.js';
 
 /**
  * What `--flatten` shows is what a container sees, so it tolerates what a container runtime tolerates: opaque
- * whiteouts (Linux-built images) are honoured, registry deltas are left out (Windows merges them into the hives at
- * run time, `ORMergeHives`, so the view shows the base layer's hives as they are), special files are kept for lint to
- * report, and a hard link whose target a later layer replaced shows the content it still names.
+ * whiteouts (Linux-built images) are honoured, registry deltas are merged into the base hives (as Windows merges
+ * them on import, `ORMergeHives`, so the view shows the registry the container has), special files are kept for lint
+ * to report, and a hard link whose target a later layer replaced shows the content it still names.
  */
 const FLATTEN_OPTIONS: ApplyLayersOptions = {
   opaqueWhiteouts: 'honour',
-  hiveDeltas: 'drop',
+  hiveDeltas: 'merge',
   lowerHardLinks: 'repoint',
   specialFiles: 'keep',
 };
@@ -22,7 +22,8 @@ const FLATTEN_OPTIONS: ApplyLayersOptions = {
 /**
  * Returns a one-layer source that applies `src`'s layers in order. A source with one layer is returned unchanged.
  * Nothing is read until the layer is opened; each open reads every layer twice. Iterating throws what `applyLayers`
- * throws (`LAYER_INVALID` for a hard link to content no layer holds).
+ * throws (`LAYER_INVALID` for a hard link to content no layer holds or deltas without a base hive, `HIVE_*` for a
+ * delta that cannot be merged).
  */
 export function flattenSource(src: InspectSource): InspectSource {
   if (src.layers.length <= 1) return src;

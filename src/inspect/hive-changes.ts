@@ -1,7 +1,8 @@
 /**
  * A layer's registry changes: its `Hives/*_Delta` differencing hives read as key and value paths (what `ls --long`
- * shows under such an entry, and what `diff` compares besides the bytes), and the rule `lint` applies to them (a clean differencing hive with a known name,
- * delta-hives.md §5). The layer semantics themselves are the hive model's (`src/hive/delta.ts`); this is rendering.
+ * shows under such an entry, and what `diff` compares besides the bytes), and the rule `lint` applies to them (a clean
+ * differencing hive with a known name, delta-hives.md §5). The layer semantics themselves are the hive model's
+ * (`src/hive/delta.ts`); this is rendering.
  */
 import { createHash } from 'node:crypto';
 import { bufferBody, type EntryBody, type LayerEntry } from '../entry.js';

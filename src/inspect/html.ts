@@ -6,9 +6,9 @@
  * The page fills the window at any width from {@link MIN_WINDOW} px, without a horizontal scroll bar: the treemap is
  * laid out once in a box the size of the narrowest map ({@link MAP_W} × {@link MAP_H}), every tile placed in percent
  * of it, and the map takes the window's width and that aspect ratio (at most 70 % of the window's height, never less
- * than the box). A label is drawn only where it fits whole at that
- * narrowest size (every word on a line of its own if need be, as many lines as the tile holds); a wider window only
- * gives it more room, so no label is ever cut inside a word. Every tile names itself on hover (`title`).
+ * than the box). A label is drawn only where it fits whole at that narrowest size (every word on a line of its own if
+ * need be, as many lines as the tile holds); a wider window only gives it more room, so no label is ever cut inside a
+ * word. Every tile names itself on hover (`title`).
  */
 import { escapeControls } from '../terminal-text.js';
 import { formatBytes } from './format.js';
@@ -61,17 +61,17 @@ export function renderHtml(sections: readonly HtmlSection[], opts: HtmlOptions):
   parts.push(
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
-    `<title>${esc(opts.title)} — winlayer</title>`,
+    `<title>${escapeHtml(opts.title)} — winlayer</title>`,
     `<style>${CSS}</style>`,
     '</head><body>',
-    `<h1>${esc(opts.title)}</h1>`,
+    `<h1>${escapeHtml(opts.title)}</h1>`,
   );
   for (const s of sections) {
     const sum = s.summary;
     const c = sum.counts;
     parts.push(
       '<section>',
-      sections.length === 1 && s.title === opts.title ? '' : `<h2>${esc(s.title)}</h2>`,
+      sections.length === 1 && s.title === opts.title ? '' : `<h2>${escapeHtml(s.title)}</h2>`,
       `<p class="stats">${formatBytes(sum.totalSize)} in ${c.file} files` +
         ` · ${c.directory} folders · ${c.hardlink} hard links (counted once) · ${c.symlink} symlinks` +
         ` · ${c.stream} alternate streams · ${c.whiteout + c.opaqueWhiteout} whiteouts · ${sum.entries} entries</p>`,
@@ -102,9 +102,9 @@ function treemap(root: FolderNode, maxTiles: number): string {
     const lines = t.files ? Math.floor((r.h - 2) / LINE_PX) : r.h - 2 >= LINE_PX ? 1 : 0;
     const label =
       lines > 0 && fitsWordByWord(t.label, r.w - TILE_INSET_X)
-        ? `<span style="max-height:${lines * LINE_PX}px">${esc(t.label)}</span>`
+        ? `<span style="max-height:${lines * LINE_PX}px">${escapeHtml(t.label)}</span>`
         : '';
-    return `<div class="t${t.files ? ' f' : ''}" style="${style}" title="${esc(t.title)}">${label}</div>`;
+    return `<div class="t${t.files ? ' f' : ''}" style="${style}" title="${escapeHtml(t.title)}">${label}</div>`;
   });
   // The layout's aspect ratio, but no taller than most of the window on a wide screen, and never lower than the
   // layout box itself (labels were chosen to fit at that size).
@@ -195,7 +195,7 @@ function sizeOf(node: FolderNode, item: FolderNode | 'files'): number {
 function biggestTable(sum: LayerSummary): string {
   const rows = sum.biggest.map(
     (b) =>
-      `<tr><td class="n">${esc(formatBytes(b.size))}</td><td class="p">${esc(b.path)}` +
+      `<tr><td class="n">${escapeHtml(formatBytes(b.size))}</td><td class="p">${escapeHtml(b.path)}` +
       `${b.links > 0 ? ` <span class="links">+${b.links} hard link${b.links > 1 ? 's' : ''}</span>` : ''}</td></tr>`,
   );
   return (
@@ -207,7 +207,7 @@ function biggestTable(sum: LayerSummary): string {
 
 function sdTable(sum: LayerSummary): string {
   const rows = sum.securityDescriptors.map(
-    (s) => `<tr><td class="n">${s.count}</td><td class="sddl"><code>${esc(s.sddl)}</code></td></tr>`,
+    (s) => `<tr><td class="n">${s.count}</td><td class="sddl"><code>${escapeHtml(s.sddl)}</code></td></tr>`,
   );
   if (sum.withoutSd > 0) {
     rows.push(`<tr><td class="n">${sum.withoutSd}</td><td class="sddl"><em>no security descriptor</em></td></tr>`);
@@ -223,7 +223,7 @@ function sdTable(sum: LayerSummary): string {
  * Escapes text for HTML content and attribute values. Control characters (not allowed in HTML, and raw on a terminal
  * that shows the file) are made visible first, as the text outputs show them (`\x1b`).
  */
-export function esc(text: string): string {
+function escapeHtml(text: string): string {
   return escapeControls(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

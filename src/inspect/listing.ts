@@ -1,8 +1,8 @@
 /**
  * The lines of `ls`: one per entry (`entryLine`), its `--json` object (`entryJson`), and what `--long` adds to each
- * entry: the security descriptor as SDDL, the extended attributes, the creation, access
- * and change times (in text only where they differ from the modification time), the junction flag. Alternate data streams are entries of their own (`file:stream`) and are listed
- * as such. Pure.
+ * entry: the security descriptor as SDDL, the extended attributes, the creation, access and change times (in text only
+ * where they differ from the modification time), the junction flag. Alternate data streams are entries of their own
+ * (`file:stream`) and are listed as such. Pure.
  */
 import type { LayerEntry } from '../entry.js';
 import { isWinlayerError } from '../errors.js';

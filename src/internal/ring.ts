@@ -6,14 +6,15 @@
  *
  * Protocol (both sides live in this module, so it is written once):
  * - The producer fills slot `head % slots`, stores its length in `LEN + slot`, then publishes `HEAD = head + 1`. The
- *   consumer works through slots in order and publishes `TAIL` (slots done). A slot is free again once `TAIL` passed it.
+ *   consumer works through slots in order and publishes `TAIL` (slots done). A slot is free again once `TAIL` passed
+ *   it.
  * - Sleeping: a side that waits sets its bit in `SLEEP` before `Atomics.wait`, and the other side notifies only when
  *   that bit is set, so a busy ring costs no futex call. Every store is sequentially consistent: either the notifier
  *   sees the bit, or the waiter's wait sees the new value.
  * - `STATE`: the consumer sets `RUNNING` once it runs (a thread takes tens of milliseconds to start), then `DONE` or
  *   `FAILED`. A failure leaves its message (JSON) in the reply area and the slot and item it failed on; a result (a
- *   digest) also goes to the reply area. `STOP` asks the consumer to stop between items; `BUSY` is set while it works on
- *   a slot.
+ *   digest) also goes to the reply area. `STOP` asks the consumer to stop between items; `BUSY` is set while it works
+ *   on a slot.
  * - Every wait is bounded: a consumer silent for {@link STALL_MS} is taken for dead (it never takes that long alive).
  *
  * The thread programs are real modules (`*.thread.ts`) found beside their owner's module, with the extension of the
@@ -93,7 +94,8 @@ export interface ThreadSpec {
 
 /**
  * The URL of a thread program beside `owner`: `<program>.thread.ts` under tsx, `<program>.thread.js` once compiled
- * (`dist/<folder>/` keeps the source layout; the CLI bundle puts chunks and thread entry points together in `dist/bin/`).
+ * (`dist/<folder>/` keeps the source layout; the CLI bundle puts chunks and thread entry points together in
+ * `dist/bin/`).
  */
 export function threadUrl(owner: string, program: string): URL {
   return new URL(`./${program}.thread${owner.endsWith('.ts') ? '.ts' : '.js'}`, owner);

@@ -15,6 +15,11 @@ export class EventLoopTurns {
     return performance.now() - this.#last >= TURN_MS;
   }
 
+  /** Notes that the event loop is about to have a turn anyway (the caller awaits a pending write). */
+  passed(): void {
+    this.#last = performance.now();
+  }
+
   /** Gives the event loop a turn now. */
   async take(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -54,7 +54,7 @@ export function comparePaths(a: string, b: string): number {
 /** Options of {@link withBaseHives}. */
 export interface WithBaseHivesOptions {
   readonly policy: MetadataPolicy;
-  /** How the stream spells the hive folders, given the canonical path (default: as is); see `hostSpelling`. */
+  /** How the stream spells the hive folders, given the canonical path (default: as is); see `hiveFolderSpelling`. */
   readonly spelling?: (path: string) => string;
   /** Called with the layer path of each hive file added, as it is yielded. */
   readonly onHiveAdded?: (path: string) => void;
@@ -95,7 +95,7 @@ export async function* withBaseHives(
 }
 
 /** How a plain folder spells the hive folders (`files/windows` stays as the user wrote it), for `withBaseHives`. */
-export function hostSpelling(root: string): (path: string) => string {
+export function hiveFolderSpelling(root: string): (path: string) => string {
   const cache = new Map<string, string>();
   return (path) => {
     const hit = cache.get(path);

@@ -55,7 +55,7 @@ export interface ApplyToFolderResult {
 /**
  * Applies `layers` (bottom first) into the layer folder `dir` in one pass over each (see the module comment): each
  * layer is opened once, in order, and the destination is touched only at the end. Throws `USAGE` for no layers, `LAYER_EXISTS` for a
- * non-empty destination without `force`, what `planLayers` throws for the options (opaque whiteouts, `Hives/`,
+ * non-empty destination without `force` or for `hiveDeltas: 'merge'`, what `planLayers` throws for the options (opaque whiteouts, `Hives/`,
  * special files, re-pointed hard links under `refuse`), and the import's errors (`importLayer`).
  */
 export async function applyLayersToFolder(
@@ -64,6 +64,12 @@ export async function applyLayersToFolder(
   opts: ApplyToFolderOptions,
 ): Promise<ApplyToFolderResult> {
   if (layers.length === 0) throw new WinlayerError('USAGE', 'no layers to apply');
+  if (opts.hiveDeltas === 'merge') {
+    // the deltas' base hives would have to be rewritten on disk with their sidecar records: not done in one pass yet
+    throw new WinlayerError('USAGE', "hiveDeltas 'merge' is not supported when applying layers into a folder", {
+      hint: "use applyLayers (or planLayers) with hiveDeltas 'merge', then writeLayerDir",
+    });
+  }
   const finalPath = resolve(dir);
   const target = new AtomicTarget(finalPath, { kind: 'folder' });
   const exists = destinationExists(finalPath, opts.force === true);

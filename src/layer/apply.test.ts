@@ -2,6 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bufferBody, type LayerEntry } from '../entry.js';
 import type { WinlayerError } from '../errors.js';
+import {
+  applyDeltaHives,
+  asDword,
+  buildHive,
+  checkHive,
+  createHiveBuilder,
+  findKey,
+  openHive,
+  value,
+} from '../hive/index.js';
 import { type ApplyLayersOptions, applyLayers, type OpenLayer, planLayers } from './apply.js';
 
 const dir = (path: string, t = 0n): LayerEntry => ({ kind: 'directory', path, win: { lastWriteTime: t } });
@@ -55,7 +65,7 @@ function layers(...ls: LayerEntry[][]): { open: OpenLayer[]; opens: number[] } {
             if (e.kind !== 'file' && e.kind !== 'stream') yield e;
             else {
               const text = bodies.get(e)!;
-              yield { ...e, body: bufferBody(Buffer.from(text)) };
+              yield { ...e, body: bufferBody(typeof text === 'string' ? Buffer.from(text) : text) };
             }
           }
         })();
@@ -63,12 +73,15 @@ function layers(...ls: LayerEntry[][]): { open: OpenLayer[]; opens: number[] } {
   );
   return { open, opens };
 }
-const bodies = new WeakMap<LayerEntry, string>();
-function withText(e: LayerEntry, text: string): LayerEntry {
+const bodies = new WeakMap<LayerEntry, string | Uint8Array>();
+function withText(e: LayerEntry, text: string | Uint8Array): LayerEntry {
   bodies.set(e, text);
   return e;
 }
 const f = (path: string, text: string): LayerEntry => withText(file(path, text), text);
+/** A file of bytes (a hive). */
+const fb = (path: string, bytes: Uint8Array): LayerEntry =>
+  withText({ kind: 'file', path, size: bytes.length, body: bufferBody(bytes), win: { lastWriteTime: 0n } }, bytes);
 const s = (filePath: string, name: string, text: string): LayerEntry => withText(ads(filePath, name, text), text);
 
 const HONOUR: ApplyLayersOptions = { opaqueWhiteouts: 'honour', hiveDeltas: 'drop', lowerHardLinks: 'repoint' };
@@ -354,5 +367,79 @@ describe('applyLayersToFolder', () => {
     const { walkLayer } = await import('./walk.js');
     assert.deepEqual(await show(walkLayer(`${root}/x`)), ['Files/@0', 'Files/three=3']);
     assert.deepEqual(readdirSync(root), ['x']);
+  });
+});
+
+describe("hiveDeltas: 'merge' (issue 19 §3)", () => {
+  const CONFIG = 'Files/Windows/System32/config';
+  const base = (): Uint8Array => {
+    const b = createHiveBuilder({ rootName: 'SYSTEM' });
+    b.key('K').setDword('v', 0).setDword('gone', 1);
+    b.key('Old\\Deep').setDword('x', 1);
+    return buildHive(b);
+  };
+  const delta = (v: number, tombstoneOld: boolean): Uint8Array => {
+    const d = createHiveBuilder({ layered: true });
+    d.key('K').setLayer('merge', { inheritClass: true }).setDword('v', v).setTombstoneValue('gone');
+    if (tombstoneOld) d.key('Old').setLayer('tombstone');
+    return buildHive(d);
+  };
+  const stack = () =>
+    layers(
+      [
+        dir('Files'),
+        fb(`${CONFIG}/SYSTEM`, base()),
+        f(`${CONFIG}/SYSTEM.LOG1`, 'stale'),
+        f(`${CONFIG}/system.log2`, 'stale'),
+        f(`${CONFIG}/SOFTWARE`, 'software'),
+        f(`${CONFIG}/SOFTWARE.LOG1`, 'kept'),
+      ],
+      [dir('Hives'), fb('Hives/System_Delta', delta(1, true))],
+      [dir('Hives'), fb('Hives/SYSTEM_DELTA', delta(2, false))],
+    );
+
+  it('folds each layer’s delta into the base hive in layer order, and drops its stale .LOG files', async () => {
+    const merged: string[] = [];
+    const out = new Map<string, Uint8Array>();
+    for await (const e of applyLayers(stack().open, {
+      ...HONOUR,
+      hiveDeltas: 'merge',
+      onHiveDelta: (e, i) => {
+        merged.push(`${i}:${e.path}`);
+      },
+    })) {
+      const chunks: Uint8Array[] = [];
+      if (e.kind === 'file') for await (const c of e.body) chunks.push(c);
+      out.set(e.path, Buffer.concat(chunks));
+    }
+    assert.deepEqual(merged, ['1:Hives/System_Delta', '2:Hives/SYSTEM_DELTA']);
+    assert.deepEqual([...out.keys()], ['Files', `${CONFIG}/SYSTEM`, `${CONFIG}/SOFTWARE`, `${CONFIG}/SOFTWARE.LOG1`]);
+    const hive = out.get(`${CONFIG}/SYSTEM`)!;
+    assert.deepEqual(hive, Buffer.from(applyDeltaHives(base(), [delta(1, true), delta(2, false)])));
+    const h = openHive(hive);
+    assert.equal(asDword(value(findKey(h, 'K')!, 'v')!), 2);
+    assert.equal(value(findKey(h, 'K')!, 'gone'), undefined);
+    assert.equal(findKey(h, 'Old'), undefined);
+    assert.deepEqual(checkHive(hive).errors, []);
+  });
+
+  it('refuses other files under Hives/, deltas no base hive takes, and the one-pass folder form', async (t) => {
+    const merge: ApplyLayersOptions = { ...HONOUR, hiveDeltas: 'merge' };
+    await assert.rejects(
+      planLayers(layers([dir('Files')], [dir('Hives'), f('Hives/x.txt', 'x')]).open, merge),
+      (e: WinlayerError) => e.code === 'LAYER_INVALID' && /Hives\/x\.txt is not one of the five/.test(e.message),
+    );
+    await assert.rejects(
+      planLayers(layers([dir('Files')], [dir('Hives'), fb('Hives/Sam_Delta', delta(1, false))]).open, merge),
+      (e: WinlayerError) => e.code === 'LAYER_INVALID' && /no layer holds the hive .*config\/SAM/.test(e.message),
+    );
+    const bad = layers([fb(`${CONFIG}/SYSTEM`, base())], [fb('Hives/System_Delta', base())]);
+    await assert.rejects(show(applyLayers(bad.open, merge)), (e: WinlayerError) => e.code === 'HIVE_HEADER');
+    const { applyLayersToFolder } = await import('./apply-folder.js');
+    const { tempDir } = await import('../../test/helpers/tools.js');
+    await assert.rejects(
+      applyLayersToFolder(stack().open, `${tempDir(t)}/x`, { ...merge, sync: false }),
+      (e: WinlayerError) => e.code === 'USAGE',
+    );
   });
 });

@@ -10,8 +10,10 @@
  * - a whiteout deletes its target and everything beneath it in lower layers (its own layer may write them again);
  * - an opaque whiteout (`opaqueWhiteouts: 'honour'`) deletes everything beneath its folder in lower layers, not the
  *   folder;
- * - `Hives/` (registry deltas, merged into the base hives only by Windows' `ORMergeHives`) is dropped, refused or kept
- *   as content (`hiveDeltas`); `onHiveDelta` sees each delta file as it is read, for a merge;
+ * - `Hives/` (registry deltas) is merged into the base hives (`hiveDeltas: 'merge'`, `hive-deltas.ts`: each layer's
+ *   `Hives/*_Delta` applied, in layer order, to `Files/Windows/System32/config/<HIVE>` of the layer that holds it, as
+ *   offreg's `ORMergeHives` does; the hives' stale `.LOG*` transaction logs left out), dropped, refused or kept as
+ *   content; `onHiveDelta` sees each delta file as it is read;
  * - a hard link whose target a later layer replaced still names the old content: the first such link becomes a file
  *   with that content (read from the lower layer that held it), the others link to it (`lowerHardLinks: 'repoint'`).
  *
@@ -22,9 +24,10 @@
  * Every name is yielded under its folders' final spelling. Whiteouts are consumed, never yielded. The one-pass form
  * into a layer folder is `apply-folder.ts`.
  */
-import type { LayerEntry } from '../entry.js';
+import type { FileEntry, LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { upcase } from '../windows/index.js';
+import { HiveDeltas, type HiveRewrite, rewrittenHive } from './hive-deltas.js';
 
 /** Opens one layer's entry stream; called once per pass, so each call must read the layer again. */
 export type OpenLayer = () => AsyncIterable<LayerEntry> | Promise<AsyncIterable<LayerEntry>>;
@@ -34,14 +37,16 @@ export interface ApplyLayersOptions {
   /** `.wh..wh..opq` markers (Linux images; Windows has none): empty the folder of lower-layer content, or refuse. */
   readonly opaqueWhiteouts: 'honour' | 'refuse';
   /**
-   * Entries under `Hives/`: left out (`drop`), refused with `LAYER_INVALID` (`refuse`; the `Hives` folder itself is
-   * left out), or applied as ordinary content (`keep`).
+   * Entries under `Hives/`: merged into the base hives (`merge`: what Windows does on import; anything under `Hives/`
+   * but the five known deltas is refused with `LAYER_INVALID`; `planLayers` only), left out (`drop`), refused with
+   * `LAYER_INVALID` (`refuse`), or applied as ordinary content (`keep`). The `Hives` folder itself is left out but
+   * under `keep`.
    */
-  readonly hiveDeltas: 'drop' | 'refuse' | 'keep';
+  readonly hiveDeltas: 'merge' | 'drop' | 'refuse' | 'keep';
   /**
    * Called for every non-folder entry under `Hives/` (unless `hiveDeltas` is `refuse`), in layer order, before the
-   * stream moves on — in the planning pass, or in the one pass of `applyLayersToFolder`: the hook for merging
-   * differencing hives (it may read the body).
+   * stream moves on — in the planning pass, or in the one pass of `applyLayersToFolder`. It may read the body, except
+   * under `merge`, where the engine has read it.
    */
   readonly onHiveDelta?: (entry: LayerEntry, layer: number) => void | Promise<void>;
   /** A hard link whose target a later layer replaced or deleted: re-point it to the content (see above), or refuse. */
@@ -96,18 +101,22 @@ function isBeneath(key: string, folders: readonly string[]): boolean {
  * The options' part, the same for both ways to apply layers: whether entry `e` of layer `i` takes part (false: left
  * out). Throws the refusals the options ask for; calls `onHiveDelta` for each delta file.
  */
-export async function admit(e: LayerEntry, i: number, opts: ApplyLayersOptions): Promise<boolean> {
+export async function admit(e: LayerEntry, i: number, opts: ApplyLayersOptions, deltas?: HiveDeltas): Promise<boolean> {
   if (isHives(e.path)) {
+    if (e.kind !== 'directory' && opts.hiveDeltas === 'merge') {
+      if (deltas === undefined) throw new WinlayerError('INTERNAL', "hiveDeltas 'merge' needs the planning pass");
+      await deltas.add(e, i);
+    }
     if (e.kind !== 'directory' && opts.hiveDeltas !== 'refuse') await opts.onHiveDelta?.(e, i);
     if (opts.hiveDeltas === 'keep') return true;
     if (e.kind === 'directory' && e.path === 'Hives') return false;
     if (opts.hiveDeltas === 'refuse') {
       throw new WinlayerError(
         'LAYER_INVALID',
-        `layer ${i + 1} carries registry changes (${e.path}) that cannot be merged off Windows`,
+        `layer ${i + 1} carries registry changes (${e.path}), which this use of the layers refuses`,
         {
           entry: e.path,
-          hint: 'Windows merges Hives/*_Delta into the base hives with offreg ORMergeHives, which winlayer does not do yet; pass --drop-hive-deltas to leave the registry changes out',
+          hint: 'Windows merges Hives/*_Delta into the base hives (offreg ORMergeHives); `image squash` and --flatten merge them too',
         },
       );
     }
@@ -130,9 +139,10 @@ async function open(layers: readonly OpenLayer[], i: number): Promise<AsyncItera
 
 /**
  * Reads `layers` (bottom first) once, headers only, and returns the plan of what survives (see the module comment).
- * Memory: the path index only. Throws `LAYER_INVALID` (an opaque whiteout or a `Hives/` entry refused by the options,
- * a hard link to content no layer holds, or under `lowerHardLinks: 'refuse'` to content a later layer replaced),
- * `LAYER_SPECIAL_FILE` under `specialFiles: 'refuse'`, and what the layers' streams throw.
+ * Memory: the path index only, and under `hiveDeltas: 'merge'` the deltas' bytes. Throws `LAYER_INVALID` (an opaque
+ * whiteout or a `Hives/` entry refused by the options, deltas without a base hive, a hard link to content no layer
+ * holds, or under `lowerHardLinks: 'refuse'` to content a later layer replaced), `LAYER_SPECIAL_FILE` under
+ * `specialFiles: 'refuse'`, and what the layers' streams throw; while entries stream, what `applyDeltaHives` throws.
  */
 export async function planLayers(layers: readonly OpenLayer[], opts: ApplyLayersOptions): Promise<LayerPlan> {
   const map = new Map<string, Owner>();
@@ -144,11 +154,12 @@ export async function planLayers(layers: readonly OpenLayer[], opts: ApplyLayers
     list.push(o);
     past.set(k, list);
   };
+  const deltas = opts.hiveDeltas === 'merge' ? new HiveDeltas() : undefined;
   for (let i = 0; i < layers.length; i++) {
     const deleted: string[] = []; // whiteouts and replacements: the name and everything beneath it
     const emptied: string[] = []; // opaque whiteouts: everything beneath the folder
     for await (const e of await open(layers, i)) {
-      if (!(await admit(e, i, opts))) continue;
+      if (!(await admit(e, i, opts, deltas))) continue;
       if (e.kind === 'opaqueWhiteout') {
         emptied.push(upcase(e.directory));
         continue;
@@ -181,11 +192,20 @@ export async function planLayers(layers: readonly OpenLayer[], opts: ApplyLayers
       }
     }
   }
+  // the rewritten hives' transaction logs describe the old files: left out
+  const rewrites = deltas?.resolve(
+    (key) => map.get(key),
+    (prefix) => {
+      for (const k of map.keys()) if (k.startsWith(prefix)) map.delete(k);
+    },
+  );
   const materialize = repointLinks(map, past, opts.lowerHardLinks);
   return {
     count: layers.length,
     finalPath: (path) => map.get(upcase(path))?.path,
-    entries: () => ({ [Symbol.asyncIterator]: () => emit(layers, map, materialize) }),
+    entries: () => ({
+      [Symbol.asyncIterator]: () => emit(layers, map, materialize, rewrites?.size === 0 ? undefined : rewrites),
+    }),
   };
 }
 
@@ -239,6 +259,7 @@ async function* emit(
   layers: readonly OpenLayer[],
   index: ReadonlyMap<string, Owner>,
   materialize: ReadonlyMap<string, string>,
+  rewrites: ReadonlyMap<string, HiveRewrite> | undefined,
 ): AsyncGenerator<LayerEntry> {
   // Every name is yielded under its folders' final spelling (the last layer that wrote each folder), as one layer
   // must spell a folder one way (the import refuses two spellings).
@@ -303,7 +324,9 @@ async function* emit(
       }
       if (o.layer !== i || o.kind !== e.kind || o.fromLayer !== undefined) continue;
       yield* parents(e.path);
-      yield as(e, spell(e.path), o.linkTarget === undefined ? undefined : spell(o.linkTarget));
+      const out = as(e, spell(e.path), o.linkTarget === undefined ? undefined : spell(o.linkTarget));
+      const rw = out.kind === 'file' ? rewrites?.get(key) : undefined;
+      yield rw === undefined ? out : await rewrittenHive(out as FileEntry, i, rw);
     }
   }
 }

@@ -134,7 +134,7 @@ const LAZY_START_BYTES = 32 * 1024 * 1024;
 const PROGRESS_BYTES = 4 * 1024 * 1024;
 
 /** A sidecar record under construction: one fixed shape for every kind (absent fields are `undefined`). */
-type Rec = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
+type DraftRecord = { -readonly [K in keyof SidecarRecord]: SidecarRecord[K] };
 
 /**
  * Spill files in the temporary folder, unlinked as soon as they are open (else removed at the end): the guard's names
@@ -292,7 +292,7 @@ class DirWriter {
   readonly #local: LocalSink;
   #thread: ThreadSink | undefined;
   /** The last file's or folder's record, added once its streams (if any: `record.streams`) are known. */
-  #pending: Rec | undefined;
+  #pending: DraftRecord | undefined;
   #pendingIsDir = false;
   readonly #fileChmod: boolean;
   readonly #dirChmod: boolean;
@@ -604,7 +604,7 @@ class DirWriter {
     this.#bodyReported = 0;
   }
 
-  #meta(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): Rec {
+  #meta(e: LayerEntry, kind: SidecarRecord['kind'], sidecar: SidecarWriter): DraftRecord {
     const sd = e.win.securityDescriptor;
     const id = sd === undefined ? undefined : sidecar.addSecurityDescriptor(sd);
     if (id !== undefined && id >= this.#sdCount) this.#sdCount = id + 1;
@@ -672,7 +672,7 @@ function chmodDir(path: string): void {
 }
 
 /** The sidecar record of an entry's Windows metadata; `sd` is the descriptor's id in the sidecar table. */
-function metaRecord(e: LayerEntry, kind: SidecarRecord['kind'], sd: number | undefined): Rec {
+function metaRecord(e: LayerEntry, kind: SidecarRecord['kind'], sd: number | undefined): DraftRecord {
   const w = e.win;
   const eas = w.extendedAttributes;
   const extra = e.extraPax;

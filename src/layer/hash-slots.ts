@@ -17,8 +17,8 @@ const FIRST_CAPACITY = 1 << 12;
 /**
  * The default in-memory limit, 2^20 slots (8 MiB, 786,000 pairs): real Windows layers (servercore has ~100,000
  * entries) stay in memory at full speed, and the table's share of the peak is 12 MiB (4 + 8 while the last in-memory
- * doubling runs; then 8 + the 4 MiB cache while it moves to its file). The rest of an import with the writer thread
- * takes ~125–135 MB RSS; measured: 2^21 gave 153–160 MB at 1.1 and 3.3 million entries, 2^20 142–144 MB.
+ * doubling runs; then 8 + the 4 MiB cache while it moves to its file). A larger limit would push a very large
+ * import's peak past its memory target (the numbers: docs/benchmarks.md, "Moved from code comments").
  */
 export const DEFAULT_MEMORY_SLOTS = 1 << 20;
 /** 4 MiB of 4 KiB pages: the cache of a spilled table. */

@@ -79,9 +79,10 @@ function isPlainTar(fd: number): boolean {
 }
 
 /**
- * A file's bytes with synchronous reads (counted in `read`, for progress): the writer is synchronous too, and a read from the page cache costs less than
- * waiting for the thread pool between chunks. With `reuse` (a plain tar read by `writeLayerDir`), chunks cycle through
- * a ring of `RING` buffers; else each chunk is a fresh buffer (a decompressor may hold on to its input).
+ * A file's bytes with synchronous reads (counted in `read`, for progress): the writer is synchronous too, and a read
+ * from the page cache costs less than waiting for the thread pool between chunks. With `reuse` (a plain tar read by
+ * `writeLayerDir`), chunks cycle through a ring of `RING` buffers; else each chunk is a fresh buffer (a decompressor
+ * may hold on to its input).
  */
 async function* fileChunks(
   fd: number,

@@ -1,8 +1,9 @@
 /**
  * Plain content as Windows layer entries, for `image create` and `image append`:
- * - `walkPlainFolder`: a host folder (what becomes `C:\`) as entries under `Files/`, with the default metadata policy
- *   of export (`--sd` presets, times truncated to 100 ns and clamped to SOURCE_DATE_EPOCH), hard links found by
- *   (device, inode) and written as links to the first name, symlink targets kept as Windows paths (never prefixed).
+ * - `walkPlainFolderSync`: a host folder (what becomes `C:\`) as entries under `Files/`, with the default metadata
+ *   policy of export (`--sd` presets, times truncated to 100 ns and clamped to SOURCE_DATE_EPOCH), hard links found
+ *   by (device, inode) and written as links to the first name, symlink targets kept as Windows paths (never
+ *   prefixed).
  * - `asWindowsLayer`: a Linux-style tar stream the same way: names and hard-link targets get `Files/`, symlink
  *   targets do not, `./` names normalised, missing parents created first, opaque whiteouts refused.
  * The user's folder is only read, never copied or changed. The base hives a base layer needs: `add-hives.ts`.
@@ -35,7 +36,7 @@ export function madeUpTime(policy: MetadataPolicy): bigint {
  * `NAME_COLLISION`, `LAYER_INVALID` (refused `.wh.` markers), `LAYER_SYMLINK`, `LAYER_SPECIAL_FILE`, `IO` while
  * iterating.
  */
-export function walkPlainFolder(root: string, opts: PlainOptions): Generator<LayerEntry, void, undefined> {
+export function walkPlainFolderSync(root: string, opts: PlainOptions): Generator<LayerEntry, void, undefined> {
   return walkLayerSync(root, {
     policy: opts.policy,
     plain: { whiteouts: opts.whiteouts ?? 'refuse' },
@@ -163,8 +164,8 @@ export async function* asWindowsLayer(
   yield { kind: 'directory', path: 'Hives', win: defaultMetadata(policy, 'directory', t0) };
 }
 
-/** Same as `walkPlainFolder` but as a non-base layer (ends with a `Hives` folder entry). */
+/** Same as `walkPlainFolderSync` but as a non-base layer (ends with a `Hives` folder entry). */
 export async function* plainFolderLayer(root: string, opts: PlainOptions): AsyncGenerator<LayerEntry> {
-  yield* walkPlainFolder(root, { ...opts, whiteouts: 'entries' });
+  yield* walkPlainFolderSync(root, { ...opts, whiteouts: 'entries' });
   yield { kind: 'directory', path: 'Hives', win: defaultMetadata(opts.policy, 'directory', madeUpTime(opts.policy)) };
 }

@@ -87,9 +87,9 @@ function parentOf(path: string): string {
  * table of (hash of the path, line number) and each line's offset: 4 bytes a line plus 8–16 a slot, and past 2^20
  * slots (786,000 records) the table moves to a spill file in a private temporary folder (4 MiB of it cached), so
  * memory stays bounded whatever the size; `get` reads a record back with one positioned read and confirms its path.
- * Records that stand
- * without a disk object (`detached`) are kept whole. Throws `SIDECAR_INVALID` for a malformed or incomplete sidecar
- * (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id). Call `close()` when done.
+ * Records that stand without a disk object (`detached`) are kept whole. Throws `SIDECAR_INVALID` for a malformed or
+ * incomplete sidecar (no `manifest.json`, unknown version, bad line, duplicate path, unknown SD id). Call `close()`
+ * when done.
  */
 export function readSidecar(layerDir: string, limits: SidecarIndexLimits = {}): Sidecar | undefined {
   const dir = join(layerDir, SIDECAR_DIR);

@@ -495,7 +495,8 @@ test('large folders: packed names and a spilled sidecar index give the same walk
   const bounded = walkWith(dir, { packNamesOver: 4, sidecar: { memorySlots: 4096, offsetBits: 12 } });
   assert.equal(unbounded.length, names.length + 2);
   assert.deepEqual(bounded, unbounded);
-  // The records matched (the files' sizes differ from the records, so the attributes are the records', times the disk's).
+  // The records matched (the files' sizes differ from the records, so the attributes are the records', times the
+  // disk's).
   assert.ok(unbounded.every((l) => !l.startsWith('file') || l.endsWith(' 33')));
 
   tree(dir, { 'Files/big/N7': '' });

@@ -4,9 +4,9 @@
  * (`docs/layer-folder.md`).
  *
  * Synchronous fs calls throughout: a sync walk + read is several times faster than `fs/promises` for trees of small
- * files, and the consumer (the tar writer) pulls bodies synchronously too (`EntryBody.read`). Memory is flat: the walk holds the sorted
- * names of the folders on the current path (packed in one buffer for a large folder), the (device, inode) → first path map of multiply-linked files, and the
- * sidecar index; never file data beyond one read buffer.
+ * files, and the consumer (the tar writer) pulls bodies synchronously too (`EntryBody.read`). Memory is flat: the walk
+ * holds the sorted names of the folders on the current path (packed in one buffer for a large folder), the (device,
+ * inode) → first path map of multiply-linked files, and the sidecar index; never file data beyond one read buffer.
  */
 import {
   type BigIntStats,
@@ -22,10 +22,9 @@ import type { LayerEntry, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { TRUSTED_PATHS } from '../internal/trusted-paths.js';
 import { EventLoopTurns } from '../internal/turns.js';
-import { certainlyValidName, NameIndex } from '../internal/windows.js';
+import { certainlyValidName, NameIndex, upcaseHash } from '../internal/windows.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../tar/index.js';
 import { escapeControls } from '../terminal-text.js';
-import { upcaseHash } from '../windows/case.js';
 import { compareUtf8, equalUpcase, MAX_PATH_LENGTH, windowsNameProblem } from '../windows/index.js';
 import { HashSlots } from './hash-slots.js';
 import { HostFileBody } from './host-file-body.js';
@@ -539,7 +538,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
       this.closeBody();
       stack.push({ path: childPath, host: childHost, names: undefined, i: 0, virtual: false });
       if (this.#sidecar === undefined) {
-        return this.#vouch({ kind: 'directory', path: childPath, win: this.#defaultDir(cst.mtimeNs) });
+        return this.#markTrusted({ kind: 'directory', path: childPath, win: this.#defaultDir(cst.mtimeNs) });
       }
       // Its entry and streams, then its whiteouts, then (from the stack) its children.
       this.#pending = this.#dirAndWhiteouts(childPath, cst);
@@ -547,7 +546,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
     }
     if (type === S_IFREG) {
       if (this.#sidecar === undefined) {
-        return this.#vouch(this.#file(childPath, childHost, cst, this.#defaultFile(cst.mtimeNs), undefined));
+        return this.#markTrusted(this.#file(childPath, childHost, cst, this.#defaultFile(cst.mtimeNs), undefined));
       }
       const meta = this.#meta(childPath, 'file', cst);
       const e = this.#file(childPath, childHost, cst, meta.win, meta.extraPax);
@@ -568,7 +567,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   }
 
   /** Marks `e` (built from checked names) for {@link TRUSTED_PATHS}. */
-  #vouch(e: LayerEntry): LayerEntry {
+  #markTrusted(e: LayerEntry): LayerEntry {
     this.#checked = e;
     this.#checkedPath = e.path;
     return e;

@@ -11,11 +11,11 @@ import type { LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import {
   asWindowsLayer,
-  hostSpelling,
+  hiveFolderSpelling,
   type PlainOptions,
   plainFolderLayer,
   resolvePolicy,
-  walkPlainFolder,
+  walkPlainFolderSync,
   withBaseHives,
 } from '../internal/layer.js';
 import { type PolicyOptions, walkLayer } from '../layer/index.js';
@@ -213,9 +213,9 @@ export async function createImage(
     const hivesAdded: string[] = [];
     const compression = opts.compression ?? 'gzip';
     const layer = await staging.writeLayer(
-      withBaseHives(walkPlainFolder(rootfs, plain), {
+      withBaseHives(walkPlainFolderSync(rootfs, plain), {
         policy,
-        spelling: hostSpelling(rootfs),
+        spelling: hiveFolderSpelling(rootfs),
         onHiveAdded: (p) => hivesAdded.push(p),
       }),
       compression,

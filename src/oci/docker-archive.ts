@@ -11,10 +11,11 @@ import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, re
 import { Readable } from 'node:stream';
 import { AtomicTarget } from '../atomic.js';
 import { WinlayerError } from '../errors.js';
+import { detectCompression } from '../tar/index.js';
 import { type ArchiveMember, END_OF_ARCHIVE, indexTar, padding, ustarHeader } from './archive-tar.js';
 import { type Digest, Digester, sha256Digest, splitDigest } from './digest.js';
 import type { ImageHandle, ResolvedImage } from './image.js';
-import { MEDIA, ociLayerType, sniffCompression } from './media-types.js';
+import { MEDIA, ociLayerType } from './media-types.js';
 import { buildManifest, type Descriptor, descriptorOf } from './spec.js';
 import { type BlobLocation, type BlobStore, openLocation } from './store.js';
 import { DOCKER_MANIFEST, invalidImage, parseDocument } from './validate.js';
@@ -51,7 +52,7 @@ export function isDockerArchive(path: string): boolean {
     } finally {
       closeSync(fd);
     }
-    if (sniffCompression(head) !== 'none') return false;
+    if (detectCompression(head) !== 'none') return false;
     let found = false;
     indexTar(path, (m) => {
       if (m.name === 'manifest.json') found = true;
@@ -107,7 +108,7 @@ export async function readDockerArchive(path: string, tag?: string): Promise<Ima
     const m = member(name);
     const { digest, head } = await hashMember(path, m);
     locations.set(digest, { path, offset: m.offset, length: m.size });
-    layers.push({ mediaType: ociLayerType(sniffCompression(head)), digest, size: m.size });
+    layers.push({ mediaType: ociLayerType(detectCompression(head)), digest, size: m.size });
   }
   const manifest = buildManifest(
     { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
@@ -149,7 +150,7 @@ async function hashMember(path: string, m: ArchiveMember): Promise<{ digest: Dig
 }
 
 /** `name` → `name:latest`; `name:tag` unchanged (what `RepoTags` holds). */
-export function repoTag(tag: string): string {
+function repoTag(tag: string): string {
   const slash = tag.lastIndexOf('/');
   return tag.lastIndexOf(':') > slash ? tag : `${tag}:latest`;
 }

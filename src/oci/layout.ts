@@ -64,9 +64,9 @@ function readIndexEntries(dir: string): Descriptor[] {
 }
 
 /**
- * Opens an OCI layout. With `select.tag`, the manifest whose `org.opencontainers.image.ref.name` is the tag; with `select.digest`,
- * the entry of `index.json` with that digest (and that tag, when both are given: `oci:DIR:TAG@DIGEST`, as the image
- * commands print what they wrote); without either, the only entry of `index.json`, or (when every entry
+ * Opens an OCI layout. With `select.tag`, the manifest whose `org.opencontainers.image.ref.name` is the tag; with
+ * `select.digest`, the entry of `index.json` with that digest (and that tag, when both are given: `oci:DIR:TAG@DIGEST`,
+ * as the image commands print what they wrote); without either, the only entry of `index.json`, or (when every entry
  * carries a platform and no two the same) `index.json` itself as an index. Reads only `index.json` and the root
  * manifest; throws `INVALID_IMAGE` / `NOT_FOUND` / `OCI_DIGEST` / `SOURCE_UNREADABLE`.
  */

@@ -1,4 +1,7 @@
 /** The media types winlayer reads and writes (OCI image-spec v1.1 and the Docker schema 2 equivalents it reads). */
+import type { Compression } from '../tar/index.js';
+
+export type { Compression };
 
 export const MEDIA = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -16,9 +19,9 @@ export const MEDIA = {
 } as const;
 
 /** Media types of a single-image manifest. */
-export const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
+const MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest];
 /** Media types of an index / manifest list. */
-export const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerManifestList];
+const INDEX_TYPES: readonly string[] = [MEDIA.ociIndex, MEDIA.dockerManifestList];
 
 /** True for the OCI index and Docker manifest-list media types. */
 export function isIndexType(mediaType: string | undefined): boolean {
@@ -30,22 +33,7 @@ export function isManifestType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && MANIFEST_TYPES.includes(mediaType);
 }
 
-import { type Compression, detectCompression } from '../tar/index.js';
-
-export type { Compression };
-
-/** The compression a layer media type implies (`undefined` for a media type that is not a layer we know). */
-export function layerCompression(mediaType: string): Compression | undefined {
-  if (mediaType.endsWith('.tar') || mediaType === 'application/vnd.docker.image.rootfs.diff.tar') return 'none';
-  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip')) return 'gzip';
-  if (mediaType.endsWith('+zstd') || mediaType.endsWith('.tar.zstd')) return 'zstd';
-  return undefined;
-}
-
 /** The OCI layer media type for a compression. */
 export function ociLayerType(c: Compression): string {
   return c === 'gzip' ? MEDIA.ociLayerGzip : c === 'zstd' ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
 }
-
-/** The compression the first bytes of a blob show: the tar codec's `detectCompression` (the one place). */
-export const sniffCompression: (head: Uint8Array) => Compression = detectCompression;

@@ -3,7 +3,8 @@
  * engine of `layer/apply.ts` (`planLayers`: an index pass over headers, then a streaming pass of the survivors; the
  * same engine as `--flatten`, with the options `squashOptions` chooses and explains). The merged stream then goes
  * through a temporary layer folder (`writeLayerDir`, then `exportLayer`), so the squashed layer has the canonical
- * order of everything winlayer writes. Missing base hives are added (empty, valid).
+ * order of everything winlayer writes. Every layer's registry deltas (`Hives/*_Delta`) are merged into the base hives,
+ * as Windows merges them on import; missing base hives are added (empty, valid).
  */
 import { createReadStream, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,8 +44,6 @@ import { type BlobStore, RoutedBlobStore } from './store.js';
 export interface SquashOptions extends PolicyOptions {
   /** Which image of an index. */
   readonly platform?: Platform | string;
-  /** Leave `Hives/*_Delta` registry deltas out (their registry changes are lost) instead of refusing. */
-  readonly dropHiveDeltas?: boolean;
   readonly compression?: Compression;
   readonly tag?: string;
   /** Replace an existing docker-archive destination (refused without it). */
@@ -56,15 +55,16 @@ export interface SquashOptions extends PolicyOptions {
 export interface SquashResult extends WriteImageResult {
   readonly layer: BuiltLayer;
   readonly squashedLayers: number;
-  /** Delta hives left out under `dropHiveDeltas`. */
-  readonly droppedHiveDeltas: readonly string[];
+  /** The registry deltas merged into the base hives (`layer 2: Hives/System_Delta`), in layer order. */
+  readonly mergedHiveDeltas: readonly string[];
   readonly hivesAdded: readonly string[];
 }
 
 /**
  * Squashes the image `h` (one platform) into a single base layer and writes the result to `dest`. Streams: memory
- * holds the path index only. Throws `LAYER_INVALID` for opaque whiteouts, registry deltas (unless `dropHiveDeltas`)
- * and hard links whose target a later layer replaced; the tar reader's errors; `OCI_*`; the destination's.
+ * holds the path index and the registry hives only. Throws `LAYER_INVALID` for opaque whiteouts, registry deltas
+ * without a base hive, and hard links whose target a later layer replaced; the hive errors of a delta that cannot be
+ * merged (`HIVE_*`); the tar reader's errors; `OCI_*`; the destination's.
  */
 export async function squashImage(
   h: ImageHandle,
@@ -77,12 +77,7 @@ export async function squashImage(
   const img = await resolveImage(h, opts.platform);
   const { target: staging, store } = stagingFolder(d, 'winlayer-squash');
   try {
-    const flat = await flattenLayers(img, {
-      policy,
-      dropHiveDeltas: opts.dropHiveDeltas === true,
-      spoolDir: staging.tempPath,
-    });
-    const dropped = flat.droppedHiveDeltas;
+    const flat = await flattenLayers(img, { policy, spoolDir: staging.tempPath });
     const hivesAdded = flat.hivesAdded;
     const layers = img.manifest.layers;
     const tmp = join(staging.tempPath, 'squashed.tar');
@@ -121,7 +116,7 @@ export async function squashImage(
     return {
       ...(await writeBuiltImage(out, d, opts, summary)),
       squashedLayers: layers.length,
-      droppedHiveDeltas: dropped,
+      mergedHiveDeltas: flat.mergedHiveDeltas,
       hivesAdded,
     };
   } finally {
@@ -133,8 +128,8 @@ export async function squashImage(
 export interface FlatLayers {
   /** The merged entries; iterable once. Parents come first, hard links after their targets. */
   readonly entries: AsyncIterable<LayerEntry>;
-  /** Registry deltas left out (filled by the time `flattenLayers` returns). */
-  readonly droppedHiveDeltas: readonly string[];
+  /** Registry deltas merged into the base hives (filled by the time `flattenLayers` returns). */
+  readonly mergedHiveDeltas: readonly string[];
   /** Hive files added because no layer had them (filled while `entries` is iterated). */
   readonly hivesAdded: readonly string[];
 }
@@ -142,16 +137,16 @@ export interface FlatLayers {
 /**
  * How `image squash` applies layers. The result is a Windows base layer that must run as the original layers run on
  * Windows: opaque whiteouts, which Windows does not know, are refused rather than given a meaning Windows would not;
- * registry deltas cannot be merged off Windows, so they are refused unless the user accepts losing them; a hard link
+ * registry deltas are merged into the base hives as Windows merges them on import (`ORMergeHives`); a hard link
  * whose target a later layer replaced keeps the content it names (Windows stacks layers the same way); special files
  * cannot go into a Windows layer, and are refused with the layer that holds them before anything is written.
  */
-function squashOptions(dropHiveDeltas: boolean, dropped: string[]): ApplyLayersOptions {
+function squashOptions(merged: string[]): ApplyLayersOptions {
   return {
     opaqueWhiteouts: 'refuse',
-    hiveDeltas: dropHiveDeltas ? 'drop' : 'refuse',
+    hiveDeltas: 'merge',
     onHiveDelta: (e, i) => {
-      dropped.push(`layer ${i + 1}: ${e.path}`);
+      merged.push(`layer ${i + 1}: ${e.path}`);
     },
     lowerHardLinks: 'repoint',
     specialFiles: 'refuse',
@@ -163,12 +158,12 @@ function squashOptions(dropHiveDeltas: boolean, dropped: string[]): ApplyLayersO
  * returns the result as one stream of base-layer entries, with the base hives added when no layer had them: what
  * `image squash` writes. Reads each layer twice (the plan now, a streaming pass while `entries` is iterated); layers
  * without a local file (a registry) are first landed, verified, in `spoolDir`. Memory: the path index only. Throws
- * `LAYER_INVALID` (opaque whiteouts, registry deltas unless `dropHiveDeltas`, links to content no layer holds),
+ * `LAYER_INVALID` (opaque whiteouts, registry deltas without a base hive, links to content no layer holds),
  * `LAYER_SPECIAL_FILE` and the tar reader's errors.
  */
 export async function flattenLayers(
   img: ResolvedImage,
-  opts: { readonly policy?: MetadataPolicy; readonly dropHiveDeltas?: boolean; readonly spoolDir?: string } = {},
+  opts: { readonly policy?: MetadataPolicy; readonly spoolDir?: string } = {},
 ): Promise<FlatLayers> {
   const h = img.handle;
   const layers = img.manifest.layers;
@@ -184,11 +179,11 @@ export async function flattenLayers(
       open[i] = () => readTar(createReadStream(path));
     }
   }
-  const dropped: string[] = [];
-  const plan = await planLayers(open, squashOptions(opts.dropHiveDeltas === true, dropped));
+  const merged: string[] = [];
+  const plan = await planLayers(open, squashOptions(merged));
   const hivesAdded: string[] = [];
   const policy = opts.policy ?? resolvePolicy({});
-  return { entries: withMissingHives(plan, policy, hivesAdded), droppedHiveDeltas: dropped, hivesAdded };
+  return { entries: withMissingHives(plan, policy, hivesAdded), mergedHiveDeltas: merged, hivesAdded };
 }
 
 /** The plan's entries (raw tar headers left out), then the hives a base layer needs when no layer had them. */

@@ -5,6 +5,7 @@
  */
 export { type ByteInput, decompress, detectCompression } from './compress.js';
 export { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './names.js';
+export { PAX_KEYS } from './pax.js';
 export { DEFAULT_MAX_PAX_SIZE, readTar } from './read.js';
 export { openTarFile, openTarSource, type TarSource } from './source.js';
 export type {
@@ -21,7 +22,8 @@ export {
   decodeWindowsPax,
   encodeWindowsPax,
   isManagedPaxKey,
-  PAX_KEYS,
+  PaxDecodeMemo,
+  PaxEncodeMemo,
   type PaxSource,
   type WindowsPaxContext,
 } from './windows-pax.js';

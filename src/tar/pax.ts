@@ -1,6 +1,7 @@
 /**
  * PAX extended header records (POSIX.1-2001 `pax`): `"<length> <key>=<value>\n"`, where `<length>` is the decimal
- * byte length of the whole record including itself. Pure: bytes ↔ records, no I/O.
+ * byte length of the whole record including itself. Pure: bytes ↔ records, no I/O; what the reader remembers
+ * between blocks is a {@link PaxBlockMemo} it owns and passes.
  */
 import type { PaxRecord } from '../entry.js';
 import { WinlayerError } from '../errors.js';
@@ -27,7 +28,7 @@ export interface PaxContext {
  */
 export function decodePax(data: Uint8Array, ctx: PaxContext = {}): PaxRecord[] {
   const records: PaxRecord[] = [];
-  decodePaxInto(data, 0, data.length, ctx.entry, ctx.offset ?? 0, ctx.lenient === true, records);
+  decodePaxInto(data, 0, data.length, ctx.entry, ctx.offset ?? 0, ctx.lenient === true, records, undefined);
   return records;
 }
 
@@ -46,15 +47,25 @@ export const POSIX_PAX_KEYS = [
   'hdrcharset',
 ] as const;
 
+/** PAX keys of the Windows layer format (`windows-pax.ts` decodes and encodes their values). */
+export const PAX_KEYS = {
+  fileattr: 'MSWINDOWS.fileattr',
+  rawsd: 'MSWINDOWS.rawsd',
+  sd: 'MSWINDOWS.sd',
+  mountpoint: 'MSWINDOWS.mountpoint',
+  xattrPrefix: 'MSWINDOWS.xattr.',
+  creationtime: 'LIBARCHIVE.creationtime',
+} as const;
+
 /** PAX keys the reader meets on nearly every entry, as the constant strings (no decode, one identity), by length. */
 const KNOWN_KEYS: readonly (readonly string[])[] = (() => {
   const keys = [
     ...POSIX_PAX_KEYS,
-    'MSWINDOWS.fileattr',
-    'MSWINDOWS.rawsd',
-    'MSWINDOWS.sd',
-    'MSWINDOWS.mountpoint',
-    'LIBARCHIVE.creationtime',
+    PAX_KEYS.fileattr,
+    PAX_KEYS.rawsd,
+    PAX_KEYS.sd,
+    PAX_KEYS.mountpoint,
+    PAX_KEYS.creationtime,
   ];
   const byLen: string[][] = [];
   for (const k of keys) {
@@ -77,55 +88,59 @@ function knownKey(b: Uint8Array, start: number, end: number): string | undefined
   return undefined;
 }
 
-/** Where the values already decoded in the current block are (the four times of an entry are usually one string). */
-const seenStart: number[] = [];
-const seenLen: number[] = [];
-const seenText: string[] = [];
-
-/** The text of the first of the `seen` values of the current block with the bytes `b[vs, vs + vlen)`, if any. */
-function seenValue(b: Uint8Array, vs: number, vlen: number, seen: number): string | undefined {
-  for (let k = 0; k < seen; k++) {
-    if (seenLen[k] !== vlen) continue;
-    const o = seenStart[k]!;
-    let j = 0;
-    while (j < vlen && b[o + j] === b[vs + j]) j++;
-    if (j === vlen) return seenText[k];
-  }
-  return undefined;
-}
+const SD_TEXTS_MAX = 16;
 
 /**
- * The texts of the last security descriptors seen (`MSWINDOWS.rawsd` values) and their bytes: a layer repeats a few
- * dozen over thousands of entries, so one byte comparison replaces a new string (and the SD cache of the Windows
- * decoder then finds it by identity).
+ * What a reader remembers while it decodes the blocks of one archive, so that a repeated value becomes the same
+ * string without a new decode: the last security descriptors (`MSWINDOWS.rawsd` texts, with their bytes; a layer
+ * repeats a few dozen over thousands of entries, and the Windows decoder's memo then finds each by identity), and
+ * where the values of the current block are (the four times of an entry are usually one string).
  */
-const SD_KEY = 'MSWINDOWS.rawsd';
-const SD_TEXTS_MAX = 16;
-const sdBytes: Uint8Array[] = [];
-const sdTexts: string[] = [];
-let sdNext = 0;
+export class PaxBlockMemo {
+  readonly sdBytes: Uint8Array[] = [];
+  readonly sdTexts: string[] = [];
+  sdNext = 0;
+  readonly seenStart: number[] = [];
+  readonly seenLen: number[] = [];
+  readonly seenText: string[] = [];
 
-function knownSd(b: Uint8Array, vs: number, vlen: number): string | undefined {
-  for (let k = 0; k < sdBytes.length; k++) {
-    const c = sdBytes[k]!;
-    if (c.length !== vlen) continue;
-    let j = 0;
-    while (j < vlen && c[j] === b[vs + j]) j++;
-    if (j === vlen) return sdTexts[k];
+  /** The text of the first of the `seen` values of the current block with the bytes `b[vs, vs + vlen)`, if any. */
+  seenValue(b: Uint8Array, vs: number, vlen: number, seen: number): string | undefined {
+    for (let k = 0; k < seen; k++) {
+      if (this.seenLen[k] !== vlen) continue;
+      const o = this.seenStart[k]!;
+      let j = 0;
+      while (j < vlen && b[o + j] === b[vs + j]) j++;
+      if (j === vlen) return this.seenText[k];
+    }
+    return undefined;
   }
-  return undefined;
-}
 
-function rememberSd(b: Uint8Array, vs: number, vlen: number, text: string): void {
-  if (vlen > 4096) return;
-  sdBytes[sdNext] = b.slice(vs, vs + vlen);
-  sdTexts[sdNext] = text;
-  sdNext = (sdNext + 1) % SD_TEXTS_MAX;
+  /** The text of a remembered security descriptor with the bytes `b[vs, vs + vlen)`, if any. */
+  knownSd(b: Uint8Array, vs: number, vlen: number): string | undefined {
+    const sdBytes = this.sdBytes;
+    for (let k = 0; k < sdBytes.length; k++) {
+      const c = sdBytes[k]!;
+      if (c.length !== vlen) continue;
+      let j = 0;
+      while (j < vlen && c[j] === b[vs + j]) j++;
+      if (j === vlen) return this.sdTexts[k];
+    }
+    return undefined;
+  }
+
+  rememberSd(b: Uint8Array, vs: number, vlen: number, text: string): void {
+    if (vlen > 4096) return;
+    this.sdBytes[this.sdNext] = b.slice(vs, vs + vlen);
+    this.sdTexts[this.sdNext] = text;
+    this.sdNext = (this.sdNext + 1) % SD_TEXTS_MAX;
+  }
 }
 
 /**
  * {@link decodePax} of `b[start, end)`, appending the records to `out` (the reader's hot path: no view, no
- * intermediate array). `base` is the archive offset of `b[start]`, for errors.
+ * intermediate array). `base` is the archive offset of `b[start]`, for errors. `memo`, kept by the reader across the
+ * blocks of one archive, makes repeated values one string (the records are the same without it).
  */
 export function decodePaxInto(
   b: Uint8Array,
@@ -135,6 +150,7 @@ export function decodePaxInto(
   base: number,
   lenient: boolean,
   out: PaxRecord[],
+  memo: PaxBlockMemo | undefined,
 ): void {
   const fail = (rule: string, at: number): WinlayerError =>
     new WinlayerError('TAR_PAX', rule, { entry, offset: base + at });
@@ -177,17 +193,20 @@ export function decodePaxInto(
     const vs = eq + 1;
     const vlen = ve - vs;
     // A repeated security descriptor, or the same bytes as a value before it in this block: the same string.
-    let value = key === SD_KEY && vlen >= 16 ? knownSd(b, vs, vlen) : undefined;
-    if (value === undefined && seen > 0) value = seenValue(b, vs, vlen, seen);
+    let value: string | undefined;
+    if (memo !== undefined) {
+      if (key === PAX_KEYS.rawsd && vlen >= 16) value = memo.knownSd(b, vs, vlen);
+      if (value === undefined && seen > 0) value = memo.seenValue(b, vs, vlen, seen);
+    }
     if (value === undefined) {
       value = decodeTextAt(b, vs, ve, lenient);
-      if (value !== undefined && vlen > 0) {
+      if (memo !== undefined && value !== undefined && vlen > 0) {
         // Only strictly decoded text (lenient text of bad bytes must not let a later strict read pass).
-        if (key === SD_KEY && vlen >= 16 && !lenient) rememberSd(b, vs, vlen, value);
+        if (key === PAX_KEYS.rawsd && vlen >= 16 && !lenient) memo.rememberSd(b, vs, vlen, value);
         if (seen < 16) {
-          seenStart[seen] = vs;
-          seenLen[seen] = vlen;
-          seenText[seen] = value;
+          memo.seenStart[seen] = vs;
+          memo.seenLen[seen] = vlen;
+          memo.seenText[seen] = value;
           seen++;
         }
       }
@@ -196,7 +215,7 @@ export function decodePaxInto(
     out.push({ key, value });
     pos = recEnd;
   }
-  seenText.fill('', 0, seen);
+  memo?.seenText.fill('', 0, seen);
 }
 
 /*

@@ -8,10 +8,10 @@ import { WinlayerError } from '../errors.js';
 import { type ByteInput, bytesOf, decompress, detectCompression } from './compress.js';
 import { BLOCK_SIZE, decodeHeaderAt, decodeText, type TarHeader } from './header.js';
 import { nameShape, normalizeTarName, splitStreamName } from './names.js';
-import { decodePaxInto } from './pax.js';
+import { decodePaxInto, PaxBlockMemo } from './pax.js';
 import { notATar } from './sniff.js';
 import type { ReadTarOptions } from './types.js';
-import { decodeWindowsPax } from './windows-pax.js';
+import { decodeWindowsPax, PaxDecodeMemo } from './windows-pax.js';
 
 /** Default largest PAX / GNU long-name block: 1 MiB, as Go's archive/tar. */
 export const DEFAULT_MAX_PAX_SIZE = 1024 * 1024;
@@ -355,6 +355,9 @@ class Cursor {
   dataOf = '';
   /** The data size (without padding) of that entry. */
   dataSize = 0;
+  /** Values decoded for earlier entries (repeated texts become one string, then one decoded value). */
+  readonly blockMemo = new PaxBlockMemo();
+  readonly valueMemo = new PaxDecodeMemo();
 
   get inPrefix(): boolean {
     return this.firstOffset >= 0;
@@ -514,7 +517,7 @@ function readMeta(h: TarHeader, db: Uint8Array, dp: number, offset: number, leni
   const size = h.size;
   cursor.begin(offset);
   if (t === 'x') {
-    decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, cursor.pax);
+    decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, cursor.pax, cursor.blockMemo);
     return;
   }
   if (t === 'L' || t === 'K') {
@@ -529,7 +532,7 @@ function readMeta(h: TarHeader, db: Uint8Array, dp: number, offset: number, leni
     return;
   }
   const records: PaxRecord[] = [];
-  decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, records);
+  decodePaxInto(db, dp, dp + size, h.name, offset + BLOCK_SIZE, lenient, records, cursor.blockMemo);
   for (const r of records) {
     cursor.globals.delete(r.key);
     if (r.value !== '') cursor.globals.set(r.key, r.value);
@@ -565,7 +568,7 @@ function entryFrom(h: TarHeader, offset: number, cursor: Cursor, shared: Shared,
     const r = records[i]!;
     if (r.key === 'path' && r.value !== '') rawName = r.value;
   }
-  const dec = nrec === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient });
+  const dec = nrec === 0 ? undefined : decodeWindowsPax(records, { entry: rawName, offset, lenient }, cursor.valueMemo);
   const name = dec?.path ?? pLongName ?? h.name;
   const linkName = dec?.linkpath ?? pLongLink ?? h.linkname;
   const size = dec?.size ?? h.size;

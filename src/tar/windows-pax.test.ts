@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBase64Strict, decodeWindowsPax, encodeWindowsPax } from './windows-pax.js';
+import { decodeBase64Strict, decodeWindowsPax, encodeWindowsPax, PaxDecodeMemo, PaxEncodeMemo } from './windows-pax.js';
 
 describe('Windows PAX records', () => {
   it('encodes in sorted key order with defaults, and decodes back to the same metadata', () => {
@@ -81,12 +81,53 @@ describe('Windows PAX records', () => {
 
   it('shares one decoded SD between entries with the same rawsd; a lenient read never lets a strict one pass', () => {
     const sd = 'AQAEgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==';
-    const one = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }]).win.securityDescriptor;
-    const two = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }]).win.securityDescriptor;
+    const memo = new PaxDecodeMemo();
+    const one = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }], {}, memo).win.securityDescriptor;
+    const two = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }], {}, memo).win.securityDescriptor;
     assert.ok(one !== undefined && one === two, 'the same array');
     assert.equal(Buffer.from(one).toString('base64'), sd);
+    // Without a memo nothing is kept between calls: equal bytes, new arrays.
+    const three = decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sd }]).win.securityDescriptor;
+    assert.ok(three !== undefined && three !== one);
+    assert.deepEqual(three, one);
     const sloppy = 'AQAEgA=='.replace('A==', 'B=='); // non-zero bits after the last byte: not canonical
-    assert.ok(decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sloppy }], { lenient: true }).win.securityDescriptor);
-    assert.throws(() => decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sloppy }]), /base64/);
+    const lenient = { lenient: true };
+    assert.ok(decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sloppy }], lenient, memo).win.securityDescriptor);
+    assert.throws(() => decodeWindowsPax([{ key: 'MSWINDOWS.rawsd', value: sloppy }], {}, memo), /base64/);
+  });
+
+  it('reads MSWINDOWS.fileattr as a plain decimal uint32 (leading zeros allowed, as Go) and refuses anything else', () => {
+    const attrs = (value: string) => decodeWindowsPax([{ key: 'MSWINDOWS.fileattr', value }]).win.attributes;
+    assert.equal(attrs('16'), 16);
+    assert.equal(attrs('0'), 0);
+    assert.equal(attrs('4294967295'), 0xffffffff);
+    assert.equal(attrs('0016'), 16);
+    assert.equal(attrs('00000000000000000032'), 32);
+    for (const bad of [
+      ' 16',
+      '16 ',
+      '+16',
+      '-1',
+      '0x10',
+      '1e3',
+      '16.0',
+      '4294967296',
+      '99999999999',
+      '１６',
+      'DIRECTORY',
+    ]) {
+      assert.throws(() => attrs(bad), /not a decimal uint32/, JSON.stringify(bad));
+    }
+  });
+
+  it('gives the same records with a memo kept across entries as without one', () => {
+    const memo = new PaxEncodeMemo();
+    const sd = new Uint8Array([1, 0, 4, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const entries = [
+      { kind: 'file', path: 'a', win: { lastWriteTime: 5n, securityDescriptor: sd, attributes: 0x20 } },
+      { kind: 'file', path: 'b', win: { lastWriteTime: 5n, securityDescriptor: sd, attributes: 0x21 } },
+      { kind: 'directory', path: 'c', win: { lastWriteTime: 7_500_000_000n, creationTime: 1n, attributes: 0x20 } },
+    ] as const;
+    for (const e of entries) assert.deepEqual(encodeWindowsPax(e, memo), encodeWindowsPax(e));
   });
 });

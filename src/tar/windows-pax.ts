@@ -6,6 +6,9 @@
  * hcsshim/go-winio writes — `LIBARCHIVE.creationtime`, `MSWINDOWS.fileattr`, `MSWINDOWS.mountpoint`,
  * `MSWINDOWS.rawsd`, `MSWINDOWS.xattr.*`, `atime`, `ctime`, `linkpath`, `mtime`, `path`, `size` — with the entry's
  * `extraPax` records merged into that same sorted order.
+ *
+ * Pure: what a reader or writer remembers between entries (the last time text, security descriptors already seen)
+ * lives in a {@link PaxDecodeMemo} or {@link PaxEncodeMemo} that it owns and passes; without one nothing is kept.
  */
 import type { EntryKind, ExtendedAttribute, PaxRecord, WindowsMetadata } from '../entry.js';
 import { WinlayerError } from '../errors.js';
@@ -17,17 +20,7 @@ import {
   sddlToBytes,
   type UnixNanos,
 } from '../windows/index.js';
-import { compareKeys, POSIX_PAX_KEYS } from './pax.js';
-
-/** PAX keys of the Windows layer format. */
-export const PAX_KEYS = {
-  fileattr: 'MSWINDOWS.fileattr',
-  rawsd: 'MSWINDOWS.rawsd',
-  sd: 'MSWINDOWS.sd',
-  mountpoint: 'MSWINDOWS.mountpoint',
-  xattrPrefix: 'MSWINDOWS.xattr.',
-  creationtime: 'LIBARCHIVE.creationtime',
-} as const;
+import { compareKeys, PAX_KEYS, POSIX_PAX_KEYS } from './pax.js';
 
 /**
  * Keys the reader decodes and the writer produces itself: an `extraPax` record may not use them. `GNU.sparse.*` and
@@ -86,7 +79,7 @@ export function decodeBase64Strict(text: string, lenient = false): Uint8Array | 
 }
 
 /** Padded standard base64 of `bytes`. */
-export function encodeBase64(bytes: Uint8Array): string {
+function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
@@ -110,12 +103,31 @@ function parseDecimal(text: string, max: number): number | undefined {
 }
 
 /**
+ * What a reader remembers between the entries of one archive, so that repeated values are decoded once: a layer
+ * repeats a few dozen security descriptors over thousands of entries, and decoding one (a regular expression, two
+ * conversions) costs more than the rest of its PAX records; an entry's four times are usually one string. Entries
+ * with the same SD text then share one array (`WindowsMetadata.securityDescriptor` is never changed in place).
+ */
+export class PaxDecodeMemo {
+  /** The last time text parsed and its value. */
+  timeText = '';
+  time: UnixNanos = 0n;
+  /** Security descriptors by their base64 text (canonical text only). Bounded: cleared when full. */
+  readonly sds = new Map<string, Uint8Array>();
+}
+
+/**
  * Decodes the records that apply to one entry (global records first, then the entry's own) into typed values.
  * Throws `TAR_PAX_VALUE` (naming the entry, key and offset) for a value that cannot be decoded: a `fileattr` that
  * is not a decimal uint32, `rawsd`/`xattr` values that are not padded standard base64, a bad time, a bad size or id,
- * a legacy `MSWINDOWS.sd` SDDL that does not parse.
+ * a legacy `MSWINDOWS.sd` SDDL that does not parse. `memo`, kept by the caller across the entries of one archive,
+ * saves decoding a value seen before (the result is the same without it).
  */
-export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxContext = {}): DecodedPax {
+export function decodeWindowsPax(
+  records: readonly PaxRecord[],
+  ctx: WindowsPaxContext = {},
+  memo?: PaxDecodeMemo,
+): DecodedPax {
   const win: {
     -readonly [K in keyof WindowsMetadata]?: WindowsMetadata[K];
   } = {};
@@ -158,7 +170,7 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
         break;
       }
       case PAX_KEYS.rawsd: {
-        const v = sdFromBase64(value, ctx.lenient === true);
+        const v = sdFromBase64(value, ctx.lenient === true, memo);
         if (v === undefined || v.length === 0) throw valueError(ctx, key, value, 'not padded standard base64');
         win.securityDescriptor = v;
         break;
@@ -170,16 +182,16 @@ export function decodeWindowsPax(records: readonly PaxRecord[], ctx: WindowsPaxC
         win.mountPoint = true;
         break;
       case PAX_KEYS.creationtime:
-        win.creationTime = paxTime(ctx, key, value);
+        win.creationTime = paxTime(ctx, key, value, memo);
         break;
       case 'mtime':
-        win.lastWriteTime = paxTime(ctx, key, value);
+        win.lastWriteTime = paxTime(ctx, key, value, memo);
         break;
       case 'atime':
-        win.lastAccessTime = paxTime(ctx, key, value);
+        win.lastAccessTime = paxTime(ctx, key, value, memo);
         break;
       case 'ctime':
-        win.changeTime = paxTime(ctx, key, value);
+        win.changeTime = paxTime(ctx, key, value, memo);
         break;
       case 'path':
         path = value;
@@ -256,12 +268,8 @@ function valueError(ctx: WindowsPaxContext, key: string, value: string, rule: st
   });
 }
 
-/** The last time string parsed and its value: the four times of an entry are usually one string. */
-let lastTimeText = '';
-let lastTime: UnixNanos = 0n;
-
-function paxTime(ctx: WindowsPaxContext, key: string, value: string): UnixNanos {
-  if (value === lastTimeText) return lastTime;
+function paxTime(ctx: WindowsPaxContext, key: string, value: string, memo: PaxDecodeMemo | undefined): UnixNanos {
+  if (memo !== undefined && value === memo.timeText) return memo.time;
   let t = simplePaxTime(value);
   if (t === undefined) {
     try {
@@ -270,8 +278,10 @@ function paxTime(ctx: WindowsPaxContext, key: string, value: string): UnixNanos 
       throw valueError(ctx, key, value, 'not a PAX time (seconds[.fraction])');
     }
   }
-  lastTimeText = value;
-  lastTime = t;
+  if (memo !== undefined) {
+    memo.timeText = value;
+    memo.time = t;
+  }
   return t;
 }
 
@@ -304,73 +314,71 @@ function simplePaxTime(text: string): UnixNanos | undefined {
   return BigInt(secs) * 1_000_000_000n + BigInt(frac);
 }
 
-/** The last time formatted (same reason). */
-let lastFormatNs: UnixNanos | undefined;
-let lastFormatText = '';
+/**
+ * What a writer remembers between the entries of one archive, so that repeated values are formatted once: the last
+ * time (consecutive entries often share one, and every time under `SOURCE_DATE_EPOCH`), security descriptors (a layer
+ * shares a few dozen SD objects across thousands of entries; consecutive entries nearly always share one) and
+ * attribute values (a layer uses a handful).
+ */
+export class PaxEncodeMemo {
+  timeNs: UnixNanos | undefined = undefined;
+  timeText = '';
+  /** base64 per security descriptor object. */
+  readonly sdTexts = new WeakMap<Uint8Array, string>();
+  lastSd: Uint8Array | undefined = undefined;
+  lastSdText = '';
+  /** Decimal text per attribute value (at most 256). */
+  readonly attrTexts = new Map<number, string>();
+}
 
-/** {@link formatPaxTime}, remembering the last time formatted (an entry's four times are usually one). */
-export function paxTimeText(ns: UnixNanos): string {
-  if (ns !== lastFormatNs) {
-    lastFormatNs = ns;
-    lastFormatText = formatPaxTime(ns);
+/** {@link formatPaxTime}, remembering the last time formatted in `memo`. */
+export function paxTimeText(ns: UnixNanos, memo: PaxEncodeMemo): string {
+  if (ns !== memo.timeNs) {
+    memo.timeNs = ns;
+    memo.timeText = formatPaxTime(ns);
   }
-  return lastFormatText;
+  return memo.timeText;
 }
 
 function clip(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/**
- * Security descriptors already decoded, by their base64 text: a layer repeats a few dozen SDs over thousands of
- * entries, and decoding one (a regular expression, two conversions) costs more than the rest of its PAX records.
- * Entries with the same SD then share one array (`WindowsMetadata.securityDescriptor` is never changed in place).
- * Bounded: cleared when full.
- */
-const decodedSds = new Map<string, Uint8Array>();
+/** Most security descriptors a {@link PaxDecodeMemo} holds. */
 const DECODED_SDS_MAX = 1024;
 
-function sdFromBase64(text: string, lenient: boolean): Uint8Array | undefined {
-  const known = decodedSds.get(text);
+function sdFromBase64(text: string, lenient: boolean, memo: PaxDecodeMemo | undefined): Uint8Array | undefined {
+  const known = memo?.sds.get(text);
   if (known !== undefined) return known;
   const v = decodeBase64Strict(text, lenient);
   // Only canonical text is kept (what the strict rule accepts): a lenient read must not make a later strict one pass.
-  if (v === undefined || lenient || text.length > 4096) return v;
-  if (decodedSds.size >= DECODED_SDS_MAX) decodedSds.clear();
-  decodedSds.set(text, v);
+  if (memo === undefined || v === undefined || lenient || text.length > 4096) return v;
+  if (memo.sds.size >= DECODED_SDS_MAX) memo.sds.clear();
+  memo.sds.set(text, v);
   return v;
 }
 
-/** base64 of security descriptors already seen: a layer shares a few dozen SD objects across thousands of entries. */
-const sdText = new WeakMap<Uint8Array, string>();
-
-/** The last security descriptor encoded and its text: consecutive entries nearly always share one. */
-let lastSd: Uint8Array | undefined;
-let lastSdText = '';
-
-/** base64 of a security descriptor (remembered per descriptor object). */
-export function sdBase64(sd: Uint8Array): string {
-  if (sd === lastSd) return lastSdText;
-  let text = sdText.get(sd);
+/** base64 of a security descriptor (remembered per descriptor object in `memo`, when given). */
+export function sdBase64(sd: Uint8Array, memo?: PaxEncodeMemo): string {
+  if (memo === undefined) return encodeBase64(sd);
+  if (sd === memo.lastSd) return memo.lastSdText;
+  let text = memo.sdTexts.get(sd);
   if (text === undefined) {
     text = encodeBase64(sd);
-    sdText.set(sd, text);
+    memo.sdTexts.set(sd, text);
   }
-  lastSd = sd;
-  lastSdText = text;
+  memo.lastSd = sd;
+  memo.lastSdText = text;
   return text;
 }
 
-/** Decimal text of attribute values (a layer uses a handful). */
-const attrTexts = new Map<number, string>();
-
-/** `String(attrs >>> 0)`, remembered. */
-export function attributesText(attrs: number): string {
+/** `String(attrs >>> 0)`, remembered in `memo`. */
+function attributesText(attrs: number, memo: PaxEncodeMemo): string {
   const a = attrs >>> 0;
-  let text = attrTexts.get(a);
+  let text = memo.attrTexts.get(a);
   if (text === undefined) {
     text = String(a);
-    if (attrTexts.size < 256) attrTexts.set(a, text);
+    if (memo.attrTexts.size < 256) memo.attrTexts.set(a, text);
   }
   return text;
 }
@@ -412,7 +420,7 @@ export const WRITER_PAX_KEYS = [
 export const WRITER_PAX_ASCII: readonly boolean[] = WRITER_PAX_KEYS.map((k) => k !== 'path' && k !== 'linkpath');
 
 /** Where the `MSWINDOWS.xattr.*` records go among {@link WRITER_PAX_KEYS}: before `atime`. */
-export const XATTR_SLOT = 4;
+const XATTR_SLOT = 4;
 
 /** One value per key of {@link WRITER_PAX_KEYS} (undefined: no record). */
 export type WriterPaxValues = (string | undefined)[];
@@ -421,14 +429,15 @@ export type WriterPaxValues = (string | undefined)[];
  * The values of the writer's records of one entry (all but extended attributes and `extraPax`), one per key of
  * {@link WRITER_PAX_KEYS}, into `out`. Every time is written (creation, access and change default to the last write
  * time); `fileattr` always (default by kind; a directory always includes DIRECTORY); `rawsd` when present;
- * `mountpoint` for junctions. Stream entries (`file:ads`) carry only times, as go-winio writes them.
+ * `mountpoint` for junctions. Stream entries (`file:ads`) carry only times, as go-winio writes them. `memo` is the
+ * writer's (one per archive).
  */
-export function windowsPaxValues(e: PaxSource, out: WriterPaxValues): void {
+export function windowsPaxValues(e: PaxSource, out: WriterPaxValues, memo: PaxEncodeMemo): void {
   const w = e.win;
   const mt = w.lastWriteTime;
-  const tM = paxTimeText(mt);
+  const tM = paxTimeText(mt, memo);
   // An entry's four times are nearly always one: its text is formatted once.
-  out[0] = w.creationTime === undefined || w.creationTime === mt ? tM : paxTimeText(w.creationTime);
+  out[0] = w.creationTime === undefined || w.creationTime === mt ? tM : paxTimeText(w.creationTime, memo);
   if (e.kind === 'stream') {
     out[1] = undefined;
     out[2] = undefined;
@@ -436,12 +445,12 @@ export function windowsPaxValues(e: PaxSource, out: WriterPaxValues): void {
   } else {
     let attrs = w.attributes ?? defaultAttributes(e.kind, w);
     if (e.kind === 'directory') attrs |= FILE_ATTRIBUTE.DIRECTORY;
-    out[1] = attributesText(attrs);
+    out[1] = attributesText(attrs, memo);
     out[2] = w.mountPoint === true ? '1' : undefined;
-    out[3] = w.securityDescriptor === undefined ? undefined : sdBase64(w.securityDescriptor);
+    out[3] = w.securityDescriptor === undefined ? undefined : sdBase64(w.securityDescriptor, memo);
   }
-  out[4] = w.lastAccessTime === undefined || w.lastAccessTime === mt ? tM : paxTimeText(w.lastAccessTime);
-  out[5] = w.changeTime === undefined || w.changeTime === mt ? tM : paxTimeText(w.changeTime);
+  out[4] = w.lastAccessTime === undefined || w.lastAccessTime === mt ? tM : paxTimeText(w.lastAccessTime, memo);
+  out[5] = w.changeTime === undefined || w.changeTime === mt ? tM : paxTimeText(w.changeTime, memo);
   out[6] = e.longLinkpath;
   out[7] = tM;
   out[8] = e.longPath;
@@ -451,12 +460,13 @@ export function windowsPaxValues(e: PaxSource, out: WriterPaxValues): void {
 /**
  * The PAX records of one entry, in the writer's fixed order: {@link windowsPaxValues}, one `xattr` record per EA, and
  * the `extraPax` records, sorted by key bytes. Throws `TAR_ENTRY` when an `extraPax` key is one the writer manages or
- * appears twice, or two EAs share a name.
+ * appears twice, or two EAs share a name. `memo`, kept by the caller across the entries of one archive, saves
+ * formatting a value seen before (the records are the same without it).
  */
-export function encodeWindowsPax(e: PaxSource): PaxRecord[] {
+export function encodeWindowsPax(e: PaxSource, memo: PaxEncodeMemo = new PaxEncodeMemo()): PaxRecord[] {
   const w = e.win;
   const values: WriterPaxValues = [];
-  windowsPaxValues(e, values);
+  windowsPaxValues(e, values, memo);
   const out: PaxRecord[] = [];
   for (let i = 0; i < WRITER_PAX_KEYS.length; i++) {
     if (i === XATTR_SLOT && e.kind !== 'stream' && w.extendedAttributes !== undefined) {

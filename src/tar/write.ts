@@ -12,6 +12,7 @@ import { AtomicTarget } from '../atomic.js';
 import { type BodySink, copyBody, type EntryBody, type LayerEntry } from '../entry.js';
 import { WinlayerError } from '../errors.js';
 import { type PathWitness, pathWitness } from '../internal/trusted-paths.js';
+import { EventLoopTurns } from '../internal/turns.js';
 import { unixSeconds } from '../internal/windows.js';
 import { createOutputChain, type TarOutputChain } from './compress.js';
 import { SLOT_SIZE, StreamHash } from './hash.js';
@@ -21,6 +22,7 @@ import { checkPaxKey, paxRecordLength, putPaxRecord, utf8Length } from './pax.js
 import type { TarOutput, TarProgress, TarSummary, WriteTarOptions } from './types.js';
 import {
   encodeWindowsPax,
+  PaxEncodeMemo,
   type PaxSource,
   paxTimeText,
   WRITER_PAX_ASCII,
@@ -32,8 +34,6 @@ import {
 /** PAX data larger than this is refused (readers such as Go's refuse it too). */
 export const MAX_PAX_SIZE = 1024 * 1024;
 const BUFFER_SIZE = SLOT_SIZE;
-/** Longest stretch (ms) without an event-loop turn while writing: signal handlers and timers must run. */
-const YIELD_MS = 20;
 const DEFAULT_MODES = { directory: 0o755, file: 0o644, link: 0o644 } as const;
 const NAME_LEN = USTAR.name.len;
 
@@ -105,6 +105,8 @@ class WriteState {
   readonly paxValues: WriterPaxValues = [];
   /** The UTF-8 length of key and value of each of those records (reused). */
   readonly paxKvs: number[] = [];
+  /** Texts formatted for earlier entries (times, security descriptors, attributes). */
+  readonly paxMemo = new PaxEncodeMemo();
   readonly progress: Progress | undefined;
 
   constructor(
@@ -285,8 +287,8 @@ class BlockWriter implements BodySink {
   pos = 0;
   /** Called after each flush that handed bytes on (progress reports). */
   onFlush: (() => void) | undefined = undefined;
-  /** Last time the event loop had a turn (ms, `performance.now()`). */
-  #lastYield = performance.now();
+  /** When the event loop last had a turn (signal handlers must run: they remove the temporary output). */
+  readonly #turns = new EventLoopTurns();
   constructor(
     private readonly chain: TarOutputChain,
     readonly hash: StreamHash,
@@ -316,7 +318,7 @@ class BlockWriter implements BodySink {
   /**
    * Hands the filled part to the output chain and the hash. Returns a promise when the chain applies backpressure,
    * when the chain compresses (its threadpool work needs the event loop: a turn per buffer), or when the event loop
-   * has not had a turn for {@link YIELD_MS} (signal handlers must run: they remove the temporary output).
+   * has not had a turn for `TURN_MS` (`internal/turns.ts`; signal handlers must run: they remove the temporary output).
    */
   flush(): Promise<void> | undefined {
     if (this.pos === 0) return undefined;
@@ -339,14 +341,10 @@ class BlockWriter implements BodySink {
     }
     this.onFlush?.();
     if (p !== undefined) {
-      this.#lastYield = performance.now();
+      this.#turns.passed();
       return p;
     }
-    if (!this.chain.reusesChunks || performance.now() - this.#lastYield >= YIELD_MS) {
-      return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.#lastYield = performance.now();
-      });
-    }
+    if (!this.chain.reusesChunks || this.#turns.due()) return this.#turns.take();
     return undefined;
   }
 
@@ -480,7 +478,7 @@ function writePaxEntry(
   let values: WriterPaxValues;
   let mtimeText: string;
   if ((extra !== undefined && extra.length > 0) || (eas !== undefined && eas.length > 0)) {
-    const records = encodeWindowsPax(src);
+    const records = encodeWindowsPax(src, st.paxMemo);
     keys = records.map((r) => r.key);
     keyLengths = keys.map((k) => {
       checkPaxKey(k); // extended attribute names and extra keys come from the source
@@ -488,13 +486,13 @@ function writePaxEntry(
     });
     ascii = undefined;
     values = records.map((r) => r.value);
-    mtimeText = paxTimeText(win.lastWriteTime);
+    mtimeText = paxTimeText(win.lastWriteTime, st.paxMemo);
   } else {
     keys = WRITER_PAX_KEYS;
     keyLengths = WRITER_KEY_LENGTHS;
     ascii = WRITER_PAX_ASCII;
     values = st.paxValues;
-    windowsPaxValues(src, values);
+    windowsPaxValues(src, values, st.paxMemo);
     mtimeText = values[MTIME_SLOT]!;
   }
   const name = pathFits ? path : asciiField(path, NAME_LEN);

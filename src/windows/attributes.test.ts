@@ -3,15 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { requireTool, run } from '../../test/helpers/tools.js';
 import { isWinlayerError } from '../errors.js';
-import {
-  attributeNames,
-  defaultAttributes,
-  FILE_ATTRIBUTE,
-  formatAttributes,
-  formatFileattr,
-  parseAttributes,
-  parseFileattr,
-} from './attributes.js';
+import { attributeNames, defaultAttributes, FILE_ATTRIBUTE, formatAttributes, parseAttributes } from './attributes.js';
 
 const attrInvalid = (e: unknown) => isWinlayerError(e, 'ATTR_INVALID');
 
@@ -141,44 +133,6 @@ describe('parseAttributes', () => {
     fc.assert(
       fc.property(fc.nat({ max: 0xffffffff }), (bits) => {
         assert.equal(parseAttributes(formatAttributes(bits)), bits);
-      }),
-    );
-  });
-});
-
-describe('parseFileattr (PAX MSWINDOWS.fileattr)', () => {
-  test('plain decimal uint32', () => {
-    assert.equal(parseFileattr('16'), 16);
-    assert.equal(parseFileattr('32'), 32);
-    assert.equal(parseFileattr('0'), 0);
-    assert.equal(parseFileattr('4294967295'), 0xffffffff);
-    assert.equal(parseFileattr('0016'), 16);
-    assert.equal(parseFileattr('00000000000000000032'), 32);
-  });
-
-  test('anything else is ATTR_INVALID', () => {
-    for (const bad of [
-      '',
-      ' 16',
-      '16 ',
-      '+16',
-      '-1',
-      '0x10',
-      '1e3',
-      '16.0',
-      '4294967296',
-      '99999999999',
-      '１６',
-      'DIRECTORY',
-    ]) {
-      assert.throws(() => parseFileattr(bad), attrInvalid, JSON.stringify(bad));
-    }
-  });
-
-  test('property: formatFileattr round-trips', () => {
-    fc.assert(
-      fc.property(fc.nat({ max: 0xffffffff }), (bits) => {
-        assert.equal(parseFileattr(formatFileattr(bits)), bits);
       }),
     );
   });

@@ -122,26 +122,6 @@ export function parseAttributes(text: string): number {
   return bits;
 }
 
-/**
- * The strict parser of a PAX `MSWINDOWS.fileattr` value: decimal digits only (no sign, no space, no hex; leading
- * zeros allowed, as Go's `strconv.ParseUint` does), at most 0xFFFFFFFF. Throws `ATTR_INVALID`.
- */
-export function parseFileattr(text: string): number {
-  if (!/^\d+$/.test(text)) {
-    throw new WinlayerError('ATTR_INVALID', `MSWINDOWS.fileattr "${short(text)}" is not a decimal number`);
-  }
-  const digits = text.replace(/^0+(?=\d)/, '');
-  if (digits.length > 10 || Number(digits) > 0xffffffff) {
-    throw new WinlayerError('ATTR_INVALID', `MSWINDOWS.fileattr "${short(text)}" does not fit in 32 bits`);
-  }
-  return Number(digits);
-}
-
-/** The PAX `MSWINDOWS.fileattr` text of an attribute value: plain decimal. */
-export function formatFileattr(bits: number): string {
-  return checkUint32(bits).toString(10);
-}
-
 function checkUint32(bits: number): number {
   if (!Number.isInteger(bits) || bits < 0 || bits > 0xffffffff) {
     throw new WinlayerError('ATTR_INVALID', `attribute value ${bits} is not a uint32`);

@@ -33,7 +33,7 @@ const FORBIDDEN_ASCII = (() => {
 })();
 
 /** The reserved device name a component stands for (upper case), or undefined. */
-export function reservedDeviceName(component: string): string | undefined {
+function reservedDeviceName(component: string): string | undefined {
   // Every reserved name starts with C, P, A, N or L: most names leave here, without a slice or a regular expression.
   const first = component.charCodeAt(0) | 0x20;
   if (first !== 0x63 && first !== 0x70 && first !== 0x61 && first !== 0x6e && first !== 0x6c) return undefined;

@@ -186,11 +186,12 @@ function invalid(rule: string, offset?: number): WinlayerError {
 // ── decoding ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * Decodes a self-relative security descriptor. Buffers everything (SDs are small). Accepts any layout; checks: at
- * least 20 bytes, revision 1, `SE_SELF_RELATIVE` set, each offset and each SID/ACL inside the buffer, ACL revision 2
- * to 4 (the range `RtlValidAcl` accepts; object ACEs only in revision 4) and ACL size ≥ 8, every ACE header inside the ACL with a size ≥ 4, a multiple
- * of 4, inside the ACL, and, for structured kinds, the SID (≤ 15 sub-authorities) and GUIDs inside the ACE. Bytes of
- * the buffer that no part points at are allowed and ignored, as are bytes after the SID inside an ACE.
+ * Decodes a self-relative security descriptor. Buffers everything (SDs are small). Accepts any layout; checks: at least
+ * 20 bytes, revision 1, `SE_SELF_RELATIVE` set, each offset and each SID/ACL inside the buffer, ACL revision 2 to 4
+ * (the range `RtlValidAcl` accepts; object ACEs only in revision 4) and ACL size ≥ 8, every ACE header inside the ACL
+ * with a size ≥ 4, a multiple of 4, inside the ACL, and, for structured kinds, the SID (≤ 15 sub-authorities) and GUIDs
+ * inside the ACE. Bytes of the buffer that no part points at are allowed and ignored, as are bytes after the SID inside
+ * an ACE.
  *
  * Throws `WinlayerError('SD_INVALID')` naming the rule and the byte offset; never any other exception.
  */

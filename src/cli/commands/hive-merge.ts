@@ -12,6 +12,7 @@ export const command = defineCommand({
     "class, security descriptor and timestamp, and every value's flags. A differencing hive (a layer's Hives/*_Delta)",
     'keeps its layered-keys flag, but the .reg applies to it as a tree: a new key is a merge node, [-key] removes the',
     "delta's own node rather than writing a deletion (src/hive/README.md).",
+    'To apply a differencing hive to a hive instead, use `winlayer hive apply`.',
   ],
   options: [
     {

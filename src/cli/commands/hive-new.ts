@@ -9,7 +9,7 @@ import { defineCommand } from '../command.js';
  * Refuses to replace a file at `file` unless `--force` (a hive lost without a word is surprising). A missing folder
  * above it, or a folder at it, is the atomic writer's to refuse; a device or pipe is written to as it is.
  */
-function checkTarget(file: string, force: boolean): void {
+export function checkTarget(file: string, force: boolean): void {
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(file);

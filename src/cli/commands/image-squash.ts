@@ -23,17 +23,16 @@ interface SquashCommandOptions {
 
 export const command = defineCommand({
   name: 'image squash',
-  usage: ['<image> -o <dest> [--platform P] [--drop-hive-deltas] [--zstd] [--tag NAME]'],
+  usage: ['<image> -o <dest> [--platform P] [--zstd] [--tag NAME]'],
   about: [
     'Applies every layer in order (whiteouts, replacements, hard links, also into lower layers) into one base layer',
-    'with valid hives (empty ones are added when no layer has them). Layers that carry registry changes',
-    '(Hives/*_Delta) cannot be merged off Windows yet: the command refuses them, or with --drop-hive-deltas leaves',
-    'them out and lists what was dropped (those registry changes are then lost).',
+    'with valid hives (empty ones are added when no layer has them). The registry changes layers carry',
+    '(Hives/*_Delta) are merged into the base hives in layer order, as Windows does on import (`winlayer hive apply`',
+    "does it for one hive), and the rewritten hives' stale .LOG transaction logs are left out.",
   ],
   options: [
     outputOption('DEST', DESTINATIONS_HELP),
     platformOption('which image of an index'),
-    { name: 'drop-hive-deltas', type: 'boolean', help: 'leave registry deltas out instead of refusing' },
     { name: 'zstd', type: 'boolean', help: 'compress the layer with zstd (default gzip)' },
     { name: 'tag', type: 'string', arg: 'NAME', help: 'tag recorded at the destination' },
     IMAGE_FORCE_OPTION,
@@ -53,7 +52,6 @@ export const command = defineCommand({
       output,
       library: {
         ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
-        dropHiveDeltas: args.flag('drop-hive-deltas'),
         force: args.flag('force'),
         compression: args.flag('zstd') ? 'zstd' : 'gzip',
         ...(platform === undefined ? {} : { platform }),
@@ -74,7 +72,7 @@ export const command = defineCommand({
       'wrote',
       r,
       opts.json,
-      r.droppedHiveDeltas.map((d) => `dropped registry delta ${d} (its registry changes are lost)`),
+      r.mergedHiveDeltas.map((d) => `merged registry delta ${d}`),
     );
   },
 });
