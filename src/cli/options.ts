@@ -111,6 +111,20 @@ export const QUIET_OPTION: OptionDef = {
   help: 'no progress line (progress is shown on a terminal only); the summary still prints',
 };
 
+/**
+ * `--reg FILE.reg` (repeatable): the one way every command names a `.reg` input. `what` says what the changes are
+ * for; the format and the order are the same everywhere.
+ */
+export function regOption(what: string, more: readonly string[] = []): OptionDef {
+  return {
+    name: 'reg',
+    type: 'string',
+    multiple: true,
+    arg: 'FILE.reg',
+    help: [`${what} in regedit format (UTF-16LE, UTF-8 or REGEDIT4);`, 'repeat for more, applied in order', ...more],
+  };
+}
+
 /** `--insecure`, `--ca-file`: how to reach the registry a command names. */
 export const REGISTRY_OPTIONS: readonly OptionDef[] = [
   {

@@ -72,7 +72,7 @@ function startCell(out: HiveBytes, at: number, size: number): number {
 // ── names ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Stored byte length of a key or value name (Latin-1 when every unit fits, else UTF-16LE). */
-export function nameBytes(name: string): number {
+function nameBytes(name: string): number {
   return isCompressible(name) ? name.length : name.length * 2;
 }
 

@@ -13,7 +13,7 @@ export const BIN_ALIGN = 4096;
 /** The nil cell offset. */
 export const NIL = 0xffffffff;
 /** Largest value that fits one cell in a hive with big data (`CM_KEY_VALUE_BIG`). */
-export const BIG_DATA_THRESHOLD = 16344;
+const BIG_DATA_THRESHOLD = 16344;
 /** True when a value of `size` bytes is stored as big data (a `db` record) in a hive of minor version `minor`. */
 export function isBigData(size: number, minor: number): boolean {
   return minor >= 4 && size > BIG_DATA_THRESHOLD;

@@ -23,14 +23,20 @@ export interface MergeRegFileResult {
 }
 
 /**
- * Applies the `.reg` file at `regPath` to the hive file at `hivePath` (`mergeReg`) and replaces the hive file
- * atomically, keeping its permission bits (a 0600 SAM stays 0600). The merged hive always checks clean: a merge that
- * would not is a bug of ours (`INTERNAL`) and writes nothing. Buffers both files (hives are small). Throws
+ * Applies the `.reg` file at `regPath` (or several, in order: all or none of them) to the hive file at `hivePath`
+ * (`mergeReg`) and replaces the hive file atomically, keeping its permission bits (a 0600 SAM stays 0600). The merged
+ * hive always checks clean: a merge that would not is a bug of ours (`INTERNAL`) and writes nothing. Buffers both files (hives are small). Throws
  * `NOT_FOUND`/`SOURCE_UNREADABLE` for a file that cannot be read, and what `mergeReg` throws.
  */
-export function mergeRegFile(hivePath: string, regPath: string, opts: MergeRegFileOptions = {}): MergeRegFileResult {
-  const hive = readInputFile(hivePath);
-  const out = mergeReg(hive, readInputFile(regPath), { ...opts, path: hivePath });
+export function mergeRegFile(
+  hivePath: string,
+  regPath: string | readonly string[],
+  opts: MergeRegFileOptions = {},
+): MergeRegFileResult {
+  let out = readInputFile(hivePath);
+  for (const reg of typeof regPath === 'string' ? [regPath] : regPath) {
+    out = mergeReg(out, readInputFile(reg), { ...opts, path: hivePath });
+  }
   const check = checkHive(out);
   if (check.errors.length > 0) {
     throw new WinlayerError('INTERNAL', `the merged hive does not check clean: ${check.errors[0]!.message}`, {

@@ -10,7 +10,7 @@ import { NOT_A_BASE_HIVE } from '../internal/hive.js';
 import { BASE_HIVE_PATHS, missingBaseHives, UVM_BCD_PATH } from '../internal/layer.js';
 import { parentPath, sdBase64 } from '../internal/tar.js';
 import { checkEntrySecurityDescriptor } from '../internal/windows.js';
-import { isManagedPaxKey } from '../tar/index.js';
+import { isManagedPaxKey, PaxEncodeMemo } from '../tar/index.js';
 import { upcase, windowsNameProblem } from '../windows/index.js';
 import { type HivesEntryFinding, hivesEntryFinding } from './hive-changes.js';
 import { LINT_RULES, type RuleId, type Severity } from './rules.js';
@@ -50,9 +50,9 @@ export interface LintOptions {
 }
 
 /** The five hives a base layer must hold, as layer paths. */
-export const BASE_HIVES: readonly string[] = BASE_HIVE_PATHS;
+const BASE_HIVES: readonly string[] = BASE_HIVE_PATHS;
 /** Where the UtilityVM boot store lives. */
-export const BCD_PATH = UVM_BCD_PATH;
+const BCD_PATH = UVM_BCD_PATH;
 
 const HIVE_KEYS: ReadonlySet<string> = new Set(BASE_HIVES.map(upcase));
 const BCD_KEY = upcase(BCD_PATH);
@@ -125,6 +125,8 @@ class LayerPass {
   readonly #hivesEntries: Array<HivesEntryFinding & { readonly path: string }> = [];
   /** Security descriptors already decoded (base64 → problem, or '' when valid). */
   readonly #sdChecked = new Map<string, string>();
+  /** The base64 text of each security descriptor array seen (the key of `#sdChecked`). */
+  readonly #sdTexts = new PaxEncodeMemo();
   #bcd: HiveResult | undefined;
   #count = 0;
   #sawHives = false;
@@ -339,7 +341,7 @@ class LayerPass {
     const sd = e.win.securityDescriptor;
     if (sd !== undefined) {
       // Remembered per array: the reader hands entries with the same rawsd one array, so most entries encode nothing.
-      const key = sdBase64(sd);
+      const key = sdBase64(sd, this.#sdTexts);
       let problem = this.#sdChecked.get(key);
       if (problem === undefined) {
         problem = '';

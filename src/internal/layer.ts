@@ -5,5 +5,11 @@
 export { baseHiveEntries, hiveFolderSpelling, withBaseHives } from '../layer/add-hives.js';
 export { BASE_HIVE_PATHS, missingBaseHives } from '../layer/base-hives.js';
 export { UVM_BCD_PATH } from '../layer/makebaselayer.js';
-export { asWindowsLayer, type PlainOptions, plainFolderLayer, walkPlainFolderSync } from '../layer/plain.js';
-export { checkSourceDateEpoch, resolvePolicy } from '../layer/policy.js';
+export {
+  asWindowsLayer,
+  madeUpTime,
+  type PlainOptions,
+  plainFolderLayer,
+  walkPlainFolderSync,
+} from '../layer/plain.js';
+export { checkSourceDateEpoch, defaultMetadata, resolvePolicy } from '../layer/policy.js';

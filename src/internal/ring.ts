@@ -29,31 +29,31 @@ import { WinlayerError } from '../errors.js';
 
 /** Control words (indexes into the ring's `Int32Array`). */
 export const HEAD = 0; // slots published (producer)
-export const TAIL = 1; // slots done (consumer)
+const TAIL = 1; // slots done (consumer)
 export const SLEEP = 2; // who waits: CONSUMER_WAITS | PRODUCER_WAITS | PEER_WAITS
-export const STATE = 3; // STARTING, RUNNING, DONE, FAILED
+const STATE = 3; // STARTING, RUNNING, DONE, FAILED
 export const STOP = 4; // 1: the producer asks the consumer to stop
-export const BUSY = 5; // 1 while the consumer works on a slot
-export const FAIL_SLOT = 6; // the slot number (count from 0) the consumer failed on
-export const FAIL_ITEM = 7; // the item within that slot
-export const REPLY_LEN = 8; // bytes of the reply (failure JSON or result)
-export const LEN = 9; // LEN + i: bytes in slot i (a negative length is the owner's to define, e.g. end of stream)
+const BUSY = 5; // 1 while the consumer works on a slot
+const FAIL_SLOT = 6; // the slot number (count from 0) the consumer failed on
+const FAIL_ITEM = 7; // the item within that slot
+const REPLY_LEN = 8; // bytes of the reply (failure JSON or result)
+const LEN = 9; // LEN + i: bytes in slot i (a negative length is the owner's to define, e.g. end of stream)
 
 /** SLEEP bits. A peer is the consumer of another ring that waits for this ring's TAIL. */
-export const CONSUMER_WAITS = 1;
-export const PRODUCER_WAITS = 2;
-export const PEER_WAITS = 4;
+const CONSUMER_WAITS = 1;
+const PRODUCER_WAITS = 2;
+const PEER_WAITS = 4;
 
 /** STATE values. */
-export const STARTING = 0;
-export const RUNNING = 1;
+const STARTING = 0;
+const RUNNING = 1;
 export const DONE = 2;
-export const FAILED = 3;
+const FAILED = 3;
 
 /** Bytes of the reply area: a failure's JSON (its message shortened to fit) or a result. */
-export const REPLY_BYTES = 4096;
+const REPLY_BYTES = 4096;
 /** Longest silence of a consumer before the producer gives up on it (it never takes this long when alive). */
-export const STALL_MS = 60_000;
+const STALL_MS = 60_000;
 
 /** What a ring's thread gets (`workerData.ring`). */
 export interface RingMemory {
@@ -97,7 +97,7 @@ export interface ThreadSpec {
  * (`dist/<folder>/` keeps the source layout; the CLI bundle puts chunks and thread entry points together in
  * `dist/bin/`).
  */
-export function threadUrl(owner: string, program: string): URL {
+function threadUrl(owner: string, program: string): URL {
   return new URL(`./${program}.thread${owner.endsWith('.ts') ? '.ts' : '.js'}`, owner);
 }
 

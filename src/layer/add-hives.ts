@@ -41,7 +41,7 @@ export function baseHiveEntries(policy: MetadataPolicy, spelling: (path: string)
 }
 
 /** Canonical order: component-wise UTF-8 byte order, parents first (what a sorted depth-first walk yields). */
-export function comparePaths(a: string, b: string): number {
+function comparePaths(a: string, b: string): number {
   const pa = a.split('/');
   const pb = b.split('/');
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {

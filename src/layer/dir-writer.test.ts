@@ -283,7 +283,10 @@ function snapshot(root: string): string[] {
     const what = st.isDirectory() ? 'dir' : `file ${readFileSync(join(root, r)).toString('base64').slice(0, 64)}`;
     const own = r.startsWith('.winlayer') || r === 'bcd.bak';
     const atime = own || r.endsWith('/Boot/BCD') ? '' : st.atimeNs;
-    return `${r} ${what} ${st.mode.toString(8)} ${st.size} ${own ? '' : st.mtimeNs} ${atime} links=${st.nlink}`;
+    // A folder's size is the filesystem's (ext4 grows an htree as names arrive, in whatever order two threads make
+    // them), not something we write.
+    const size = st.isDirectory() ? '' : st.size;
+    return `${r} ${what} ${st.mode.toString(8)} ${size} ${own ? '' : st.mtimeNs} ${atime} links=${st.nlink}`;
   });
 }
 

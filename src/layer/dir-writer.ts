@@ -116,7 +116,7 @@ export interface ImportResult {
 }
 
 /** The four UtilityVM boot files hcsshim keeps an original copy of, and the copy's name at the layer root. */
-export const BCD_BACKUPS: ReadonlyMap<string, string> = new Map([
+const BCD_BACKUPS: ReadonlyMap<string, string> = new Map([
   ['UtilityVM/Files/EFI/Microsoft/Boot/BCD', 'bcd.bak'],
   ['UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG', 'bcd.log.bak'],
   ['UtilityVM/Files/EFI/Microsoft/Boot/BCD.LOG1', 'bcd.log1.bak'],

@@ -12,7 +12,7 @@ import { type Compression, type TarProgress, type TarSummary, writeTar, writeTar
 import { requireBaseHives } from './base-hives.js';
 import { resolvePolicy } from './policy.js';
 import { type LayerKind, readSidecar } from './sidecar.js';
-import { requireLayerFolder, type WalkLayerOptions, walkLayerSync } from './walk.js';
+import { requireLayerFolder, type WalkLayerOptions, type WalkSyncOptions, walkLayerSync } from './walk.js';
 
 /** Options of {@link exportLayer}: the walk's (metadata policy, symlinks, kind) plus where and how to write. */
 export interface ExportLayerOptions extends Omit<WalkLayerOptions, 'onSkip'> {
@@ -67,23 +67,24 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     throw new WinlayerError('USAGE', `--symlinks must be "error" or "skip", not "${String(opts.symlinks)}"`);
   }
   requireLayerFolder(layerDir);
-  const sidecar = opts.sidecar === undefined ? readSidecar(layerDir) : opts.sidecar;
+  const sidecar = readSidecar(layerDir);
   const kind: LayerKind = opts.kind ?? sidecar?.manifest.kind ?? 'base';
   try {
     // What `lint` would rate an error, refused before anything is written.
     if (kind === 'base') requireBaseHives(layerDir);
   } catch (e) {
-    if (opts.sidecar === undefined) sidecar?.close();
+    sidecar?.close();
     throw e;
   }
   const skipped: SkippedEntry[] = [];
-  const walkOpts: WalkLayerOptions = {
+  const walkOpts: WalkSyncOptions = {
     ...opts,
     kind,
+    policy,
     sidecar: sidecar ?? null,
     onSkip: (path, reason) => skipped.push({ path, reason }),
   };
-  const entries = () => walkLayerSync(layerDir, { ...walkOpts, policy });
+  const entries = () => walkLayerSync(layerDir, walkOpts);
   // A layer is large: the sha256 thread starts with the walk instead of after the first 256 KiB.
   const tarOpts = {
     threadedHash: true,
@@ -111,6 +112,6 @@ export async function exportLayer(layerDir: string, opts: ExportLayerOptions): P
     const summary = await writeTarFile(entries(), output, tarOpts);
     return { ...summary, kind, output, skipped };
   } finally {
-    if (opts.sidecar === undefined) sidecar?.close(); // we opened it
+    sidecar?.close();
   }
 }

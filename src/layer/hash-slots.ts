@@ -20,7 +20,7 @@ const FIRST_CAPACITY = 1 << 12;
  * doubling runs; then 8 + the 4 MiB cache while it moves to its file). A larger limit would push a very large
  * import's peak past its memory target (the numbers: docs/benchmarks.md, "Moved from code comments").
  */
-export const DEFAULT_MEMORY_SLOTS = 1 << 20;
+const DEFAULT_MEMORY_SLOTS = 1 << 20;
 /** 4 MiB of 4 KiB pages: the cache of a spilled table. */
 const DEFAULT_CACHE_PAGES = 1024;
 const PAGE_BYTES = 4096;

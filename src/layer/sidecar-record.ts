@@ -12,7 +12,7 @@ export const SIDECAR_DIR = '.winlayer';
 /** The format version this code reads and writes. */
 export const SIDECAR_VERSION = 1;
 /** The `format` of `manifest.json`. */
-export const SIDECAR_FORMAT = 'winlayer-layer-folder';
+const SIDECAR_FORMAT = 'winlayer-layer-folder';
 /** The files and the folder inside `.winlayer/`. */
 export const SIDECAR_FILES = {
   manifest: 'manifest.json',

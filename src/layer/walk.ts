@@ -45,8 +45,6 @@ export interface WalkLayerOptions extends PolicyOptions {
   readonly symlinks?: 'error' | 'skip';
   /** Base or non-base; default: the sidecar's kind, or `base` for a plain folder. */
   readonly kind?: LayerKind;
-  /** Use this sidecar instead of reading `<layerDir>/.winlayer`; `null` ignores the sidecar. */
-  readonly sidecar?: Sidecar | null;
   /** Called for each symlink skipped under `symlinks: 'skip'` (layer path and why). */
   readonly onSkip?: (path: string, reason: string) => void;
 }
@@ -84,6 +82,8 @@ export function walkLayer(layerDir: string, opts: WalkLayerOptions = {}): AsyncI
  * the package's API: `src/internal/layer.ts` exports this form).
  */
 export interface WalkSyncOptions extends WalkLayerOptions {
+  /** Use this sidecar instead of reading `<layerDir>/.winlayer`; `null` ignores the sidecar. */
+  readonly sidecar?: Sidecar | null;
   /** A policy already resolved (`resolvePolicy`); the policy options (`sd`, `dirSd`, …) are then not read. */
   readonly policy?: MetadataPolicy;
   /**
@@ -211,7 +211,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   readonly #root: string;
   readonly #source: WalkSource;
   readonly #policy: MetadataPolicy;
-  readonly #opts: WalkLayerOptions;
+  readonly #opts: WalkSyncOptions;
   readonly #limits: WalkLimits;
   #sidecar: Sidecar | undefined;
   #kind: LayerKind = 'base';
@@ -248,7 +248,7 @@ class Walker implements Generator<LayerEntry, void, undefined> {
   constructor(
     root: string,
     policy: MetadataPolicy,
-    opts: WalkLayerOptions,
+    opts: WalkSyncOptions,
     source: WalkSource = { kind: 'layer' },
     limits: WalkLimits = {},
   ) {

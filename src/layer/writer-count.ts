@@ -6,13 +6,13 @@ import { availableParallelism } from 'node:os';
 import { WinlayerError } from '../errors.js';
 
 /** The most writer threads an import starts: each holds 4 MiB of batches and a V8 isolate. */
-export const MAX_WRITER_THREADS = 8;
+const MAX_WRITER_THREADS = 8;
 
 /**
  * The writer threads of an import when the option is absent: two where the host has a second core (the kernel's share
  * of an import then spreads over both cores; a third thread only competes with the reader), none on one core.
  */
-export function defaultWriterThreads(): number {
+function defaultWriterThreads(): number {
   return availableParallelism() > 1 ? 2 : 0;
 }
 

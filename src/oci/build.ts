@@ -24,6 +24,13 @@ import { type BuiltLayer, checkDestination, stagingFolder, type WriteImageResult
 import { type ImageHandle, resolveImage } from './image.js';
 import { type Compression, MEDIA, ociLayerType } from './media-types.js';
 import { formatPlatform, parsePlatform } from './platform.js';
+import {
+  readBaseHives,
+  readRegistryChanges,
+  registryDeltas,
+  withRegistryDeltas,
+  withRegistryInHives,
+} from './reg-layer.js';
 import type { Registries } from './registry/remote.js';
 import { type Destination, parseDestination } from './source.js';
 import {
@@ -65,6 +72,11 @@ export interface BuildImageOptions extends PolicyOptions {
   readonly registries?: Registries;
   /** Called for each symlink left out under `symlinks: 'skip'`. */
   readonly onSkip?: (path: string, reason: string) => void;
+  /**
+   * `.reg` files whose changes the new layer carries, applied in order (docs/registry-changes.md): create writes them
+   * into the base layer's hives, append as the layer's differencing hives (`Hives/*_Delta`).
+   */
+  readonly reg?: readonly string[];
 }
 
 /** Options of `createImage`. */
@@ -80,6 +92,12 @@ export interface AppendImageOptions extends BuildImageOptions {
   readonly platform?: Platform | string;
   /** Text for the new history entry. */
   readonly createdBy?: string;
+  /**
+   * With `reg`: a folder holding the five base hives (SYSTEM, SOFTWARE, SAM, SECURITY, DEFAULT by name, or a base
+   * layer folder's `Files/Windows/System32/config`), which the deltas are written against (`writeDeltaHive`'s
+   * `base`). Without it nothing is downloaded: the deltas are written without a base.
+   */
+  readonly regBase?: string;
 }
 
 /** What `createImage` / `appendImage` wrote: the destination result plus the new layer. */
@@ -90,6 +108,8 @@ export interface BuildResult extends WriteImageResult {
   readonly hivesAdded?: readonly string[];
   /** Symlinks left out under `--symlinks skip`. */
   readonly skipped: readonly { path: string; reason: string }[];
+  /** With `reg`: what the `.reg` reader mapped or assumed (`CurrentControlSet` → `ControlSet001`), in words. */
+  readonly registryNotes?: readonly string[];
 }
 
 /** A staging folder for new blobs, beside a local destination (same filesystem) or in the temp folder. */
@@ -174,10 +194,11 @@ function assemble(
 
 /**
  * `image create`: the plain folder `rootfs` (what becomes `C:\`) as the base layer of a new image, under `Files/`,
- * with the five empty hives added by a stream transform (the folder is never copied or changed). With empty hives
- * the image runs as a HostProcess container or serves as a base for other layers; it is not a bootable
- * process-isolated Windows container. Throws the walk's errors (`NAME_INVALID`, `LAYER_SYMLINK`, …), `USAGE`,
- * and the destination's (`IO`, `REGISTRY*`).
+ * with the five empty hives added by a stream transform (the folder is never copied or changed); with `reg`, the
+ * `.reg` changes merged into those hives as they stream by (`reg-layer.ts`). With empty hives the image runs as a
+ * HostProcess container or serves as a base for other layers; it is not a bootable process-isolated Windows
+ * container. Throws the walk's errors (`NAME_INVALID`, `LAYER_SYMLINK`, …), `USAGE`, `REG_SYNTAX`, `HIVE_*`, and the
+ * destination's (`IO`, `REGISTRY*`).
  */
 export async function createImage(
   rootfs: string,
@@ -206,18 +227,20 @@ export async function createImage(
   }
   refuseInside(d, rootfs);
   checkDestination(d, opts);
+  const reg = opts.reg === undefined || opts.reg.length === 0 ? undefined : readRegistryChanges(opts.reg, policy);
   const staging = new Staging(d);
   try {
     const skipped: { path: string; reason: string }[] = [];
     const plain = plainOptions(policy, opts, skipped);
     const hivesAdded: string[] = [];
     const compression = opts.compression ?? 'gzip';
+    const withHives = withBaseHives(walkPlainFolderSync(rootfs, plain), {
+      policy,
+      spelling: hiveFolderSpelling(rootfs),
+      onHiveAdded: (p) => hivesAdded.push(p),
+    });
     const layer = await staging.writeLayer(
-      withBaseHives(walkPlainFolderSync(rootfs, plain), {
-        policy,
-        spelling: hiveFolderSpelling(rootfs),
-        onHiveAdded: (p) => hivesAdded.push(p),
-      }),
+      reg === undefined ? withHives : withRegistryInHives(withHives, reg),
       compression,
     );
     const created = createdTime(opts.sourceDateEpoch);
@@ -234,7 +257,12 @@ export async function createImage(
     };
     const newLayer: Descriptor = { mediaType: ociLayerType(compression), digest: layer.digest, size: layer.size };
     const h = assemble(`image from ${rootfs}`, staging, undefined, [], newLayer, config);
-    return { ...(await writeBuiltImage(h, d, opts, layer)), hivesAdded, skipped };
+    return {
+      ...(await writeBuiltImage(h, d, opts, layer)),
+      hivesAdded,
+      skipped,
+      ...(reg === undefined ? {} : { registryNotes: reg.notes }),
+    };
   } finally {
     staging.dispose();
   }
@@ -291,33 +319,49 @@ async function appendEntries(
  * `image append`: one new layer on top of `base` (any image source, opened), built from a plain folder or a
  * Linux-style tar (names and hard-link targets get `Files/`, symlink targets do not; `Files` and `Hives` folder
  * entries; parents first; the `--sd` presets; deterministic times; opaque whiteouts refused) or taken as is from a
- * Windows layer folder or tar. The base's layers are referenced, never rewritten: same digests. Throws the
- * source's errors, `OCI_*`, and the destination's.
+ * Windows layer folder or tar. With `reg`, the layer also carries the changes as the five differencing hives
+ * (`layerSource` may then be undefined: a layer of registry changes only). The base's layers are referenced, never
+ * rewritten: same digests. Throws `USAGE` (no source and no `reg`, or a source with deltas of its own and `reg`), the
+ * source's errors, `REG_SYNTAX`, the base hives' (`NOT_FOUND`, `HIVE_*`), `OCI_*`, and the destination's.
  */
 export async function appendImage(
   base: ImageHandle,
-  layerSource: string,
+  layerSource: string | undefined,
   dest: Destination | string,
   opts: AppendImageOptions = {},
 ): Promise<BuildResult> {
   const d = typeof dest === 'string' ? parseDestination(dest) : dest;
   const policy = resolvePolicy(opts);
+  const regs = opts.reg ?? [];
+  if (layerSource === undefined && regs.length === 0) {
+    throw new WinlayerError('USAGE', 'nothing to append: give a layer source, or registry changes (reg)');
+  }
+  if (opts.regBase !== undefined && regs.length === 0) {
+    throw new WinlayerError('USAGE', 'a base for registry changes (regBase) without any changes (reg)');
+  }
   checkDestination(d, opts);
+  const bases = opts.regBase === undefined ? undefined : readBaseHives(opts.regBase);
+  const reg = regs.length === 0 ? undefined : readRegistryChanges(regs, policy, bases?.system);
+  const deltas = reg === undefined ? undefined : registryDeltas(reg, bases);
   const img = await resolveImage(base, opts.platform);
-  const folder = layerSource.replace(/^(dir|layer):/, '');
-  if (statSync(folder, { throwIfNoEntry: false })?.isDirectory() === true) refuseInside(d, folder);
+  const folder = layerSource?.replace(/^(dir|layer):/, '');
+  if (folder !== undefined && statSync(folder, { throwIfNoEntry: false })?.isDirectory() === true) {
+    refuseInside(d, folder);
+  }
   const staging = new Staging(d);
   try {
     const skipped: { path: string; reason: string }[] = [];
     const plain = plainOptions(policy, opts, skipped);
-    const src = await appendEntries(layerSource, plain, opts);
-    const entries = src.entries;
+    const src = layerSource === undefined ? undefined : await appendEntries(layerSource, plain, opts);
     const compression = opts.compression ?? 'gzip';
+    const entries = deltas === undefined ? src!.entries : withRegistryDeltas(src?.entries, deltas, policy);
     const layer = await staging.writeLayer(entries, compression);
+    const kind =
+      src === undefined ? 'registry changes' : reg === undefined ? src.kind : `${src.kind}, registry changes`;
     const created = createdTime(opts.sourceDateEpoch);
     const history: HistoryEntry[] = [
       ...(img.config.history ?? []),
-      { created, created_by: opts.createdBy ?? `winlayer image append (${src.kind})` },
+      { created, created_by: opts.createdBy ?? `winlayer image append (${kind})` },
     ];
     const config: ImageConfig = {
       ...img.config,
@@ -334,7 +378,7 @@ export async function appendImage(
         : { 'org.opencontainers.image.base.name': base.name.replace(/^docker:\/\//, '') }),
     };
     const h = assemble(
-      `${base.name} + ${layerSource}`,
+      `${base.name} + ${layerSource ?? regs.join(' + ')}`,
       staging,
       base,
       img.manifest.layers,
@@ -342,7 +386,11 @@ export async function appendImage(
       config,
       annotations,
     );
-    return { ...(await writeBuiltImage(h, d, opts, layer)), skipped };
+    return {
+      ...(await writeBuiltImage(h, d, opts, layer)),
+      skipped,
+      ...(reg === undefined ? {} : { registryNotes: reg.notes }),
+    };
   } finally {
     staging.dispose();
   }

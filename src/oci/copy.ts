@@ -76,7 +76,7 @@ export interface WriteImageResult {
 }
 
 /** A handle whose root is one resolved image's manifest (drops the index around it). */
-export function imageOnly(img: ResolvedImage): ImageHandle {
+function imageOnly(img: ResolvedImage): ImageHandle {
   return {
     ...img.handle,
     root: {
@@ -87,7 +87,7 @@ export function imageOnly(img: ResolvedImage): ImageHandle {
 }
 
 /** Warnings about an image's config that matter to Windows runtimes. */
-export function configWarnings(img: ResolvedImage): string[] {
+function configWarnings(img: ResolvedImage): string[] {
   const w: string[] = [];
   if (img.config.os === 'windows' && img.config['os.version'] === undefined) {
     w.push(

@@ -17,7 +17,7 @@ export function isDigest(s: string): boolean {
 }
 
 /** Returns `s` when it is a well-formed digest; throws `OCI_DIGEST` otherwise. */
-export function checkDigest(s: unknown, where = 'digest'): Digest {
+function checkDigest(s: unknown, where = 'digest'): Digest {
   if (typeof s !== 'string' || !DIGEST.test(s)) {
     throw new WinlayerError('OCI_DIGEST', `${where} is not a sha256/sha512 digest: ${JSON.stringify(s)}`);
   }

@@ -30,6 +30,7 @@ export { buildImageIndex, setImagePlatform } from './mutate.js';
 export { formatPlatform, parsePlatform } from './platform.js';
 export { formatReference, parseReference, parseRegistryName, type Reference } from './reference.js';
 export {
+  type BlobSource,
   type CredentialSource,
   type Credentials,
   type DockerEnv,
@@ -40,8 +41,11 @@ export {
   pushImage,
   Registries,
   type RegistryAccess,
+  type RegistryClient,
+  type RegistryClientOptions,
   type RegistryDiagnostic,
   RegistryError,
+  type RegistryTuning,
   type TransferProgress,
 } from './registry/index.js';
 export type { RegistryErrorDetails } from './registry/registry-error.js';

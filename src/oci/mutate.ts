@@ -21,7 +21,7 @@ import {
 import { RoutedBlobStore } from './store.js';
 
 /** The config with os, architecture, variant and os.version replaced; every other field kept in place. */
-export function withPlatform(config: ImageConfig, p: Platform): ImageConfig {
+function withPlatform(config: ImageConfig, p: Platform): ImageConfig {
   const replaced = new Set(['architecture', 'os', 'os.version', 'os.features', 'variant']);
   const ordered: Record<string, unknown> = { architecture: p.architecture, os: p.os };
   if (p['os.version'] !== undefined) ordered['os.version'] = p['os.version'];
@@ -49,7 +49,7 @@ export async function setImagePlatform(
 }
 
 /** A new image over `img`'s layers with a new config (bytes + descriptor). */
-export function deriveImage(
+function deriveImage(
   img: ResolvedImage,
   configBytes: Uint8Array,
   configDesc: Descriptor,

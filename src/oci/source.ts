@@ -28,11 +28,6 @@ export type Destination =
   | { readonly kind: 'docker-archive'; readonly path: string; readonly tag?: string }
   | { readonly kind: 'registry'; readonly reference: Reference };
 
-/** True for the source kinds that are images (not single layers). */
-export function isImageSource(s: Source): s is Extract<Source, { kind: 'oci-layout' | 'docker-archive' | 'registry' }> {
-  return s.kind === 'oci-layout' || s.kind === 'docker-archive' || s.kind === 'registry';
-}
-
 /** `DIR`, `DIR:TAG`, `DIR@sha256:HEX` or `DIR:TAG@sha256:HEX` (what `image create` and friends print). */
 function splitLayoutName(rest: string): { path: string; tag?: string; digest?: string } {
   const at = rest.lastIndexOf('@');

@@ -5,17 +5,7 @@
 import { checkSourceDateEpoch } from '../internal/layer.js';
 import { type Digest, sha256Digest } from './digest.js';
 import { isIndexType, isManifestType, MEDIA } from './media-types.js';
-import {
-  CONFIG,
-  DESCRIPTOR,
-  type DocumentName,
-  INDEX,
-  invalidImage,
-  MANIFEST,
-  object,
-  parseDocument,
-  validate,
-} from './validate.js';
+import { CONFIG, type DocumentName, INDEX, invalidImage, MANIFEST, object, parseDocument } from './validate.js';
 
 /** Where an image runs. `os.version` is what containerd matches Windows images by (`10.0.20348.2113`). */
 export interface Platform {
@@ -100,11 +90,6 @@ export function jsonBlob<T>(value: T, mediaType: string, extra: Partial<Descript
   return { value, bytes, descriptor: { mediaType, digest: sha256Digest(bytes), size: bytes.length, ...extra } };
 }
 
-/** Checks one descriptor read from JSON. Throws `INVALID_IMAGE` naming `what` and the field. */
-export function parseDescriptor(v: unknown, what: DocumentName | string): Descriptor {
-  return validate<Descriptor>(v, DESCRIPTOR, what);
-}
-
 /** What kind of JSON document a manifest-ish blob is. */
 export type RootKind = 'manifest' | 'index';
 
@@ -182,7 +167,7 @@ export function descriptorOf(d: Descriptor): Descriptor {
 }
 
 /** A platform object with keys in spec order. */
-export function platformOf(p: Platform): Platform {
+function platformOf(p: Platform): Platform {
   return {
     architecture: p.architecture,
     os: p.os,
@@ -204,7 +189,7 @@ export function configPlatform(c: ImageConfig): Platform {
 }
 
 /** A copy of `o` with its keys in code-unit order (annotations, labels: deterministic JSON). */
-export function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
+function sortKeys<T>(o: Readonly<Record<string, T>>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k of Object.keys(o).sort()) out[k] = o[k] as T;
   return out;

@@ -92,32 +92,6 @@ export class DirBlobStore implements BlobStore {
   }
 }
 
-/** Blobs looked up in order: the first store that has one serves it (staged new layers, then the base image). */
-export class LayeredBlobStore implements BlobStore {
-  readonly stores: readonly BlobStore[];
-  constructor(stores: readonly BlobStore[]) {
-    this.stores = stores;
-  }
-
-  #pick(digest: Digest): BlobStore | undefined {
-    return this.stores.find((s) => s.has?.(digest) === true) ?? this.stores.find((s) => s.has === undefined);
-  }
-
-  has(digest: Digest): boolean {
-    return this.stores.some((s) => s.has?.(digest) === true);
-  }
-
-  locate(desc: Pick<Descriptor, 'digest' | 'size'>): BlobLocation | undefined {
-    return this.#pick(desc.digest)?.locate?.(desc);
-  }
-
-  async open(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
-    const s = this.#pick(desc.digest);
-    if (s === undefined) throw new WinlayerError('NOT_FOUND', `blob ${desc.digest} is in none of the image's stores`);
-    return s.open(desc);
-  }
-}
-
 /** Reads a whole small blob (manifest, config) through `store`, verified, with a size cap. */
 export async function readSmallBlob(
   store: BlobStore,

@@ -169,7 +169,7 @@ const PLATFORM_FIELDS = {
 
 const PLATFORM: Schema = object({ ...PLATFORM_FIELDS, features: opt(arrayOf(str)) });
 
-export const DESCRIPTOR: Schema = object({
+const DESCRIPTOR: Schema = object({
   mediaType: req(str),
   digest: req(digest),
   size: req(size),

@@ -231,7 +231,7 @@ export interface TarOutputChain {
 }
 
 /** Default compression levels. */
-export const DEFAULT_LEVEL: Readonly<Record<Compression, number>> = { none: 0, gzip: 6, zstd: 3 };
+const DEFAULT_LEVEL: Readonly<Record<Compression, number>> = { none: 0, gzip: 6, zstd: 3 };
 
 /** Builds the output chain for `out` and `compression`. Checks the level (`USAGE` when out of range). */
 export function createOutputChain(out: TarOutput, compression: Compression, level?: number): TarOutputChain {
@@ -322,7 +322,7 @@ function transformChain(
 }
 
 /** The 10-byte gzip header we write: no flags, mtime 0, XFL (2 = best, 4 = fastest), OS 255 (unknown). */
-export function gzipHeader(level: number): Uint8Array {
+function gzipHeader(level: number): Uint8Array {
   const xfl = level >= 9 ? 2 : level <= 1 ? 4 : 0;
   return Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255);
 }

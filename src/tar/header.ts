@@ -123,7 +123,7 @@ function unsignedChecksumAt(b: Uint8Array, p: number, w: Uint32Array | undefined
 }
 
 /** A field's raw bytes up to its first NUL. */
-export function fieldBytes(block: Uint8Array, field: UstarField): Uint8Array {
+function fieldBytes(block: Uint8Array, field: UstarField): Uint8Array {
   const { at, len } = USTAR[field];
   const end = block.indexOf(0, at);
   return block.subarray(at, end === -1 || end > at + len ? at + len : end);
@@ -201,7 +201,7 @@ function headerError(what: string, offset: number, block?: Uint8Array): Winlayer
 }
 
 /** The name field of a broken header, for error messages: only when it is printable ASCII. */
-export function guessName(block: Uint8Array): string | undefined {
+function guessName(block: Uint8Array): string | undefined {
   const bytes = fieldBytes(block, 'name');
   if (bytes.length === 0) return undefined;
   for (const b of bytes) if (b < 0x20 || b > 0x7e) return undefined;

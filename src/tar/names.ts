@@ -38,7 +38,7 @@ export function parentPath(path: string): string {
 }
 
 /** `dir/name`, or `name` at top level. */
-export function joinPath(dir: string, name: string): string {
+function joinPath(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The one place PAX strings ↔ typed Windows metadata: `MSWINDOWS.*`, `LIBARCHIVE.creationtime`, the POSIX time
- * records and the name/size overrides. Pure.
+ * records and the name/size overrides.
  *
  * Writer key order (documented, fixed): Go's `sort.Strings` byte order over every record of the entry, which is what
  * hcsshim/go-winio writes — `LIBARCHIVE.creationtime`, `MSWINDOWS.fileattr`, `MSWINDOWS.mountpoint`,

@@ -18,7 +18,7 @@ export const REPARSE_TAG = {
 export const SYMLINK_FLAG_RELATIVE = 0x1;
 
 /** `MAXIMUM_REPARSE_DATA_BUFFER_SIZE`: 16 KiB. */
-export const MAX_REPARSE_SIZE = 16 * 1024;
+const MAX_REPARSE_SIZE = 16 * 1024;
 
 /** A decoded symlink or mount point. */
 export interface ReparsePoint {

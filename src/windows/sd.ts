@@ -163,7 +163,7 @@ export const ACL_HEADER = {
   count: { at: 4, len: 2 },
   sbz2: { at: 6, len: 2 },
 } as const;
-export const ACL_HEADER_SIZE = 8;
+const ACL_HEADER_SIZE = 8;
 
 /** The ACE header (`ACE_HEADER`) and the fields that follow it in the plain and object layouts. */
 export const ACE_LAYOUT = {
@@ -174,7 +174,7 @@ export const ACE_LAYOUT = {
   /** Plain ACEs: the SID starts here. Object ACEs: the object flags are here. */
   sidOrObjectFlags: { at: 8, len: 4 },
 } as const;
-export const ACE_HEADER_SIZE = 4;
+const ACE_HEADER_SIZE = 4;
 
 /** The largest ACL: its size field has 16 bits. */
 const MAX_ACL_SIZE = 0xffff;

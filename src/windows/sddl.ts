@@ -49,7 +49,7 @@ const TYPE_TOKEN: ReadonlyMap<string, string> = new Map(Object.entries(SDDL_ACE_
 const UNSUPPORTED_ACE_TYPES: ReadonlySet<string> = new Set(['XA', 'XD', 'XU', 'ZA', 'RA', 'FL']);
 
 /** SDDL ACE flag tokens → bit, in the order they are written. */
-export const SDDL_ACE_FLAGS: Readonly<Record<string, number>> = Object.freeze({
+const SDDL_ACE_FLAGS: Readonly<Record<string, number>> = Object.freeze({
   OI: ACE_FLAG.OBJECT_INHERIT,
   CI: ACE_FLAG.CONTAINER_INHERIT,
   NP: ACE_FLAG.NO_PROPAGATE_INHERIT,
@@ -93,7 +93,7 @@ export const SDDL_RIGHTS: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /** Rights of mandatory label ACEs (`ML`): no-write-up, no-read-up, no-execute-up. */
-export const SDDL_LABEL_RIGHTS: Readonly<Record<string, number>> = Object.freeze({ NW: 0x1, NR: 0x2, NX: 0x4 });
+const SDDL_LABEL_RIGHTS: Readonly<Record<string, number>> = Object.freeze({ NW: 0x1, NR: 0x2, NX: 0x4 });
 
 const ALIAS_BY_MASK = firstAliasByMask(SDDL_RIGHTS);
 const LABEL_ALIAS_BY_MASK = firstAliasByMask(SDDL_LABEL_RIGHTS);
@@ -364,7 +364,7 @@ function formatAcl(acl: Acl | null, what: string): string {
 }
 
 /** Formats one ACE as `(type;flags;rights;object;inherit;sid)`. Throws `SDDL_INVALID` for an `unknown` ACE. */
-export function formatAce(ace: Ace, where = 'ACE'): string {
+function formatAce(ace: Ace, where = 'ACE'): string {
   if (ace.type === 'unknown') {
     throw new WinlayerError(
       'SDDL_INVALID',

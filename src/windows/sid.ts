@@ -138,7 +138,7 @@ function parseSidString(text: string, shown: string): Sid {
 }
 
 /** Throws `SID_INVALID` unless the SID can be encoded: revision 1, authority < 2^48, ≤ 15 uint32 sub-authorities. */
-export function checkSid(sid: Sid, shown = sidToString(sid)): void {
+function checkSid(sid: Sid, shown = sidToString(sid)): void {
   if (sid.revision !== 1) throw new WinlayerError('SID_INVALID', `SID ${shown} has revision ${sid.revision}, not 1`);
   if (sid.authority < 0n || sid.authority > MAX_AUTHORITY) {
     throw new WinlayerError('SID_INVALID', `SID ${shown} has an identifier authority beyond 48 bits`);

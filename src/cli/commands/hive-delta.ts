@@ -16,7 +16,7 @@ import { parseSourceDateEpoch } from '../../layer/index.js';
 import { escapeControls } from '../../terminal-text.js';
 import { FILETIME_UNIX_EPOCH } from '../../windows/index.js';
 import { defineCommand, writeJsonLine } from '../command.js';
-import { JSON_OPTION, outputOption } from '../options.js';
+import { JSON_OPTION, outputOption, regOption } from '../options.js';
 
 interface DeltaOptions {
   readonly output: string;
@@ -74,13 +74,7 @@ export const command = defineCommand({
   ],
   options: [
     outputOption('FILE', 'the differencing hive to write (atomically; an existing file is replaced)'),
-    {
-      name: 'reg',
-      type: 'string',
-      multiple: true,
-      arg: 'FILE.reg',
-      help: 'changes in regedit format (UTF-16LE, UTF-8 or REGEDIT4); repeat for more, applied in order',
-    },
+    regOption('changes'),
     {
       name: 'hive',
       type: 'string',

@@ -1,9 +1,10 @@
-/** `winlayer hive new`: write an empty hive, or one built from a `.reg` file. */
+/** `winlayer hive new`: write an empty hive, or one built from `.reg` files. */
 import { lstatSync } from 'node:fs';
 import { WinlayerError } from '../../errors.js';
 import { applyRegFile, createHiveBuilder, writeHive } from '../../hive/index.js';
 import { escapeControls } from '../../terminal-text.js';
 import { defineCommand } from '../command.js';
+import { regOption } from '../options.js';
 
 /**
  * Refuses to replace a file at `file` unless `--force` (a hive lost without a word is surprising). A missing folder
@@ -30,7 +31,7 @@ interface NewOptions {
   readonly rootFlags: 0x2c | 0x20;
   readonly timestamp?: bigint;
   readonly rootName?: string;
-  readonly from?: string;
+  readonly regs: readonly string[];
   readonly prefix?: string;
   readonly force: boolean;
 }
@@ -38,23 +39,19 @@ interface NewOptions {
 export const command = defineCommand({
   name: 'hive new',
   usage: [
-    '<file> [--from <file.reg> [--prefix PREFIX]] [--version 1.5|1.3] [--root-name NAME]',
+    '<file> [--reg <file.reg>]... [--prefix PREFIX] [--version 1.5|1.3] [--root-name NAME]',
     ' [--root-flags 0x2c|0x20] [--timestamp FILETIME] [--force]',
   ],
   about: [
-    'Writes a registry hive (atomically): empty, or holding the keys and values of a .reg file. An existing file is',
-    'refused unless --force.',
+    'Writes a registry hive (atomically): empty, or holding the keys and values of .reg files, applied in order. An',
+    'existing file is refused unless --force.',
   ],
   options: [
-    {
-      name: 'from',
-      type: 'string',
-      arg: 'FILE.reg',
-      help: [
-        'keys and values to put in the hive (regedit format, UTF-16LE or UTF-8); a note on stderr',
-        'names what the source hive had that .reg cannot carry, when the file says so',
-      ],
-    },
+    regOption('keys and values to put in the hive', [
+      'a note on stderr names what the source hive had that .reg cannot',
+      'carry, when the file says so',
+    ]),
+    { name: 'from', type: 'string', arg: 'FILE.reg', help: 'the same as --reg (an alias, kept for one release)' },
     {
       name: 'prefix',
       type: 'string',
@@ -85,6 +82,7 @@ export const command = defineCommand({
       throw new WinlayerError('USAGE', '--timestamp must be a FILETIME number');
     const rootName = args.string('root-name');
     const from = args.string('from');
+    const regs = [...(from === undefined ? [] : [from]), ...args.strings('reg')];
     const prefix = args.string('prefix');
     return {
       file,
@@ -92,23 +90,23 @@ export const command = defineCommand({
       rootFlags,
       ...(tsText === undefined ? {} : { timestamp: BigInt(tsText) }),
       ...(rootName === undefined ? {} : { rootName }),
-      ...(from === undefined ? {} : { from }),
+      regs,
       ...(prefix === undefined ? {} : { prefix }),
       force: args.flag('force'),
     };
   },
   async run(opts, { io }): Promise<{ readonly path: string }> {
-    const { file, from } = opts;
+    const { file } = opts;
     checkTarget(file, opts.force);
     const builder = createHiveBuilder(opts.rootName === undefined ? {} : { rootName: opts.rootName });
-    if (from !== undefined) {
+    for (const reg of opts.regs) {
       const onNote = (lost: string): void => {
         io.stderr.write(
-          `winlayer hive new: note: ${escapeControls(from)} says its source hive also had ${escapeControls(lost)}; ` +
+          `winlayer hive new: note: ${escapeControls(reg)} says its source hive also had ${escapeControls(lost)}; ` +
             `a .reg file cannot carry them, so ${escapeControls(file)} has none\n`,
         );
       };
-      applyRegFile(builder, from, { onNote, ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }) });
+      applyRegFile(builder, reg, { onNote, ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }) });
     }
     writeHive(file, builder, {
       version: opts.version,

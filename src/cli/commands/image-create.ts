@@ -13,6 +13,7 @@ import {
   platformOption,
   QUIET_OPTION,
   REGISTRY_OPTIONS,
+  regOption,
 } from '../options.js';
 import { renderWritten } from './image-shared.js';
 
@@ -29,10 +30,13 @@ export const command = defineCommand({
   usage: [
     '<rootfs-dir> -o <dest> [--platform windows/amd64[:OS_VERSION]] [--entrypoint ARG]...',
     ' [--cmd ARG]... [--env K=V]... [--workdir DIR] [--user NAME] [--label K=V]... [--tag NAME] [--sd PRESET] [--zstd]',
+    ' [--reg FILE.reg]...',
   ],
   about: [
     '<rootfs-dir> becomes C:\\ (it goes under Files/). The five registry hives a base layer needs are added as the',
     'layer streams out (empty, valid hives); your folder is only read. The base layer goes straight into the image.',
+    'With --reg, the registry changes of .reg files are written straight into those hives (a base layer carries no',
+    'differencing hives); docs/registry-changes.md.',
     '',
     'What such an image can do: with empty hives it runs as a HostProcess container, or serves as the base (or a',
     'storage/scratch layer) for other layers. It is not a process-isolated Windows container: that needs a',
@@ -65,6 +69,7 @@ export const command = defineCommand({
     { name: 'workdir', type: 'string', arg: 'DIR', help: 'the working directory' },
     { name: 'user', type: 'string', arg: 'NAME', help: 'the user the container runs as' },
     { name: 'label', type: 'string', multiple: true, arg: 'K=V', help: 'a label of the image (repeatable)' },
+    regOption('registry changes'),
     ...BUILD_OPTIONS,
     IMAGE_FORCE_OPTION,
     ...REGISTRY_OPTIONS,
@@ -81,6 +86,7 @@ export const command = defineCommand({
     const user = args.string('user');
     const platform = args.string('platform');
     const tag = args.string('tag');
+    const reg = args.strings('reg');
     const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
     return {
       rootfs,
@@ -92,6 +98,7 @@ export const command = defineCommand({
         force: args.flag('force'),
         ...(platform === undefined ? {} : { platform }),
         ...(tag === undefined ? {} : { tag }),
+        ...(reg.length === 0 ? {} : { reg }),
         runtime: {
           ...(entrypoint.length === 0 ? {} : { entrypoint }),
           ...(cmd.length === 0 ? {} : { cmd }),
@@ -110,12 +117,9 @@ export const command = defineCommand({
     return createImage(opts.rootfs, parseDestination(opts.output), { ...opts.library, registries });
   },
   render(r, opts, io) {
-    renderWritten(
-      io,
-      'wrote',
-      r,
-      opts.json,
-      r.skipped.map((s) => `skipped ${s.path}: ${s.reason}`),
-    );
+    renderWritten(io, 'wrote', r, opts.json, [
+      ...(r.registryNotes ?? []).map((n) => `note: ${n}`),
+      ...r.skipped.map((s) => `skipped ${s.path}: ${s.reason}`),
+    ]);
   },
 });

@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import type { Descriptor } from '../spec.js';
 import { RegistryAuth, retryAfterOf } from './auth.js';
+import type { BlobSource } from './blobs.js';
 import * as blobs from './blobs.js';
 import type { CredentialSource } from './credentials.js';
 import * as manifests from './manifests.js';
@@ -36,12 +37,12 @@ import type { RegistryCalls, Request, TransferProgress } from './request.js';
 import { type RetryPolicy, retry } from './retry.js';
 import { drain, type Response, Transport } from './transport.js';
 
-export type { BlobSource } from './blobs.js';
 export { repoScope, type TransferProgress } from './request.js';
 export type { Body } from './transport.js';
+export type { BlobSource };
 
 /** Options of `RegistryClient`. */
-export interface RegistryClientOptions {
+export interface RegistryClientOptions extends RegistryTuning {
   /** The registry this client talks to (`localhost:5000`, `docker.io`). */
   readonly registry: string;
   /** Allow plain HTTP and unverified TLS to this registry only. */
@@ -50,6 +51,12 @@ export interface RegistryClientOptions {
   readonly caFiles?: readonly string[];
   /** Where credentials come from; anonymous when absent or when it returns undefined. */
   readonly credentials?: CredentialSource;
+  readonly onProgress?: (p: TransferProgress) => void;
+  readonly userAgent?: string;
+}
+
+/** How a registry client retries, uploads and waits (the defaults suit real registries; tests make them small). */
+export interface RegistryTuning {
   /** Tries per operation (an upload of one blob is one operation) before giving up. Default 5. */
   readonly maxAttempts?: number;
   /**
@@ -63,8 +70,6 @@ export interface RegistryClientOptions {
   readonly chunkSize?: number;
   /** Socket idle timeout in ms. Default 120 s. */
   readonly timeoutMs?: number;
-  readonly onProgress?: (p: TransferProgress) => void;
-  readonly userAgent?: string;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -198,7 +203,7 @@ export class RegistryClient {
    * Uploads a blob: monolithic PUT up to `monolithicMax`, else chunked PATCHes, resumed from the registry's offset
    * after a failure, in at most `maxAttempts` tries. The registry checks the digest on the closing PUT.
    */
-  uploadBlob(repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, source: blobs.BlobSource): Promise<void> {
+  uploadBlob(repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, source: BlobSource): Promise<void> {
     return blobs.uploadBlob(this.#calls, this.#upload, repository, desc, source);
   }
 

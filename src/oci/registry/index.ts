@@ -5,6 +5,7 @@ export {
   type Body,
   RegistryClient,
   type RegistryClientOptions,
+  type RegistryTuning,
   repoScope,
   type TransferProgress,
 } from './client.js';

@@ -16,7 +16,7 @@ import { isIndexType, isManifestType } from '../media-types.js';
 import { formatReference, parseReference, type Reference, referenceTarget } from '../reference.js';
 import type { Descriptor } from '../spec.js';
 import { type BlobLocation, openLocation, openRange } from '../store.js';
-import { type BlobSource, RegistryClient, type RegistryClientOptions } from './client.js';
+import { type BlobSource, RegistryClient, type RegistryTuning, type TransferProgress } from './client.js';
 import type { CredentialSource } from './credentials.js';
 
 /** How to reach registries: shared by every client one command creates. */
@@ -26,12 +26,9 @@ export interface RegistryAccess {
   readonly caFiles?: readonly string[];
   /** Default: anonymous (the library reads no Docker config of its own; the CLI passes `dockerCredentials(env)`). */
   readonly credentials?: CredentialSource;
-  readonly onProgress?: RegistryClientOptions['onProgress'];
+  readonly onProgress?: (p: TransferProgress) => void;
   /** Extra client tuning (tests, benchmarks). */
-  readonly tuning?: Pick<
-    RegistryClientOptions,
-    'maxAttempts' | 'backoffMs' | 'monolithicMax' | 'chunkSize' | 'timeoutMs'
-  >;
+  readonly tuning?: RegistryTuning;
 }
 
 const anonymous: CredentialSource = async () => undefined;
