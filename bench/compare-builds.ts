@@ -6,7 +6,8 @@
  *
  * CPU time is the stable number on a shared machine: wall time moves with everything else the host does, the work a
  * process asks of the CPU much less. Trees are the benchmark's (`bench/export.ts` `SHAPES`, scaled by `BENCH_SCALE`,
- * default 0.2), kept in `BENCH_DIR` between runs. `BENCH_REPEAT` sets the runs per row (default 5).
+ * default 0.2), kept in `BENCH_DIR` between runs; `BENCH_ONLY` (`nanoserver` or `servercore`) measures one tree.
+ * `BENCH_REPEAT` sets the runs per row (default 5).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -90,7 +91,8 @@ function main(): void {
   const base = process.env.BENCH_DIR ?? join(tmpdir(), 'winlayer-bench');
   const scratch = mkdtempSync(join(tmpdir(), 'winlayer-bench-compare-'));
   try {
-    const trees = SHAPES.map((shape) => {
+    const only = process.env.BENCH_ONLY;
+    const trees = SHAPES.filter((shape) => only === undefined || shape.name === only).map((shape) => {
       const dir = join(base, `${shape.name}-${scale}`);
       process.stderr.write(`building the ${shape.name}-like tree (scale ${scale})\n`);
       buildTree(dir, shape, scale);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { registryNamed } from '../src/cli/command.js';
+import { registryNamed } from '../src/cli/registries.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tools.js';
 

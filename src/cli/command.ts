@@ -4,7 +4,7 @@
  * statuses and prints help; a command file holds no layer logic and decides no exit status but `status(result)`.
  */
 import { fstatSync } from 'node:fs';
-import { dockerCredentials, parseReference, Registries, type TransferProgress } from '../oci/index.js';
+import type { TransferProgress } from '../oci/index.js';
 import type { Args, OptionDef } from './options.js';
 import { type EntryProgress, entryProgress, type ProgressLine, transferProgress } from './progress.js';
 
@@ -24,33 +24,10 @@ export interface Session {
    * import's input file) gives a percentage when the library reports input bytes.
    */
   entryProgress(inputSize?: number): ((p: EntryProgress) => void) | undefined;
-  /**
-   * The registry access of this command: `--insecure` applies to `named` only (the registry the command names
-   * first), credentials come from the Docker config of the environment, and transfers draw a progress line.
-   */
-  registries(access: RegistryFlags, named: string | undefined): Registries;
-}
-
-/** The registry group's flags (`--insecure`, `--ca-file`), parsed. */
-export interface RegistryFlags {
-  readonly insecure: boolean;
-  readonly caFiles: readonly string[];
-}
-
-/** The registry flags of the parsed command line. */
-export function registryFlags(args: Args): RegistryFlags {
-  return { insecure: args.flag('insecure'), caFiles: args.strings('ca-file') };
-}
-
-/**
- * The registry the first `docker://REF` among `names` names, by the reference parser (so `[::1]:5000` hosts and the
- * Docker Hub default read as everywhere else); undefined when none is a registry name. `--insecure` applies to it.
- */
-export function registryNamed(...names: readonly (string | undefined)[]): string | undefined {
-  for (const n of names) {
-    if (n?.startsWith('docker://')) return parseReference(n.slice('docker://'.length)).registry;
-  }
-  return undefined;
+  /** A redrawn `blobs, bytes, percentage` line for registry transfers on a terminal; undefined when piped or `-q`. */
+  transferProgress(): ((p: TransferProgress) => void) | undefined;
+  /** Runs `fn` when the command ends, whatever the outcome (registries close their connections here). */
+  onClose(fn: () => void): void;
 }
 
 /** A command as its file declares it. `O` is what `parse` makes of the flags, `R` what `run` returns. */
@@ -128,7 +105,7 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 export function openSession(io: CommandIO, quiet: boolean): Session & { endProgress(): void; close(): void } {
   const show = io.stderr.isTTY === true && !quiet;
   const lines: ProgressLine[] = [];
-  const registries: Registries[] = [];
+  const closers: (() => void)[] = [];
   const endProgress = (): void => {
     for (const l of lines.splice(0)) l.stop();
   };
@@ -140,26 +117,19 @@ export function openSession(io: CommandIO, quiet: boolean): Session & { endProgr
       lines.push(line);
       return line.report as (p: EntryProgress) => void;
     },
-    registries(access, named) {
-      let onProgress: ((p: TransferProgress) => void) | undefined;
-      if (show) {
-        const line = transferProgress(io.stderr);
-        lines.push(line);
-        onProgress = line.report as (p: TransferProgress) => void;
-      }
-      const r = new Registries({
-        ...(access.insecure && named !== undefined ? { insecureRegistry: named } : {}),
-        caFiles: access.caFiles,
-        credentials: dockerCredentials(io.env),
-        ...(onProgress === undefined ? {} : { onProgress }),
-      });
-      registries.push(r);
-      return r;
+    transferProgress() {
+      if (!show) return undefined;
+      const line = transferProgress(io.stderr);
+      lines.push(line);
+      return line.report as (p: TransferProgress) => void;
+    },
+    onClose(fn) {
+      closers.push(fn);
     },
     endProgress,
     close() {
       endProgress();
-      for (const r of registries.splice(0)) r.close();
+      for (const fn of closers.splice(0)) fn();
     },
   };
 }

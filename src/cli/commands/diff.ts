@@ -7,8 +7,9 @@ import {
   renderSourceDiff,
   type SourceDiff,
 } from '../../inspect/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed, writeJsonLine } from '../command.js';
+import { defineCommand, writeJsonLine } from '../command.js';
 import { JSON_OPTION, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 
 interface DiffOptions {
   readonly a: string;
@@ -66,7 +67,7 @@ export const command = defineCommand({
     };
   },
   async run(opts, session): Promise<SourceDiff> {
-    const registries = session.registries(opts.access, registryNamed(opts.a, opts.b));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.a, opts.b));
     const open = {
       stdin: session.io.stdin,
       registries,

@@ -8,7 +8,7 @@ import {
   openImage,
   parseDestination,
 } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
+import { defineCommand } from '../command.js';
 import {
   BUILD_OPTIONS,
   buildPolicy,
@@ -21,6 +21,7 @@ import {
   REGISTRY_OPTIONS,
   regOption,
 } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 import { DESTINATIONS_HELP, renderWritten } from './image-shared.js';
 
 interface AppendOptions {
@@ -107,7 +108,7 @@ export const command = defineCommand({
     };
   },
   async run(opts, session): Promise<BuildResult> {
-    const registries = session.registries(opts.access, registryNamed(opts.output, opts.base));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.output, opts.base));
     const base = await openImage(opts.base, registries);
     return appendImage(base, opts.layer, parseDestination(opts.output), { ...opts.library, registries });
   },

@@ -1,7 +1,7 @@
 /** `winlayer image create <rootfs-dir> -o <dest>`: a folder as the base layer of a new Windows image. */
 import { parseSourceDateEpoch } from '../../layer/index.js';
 import { type BuildResult, type CreateImageOptions, createImage, parseDestination } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
+import { defineCommand } from '../command.js';
 import {
   BUILD_OPTIONS,
   buildPolicy,
@@ -15,6 +15,7 @@ import {
   REGISTRY_OPTIONS,
   regOption,
 } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 import { renderWritten } from './image-shared.js';
 
 interface CreateOptions {
@@ -113,7 +114,7 @@ export const command = defineCommand({
     };
   },
   run(opts, session): Promise<BuildResult> {
-    const registries = session.registries(opts.access, registryNamed(opts.output));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.output));
     return createImage(opts.rootfs, parseDestination(opts.output), { ...opts.library, registries });
   },
   render(r, opts, io) {

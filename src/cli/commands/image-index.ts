@@ -1,8 +1,9 @@
 /** `winlayer image index -o <dest> <image>…`: one index over several images (one per os.version). */
 import { WinlayerError } from '../../errors.js';
 import { createImageIndex, type WriteImageResult } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
+import { defineCommand } from '../command.js';
 import { JSON_OPTION, outputOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 import { renderWritten } from './image-shared.js';
 
 interface IndexOptions {
@@ -35,7 +36,7 @@ export const command = defineCommand({
     return { images: args.positionals, output, access: registryFlags(args), json: args.flag('json') };
   },
   run(opts, session): Promise<WriteImageResult> {
-    const registries = session.registries(opts.access, registryNamed(opts.output));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.output));
     return createImageIndex(opts.images, opts.output, { registries });
   },
   render(r, opts, io) {

@@ -1,7 +1,7 @@
 /** `winlayer image platform <image> --platform windows/amd64:OS_VERSION -o <dest>`: set os/arch/os.version. */
 import { parseSourceDateEpoch } from '../../layer/index.js';
 import { openImage, parseDestination, setImagePlatform, type WriteImageResult, writeImage } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
+import { defineCommand } from '../command.js';
 import {
   DESTINATION_NOTES,
   IMAGE_FORCE_OPTION,
@@ -11,6 +11,7 @@ import {
   QUIET_OPTION,
   REGISTRY_OPTIONS,
 } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 import { renderWritten } from './image-shared.js';
 
 interface PlatformOptions {
@@ -64,7 +65,7 @@ export const command = defineCommand({
   },
   async run(opts, session): Promise<WriteImageResult> {
     const dest = parseDestination(opts.output);
-    const registries = session.registries(opts.access, registryNamed(opts.output, opts.image));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.output, opts.image));
     const h = await openImage(opts.image, registries);
     const derived = await setImagePlatform(h, opts.platform, { from: opts.from });
     return writeImage(derived, dest, {

@@ -1,7 +1,7 @@
 /** `winlayer image squash <image> -o <dest>`: all layers into one base layer. */
 import { parseSourceDateEpoch } from '../../layer/index.js';
 import { openImage, parseDestination, type SquashOptions, type SquashResult, squashImage } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed } from '../command.js';
+import { defineCommand } from '../command.js';
 import {
   DESTINATION_NOTES,
   IMAGE_FORCE_OPTION,
@@ -11,6 +11,7 @@ import {
   QUIET_OPTION,
   REGISTRY_OPTIONS,
 } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 import { DESTINATIONS_HELP, renderWritten } from './image-shared.js';
 
 interface SquashCommandOptions {
@@ -62,7 +63,7 @@ export const command = defineCommand({
     };
   },
   async run(opts, session): Promise<SquashResult> {
-    const registries = session.registries(opts.access, registryNamed(opts.output, opts.image));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.output, opts.image));
     const h = await openImage(opts.image, registries);
     return squashImage(h, parseDestination(opts.output), { ...opts.library, registries });
   },

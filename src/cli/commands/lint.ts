@@ -1,8 +1,9 @@
 /** `winlayer lint <source> [--json] [--strict] [--base|--non-base]`: find what breaks a Windows layer. */
 import { WinlayerError } from '../../errors.js';
 import { LINT_RULES, type LintReport, lintNamedSource, renderLintReport } from '../../inspect/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed, writeJsonLine } from '../command.js';
+import { defineCommand, writeJsonLine } from '../command.js';
 import { JSON_OPTION, KIND_OPTIONS, layerKind, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 
 /** Findings shown per rule in text output before the rest are counted (`--json` lists them all). */
 const PER_RULE = 20;
@@ -75,7 +76,7 @@ export const command = defineCommand({
     if (opts.source === undefined) return Object.entries(LINT_RULES).map(([id, r]) => ({ id, ...r }));
     return lintNamedSource(opts.source, {
       stdin: session.io.stdin,
-      registries: session.registries(opts.access, registryNamed(opts.source)),
+      registries: openRegistries(session, opts.access, registryNamed(opts.source)),
       flatten: opts.flatten,
       ...(opts.platform === undefined ? {} : { platform: opts.platform }),
       ...(opts.base === undefined ? {} : { base: opts.base }),

@@ -1,8 +1,9 @@
 /** `winlayer login <registry> -u USER --password-stdin`: check and store registry credentials (Docker's config). */
 import { WinlayerError } from '../../errors.js';
 import { loginRegistry, parseRegistryName } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags, writeJsonLine } from '../command.js';
+import { defineCommand, writeJsonLine } from '../command.js';
 import { JSON_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { type RegistryFlags, registryFlags } from '../registries.js';
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const parts: Buffer[] = [];

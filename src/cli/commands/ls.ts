@@ -13,8 +13,9 @@ import {
   writeSourcePicture,
 } from '../../inspect/index.js';
 import { escapeControls } from '../../terminal-text.js';
-import { defineCommand, type RegistryFlags, registryFlags, registryNamed, writeJsonLine } from '../command.js';
+import { defineCommand, writeJsonLine } from '../command.js';
 import { JSON_OPTION, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags, registryNamed } from '../registries.js';
 import { counted } from '../words.js';
 
 interface LsOptions {
@@ -101,7 +102,7 @@ export const command = defineCommand({
   },
   /** Opens the source; with `--html`, writes the picture. The listing itself streams in `render`. */
   async run(opts, session): Promise<InspectSource | PictureResult> {
-    const registries = session.registries(opts.access, registryNamed(opts.source));
+    const registries = openRegistries(session, opts.access, registryNamed(opts.source));
     let src = await openInspectSource(opts.source, {
       stdin: session.io.stdin,
       registries,

@@ -1,7 +1,8 @@
 /** `winlayer pull <ref> -o <oci-layout>`: fetch one platform of an image into an OCI layout, verified. */
 import { parseReference, pullImage, type Reference } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags } from '../command.js';
+import { defineCommand } from '../command.js';
 import { JSON_OPTION, outputOption, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags } from '../registries.js';
 import { renderWritten } from './image-shared.js';
 
 interface PullOptions {
@@ -45,7 +46,7 @@ export const command = defineCommand({
   },
   run(opts, session) {
     return pullImage(opts.ref, opts.output, {
-      registries: session.registries(opts.access, opts.ref.registry),
+      registries: openRegistries(session, opts.access, opts.ref.registry),
       allPlatforms: opts.allPlatforms,
       ...(opts.platform === undefined ? {} : { platform: opts.platform }),
     });

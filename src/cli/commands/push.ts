@@ -1,7 +1,8 @@
 /** `winlayer push <source> <ref>`: copy an image (layout, archive or registry) to a registry. */
 import { openImage, parseReference, type Reference, type WriteImageResult, writeImage } from '../../oci/index.js';
-import { defineCommand, type RegistryFlags, registryFlags } from '../command.js';
+import { defineCommand } from '../command.js';
 import { JSON_OPTION, platformOption, QUIET_OPTION, REGISTRY_OPTIONS } from '../options.js';
+import { openRegistries, type RegistryFlags, registryFlags } from '../registries.js';
 import { renderWritten } from './image-shared.js';
 
 interface PushOptions {
@@ -40,7 +41,7 @@ export const command = defineCommand({
     };
   },
   async run(opts, session): Promise<WriteImageResult> {
-    const registries = session.registries(opts.access, opts.ref.registry);
+    const registries = openRegistries(session, opts.access, opts.ref.registry);
     const h = await openImage(opts.source, registries);
     return writeImage(
       h,
