@@ -1,14 +1,9 @@
 /** `winlayer export <layer-dir>`: writes a layer folder as a Windows layer tar and prints its digests. */
 import { WinlayerError } from '../../errors.js';
-import {
-  type ExportLayerOptions,
-  type ExportResult,
-  exportLayer,
-  parseSourceDateEpoch,
-  type SdPreset,
-} from '../../layer/index.js';
+import { type ExportLayerOptions, type ExportResult, exportLayer, type SdPreset } from '../../layer/index.js';
 import type { Compression } from '../../tar/index.js';
 import { byteOutput, defineCommand, writeJsonLine } from '../command.js';
+import { sourceDateEpochOption } from '../epoch.js';
 import {
   type Args,
   JSON_OPTION,
@@ -103,10 +98,6 @@ export const command = defineCommand({
     const dirSd = args.string('dir-sd');
     const fileSd = args.string('file-sd');
     const epochFlag = args.string('source-date-epoch');
-    const epoch =
-      epochFlag === undefined
-        ? parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH)
-        : parseSourceDateEpoch(epochFlag, '--source-date-epoch');
     return {
       layerDir,
       library: {
@@ -116,7 +107,7 @@ export const command = defineCommand({
         ...(sd === undefined ? {} : { sd: sd as SdPreset }),
         ...(dirSd === undefined ? {} : { dirSd }),
         ...(fileSd === undefined ? {} : { fileSd }),
-        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        ...sourceDateEpochOption(io, epochFlag),
         ...(symlinks === undefined ? {} : { symlinks }),
         ...(kind === undefined ? {} : { kind }),
       },

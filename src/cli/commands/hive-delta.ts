@@ -12,10 +12,10 @@ import {
   selectedControlSet,
   writeDeltaHive,
 } from '../../hive/index.js';
-import { parseSourceDateEpoch } from '../../layer/index.js';
 import { escapeControls } from '../../terminal-text.js';
 import { FILETIME_UNIX_EPOCH } from '../../windows/index.js';
 import { defineCommand, writeJsonLine } from '../command.js';
+import { sourceDateEpoch } from '../epoch.js';
 import { JSON_OPTION, outputOption, regOption } from '../options.js';
 
 interface DeltaOptions {
@@ -109,7 +109,7 @@ export const command = defineCommand({
       throw new WinlayerError('USAGE', `--hive must be one of ${HIVE_NAMES.join(', ')}, not ${hiveText}`);
     }
     const base = args.string('base');
-    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
+    const epoch = sourceDateEpoch(io);
     return {
       output,
       regs,

@@ -1,6 +1,5 @@
 /** `winlayer image append <base> [<layer-source>] [--reg FILE…] -o <dest>`: one new layer on a Windows image. */
 import { WinlayerError } from '../../errors.js';
-import { parseSourceDateEpoch } from '../../layer/index.js';
 import {
   type AppendImageOptions,
   appendImage,
@@ -9,6 +8,7 @@ import {
   parseDestination,
 } from '../../oci/index.js';
 import { defineCommand } from '../command.js';
+import { sourceDateEpochOption } from '../epoch.js';
 import {
   BUILD_OPTIONS,
   buildPolicy,
@@ -88,7 +88,6 @@ export const command = defineCommand({
     const output = args.required('output');
     const platform = args.string('platform');
     const tag = args.string('tag');
-    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
     return {
       base: base!,
       layer,
@@ -97,7 +96,7 @@ export const command = defineCommand({
         ...(reg.length === 0 ? {} : { reg }),
         ...(regBase === undefined ? {} : { regBase }),
         ...buildPolicy(args),
-        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        ...sourceDateEpochOption(io),
         compression: args.flag('zstd') ? 'zstd' : 'gzip',
         force: args.flag('force'),
         ...(platform === undefined ? {} : { platform }),

@@ -1,7 +1,7 @@
 /** `winlayer image create <rootfs-dir> -o <dest>`: a folder as the base layer of a new Windows image. */
-import { parseSourceDateEpoch } from '../../layer/index.js';
 import { type BuildResult, type CreateImageOptions, createImage, parseDestination } from '../../oci/index.js';
 import { defineCommand } from '../command.js';
+import { sourceDateEpochOption } from '../epoch.js';
 import {
   BUILD_OPTIONS,
   buildPolicy,
@@ -88,13 +88,12 @@ export const command = defineCommand({
     const platform = args.string('platform');
     const tag = args.string('tag');
     const reg = args.strings('reg');
-    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
     return {
       rootfs,
       output,
       library: {
         ...buildPolicy(args),
-        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        ...sourceDateEpochOption(io),
         compression: args.flag('zstd') ? 'zstd' : 'gzip',
         force: args.flag('force'),
         ...(platform === undefined ? {} : { platform }),

@@ -1,7 +1,7 @@
 /** `winlayer image platform <image> --platform windows/amd64:OS_VERSION -o <dest>`: set os/arch/os.version. */
-import { parseSourceDateEpoch } from '../../layer/index.js';
 import { openImage, parseDestination, setImagePlatform, type WriteImageResult, writeImage } from '../../oci/index.js';
 import { defineCommand } from '../command.js';
+import { sourceDateEpochOption } from '../epoch.js';
 import {
   DESTINATION_NOTES,
   IMAGE_FORCE_OPTION,
@@ -51,14 +51,13 @@ export const command = defineCommand({
     const platform = args.required('platform');
     const output = args.required('output');
     const from = args.string('from-platform');
-    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
     return {
       image,
       output,
       platform,
       ...(from === undefined ? {} : { from }),
       force: args.flag('force'),
-      ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+      ...sourceDateEpochOption(io),
       access: registryFlags(args),
       json: args.flag('json'),
     };

@@ -1,7 +1,7 @@
 /** `winlayer image squash <image> -o <dest>`: all layers into one base layer. */
-import { parseSourceDateEpoch } from '../../layer/index.js';
 import { openImage, parseDestination, type SquashOptions, type SquashResult, squashImage } from '../../oci/index.js';
 import { defineCommand } from '../command.js';
+import { sourceDateEpochOption } from '../epoch.js';
 import {
   DESTINATION_NOTES,
   IMAGE_FORCE_OPTION,
@@ -47,12 +47,11 @@ export const command = defineCommand({
     const output = args.required('output');
     const platform = args.string('platform');
     const tag = args.string('tag');
-    const epoch = parseSourceDateEpoch(io.env.SOURCE_DATE_EPOCH);
     return {
       image,
       output,
       library: {
-        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        ...sourceDateEpochOption(io),
         force: args.flag('force'),
         compression: args.flag('zstd') ? 'zstd' : 'gzip',
         ...(platform === undefined ? {} : { platform }),
