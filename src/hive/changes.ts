@@ -11,6 +11,7 @@ import { WinlayerError } from '../errors.js';
 import { equalUpcase, sddlToBytes } from '../windows/index.js';
 import { HiveBuilder, type HiveKeyBuilder } from './build.js';
 import { DELTA_ACCESS_BITS, DELTA_HIVES, type DeltaHiveName } from './delta.js';
+import { VALUE_TOMBSTONE } from './layout.js';
 import { asDword, child, type Hive, root, value } from './read.js';
 import { readRegChanges, readRegFile } from './reg.js';
 import type { RegChange } from './types.js';
@@ -83,6 +84,11 @@ export class RegChangeSet {
   readonly #trees = new Map<HiveName, HiveBuilder>();
   /** What the reader mapped or assumed, in words, each once (`CurrentControlSet` → `ControlSet001`, HKCR). */
   readonly notes: string[] = [];
+  /**
+   * The keys a `[KEY]` line names or passes through (regedit creates them all), as against the ancestors a `[-KEY]`
+   * line needs only to reach its key: written over a base that lacks them, only the named ones are new keys.
+   */
+  readonly named = new WeakSet<HiveKeyBuilder>();
   /** The control set `CurrentControlSet` was mapped to. */
   readonly controlSet: number;
   /** True when some key was named through `CurrentControlSet` (then a base must select `controlSet`). */
@@ -230,15 +236,18 @@ class ChangeReader {
       this.#lastKey = undefined;
       return;
     }
-    const key = openKey(tree, at.parts);
+    const key = openKey(tree, at.parts, this.set.named);
     this.#lastPath = c.path;
     this.#lastKey = key;
     if (c.kind !== 'key') this.#setValue(key, c);
   }
 
   #setValue(key: HiveKeyBuilder, c: RegChange): void {
-    if (c.kind === 'value') key.setValue(c.name, c.type, c.data);
-    else if (c.kind === 'deleteValue') {
+    if (c.kind === 'value') {
+      // Set again after its deletion: the value regedit would make, spelled as this line spells it.
+      if (((key.getValue(c.name)?.flags ?? 0) & VALUE_TOMBSTONE) !== 0) key.deleteValue(c.name);
+      key.setValue(c.name, c.type, c.data);
+    } else if (c.kind === 'deleteValue') {
       // in a replaced or new subtree nothing is below: the deletion undoes what the file set
       if (key.layer.semantics === 'supersede-tree') key.deleteValue(c.name);
       else key.setTombstoneValue(c.name);
@@ -259,15 +268,20 @@ function newKey(parent: HiveKeyBuilder, name: string): HiveKeyBuilder {
 }
 
 /** `[KEY]`: the key, made with its ancestors as needed; a deleted key on the way is created again (replaced). */
-function openKey(tree: HiveBuilder, parts: readonly string[]): HiveKeyBuilder {
+function openKey(tree: HiveBuilder, parts: readonly string[], named: WeakSet<HiveKeyBuilder>): HiveKeyBuilder {
   let k = tree.root;
   for (const name of parts) {
     const c = k.getSubkey(name);
     if (c === undefined) k = newKey(k, name);
-    else {
-      if (c.layer.semantics === 'tombstone') c.setLayer('supersede-tree', { inheritClass: true });
-      k = c;
-    }
+    else if (c.layer.semantics === 'tombstone') {
+      // Created again after its deletion: the key regedit would make, spelled as this line spells it (the deletion
+      // may have spelled it otherwise); a tombstone holds nothing to keep.
+      k.deleteSubkey(name);
+      k = k.subkey(name);
+      k.accessBits = DELTA_ACCESS_BITS;
+      k.setLayer('supersede-tree', { inheritClass: true });
+    } else k = c;
+    named.add(k);
   }
   return k;
 }

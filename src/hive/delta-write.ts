@@ -51,7 +51,7 @@ export function writeDeltaHive(changes: RegChangeSet | undefined, opts: WriteDel
     const base = opts.base instanceof Uint8Array ? openHive(opts.base) : opts.base;
     checkBase(base, hive, changes);
     out = emptyDeltaTree(hive, keySecurity(root(base)));
-    if (tree !== undefined) copyOverBase(tree.root, out.root, root(base));
+    if (tree !== undefined) copyOverBase(tree.root, out.root, root(base), changes!.named);
   }
   const bytes = buildHive(out, { version: '1.6', rootFlags: 0x2c, timestamp: opts.timestamp ?? 0n });
   embedFileName(bytes, hive);
@@ -85,9 +85,15 @@ function checkBase(base: Hive, hive: HiveName, changes: RegChangeSet | undefined
 /**
  * Copies the change tree's key `from` (already made as `to`) onto the base: values (a tombstone value only where the
  * base key has the value), then each subkey with the layer the base decides, its descriptor the base key's. `below` is
- * the same key in the base, undefined for a key the base does not have. Returns how many values and subkeys `to` got.
+ * the same key in the base, undefined for a key the base does not have; `named`, the keys `[KEY]` lines named.
+ * Returns how many values and subkeys `to` got.
  */
-function copyOverBase(from: HiveKeyBuilder, to: HiveKeyBuilder, below: HiveKey | undefined): number {
+function copyOverBase(
+  from: HiveKeyBuilder,
+  to: HiveKeyBuilder,
+  below: HiveKey | undefined,
+  named: WeakSet<HiveKeyBuilder>,
+): number {
   let written = 0;
   for (const v of from.values()) {
     const tombstone = (v.flags & VALUE_TOMBSTONE) !== 0;
@@ -114,8 +120,10 @@ function copyOverBase(from: HiveKeyBuilder, to: HiveKeyBuilder, below: HiveKey |
     }
     written++;
     if (layer.semantics === 'tombstone') continue;
-    // a merge node over a key the base has, left with nothing to change, is no change
-    if (copyOverBase(c, k, same) === 0 && same !== undefined && layer.semantics === 'merge') {
+    // A merge node left with nothing to change is no change: over a key the base has, or where the base lacks the
+    // key and no `[KEY]` line named it (an ancestor of a deletion the base made moot).
+    const empty = copyOverBase(c, k, same, named) === 0;
+    if (empty && layer.semantics === 'merge' && (same !== undefined || !named.has(c))) {
       to.deleteSubkey(c.name);
       written--;
     }

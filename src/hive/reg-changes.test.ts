@@ -81,7 +81,8 @@ describe('.reg as a change set (issue 19 §1)', () => {
     ]);
     assert.deepEqual(shape(set, 'system'), [
       ': merge',
-      'K: merge, inherits class; a=4:05000000, b=-, =-',
+      // "a" deleted, then set again: a new value, after the others (as regedit makes it)
+      'K: merge, inherits class; b=-, =-, a=4:05000000',
       'R: supersede-tree, inherits class',
     ]);
   });
