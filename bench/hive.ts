@@ -10,7 +10,7 @@
  * `node --import tsx bench/hive.ts --worker <reg> <hive>` (what the part spawns for our side).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -117,6 +117,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const xKeys = xCheck.errors.length === 0 ? openHive(readFileSync(hivexHive)).keyCount : -1;
   ctx.log(`hivex: merge ${x.seconds.toFixed(2)} s, peak RSS ${(x.maxRss / 1e6).toFixed(0)} MB, ${xKeys} keys`);
 
+  const deltaRows = registryChangeRows(ctx, regPath, reg);
+
   const entries = reg.keys + reg.values;
   const bytes = statSync(oursHive).size;
   const ratio = x.seconds / (parsed.write + parsed.read);
@@ -137,6 +139,51 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       entries,
       bytes: statSync(hivexHive).size,
       note: `peak RSS ${(x.maxRss / 1e6).toFixed(0)} MB; hivex/winlayer time ratio ${ratio.toFixed(1)}×; result ${xCheck.errors.length === 0 ? 'checks clean' : `has ${xCheck.errors.length} check errors`}`,
+    },
+    ...deltaRows,
+  ];
+}
+
+/**
+ * Issue 19's rows: `hive delta` of the same `.reg` as a change set (no base), then `hive apply` of that delta onto a
+ * base hive of 30 % as many keys (about 12 MB at full scale, partly the same key names: merges as well as new keys).
+ * The built CLI (`npm run build`) when there is one, as users run it; else the sources through tsx (start-up
+ * included either way).
+ */
+function registryChangeRows(ctx: BenchContext, regPath: string, reg: { keys: number; values: number }): BenchResult[] {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const built = join(root, 'bin/winlayer.js');
+  const cli = existsSync(join(root, 'dist/bin/main.js'))
+    ? (args: string[]) => timed(process.execPath, [built, ...args])
+    : (args: string[]) => timed(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args]);
+  const basePath = join(ctx.tmp, 'base.reg');
+  const base = makeReg(Math.max(10, Math.round(reg.keys * 0.3)));
+  writeFileSync(basePath, base.text);
+  const baseHive = join(ctx.tmp, 'base.hive');
+  cli(['hive', 'new', baseHive, '--reg', basePath]);
+  const deltaHive = join(ctx.tmp, 'software.delta');
+  const d = cli(['hive', 'delta', '-o', deltaHive, '--reg', regPath, '--hive', 'software']);
+  const merged = join(ctx.tmp, 'merged.hive');
+  const a = cli(['hive', 'apply', baseHive, deltaHive, '-o', merged]);
+  if (checkHive(readFileSync(merged)).errors.length > 0) throw new Error('the merged hive does not check clean');
+  const mb = (n: number): string => (n / 1e6).toFixed(0);
+  ctx.log(`hive delta ${d.seconds.toFixed(2)} s, hive apply ${a.seconds.toFixed(2)} s`);
+  return [
+    {
+      case: `hive delta: .reg → differencing hive (${reg.keys} keys, ${reg.values} values)`,
+      tool: 'winlayer',
+      seconds: d.seconds,
+      entries: reg.keys + reg.values,
+      bytes: statSync(deltaHive).size,
+      note: `peak RSS ${mb(d.maxRss)} MB; issue 19 target < 2 s and 300 MB at full scale`,
+    },
+    {
+      case: `hive apply: that delta onto a ${mb(statSync(baseHive).size)} MB base`,
+      tool: 'winlayer',
+      seconds: a.seconds,
+      entries: reg.keys + reg.values,
+      bytes: statSync(merged).size,
+      note: `peak RSS ${mb(a.maxRss)} MB; issue 19 target < 2 s at full scale (12 MB base)`,
     },
   ];
 }
