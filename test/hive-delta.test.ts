@@ -117,6 +117,20 @@ describe('winlayer hive delta (issue 19 §2–§4)', () => {
     });
   }
 
+  it('refuses to replace an existing file unless --force, as hive new and hive apply do', async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'c.reg'), CHANGES);
+    const out = join(dir, 'delta');
+    writeFileSync(out, 'keep me');
+    const refused = await runCli(['hive', 'delta', '-o', out, '--reg', join(dir, 'c.reg')]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /the file exists already[\s\S]*--force/);
+    assert.equal(readFileSync(out, 'utf8'), 'keep me');
+    const forced = await runCli(['hive', 'delta', '-o', out, '--reg', join(dir, 'c.reg'), '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal((await runCli(['hive', 'check', out])).code, 0);
+  });
+
   it('picks the hive the changes change, refuses two without --hive, and leaves others out with a note', async (t) => {
     const dir = tempDir(t);
     const reg = join(dir, 'two.reg');

@@ -5,6 +5,7 @@
  * drift apart. The checks that span several flags (`--base` with `--non-base`, the `--symlinks` words) live here
  * too, once.
  */
+import { lstatSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { WinlayerError } from '../errors.js';
 import type { SdPreset } from '../layer/index.js';
@@ -240,4 +241,26 @@ export function parseLabels(items: readonly string[]): Record<string, string> {
     out[item.slice(0, i)] = item.slice(i + 1);
   }
   return out;
+}
+
+/** `--force` of the commands that write one hive file (`hive new`, `hive delta`, `hive apply`). */
+export const HIVE_FORCE_OPTION: OptionDef = { name: 'force', type: 'boolean', help: 'replace an existing file' };
+
+/**
+ * The rule of those commands: an existing file (or a link) at `file` is refused unless `force`, so a hive is never
+ * replaced by mistake; a folder is left to the atomic writer, which refuses it by name.
+ */
+export function refuseExistingHive(file: string, force: boolean): void {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return; // nothing there
+  }
+  if ((st.isFile() || st.isSymbolicLink()) && !force) {
+    throw new WinlayerError('HIVE_EXISTS', 'the file exists already', {
+      path: file,
+      hint: 'pass --force to replace it, or `winlayer hive merge` to change the hive it holds',
+    });
+  }
 }

@@ -5,8 +5,7 @@ import { applyDeltaHives, checkHive } from '../../hive/index.js';
 import { readInputFile } from '../../internal/read-input.js';
 import { escapeControls } from '../../terminal-text.js';
 import { defineCommand } from '../command.js';
-import { outputOption } from '../options.js';
-import { checkTarget } from './hive-new.js';
+import { HIVE_FORCE_OPTION, outputOption, refuseExistingHive } from '../options.js';
 
 interface ApplyOptions {
   readonly base: string;
@@ -25,10 +24,7 @@ export const command = defineCommand({
     'security descriptor and value flag of the base kept. The base itself is not changed. To apply a .reg file',
     'instead, use `winlayer hive merge`.',
   ],
-  options: [
-    outputOption('OUT', 'the hive to write (an existing file is refused unless --force)'),
-    { name: 'force', type: 'boolean', help: 'replace an existing file' },
-  ],
+  options: [outputOption('OUT', 'the hive to write (an existing file is refused unless --force)'), HIVE_FORCE_OPTION],
   parse(args): ApplyOptions {
     const [base, ...deltas] = args.positionals;
     if (base === undefined || deltas.length === 0) {
@@ -39,7 +35,7 @@ export const command = defineCommand({
     return { base, deltas, output: args.required('output'), force: args.flag('force') };
   },
   async run(opts): Promise<{ readonly path: string; readonly size: number }> {
-    checkTarget(opts.output, opts.force);
+    refuseExistingHive(opts.output, opts.force);
     const out = applyDeltaHives(
       readInputFile(opts.base),
       opts.deltas.map((d) => readInputFile(d)),

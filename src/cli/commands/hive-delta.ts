@@ -16,7 +16,7 @@ import { escapeControls } from '../../terminal-text.js';
 import { FILETIME_UNIX_EPOCH } from '../../windows/index.js';
 import { defineCommand, writeJsonLine } from '../command.js';
 import { sourceDateEpoch } from '../epoch.js';
-import { JSON_OPTION, outputOption, regOption } from '../options.js';
+import { HIVE_FORCE_OPTION, JSON_OPTION, outputOption, refuseExistingHive, regOption } from '../options.js';
 
 interface DeltaOptions {
   readonly output: string;
@@ -24,6 +24,7 @@ interface DeltaOptions {
   readonly hive?: HiveName;
   readonly base?: string;
   readonly timestamp: bigint;
+  readonly force: boolean;
   readonly json: boolean;
 }
 
@@ -62,7 +63,9 @@ function chooseHive(set: RegChangeSet, asked: HiveName | undefined, notes: strin
 
 export const command = defineCommand({
   name: 'hive delta',
-  usage: ['-o FILE --reg <changes.reg> [--reg …] [--hive system|software|sam|security|default] [--base HIVE]'],
+  usage: [
+    '-o FILE --reg <changes.reg> [--reg …] [--hive system|software|sam|security|default] [--base HIVE] [--force]',
+  ],
   about: [
     "Writes the changes of .reg files as one differencing hive, the form of a layer's Hives/*_Delta, laid out as",
     'Windows writes one: [KEY] creates or updates (a merge node), [-KEY] deletes (a tombstone), [-KEY] then [KEY]',
@@ -73,7 +76,7 @@ export const command = defineCommand({
     '`winlayer hive apply`; `winlayer hive merge` applies a .reg to a hive directly. Not yet tried on a Windows host.',
   ],
   options: [
-    outputOption('FILE', 'the differencing hive to write (atomically; an existing file is replaced)'),
+    outputOption('FILE', 'the differencing hive to write (atomically; an existing file is refused unless --force)'),
     regOption('changes'),
     {
       name: 'hive',
@@ -95,6 +98,7 @@ export const command = defineCommand({
         "carries the hive's default descriptor (src/hive/README.md)",
       ],
     },
+    HIVE_FORCE_OPTION,
     JSON_OPTION,
   ],
   notes: ['Key times: SOURCE_DATE_EPOCH when set, else 0; the same inputs give the same bytes.'],
@@ -116,10 +120,12 @@ export const command = defineCommand({
       ...(hive === undefined ? {} : { hive }),
       ...(base === undefined ? {} : { base }),
       timestamp: epoch === undefined ? 0n : BigInt(epoch) * 10_000_000n + FILETIME_UNIX_EPOCH,
+      force: args.flag('force'),
       json: args.flag('json'),
     };
   },
   async run(opts): Promise<DeltaResult> {
+    refuseExistingHive(opts.output, opts.force);
     let base: ReturnType<typeof openHive> | undefined;
     if (opts.base !== undefined) {
       let bytes: Uint8Array;

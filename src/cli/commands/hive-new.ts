@@ -1,29 +1,9 @@
 /** `winlayer hive new`: write an empty hive, or one built from `.reg` files. */
-import { lstatSync } from 'node:fs';
 import { WinlayerError } from '../../errors.js';
 import { applyRegFile, createHiveBuilder, writeHive } from '../../hive/index.js';
 import { escapeControls } from '../../terminal-text.js';
 import { defineCommand } from '../command.js';
-import { regOption } from '../options.js';
-
-/**
- * Refuses to replace a file at `file` unless `--force` (a hive lost without a word is surprising). A missing folder
- * above it, or a folder at it, is the atomic writer's to refuse; a device or pipe is written to as it is.
- */
-export function checkTarget(file: string, force: boolean): void {
-  let st: ReturnType<typeof lstatSync>;
-  try {
-    st = lstatSync(file);
-  } catch {
-    return; // nothing there
-  }
-  if ((st.isFile() || st.isSymbolicLink()) && !force) {
-    throw new WinlayerError('HIVE_EXISTS', 'the file exists already', {
-      path: file,
-      hint: 'pass --force to replace it, or `winlayer hive merge` to change the hive it holds',
-    });
-  }
-}
+import { HIVE_FORCE_OPTION, refuseExistingHive, regOption } from '../options.js';
 
 interface NewOptions {
   readonly file: string;
@@ -66,7 +46,7 @@ export const command = defineCommand({
     { name: 'root-name', type: 'string', arg: 'NAME', help: 'name of the root key (default ROOT, as offreg)' },
     { name: 'root-flags', type: 'string', arg: 'FLAGS', help: "0x2c (default, the kernel's) or 0x20 (offreg's)" },
     { name: 'timestamp', type: 'string', arg: 'FILETIME', help: 'last-write time of every key (default 0)' },
-    { name: 'force', type: 'boolean', help: 'replace an existing file' },
+    HIVE_FORCE_OPTION,
   ],
   parse(args): NewOptions {
     const file = args.exactly(1, 'exactly one <file>')[0]!;
@@ -97,7 +77,7 @@ export const command = defineCommand({
   },
   async run(opts, { io }): Promise<{ readonly path: string }> {
     const { file } = opts;
-    checkTarget(file, opts.force);
+    refuseExistingHive(file, opts.force);
     const builder = createHiveBuilder(opts.rootName === undefined ? {} : { rootName: opts.rootName });
     for (const reg of opts.regs) {
       const onNote = (lost: string): void => {
